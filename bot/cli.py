@@ -1,0 +1,153 @@
+"""The `vmi-bot` command line: `vmi-bot [--config PATH] [--db URL] COMMAND [OPTIONS]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import runtime as runtime_module
+from bot.config import ConfigError
+from bot.db import transaction
+from bot.outbox import platforms_on
+from bot.review_service import ReviewResult, review
+from bot.status import status, status_text
+
+log = logging.getLogger("vmi_bot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with help text that says what each command does."""
+    parser = argparse.ArgumentParser(
+        prog="vmi-bot",
+        description=(
+            "VMI (供应商管理库存) in the chat: keepers post counts, buyers post plans, the bot "
+            "reviews stock against the agreed min and max and proposes replenishment."
+        ),
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="configuration file (default: $VMI_CONFIG, else config/example.toml)",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL (default: $DATABASE_URL, else SQLite file vmi-bot.sqlite here)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = commands.add_parser(
+        "check",
+        help="run the review for every agreement once and print what it proposed",
+        description="Review every item of every agreement now (or at --now) and print the "
+        "proposals it made. Running it again proposes nothing new.",
+    )
+    check.add_argument(
+        "--now",
+        metavar="ISO8601",
+        type=_parse_now,
+        help="review as of this time, e.g. 2026-11-21T10:00:00+08:00 (a time without an "
+        "offset is read in [bot].timezone)",
+    )
+
+    status_cmd = commands.add_parser(
+        "status",
+        help="stock, positions, open proposals and plans per agreement and item",
+        description="Show on hand, in transit, position, open proposals and demand plans.",
+    )
+    status_cmd.add_argument("--json", action="store_true", help="print the status as JSON")
+    return parser
+
+
+def _parse_now(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time: {text!r} (e.g. 2026-11-21T10:00:00+08:00)"
+        ) from err
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; 0 on success, non-zero with a one-line reason on stderr otherwise."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        runtime = runtime_module.start(args.config, args.db)
+    except ConfigError as err:
+        for line in err.problems:
+            print(line, file=sys.stderr)
+        return 2
+    except SQLAlchemyError as err:
+        reason = str(getattr(err, "orig", None) or err).splitlines()[0]
+        print(f"vmi-bot: cannot use the database: {reason}", file=sys.stderr)
+        return 3
+    if args.command == "check":
+        return _check(runtime, args.now)
+    if args.command == "status":
+        return _status(runtime, args.json)
+    return 1  # argparse has already refused anything else
+
+
+def _check(runtime: runtime_module.Runtime, now: datetime | None) -> int:
+    config = runtime.config
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=ZoneInfo(config.bot.timezone))
+    with transaction(runtime.engine) as session:
+        results = review(session, config, now, platforms=platforms_on())
+    print(check_report(results, config.bot.locale))
+    return 0
+
+
+def check_report(results: list[ReviewResult], locale: str) -> str:
+    """What `vmi-bot check` prints: the proposals made or resized, else that there were none."""
+    zh = locale == "zh"
+    lines = []
+    for r in results:
+        d, unit = r.decision, r.item.unit
+        if d.action == "propose":
+            why = (
+                f"库存位置 {d.position} < 补货线 {r.item.min}"
+                if d.reason == "below_min"
+                else f"按计划约 {d.days_to_min:.1f} 天后低于补货线 {r.item.min}"
+            )
+            if not zh:
+                why = (
+                    f"position {d.position} < min {r.item.min}"
+                    if d.reason == "below_min"
+                    else f"by the plan below min {r.item.min} in {d.days_to_min:.1f} days"
+                )
+            head = "建议补货" if zh else "proposed"
+            lines.append(
+                f"{r.agreement_id} {r.item.sku}: {head} {r.proposal_id} {d.qty} {unit} ({why})"
+            )
+        elif d.action == "update":
+            head = "补货建议已更新" if zh else "updated"
+            change = f"{r.previous_qty} → {d.qty} {unit}"
+            lines.append(f"{r.agreement_id} {r.item.sku}: {head} {r.proposal_id} {change}")
+    if not lines:
+        return "没有新的补货建议。" if zh else "Nothing new to propose."
+    return "\n".join(lines)
+
+
+def _status(runtime: runtime_module.Runtime, as_json: bool) -> int:
+    with transaction(runtime.engine) as session:
+        document = status(session, runtime.config, datetime.now(UTC))
+    if as_json:
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        print(status_text(document, runtime.config.bot.locale))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

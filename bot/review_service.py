@@ -1,0 +1,216 @@
+"""The review (补货检查): the rules run over stored state, in one transaction.
+
+For the agreements asked for, it reads every item's stock, open proposals and plans with one
+query each, lets `vmi_rules.review.review_item` decide, then creates or resizes proposals,
+logs them, and queues their announcement cards in the outbox. Running it twice, in two
+processes, or after a restart proposes nothing new: the open proposal counts in the position,
+reviews take a lock on PostgreSQL (SQLite serialises writers), and a unique index guards last.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text, update
+from sqlmodel import Session
+
+from bot.config import AgreementConfig, Config
+from bot.outbox import Destination, enqueue, group_destinations
+from bot.plans import plans_by_item
+from bot.proposals import as_rule, log_creation, open_proposals, public_id
+from bot.stock import stock_levels
+from bot.tables import ProposalRow, ProposalTransitionRow
+from messages.render import render_card
+from vmi_rules.proposal import SYSTEM, ProposalState
+from vmi_rules.review import ReviewDecision, review_item
+from vmi_rules.terms import Item
+
+REVIEW_LOCK_KEY = 0x564D4902
+REVIEWER = SYSTEM
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    """What the review decided for one item, and the proposal it created or resized."""
+
+    agreement_id: str
+    item: Item
+    decision: ReviewDecision
+    proposal_id: str | None = None  # "P1" when proposed, updated or kept
+    previous_qty: int | None = None  # for an update
+
+
+def review(
+    session: Session,
+    config: Config,
+    now: datetime,
+    *,
+    agreement_ids: Collection[str] | None = None,
+    platforms: frozenset[str] = frozenset(),
+) -> list[ReviewResult]:
+    """Review every item of the agreements (all by default) at `now`, in the caller's session."""
+    agreements = [
+        a for a in config.agreements if agreement_ids is None or a.id in set(agreement_ids)
+    ]
+    if not agreements:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        # Reviews from two processes queue up here instead of deciding on the same state.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REVIEW_LOCK_KEY})
+    ids = [a.id for a in agreements]
+    levels = stock_levels(session, ids)
+    proposals = open_proposals(session, ids)
+    earliest_today = min(now.astimezone(a.tz).date() for a in agreements)
+    plans = plans_by_item(session, ids, earliest_today)
+
+    locale = config.bot.locale
+    results: list[ReviewResult] = []
+    created: list[tuple[AgreementConfig, ProposalRow, ReviewResult]] = []
+    for agreement in agreements:
+        local_now = now.astimezone(agreement.tz)
+        for item in agreement.items:
+            key = (agreement.id, item.sku)
+            level = levels.get(key)
+            if level is None:
+                continue  # never counted: the bot does not guess stock it has not been told
+            rows = proposals.get(key, [])
+            decision = review_item(
+                item,
+                level.on_hand,
+                [as_rule(r) for r in rows],
+                plans.get(key, []),
+                local_now,
+                agreement.terms.review_every_days,
+            )
+            if decision.action == "propose":
+                row = ProposalRow(
+                    agreement_id=agreement.id,
+                    sku=item.sku,
+                    qty=decision.qty,
+                    state=ProposalState.PROPOSED.value,
+                    reason=decision.reason,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+                created.append((agreement, row, ReviewResult(agreement.id, item, decision)))
+            elif decision.action == "update":
+                row = next(r for r in rows if public_id(r.id) == decision.proposal_id)  # type: ignore[arg-type]
+                result = _resize(session, agreement, item, row, decision, now, platforms, locale)
+                if result is not None:
+                    results.append(result)
+            else:
+                results.append(ReviewResult(agreement.id, item, decision, decision.proposal_id))
+    if created:
+        session.flush()  # one multi-row INSERT; the ids come back for the cards
+    for agreement, row, result in created:
+        log_creation(session, row, REVIEWER, now)
+        _announce(session, agreement, result.item, row, result.decision, now, platforms, locale)
+        results.append(
+            ReviewResult(agreement.id, result.item, result.decision, public_id(row.id))  # type: ignore[arg-type]
+        )
+    return results
+
+
+def _resize(
+    session: Session,
+    agreement: AgreementConfig,
+    item: Item,
+    row: ProposalRow,
+    decision: ReviewDecision,
+    now: datetime,
+    platforms: frozenset[str],
+    locale: str,
+) -> ReviewResult | None:
+    """Change a still-unconfirmed proposal's quantity, guarded like any other transition."""
+    previous = row.qty
+    changed = session.execute(
+        update(ProposalRow)
+        .where(
+            ProposalRow.id == row.id,
+            ProposalRow.state == ProposalState.PROPOSED.value,
+            ProposalRow.version == row.version,
+        )
+        .values(qty=decision.qty, reason=decision.reason, version=row.version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        return None  # the buyer acted on it meanwhile; their decision stands
+    row.qty, row.version = decision.qty, row.version + 1
+    session.add(
+        ProposalTransitionRow(
+            proposal_id=row.id,  # type: ignore[arg-type]
+            action="resize",
+            from_state=ProposalState.PROPOSED.value,
+            to_state=ProposalState.PROPOSED.value,
+            by_name=REVIEWER.name,
+            qty=decision.qty,
+            note=f"{previous} -> {decision.qty} ({decision.reason})",
+            at=now,
+        )
+    )
+    _announce(session, agreement, item, row, decision, now, platforms, locale, previous)
+    return ReviewResult(agreement.id, item, decision, public_id(row.id), previous)  # type: ignore[arg-type]
+
+
+def proposal_card_context(
+    item: Item, decision: ReviewDecision, proposal_id: str, qty: int
+) -> dict[str, object]:
+    """The figures a proposal card shows: item, quantity, and why."""
+    days = decision.days_to_min
+    return {
+        "proposal_id": proposal_id,
+        "item_name": item.name,
+        "sku": item.sku,
+        "unit": item.unit,
+        "qty": qty,
+        "min": item.min,
+        "max": item.max,
+        "on_hand": decision.on_hand,
+        "position": decision.position,
+        "reason": decision.reason,
+        "days_to_min": None if days is None else max(0, math.floor(days * 10) / 10),
+    }
+
+
+def _announce(
+    session: Session,
+    agreement: AgreementConfig,
+    item: Item,
+    row: ProposalRow,
+    decision: ReviewDecision,
+    now: datetime,
+    platforms: frozenset[str],
+    locale: str,
+    previous_qty: int | None = None,
+) -> None:
+    pid = public_id(row.id)  # type: ignore[arg-type]
+    context = proposal_card_context(item, decision, pid, row.qty)
+    card = render_card(
+        "proposal",
+        locale,
+        buttons=(
+            ("confirm", pid, "primary"),
+            ("adjust", pid, "default"),
+            ("reject", pid, "danger"),
+        ),
+        updated=previous_qty is not None,
+        previous_qty=previous_qty,
+        **context,
+    )
+    for destination in group_destinations(agreement, platforms):
+        enqueue(
+            session,
+            destination,
+            card,
+            now,
+            key=f"proposal:{row.id}:v{row.version}:{destination.platform}:{destination.chat}",
+            agreement_id=agreement.id,
+            proposal_id=row.id,
+        )
+
+
+__all__ = ["Destination", "ReviewResult", "proposal_card_context", "review"]

@@ -1,0 +1,33 @@
+"""What every command starts from: the checked configuration and a migrated, synced database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from bot.catalog import sync_catalog
+from bot.config import Config, load_config, resolve_config_path
+from bot.db import make_engine, resolve_database_url, transaction
+from bot.migrate import upgrade
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The loaded configuration and the database engine."""
+
+    config: Config
+    engine: Engine
+
+
+def start(config_arg: str | None = None, db_arg: str | None = None) -> Runtime:
+    """Load and check the configuration, migrate the database and load the catalog into it.
+
+    Raises `ConfigError` for a bad configuration file.
+    """
+    config = load_config(resolve_config_path(config_arg))
+    engine = make_engine(resolve_database_url(db_arg))
+    upgrade(engine)
+    with transaction(engine) as session:
+        sync_catalog(session, config)
+    return Runtime(config, engine)

@@ -1,0 +1,214 @@
+"""Scheduled reviews: one apscheduler job per agreement, every `review_every_days` at its
+`review_time`, in the agreement's time zone.
+
+The job store lives in the bot's own database, so a review that fell due while the bot was down
+runs once (coalesced) at the next start. On PostgreSQL several bot processes may run; only the
+one holding an advisory lock runs the scheduler, and another takes over when it stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Connection, text
+
+from bot.config import AgreementConfig
+from bot.db import transaction
+from bot.outbox import platforms_on
+from bot.review_service import review
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+JOB_PREFIX = "review:"
+LEADER_LOCK_KEY = 0x564D4903
+# Reviews fall on the same days across restarts: every R days counted from this day.
+SCHEDULE_EPOCH = datetime(2026, 1, 1)
+
+_active: Runtime | None = None  # what the scheduled jobs review (one scheduler per process)
+
+
+def run_scheduled_review(agreement_id: str) -> None:
+    """The job: review one agreement now, as `vmi-bot check` would."""
+    runtime = _active
+    if runtime is None or runtime.config.agreement(agreement_id) is None:
+        log.warning("scheduled review of %s skipped: agreement not loaded", agreement_id)
+        return
+    with transaction(runtime.engine) as session:
+        results = review(
+            session,
+            runtime.config,
+            datetime.now(UTC),
+            agreement_ids=[agreement_id],
+            platforms=platforms_on(),
+        )
+    proposed = [r for r in results if r.decision.action in ("propose", "update")]
+    log.info("scheduled review of %s: %d proposal(s) made or resized", agreement_id, len(proposed))
+
+
+def review_trigger(agreement: AgreementConfig) -> IntervalTrigger:
+    """Every `review_every_days` at `review_time` in the agreement's time zone."""
+    start = SCHEDULE_EPOCH.replace(
+        hour=agreement.review_time.hour, minute=agreement.review_time.minute, tzinfo=agreement.tz
+    )
+    return IntervalTrigger(
+        days=agreement.terms.review_every_days, start_date=start, timezone=agreement.tz
+    )
+
+
+def _same_schedule(a: Any, b: IntervalTrigger) -> bool:
+    return (
+        isinstance(a, IntervalTrigger)
+        and a.interval == b.interval
+        and a.start_date == b.start_date
+        and str(a.timezone) == str(b.timezone)
+    )
+
+
+class ReviewScheduler:
+    """apscheduler 3 in this process, its jobs stored in the bot's database."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=runtime.engine)},
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=UTC,
+        )
+
+    def start(self) -> None:
+        """Start; jobs that fell due while no scheduler ran are run once now."""
+        global _active
+        _active = self.runtime
+        # Paused first: the jobs are brought in line with the configuration before any runs.
+        self.scheduler.start(paused=True)
+        self.sync_jobs()
+        self.scheduler.resume()
+
+    def sync_jobs(self) -> None:
+        """One job per agreement; a job whose schedule did not change keeps its next run time."""
+        wanted = {JOB_PREFIX + a.id: a for a in self.runtime.config.agreements}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
+                job.remove()
+        for job_id, agreement in wanted.items():
+            trigger = review_trigger(agreement)
+            job = self.scheduler.get_job(job_id)
+            if job is not None and _same_schedule(job.trigger, trigger):
+                continue
+            self.scheduler.add_job(
+                "bot.scheduler:run_scheduled_review",
+                trigger=trigger,
+                args=[agreement.id],
+                id=job_id,
+                name=f"review {agreement.id}",
+                replace_existing=True,
+            )
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        """When each agreement is reviewed next."""
+        return {
+            job.id.removeprefix(JOB_PREFIX): job.next_run_time
+            for job in self.scheduler.get_jobs()
+            if job.id.startswith(JOB_PREFIX)
+        }
+
+    def stop(self) -> None:
+        """Stop, waiting for a running review to finish."""
+        global _active
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if _active is self.runtime:
+            _active = None
+
+
+class SchedulerLeader:
+    """Runs the scheduler only while this process holds the leader lock (PostgreSQL), else waits.
+
+    On SQLite there is one process per database file, so it leads at once.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        poll_seconds: float = 5.0,
+        make_scheduler: Callable[[Runtime], ReviewScheduler] = ReviewScheduler,
+    ) -> None:
+        self.runtime = runtime
+        self.poll_seconds = poll_seconds
+        self.make_scheduler = make_scheduler
+        self.scheduler: ReviewScheduler | None = None
+        self._stop = threading.Event()
+        self._leading = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def leading(self) -> bool:
+        """This process runs the scheduler now."""
+        return self._leading.is_set()
+
+    def wait_until_leading(self, timeout: float) -> bool:
+        """Block until this process leads, or `timeout` seconds pass."""
+        return self._leading.wait(timeout)
+
+    def start(self) -> None:
+        """Lead now (SQLite), or start trying to become the leader in the background."""
+        if self.runtime.engine.dialect.name != "postgresql":
+            self._lead()
+            return
+        self._thread = threading.Thread(target=self._campaign, name="scheduler-leader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the scheduler if leading and give up the lock."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._step_down()
+
+    def _lead(self) -> None:
+        self.scheduler = self.make_scheduler(self.runtime)
+        self.scheduler.start()
+        self._leading.set()
+        log.info("this process runs the review scheduler")
+
+    def _step_down(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
+        self._leading.clear()
+
+    def _campaign(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self.runtime.engine.connect() as conn:
+                    if self._try_lock(conn):
+                        self._hold(conn)
+            except Exception:  # a lost connection must not end the campaign
+                log.exception("scheduler leader lock lost; trying again")
+            self._step_down()
+            self._stop.wait(self.poll_seconds)
+
+    @staticmethod
+    def _try_lock(conn: Connection) -> bool:
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY})
+        conn.commit()
+        return bool(got.scalar())
+
+    def _hold(self, conn: Connection) -> None:
+        self._lead()
+        try:
+            while not self._stop.wait(self.poll_seconds):
+                conn.execute(text("SELECT 1"))  # the lock lives as long as this session
+                conn.commit()
+        finally:
+            self._step_down()
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK_KEY})
+            conn.commit()

@@ -1,0 +1,128 @@
+"""Where every item stands: on hand, in transit, position, aged units, proposals and plans.
+
+The JSON shape is the one `vmi-bot status --json` and `GET /api/status` promise (CONTRACT §4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.config import Config
+from bot.plans import plans_by_item
+from bot.proposals import as_rule, open_proposals
+from bot.stock import movements_by_item, stock_levels
+from vmi_rules.aging import aged_qty
+from vmi_rules.proposal import in_transit, position
+
+
+def status(
+    session: Session,
+    config: Config,
+    now: datetime,
+    agreement_ids: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """The status document for the agreements (all by default), read in a few set-wise queries."""
+    agreements = [
+        a for a in config.agreements if agreement_ids is None or a.id in set(agreement_ids)
+    ]
+    ids = [a.id for a in agreements]
+    levels = stock_levels(session, ids)
+    proposals = open_proposals(session, ids)
+    history = movements_by_item(session, ids)
+    today = min((now.astimezone(a.tz).date() for a in agreements), default=now.date())
+    plans = plans_by_item(session, ids, today)
+
+    out = []
+    for agreement in agreements:
+        items = []
+        for item in agreement.items:
+            key = (agreement.id, item.sku)
+            level = levels.get(key)
+            on_hand = level.on_hand if level else 0
+            open_rules = [as_rule(row) for row in proposals.get(key, [])]
+            last_count = level.last_count_at if level else None
+            items.append(
+                {
+                    "sku": item.sku,
+                    "name": item.name,
+                    "unit": item.unit,
+                    "on_hand": on_hand,
+                    "in_transit": in_transit(open_rules),
+                    "position": position(on_hand, open_rules),
+                    "min": item.min,
+                    "max": item.max,
+                    "aged_qty": aged_qty(history.get(key, []), now, agreement.terms.overstock_days),
+                    "last_count_at": (
+                        last_count.astimezone(agreement.tz).isoformat() if last_count else None
+                    ),
+                    "open_proposals": [
+                        {
+                            "id": p.id,
+                            "qty": p.qty,
+                            "state": p.state.value,
+                            "urgent": p.urgent,
+                            "received_qty": p.received_qty,
+                        }
+                        for p in open_rules
+                    ],
+                    "demand_plans": [
+                        {"period": plan.period.label, "qty": plan.qty}
+                        for plan in plans.get(key, [])
+                    ],
+                }
+            )
+        customer, supplier = config.party(agreement.customer), config.party(agreement.supplier)
+        out.append(
+            {
+                "id": agreement.id,
+                "customer": agreement.customer,
+                "supplier": agreement.supplier,
+                "customer_name": customer.name if customer else agreement.customer,
+                "supplier_name": supplier.name if supplier else agreement.supplier,
+                "items": items,
+            }
+        )
+    return {"agreements": out}
+
+
+def status_text(document: dict[str, Any], locale: str = "zh") -> str:
+    """The status document as lines a person reads in a terminal."""
+    zh = locale == "zh"
+    lines = []
+    for agreement in document["agreements"]:
+        lines.append(
+            f"{agreement['id']}  {agreement['customer_name']} ← {agreement['supplier_name']}"
+        )
+        for it in agreement["items"]:
+            unit = it["unit"]
+            flag = ""
+            if it["last_count_at"] and it["on_hand"] < it["min"]:
+                flag = "  ⚠ 低于补货线" if zh else "  ⚠ below min"
+            if zh:
+                lines.append(
+                    f"  {it['sku']} {it['name']}: 现有 {it['on_hand']}{unit}, 在途 "
+                    f"{it['in_transit']}{unit}, 库存位置 {it['position']}{unit} "
+                    f"(补货线 {it['min']} / 安全线 {it['max']}){flag}"
+                )
+            else:
+                lines.append(
+                    f"  {it['sku']} {it['name']}: on hand {it['on_hand']} {unit}, in transit "
+                    f"{it['in_transit']}, position {it['position']} "
+                    f"(min {it['min']} / max {it['max']}){flag}"
+                )
+            if not it["last_count_at"]:
+                lines.append("    还没有盘点" if zh else "    not counted yet")
+            for p in it["open_proposals"]:
+                mark = (" 紧急" if zh else " urgent") if p["urgent"] else ""
+                lines.append(f"    {p['id']}: {p['qty']} {unit} {p['state']}{mark}")
+            for plan in it["demand_plans"]:
+                label = "需求计划" if zh else "plan"
+                lines.append(f"    {label} {plan['period']}: {plan['qty']} {unit}")
+            if it["aged_qty"]:
+                label = "超期" if zh else "aged"
+                lines.append(f"    {label}: {it['aged_qty']} {unit}")
+    return "\n".join(lines)

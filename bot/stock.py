@@ -1,0 +1,197 @@
+"""The stock ledger in the database: record movements, and read on-hand levels set-wise.
+
+On hand follows rule 1 exactly as `vmi_rules.ledger.on_hand` does: the latest count plus the
+receipts, withdrawals and adjustments recorded after it (ledger order is the row id).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlmodel import Session
+
+from bot.tables import LedgerRow
+from vmi_rules.ledger import CountOutcome, Movement, infer_from_count
+
+ItemKey = tuple[str, str]  # (agreement id, sku)
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """What the ledger says of one item now."""
+
+    on_hand: int
+    last_count_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CountRecorded:
+    """A stored count, with what was on the book before it and what it implied."""
+
+    count_row: LedgerRow
+    book_on_hand: int | None
+    outcome: CountOutcome
+
+
+def stock_levels(
+    session: Session, agreement_ids: Collection[str] | None = None
+) -> dict[ItemKey, StockLevel]:
+    """On hand and the time of the latest count for every item with ledger rows, in one query."""
+    L = LedgerRow
+    latest_count = select(L.agreement_id, L.sku, func.max(L.id).label("count_id")).where(
+        L.kind == "count"
+    )
+    if agreement_ids is not None:
+        latest_count = latest_count.where(L.agreement_id.in_(list(agreement_ids)))
+    latest_count = latest_count.group_by(L.agreement_id, L.sku).subquery("latest_count")
+
+    signed_qty = case((L.kind == "withdrawal", -L.qty), else_=L.qty)
+    count_at = case((L.id == latest_count.c.count_id, L.at))
+    query = (
+        select(L.agreement_id, L.sku, func.sum(signed_qty), func.max(count_at))
+        .select_from(L)
+        .outerjoin(
+            latest_count,
+            and_(latest_count.c.agreement_id == L.agreement_id, latest_count.c.sku == L.sku),
+        )
+        .where(or_(latest_count.c.count_id.is_(None), L.id >= latest_count.c.count_id))
+        .group_by(L.agreement_id, L.sku)
+    )
+    if agreement_ids is not None:
+        query = query.where(L.agreement_id.in_(list(agreement_ids)))
+    levels = {}
+    for agreement_id, sku, total, last_count_at in session.execute(query):
+        if isinstance(last_count_at, str):  # SQLite hands back MAX() of a datetime as text
+            last_count_at = datetime.fromisoformat(last_count_at).replace(tzinfo=UTC)
+        elif last_count_at is not None and last_count_at.tzinfo is None:
+            last_count_at = last_count_at.replace(tzinfo=UTC)
+        levels[(agreement_id, sku)] = StockLevel(int(total or 0), last_count_at)
+    return levels
+
+
+def on_hand(session: Session, agreement_id: str, sku: str) -> int | None:
+    """On hand of one item, or None when the ledger has nothing for it yet."""
+    level = stock_levels(session, [agreement_id]).get((agreement_id, sku))
+    return None if level is None else level.on_hand
+
+
+def book_before_count(session: Session, agreement_id: str, sku: str) -> int | None:
+    """What the ledger says before a new count: None when the item was never counted."""
+    level = stock_levels(session, [agreement_id]).get((agreement_id, sku))
+    if level is None or level.last_count_at is None:
+        return None
+    return level.on_hand
+
+
+def record_count(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    counted: int,
+    at: datetime,
+    member_id: str | None = None,
+    inbox_id: int | None = None,
+) -> CountRecorded:
+    """Store a stock count (盘点); a drop since the book is first stored as a withdrawal."""
+    book = book_before_count(session, agreement_id, sku)
+    outcome = infer_from_count(book, counted)
+    if outcome.withdrawn:
+        _add(
+            session,
+            agreement_id,
+            sku,
+            "withdrawal",
+            outcome.withdrawn,
+            at,
+            member_id,
+            inbox_id,
+            inferred=True,
+            note="inferred from count",
+        )
+    row = _add(
+        session,
+        agreement_id,
+        sku,
+        "count",
+        counted,
+        at,
+        member_id,
+        inbox_id,
+        anomaly_gain=outcome.gain,
+    )
+    return CountRecorded(row, book, outcome)
+
+
+def record_receipt(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    qty: int,
+    at: datetime,
+    member_id: str | None = None,
+    proposal_id: int | None = None,
+    inbox_id: int | None = None,
+) -> LedgerRow:
+    """Store goods received into the VMI area (入库)."""
+    return _add(
+        session, agreement_id, sku, "receipt", qty, at, member_id, inbox_id, proposal_id=proposal_id
+    )
+
+
+def record_withdrawal(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    qty: int,
+    at: datetime,
+    member_id: str | None = None,
+    inbox_id: int | None = None,
+) -> LedgerRow:
+    """Store a withdrawal (领用) posted explicitly."""
+    return _add(session, agreement_id, sku, "withdrawal", qty, at, member_id, inbox_id)
+
+
+def movements_by_item(
+    session: Session, agreement_ids: Collection[str]
+) -> dict[ItemKey, list[Movement]]:
+    """Every movement of the agreements' items in ledger order, in one query (for aging)."""
+    rows = session.execute(
+        select(LedgerRow.agreement_id, LedgerRow.sku, LedgerRow.kind, LedgerRow.qty, LedgerRow.at)
+        .where(LedgerRow.agreement_id.in_(list(agreement_ids)))
+        .order_by(LedgerRow.id)
+    )
+    found: dict[ItemKey, list[Movement]] = defaultdict(list)
+    for agreement_id, sku, kind, qty, at in rows:
+        found[(agreement_id, sku)].append(Movement(kind, qty, at))
+    return found
+
+
+def _add(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    kind: str,
+    qty: int,
+    at: datetime,
+    member_id: str | None,
+    inbox_id: int | None,
+    **extra: object,
+) -> LedgerRow:
+    row = LedgerRow(
+        agreement_id=agreement_id,
+        sku=sku,
+        kind=kind,
+        qty=qty,
+        at=at,
+        recorded_at=datetime.now(UTC),
+        member_id=member_id,
+        inbox_id=inbox_id,
+        **extra,
+    )
+    session.add(row)
+    session.flush()  # the id is the ledger order; later reads in this transaction must see it
+    return row

@@ -1,0 +1,53 @@
+"""Neutral cards: what the bot says, before an adapter turns it into Block Kit, a WeCom
+template card or console text. Text here is plain; each adapter escapes it for its platform."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+ButtonStyle = Literal["primary", "danger", "default"]
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button; pressing it is the same as typing its text equivalent."""
+
+    label: str
+    action: str  # e.g. "confirm"
+    value: str  # e.g. "P1"
+    style: ButtonStyle = "default"
+    text_equivalent: str = ""  # what to type instead, e.g. "确认 P1"
+
+
+@dataclass(frozen=True)
+class Card:
+    """A message: a title, lines of text, label/value fields and buttons."""
+
+    title: str
+    lines: tuple[str, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
+    buttons: tuple[Button, ...] = field(default=())
+    urgent: bool = False
+
+    def to_json(self) -> str:
+        """The card as JSON, for the outbox."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Card:
+        """A card read back from the outbox."""
+        raw = json.loads(text)
+        return cls(
+            title=raw["title"],
+            lines=tuple(raw.get("lines", ())),
+            fields=tuple((k, v) for k, v in raw.get("fields", ())),
+            buttons=tuple(Button(**b) for b in raw.get("buttons", ())),
+            urgent=raw.get("urgent", False),
+        )
+
+    def as_text(self) -> str:
+        """Plain text: the title, the lines, the fields, and what to type for each button."""
+        out = [self.title, *self.lines, *(f"{k}: {v}" for k, v in self.fields)]
+        return "\n".join(out)

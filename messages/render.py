@@ -1,0 +1,70 @@
+"""Render neutral cards from the jinja2 templates in messages/templates/<locale>/.
+
+A card template defines blocks: `title`, `body` (one output line per card line; blank lines
+dropped) and one `button_<action>` block per button label. Undefined variables are errors.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+
+from messages.cards import Button, ButtonStyle, Card
+
+TEMPLATES = Path(__file__).parent / "templates"
+LOCALES = ("zh", "en")
+
+
+@cache
+def environment() -> Environment:
+    """One jinja2 environment for all locales; plain text, strict about missing values."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=False,  # cards are plain text; adapters escape for their platform
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def _template(name: str, locale: str) -> Template:
+    if locale not in LOCALES:
+        locale = LOCALES[0]
+    return environment().get_template(f"{locale}/{name}.j2")
+
+
+def _block(template: Template, block: str, context: dict[str, object]) -> str:
+    render = template.blocks[block]
+    return "".join(render(template.new_context(context))).strip()
+
+
+def render_card(
+    name: str,
+    locale: str,
+    buttons: tuple[tuple[str, str, ButtonStyle], ...] = (),
+    urgent: bool = False,
+    **context: object,
+) -> Card:
+    """The card `name` in `locale`; `buttons` are (action, value, style), labelled by it."""
+    template = _template(name, locale)
+    lines = tuple(
+        line.strip() for line in _block(template, "body", context).splitlines() if line.strip()
+    )
+    return Card(
+        title=_block(template, "title", context),
+        lines=lines,
+        buttons=tuple(
+            Button(
+                label=_block(template, f"button_{action}", context),
+                action=action,
+                value=value,
+                style=style,
+                text_equivalent=_block(template, f"type_{action}", {**context, "value": value}),
+            )
+            for action, value, style in buttons
+        ),
+        urgent=urgent,
+    )
