@@ -124,6 +124,11 @@ class ReviewScheduler:
         """Stop, waiting for a running review to finish."""
         global _active
         if self.scheduler.running:
+            # apscheduler 3 processes due jobs once more after shutdown() and, its executor
+            # gone, drops them while moving their next run on: a review due now would be
+            # lost. Detaching the store first leaves such a review for the next start.
+            self.scheduler.pause()
+            self.scheduler.remove_jobstore("default")
             self.scheduler.shutdown(wait=True)
         if _active is self.runtime:
             _active = None

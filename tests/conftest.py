@@ -1,0 +1,55 @@
+"""Shared fixtures: a real database per test, on SQLite and (when TEST_DATABASE_URL is set) on
+PostgreSQL, migrated and loaded with the example agreement."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.db import resolve_database_url
+from bot.runtime import Runtime, start
+from tests.support import EXAMPLE
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str | None:
+    """The PostgreSQL server for storage tests, from TEST_DATABASE_URL (CI starts one)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    return resolve_database_url(url) if url else None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'vmi.sqlite'}"
+        return
+    server = request.getfixturevalue("postgres_server_url")
+    if server is None:
+        pytest.skip("TEST_DATABASE_URL is not set (CI sets it; see .ci/run)")
+    name = f"vmi_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def runtime(database_url: str) -> Iterator[Runtime]:
+    """The example agreement on a migrated database, as every command starts."""
+    rt = start(str(EXAMPLE), database_url)
+    try:
+        yield rt
+    finally:
+        rt.engine.dispose()

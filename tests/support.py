@@ -1,0 +1,16 @@
+"""Small things several test modules share."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config" / "example.toml"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def shanghai(*args: int) -> datetime:
+    """A time in the example agreement's time zone."""
+    return datetime(*args, tzinfo=SHANGHAI)  # type: ignore[misc]

@@ -1,0 +1,111 @@
+"""The `vmi-bot` command as a user runs it: a real process, a real database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.db import transaction
+from bot.runtime import start
+from bot.stock import record_count
+from tests.support import EXAMPLE, shanghai
+
+VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
+
+
+def vmi_bot(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [VMI_BOT, *args], capture_output=True, text=True, timeout=60, cwd=cwd, check=False
+    )
+
+
+def test_count_45_then_check_proposes_55_once_and_status_shows_it(database_url: str) -> None:
+    rt = start(str(EXAMPLE), database_url)
+    with transaction(rt.engine) as s:
+        record_count(s, "plant-6205", "6205", 45, shanghai(2026, 11, 21, 10, 0), "keeper")
+    rt.engine.dispose()
+    common = ("--config", str(EXAMPLE), "--db", database_url)
+
+    first = vmi_bot(*common, "check", "--now", "2026-11-21T11:00:00+08:00")
+    assert first.returncode == 0, first.stderr
+    assert "P1 55 件" in first.stdout and "库存位置 45 < 补货线 50" in first.stdout
+
+    second = vmi_bot(*common, "check", "--now", "2026-11-24T08:00:00+08:00")
+    assert second.returncode == 0, second.stderr
+    assert "P2" not in second.stdout and "没有新的补货建议" in second.stdout
+
+    shown = vmi_bot(*common, "status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    [agreement] = json.loads(shown.stdout)["agreements"]
+    [item] = agreement["items"]
+    assert (agreement["id"], agreement["customer"], agreement["supplier"]) == (
+        "plant-6205",
+        "plant",
+        "bearing-co",
+    )
+    assert (item["sku"], item["on_hand"], item["in_transit"], item["position"]) == (
+        "6205",
+        45,
+        0,
+        100,
+    )
+    assert (item["min"], item["max"], item["aged_qty"]) == (50, 100, 0)
+    assert item["last_count_at"] == "2026-11-21T10:00:00+08:00"
+    assert [(p["id"], p["qty"], p["state"], p["urgent"]) for p in item["open_proposals"]] == [
+        ("P1", 55, "proposed", False)
+    ]
+
+    text = vmi_bot(*common, "status")
+    assert "现有 45件" in text.stdout and "P1: 55 件 proposed" in text.stdout
+
+
+def test_help_names_every_command() -> None:
+    shown = vmi_bot("--help")
+    assert shown.returncode == 0
+    for command in ("check", "status"):
+        assert command in shown.stdout
+    assert "--config" in shown.stdout and "--db" in shown.stdout
+
+
+def test_a_broken_config_stops_with_one_line_per_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        .replace("min = 50", "min = 150")
+        .replace('timezone = "Asia/Shanghai"', 'timezone = "Asia/Shanghia"'),
+        encoding="utf-8",
+    )
+    shown = vmi_bot("--config", str(bad), "--db", f"sqlite:///{tmp_path / 'x.sqlite'}", "status")
+    assert shown.returncode == 2
+    lines = shown.stderr.strip().splitlines()
+    assert len(lines) == 2
+    assert any("agreements[0].items[0].min" in line for line in lines)
+    assert any("bot.timezone" in line and "Asia/Shanghia" in line for line in lines)
+    assert not (tmp_path / "x.sqlite").exists()  # nothing was started
+
+
+def test_a_bad_now_is_refused_with_an_example(tmp_path: Path) -> None:
+    shown = vmi_bot(
+        "--config", str(EXAMPLE), "--db", f"sqlite:///{tmp_path / 'x.sqlite'}",
+        "check", "--now", "tomorrow",
+    )  # fmt: skip
+    assert shown.returncode == 2
+    assert "not an ISO 8601 time" in shown.stderr and "2026-11-21T10:00:00+08:00" in shown.stderr
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "dir" / "x.sqlite"
+    shown = vmi_bot("--config", str(EXAMPLE), "--db", f"sqlite:///{missing}", "status")
+    assert shown.returncode == 3
+    assert shown.stderr.count("\n") == 1 and "cannot use the database" in shown.stderr
+
+
+def test_defaults_are_the_example_config_and_a_sqlite_file_here(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "example.toml").write_text(EXAMPLE.read_text(encoding="utf-8"))
+    shown = vmi_bot("status", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "plant-6205" in shown.stdout
+    assert (tmp_path / "vmi-bot.sqlite").exists()

@@ -1,0 +1,117 @@
+"""Scheduled reviews: the schedule, a missed review run once at the next start, and on
+PostgreSQL one leader at a time with a take-over when it stops."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from sqlalchemy import select
+
+from bot.db import transaction
+from bot.runtime import Runtime, start
+from bot.scheduler import JOB_PREFIX, ReviewScheduler, SchedulerLeader, review_trigger
+from bot.stock import record_count
+from bot.tables import ProposalRow
+from tests.support import EXAMPLE, shanghai
+
+JOB = JOB_PREFIX + "plant-6205"
+
+
+def count_45(rt: Runtime) -> None:
+    with transaction(rt.engine) as s:
+        record_count(s, "plant-6205", "6205", 45, datetime.now(UTC) - timedelta(hours=1))
+
+
+def proposal_count(rt: Runtime) -> int:
+    with transaction(rt.engine) as s:
+        return len(list(s.scalars(select(ProposalRow))))
+
+
+def test_reviews_fall_every_3_days_at_8_in_shanghai() -> None:
+    rt_config = __import__("bot.config", fromlist=["load_config"]).load_config(EXAMPLE)
+    trigger = review_trigger(rt_config.agreement("plant-6205"))
+    first = trigger.get_next_fire_time(None, shanghai(2026, 11, 21, 12, 0))
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    assert first.astimezone(shanghai(2026, 1, 1).tzinfo).hour == 8
+    assert second - first == timedelta(days=3)
+
+
+def test_a_review_missed_while_down_runs_once_at_the_next_start(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
+    before = start(str(EXAMPLE), url)
+    count_45(before)
+    scheduler = ReviewScheduler(before)
+    scheduler.scheduler.start(paused=True)
+    scheduler.sync_jobs()
+    # The bot was down over three review days: the stored next run is nine days ago.
+    scheduler.scheduler.modify_job(JOB, next_run_time=datetime.now(UTC) - timedelta(days=9))
+    scheduler.stop()
+    before.engine.dispose()
+
+    after = start(str(EXAMPLE), url)
+    runs: list[JobExecutionEvent] = []
+    ran = threading.Event()
+
+    def listen(event: JobExecutionEvent) -> None:
+        runs.append(event)
+        ran.set()
+
+    restarted = ReviewScheduler(after)
+    restarted.scheduler.add_listener(listen, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    restarted.start()
+    try:
+        assert ran.wait(20), "the missed review did not run"
+        time.sleep(0.5)  # a second (uncoalesced) run would land here
+        assert [e.exception for e in runs] == [None]
+        assert proposal_count(after) == 1
+        next_run = restarted.next_runs()["plant-6205"]
+        assert next_run is not None and next_run > datetime.now(UTC)
+    finally:
+        restarted.stop()
+        after.engine.dispose()
+
+
+def test_a_restart_keeps_the_next_review_time(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
+    rt = start(str(EXAMPLE), url)
+    first = ReviewScheduler(rt)
+    first.start()
+    planned = first.next_runs()
+    first.stop()
+    again = ReviewScheduler(rt)
+    again.start()
+    try:
+        assert again.next_runs() == planned and planned["plant-6205"] is not None
+    finally:
+        again.stop()
+        rt.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_only_one_process_leads_and_another_takes_over(postgres_server_url: str | None) -> None:
+    if postgres_server_url is None:
+        pytest.skip("TEST_DATABASE_URL is not set (CI sets it; see .ci/run)")
+    # Two bot processes: separate engines, so separate PostgreSQL sessions holding the lock.
+    one, two = start(str(EXAMPLE), postgres_server_url), start(str(EXAMPLE), postgres_server_url)
+    first = SchedulerLeader(one, poll_seconds=0.2)
+    second = SchedulerLeader(two, poll_seconds=0.2)
+    try:
+        first.start()
+        assert first.wait_until_leading(10)
+        second.start()
+        assert not second.wait_until_leading(1.5)
+        first.stop()
+        assert second.wait_until_leading(10)
+        assert not first.leading
+    finally:
+        first.stop()
+        second.stop()
+        with transaction(one.engine) as s:
+            s.exec(select(1))  # type: ignore[call-overload]
+        one.engine.dispose()
+        two.engine.dispose()

@@ -1,0 +1,332 @@
+"""Storage on SQLite and PostgreSQL: migrations, the catalog, the ledger, guarded transitions,
+the inbox and the review service, each against a real database."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from bot.db import transaction
+from bot.inbox import receive
+from bot.plans import set_plan
+from bot.proposals import act
+from bot.review_service import review
+from bot.runtime import Runtime, start
+from bot.stock import record_count, record_receipt, record_withdrawal, stock_levels
+from bot.tables import (
+    InboxRow,
+    ItemRow,
+    LedgerRow,
+    OutboxRow,
+    ProposalRow,
+    ProposalTransitionRow,
+)
+from messages.cards import Card
+from tests.support import EXAMPLE, shanghai
+from vmi_rules.ledger import Movement, on_hand
+from vmi_rules.periods import next_month
+from vmi_rules.proposal import Actor, TransitionRefused
+
+AGREEMENT, SKU = "plant-6205", "6205"
+KEEPER = Actor("keeper", "王仓管", "warehouse")
+BUYER = Actor("buyer", "王采购", "buyer")
+SUPPLIER = Actor("supplier", "李供应", "supplier")
+T0 = shanghai(2026, 11, 21, 10, 0)
+
+
+def count(rt: Runtime, qty: int, at=T0):  # type: ignore[no-untyped-def]
+    with transaction(rt.engine) as s:
+        return record_count(s, AGREEMENT, SKU, qty, at, member_id="keeper")
+
+
+def run_review(rt: Runtime, at=T0, platforms=frozenset({"console"})):  # type: ignore[no-untyped-def]
+    with transaction(rt.engine) as s:
+        return review(s, rt.config, at, platforms=platforms)
+
+
+def proposals(rt: Runtime) -> list[ProposalRow]:
+    with transaction(rt.engine) as s:
+        return list(s.scalars(select(ProposalRow).order_by(ProposalRow.id)))
+
+
+def level(rt: Runtime) -> int:
+    with transaction(rt.engine) as s:
+        return stock_levels(s, [AGREEMENT])[(AGREEMENT, SKU)].on_hand
+
+
+# --- migrations and the catalog -------------------------------------------------------------
+
+
+def test_restart_applies_no_migration_twice_and_keeps_the_ledger(database_url: str) -> None:
+    first = start(str(EXAMPLE), database_url)
+    count(first, 45)
+    first.engine.dispose()
+    again = start(str(EXAMPLE), database_url)
+    try:
+        assert level(again) == 45
+        with again.engine.connect() as conn:
+            versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        assert versions == [("0001",)]
+    finally:
+        again.engine.dispose()
+
+
+def test_changed_config_updates_items_and_keeps_history(database_url: str, tmp_path: Path) -> None:
+    first = start(str(EXAMPLE), database_url)
+    count(first, 45)
+    first.engine.dispose()
+
+    changed = EXAMPLE.read_text(encoding="utf-8").replace("min = 50", "min = 40")
+    changed += '\n[[agreements.items]]\nsku = "6206"\nname = "6206 轴承"\nmin = 10\nmax = 20\n'
+    path = tmp_path / "changed.toml"
+    path.write_text(changed, encoding="utf-8")
+    second = start(str(path), database_url)
+    with transaction(second.engine) as s:
+        items = {i.sku: i for i in s.scalars(select(ItemRow))}
+    assert items["6205"].min == 40 and items["6206"].active
+    second.engine.dispose()
+
+    third = start(str(EXAMPLE), database_url)  # 6206 left the file again
+    try:
+        with transaction(third.engine) as s:
+            items = {i.sku: i for i in s.scalars(select(ItemRow))}
+        assert items["6205"].min == 50
+        assert not items["6206"].active
+        assert level(third) == 45
+    finally:
+        third.engine.dispose()
+
+
+# --- the ledger ------------------------------------------------------------------------------
+
+
+def test_a_lower_count_stores_the_inferred_withdrawal_before_it(runtime: Runtime) -> None:
+    count(runtime, 100)
+    recorded = count(runtime, 90, T0 + timedelta(days=1))
+    assert recorded.book_on_hand == 100 and recorded.outcome.withdrawn == 10
+    with transaction(runtime.engine) as s:
+        rows = list(s.scalars(select(LedgerRow).order_by(LedgerRow.id)))
+    assert [(r.kind, r.qty, r.inferred) for r in rows] == [
+        ("count", 100, False),
+        ("withdrawal", 10, True),
+        ("count", 90, False),
+    ]
+    assert level(runtime) == 90
+
+
+def test_a_count_that_rose_without_receipt_is_flagged_not_a_negative_withdrawal(
+    runtime: Runtime,
+) -> None:
+    count(runtime, 40)
+    recorded = count(runtime, 47, T0 + timedelta(hours=2))
+    assert recorded.outcome.anomaly and recorded.outcome.gain == 7
+    with transaction(runtime.engine) as s:
+        withdrawals = s.scalar(
+            select(func.count()).select_from(LedgerRow).where(LedgerRow.kind == "withdrawal")
+        )
+        last = s.scalars(select(LedgerRow).order_by(LedgerRow.id.desc())).first()
+    assert withdrawals == 0
+    assert last is not None and last.anomaly_gain == 7
+    assert level(runtime) == 47
+
+
+movement = st.one_of(
+    st.tuples(st.just("count"), st.integers(0, 500)),
+    st.tuples(st.just("receipt"), st.integers(1, 200)),
+    st.tuples(st.just("withdrawal"), st.integers(1, 200)),
+    st.tuples(st.just("adjustment"), st.integers(-50, 50)),
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(movement, max_size=15))
+def test_on_hand_in_sql_is_the_rules_on_hand(runtime: Runtime, steps: list) -> None:  # type: ignore[type-arg]
+    with transaction(runtime.engine) as s:
+        s.execute(LedgerRow.__table__.delete())
+        for i, (kind, qty) in enumerate(steps):
+            at = T0 + timedelta(minutes=i)
+            s.add(
+                LedgerRow(
+                    agreement_id=AGREEMENT, sku=SKU, kind=kind, qty=qty, at=at, recorded_at=at
+                )
+            )
+        s.flush()
+        stored = stock_levels(s, [AGREEMENT]).get((AGREEMENT, SKU))
+    expected = on_hand(Movement(kind, qty, T0) for kind, qty in steps)
+    assert (stored.on_hand if stored else 0) == expected
+
+
+# --- proposals: guarded transitions ------------------------------------------------------------
+
+
+def test_count_45_proposes_55_and_the_proposal_walks_to_received_100(runtime: Runtime) -> None:
+    count(runtime, 45)
+    [result] = [r for r in run_review(runtime) if r.decision.action == "propose"]
+    assert (result.proposal_id, result.decision.qty) == ("P1", 55)
+    at = T0 + timedelta(hours=1)
+    with transaction(runtime.engine) as s:
+        act(s, "P1", "confirm", BUYER, at)
+        act(s, "P1", "ship", SUPPLIER, at)
+        row, transition = act(s, "P1", "receive", KEEPER, at, qty=50)
+    assert (row.state, row.received_qty, transition.qty) == ("shipped", 50, 50)
+    assert level(runtime) == 95
+    with transaction(runtime.engine) as s:
+        row, _ = act(s, "P1", "receive", KEEPER, at)  # the rest
+        log = [
+            (t.action, t.from_state, t.to_state, t.by_name)
+            for t in s.scalars(select(ProposalTransitionRow).order_by(ProposalTransitionRow.id))
+        ]
+    assert row.state == "received" and level(runtime) == 100
+    assert log == [
+        ("propose", None, "proposed", "system"),
+        ("confirm", "proposed", "confirmed", "王采购"),
+        ("ship", "confirmed", "shipped", "李供应"),
+        ("receive", "shipped", "shipped", "王仓管"),
+        ("receive", "shipped", "received", "王仓管"),
+    ]
+
+
+def test_a_keeper_cannot_confirm_and_nothing_changes(runtime: Runtime) -> None:
+    count(runtime, 45)
+    run_review(runtime)
+    with pytest.raises(TransitionRefused) as refused, transaction(runtime.engine) as s:
+        act(s, "P1", "confirm", KEEPER, T0)
+    assert refused.value.reason == "wrong_role"
+    assert [p.state for p in proposals(runtime)] == ["proposed"]
+
+
+def test_two_buyers_confirming_at_once_give_exactly_one_confirmation(runtime: Runtime) -> None:
+    count(runtime, 45)
+    run_review(runtime)
+    buyers = [Actor("buyer", "王采购", "buyer"), Actor("admin", "管理员", "admin")]
+    start_line = threading.Barrier(len(buyers))
+    outcomes: list[str] = []
+
+    def press(actor: Actor) -> None:
+        start_line.wait()
+        try:
+            with transaction(runtime.engine) as s:
+                act(s, "P1", "confirm", actor, T0)
+            outcomes.append("confirmed")
+        except TransitionRefused as refused:
+            outcomes.append(f"{refused.reason} by {refused.decided_by}")
+
+    threads = [threading.Thread(target=press, args=(b,)) for b in buyers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes)[0] == "already by " + proposals(runtime)[0].decided_by
+    assert outcomes.count("confirmed") == 1
+    with transaction(runtime.engine) as s:
+        confirmations = s.scalar(
+            select(func.count())
+            .select_from(ProposalTransitionRow)
+            .where(ProposalTransitionRow.action == "confirm")
+        )
+    assert confirmations == 1
+
+
+# --- the review service ----------------------------------------------------------------------
+
+
+def test_a_second_review_proposes_nothing_new_and_queues_no_second_card(runtime: Runtime) -> None:
+    count(runtime, 45)
+    both = frozenset({"console", "slack"})
+    first = run_review(runtime, platforms=both)
+    second = run_review(runtime, T0 + timedelta(days=3), platforms=both)
+    assert [r.decision.action for r in first] == ["propose"]
+    assert [r.decision.action for r in second] == ["keep"]
+    assert len(proposals(runtime)) == 1
+    with transaction(runtime.engine) as s:
+        cards = list(s.scalars(select(OutboxRow).order_by(OutboxRow.id)))
+    assert [(c.platform, c.chat) for c in cards] == [("console", AGREEMENT), ("slack", "C01VMI")]
+    card = Card.from_json(cards[0].card)
+    assert "P1" in card.title and "55" in card.lines[0]
+    assert [b.action for b in card.buttons] == ["confirm", "adjust", "reject"]
+
+
+def test_two_reviews_at_once_make_one_proposal(runtime: Runtime) -> None:
+    count(runtime, 45)
+    start_line = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def review_now() -> None:
+        start_line.wait()
+        try:
+            run_review(runtime)
+        except BaseException as err:  # the test reports it below
+            errors.append(err)
+
+    threads = [threading.Thread(target=review_now) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [(p.qty, p.state) for p in proposals(runtime)] == [(55, "proposed")]
+
+
+def test_more_withdrawals_resize_the_unconfirmed_proposal(runtime: Runtime) -> None:
+    count(runtime, 45)
+    run_review(runtime)
+    with transaction(runtime.engine) as s:
+        record_withdrawal(s, AGREEMENT, SKU, 15, T0 + timedelta(hours=5), member_id="keeper")
+    [result] = run_review(runtime, T0 + timedelta(days=3))
+    assert (result.decision.action, result.previous_qty, result.decision.qty) == ("update", 55, 70)
+    assert [(p.id, p.qty) for p in proposals(runtime)] == [(1, 70)]
+
+
+def test_a_confirmed_proposal_is_never_resized_or_duplicated(runtime: Runtime) -> None:
+    count(runtime, 45)
+    run_review(runtime)
+    with transaction(runtime.engine) as s:
+        act(s, "P1", "confirm", BUYER, T0)
+        record_withdrawal(s, AGREEMENT, SKU, 30, T0 + timedelta(hours=5), member_id="keeper")
+    [result] = run_review(runtime, T0 + timedelta(days=3))
+    assert result.decision.action == "keep"
+    assert [(p.qty, p.state) for p in proposals(runtime)] == [(55, "confirmed")]
+
+
+def test_a_demand_plan_brings_the_proposal_forward(runtime: Runtime) -> None:
+    count(runtime, 60)  # above min 50 today...
+    with transaction(runtime.engine) as s:
+        # ...but 300 next month is 10 a day: within review (3) + lead time (3) days it is below
+        set_plan(s, AGREEMENT, SKU, next_month(T0.date()), 300, T0)
+    [result] = run_review(runtime, shanghai(2026, 11, 29, 8, 0))
+    assert result.decision.action == "propose" and result.decision.reason == "forecast"
+    assert result.decision.qty == 40
+
+
+def test_items_never_counted_get_no_guessed_proposal(runtime: Runtime) -> None:
+    assert run_review(runtime) == []
+    assert proposals(runtime) == []
+
+
+def test_a_receipt_without_proposal_is_stock_too(runtime: Runtime) -> None:
+    count(runtime, 45)
+    with transaction(runtime.engine) as s:
+        record_receipt(s, AGREEMENT, SKU, 10, T0 + timedelta(minutes=5), member_id="keeper")
+    assert level(runtime) == 55
+
+
+# --- the inbox -------------------------------------------------------------------------------
+
+
+def test_the_same_platform_message_is_stored_once(runtime: Runtime) -> None:
+    with transaction(runtime.engine) as s:
+        first = receive(s, "slack", "Ev01", T0, text="6205 库存 45")
+    with transaction(runtime.engine) as s:
+        again = receive(s, "slack", "Ev01", T0, text="6205 库存 45")
+        other_platform = receive(s, "wecom", "Ev01", T0, text="6205 库存 45")
+        stored = s.scalar(select(func.count()).select_from(InboxRow))
+    assert first is not None and again is None and other_platform is not None
+    assert stored == 2
