@@ -23,7 +23,7 @@ from bot.plans import plans_by_item
 from bot.proposals import as_rule, log_creation, open_proposals, public_id
 from bot.stock import stock_levels
 from bot.tables import ProposalRow, ProposalTransitionRow
-from messages.render import render_card
+from messages.render import proposal_buttons, render_card
 from vmi_rules.proposal import SYSTEM, ProposalState
 from vmi_rules.review import ReviewDecision, review_item
 from vmi_rules.terms import Item
@@ -192,11 +192,7 @@ def _announce(
     card = render_card(
         "proposal",
         locale,
-        buttons=(
-            ("confirm", pid, "primary"),
-            ("adjust", pid, "default"),
-            ("reject", pid, "danger"),
-        ),
+        buttons=proposal_buttons(pid),
         updated=previous_qty is not None,
         previous_qty=previous_qty,
         **context,

@@ -1,7 +1,8 @@
 """Render neutral cards from the jinja2 templates in messages/templates/<locale>/.
 
-A card template defines blocks: `title`, `body` (one output line per card line; blank lines
-dropped) and one `button_<action>` block per button label. Undefined variables are errors.
+A card template defines blocks `title` and `body` (one output line per card line; blank lines
+dropped). Button labels and their typed equivalents are in `buttons.j2`, one block per action.
+Undefined variables are errors.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ def _block(template: Template, block: str, context: dict[str, object]) -> str:
     return "".join(render(template.new_context(context))).strip()
 
 
+def proposal_buttons(proposal_id: str) -> tuple[tuple[str, str, ButtonStyle], ...]:
+    """The buyer's three buttons on a proposal card."""
+    return (
+        ("confirm", proposal_id, "primary"),
+        ("adjust", proposal_id, "default"),
+        ("reject", proposal_id, "danger"),
+    )
+
+
 def render_card(
     name: str,
     locale: str,
@@ -50,6 +60,8 @@ def render_card(
 ) -> Card:
     """The card `name` in `locale`; `buttons` are (action, value, style), labelled by it."""
     template = _template(name, locale)
+    labels = _template("buttons", locale)  # one wording of each button for every card
+    context = {**context, "urgent": urgent}  # templates may word an urgent card differently
     lines = tuple(
         line.strip() for line in _block(template, "body", context).splitlines() if line.strip()
     )
@@ -58,11 +70,11 @@ def render_card(
         lines=lines,
         buttons=tuple(
             Button(
-                label=_block(template, f"button_{action}", context),
+                label=_block(labels, f"button_{action}", context),
                 action=action,
                 value=value,
                 style=style,
-                text_equivalent=_block(template, f"type_{action}", {**context, "value": value}),
+                text_equivalent=_block(labels, f"type_{action}", {**context, "value": value}),
             )
             for action, value, style in buttons
         ),
