@@ -53,6 +53,45 @@ def group_destinations(agreement: AgreementConfig, platforms: frozenset[str]) ->
     return found
 
 
+@dataclass(frozen=True)
+class Message:
+    """A card for a destination; messages with the same `key` are queued once."""
+
+    destination: Destination
+    card: Card
+    at: datetime
+    key: str | None = None
+    agreement_id: str | None = None
+    proposal_id: int | None = None
+
+
+def enqueue_all(session: Session, messages: list[Message]) -> list[OutboxRow]:
+    """Queue, in order, the messages whose key is not queued yet (one look-up for all)."""
+    keys = [m.key for m in messages if m.key is not None]
+    taken = set()
+    if keys:
+        taken = set(session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(keys))))
+    rows = []
+    for m in messages:
+        if m.key is not None:
+            if m.key in taken:
+                continue
+            taken.add(m.key)
+        rows.append(
+            OutboxRow(
+                key=m.key,
+                platform=m.destination.platform,
+                chat=m.destination.chat,
+                card=m.card.to_json(),
+                agreement_id=m.agreement_id,
+                proposal_id=m.proposal_id,
+                created_at=m.at,
+            )
+        )
+    session.add_all(rows)
+    return rows
+
+
 def enqueue(
     session: Session,
     destination: Destination,
@@ -64,21 +103,8 @@ def enqueue(
     proposal_id: int | None = None,
 ) -> OutboxRow | None:
     """Queue `card` for `destination`; with a `key` already queued, nothing new (returns None)."""
-    if key is not None:
-        found = session.scalars(select(OutboxRow.id).where(OutboxRow.key == key)).first()
-        if found is not None:
-            return None
-    row = OutboxRow(
-        key=key,
-        platform=destination.platform,
-        chat=destination.chat,
-        card=card.to_json(),
-        agreement_id=agreement_id,
-        proposal_id=proposal_id,
-        created_at=at,
-    )
-    session.add(row)
-    return row
+    rows = enqueue_all(session, [Message(destination, card, at, key, agreement_id, proposal_id)])
+    return rows[0] if rows else None
 
 
 def pending(session: Session, platform: str, limit: int = 100) -> list[OutboxRow]:

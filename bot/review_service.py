@@ -18,7 +18,7 @@ from sqlalchemy import text, update
 from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config
-from bot.outbox import Destination, enqueue, group_destinations
+from bot.outbox import Destination, Message, enqueue_all, group_destinations
 from bot.plans import plans_by_item
 from bot.proposals import as_rule, log_creation, open_proposals, public_id
 from bot.stock import stock_levels
@@ -68,6 +68,7 @@ def review(
 
     locale = config.bot.locale
     results: list[ReviewResult] = []
+    outgoing: list[Message] = []  # queued together at the end: one key look-up for all
     created: list[tuple[AgreementConfig, ProposalRow, ReviewResult]] = []
     for agreement in agreements:
         local_now = now.astimezone(agreement.tz)
@@ -99,7 +100,9 @@ def review(
                 created.append((agreement, row, ReviewResult(agreement.id, item, decision)))
             elif decision.action == "update":
                 row = next(r for r in rows if public_id(r.id) == decision.proposal_id)  # type: ignore[arg-type]
-                result = _resize(session, agreement, item, row, decision, now, platforms, locale)
+                result = _resize(
+                    session, agreement, item, row, decision, now, outgoing, platforms, locale
+                )
                 if result is not None:
                     results.append(result)
             else:
@@ -108,10 +111,13 @@ def review(
         session.flush()  # one multi-row INSERT; the ids come back for the cards
     for agreement, row, result in created:
         log_creation(session, row, REVIEWER, now)
-        _announce(session, agreement, result.item, row, result.decision, now, platforms, locale)
+        outgoing.extend(
+            _announce(agreement, result.item, row, result.decision, now, platforms, locale)
+        )
         results.append(
             ReviewResult(agreement.id, result.item, result.decision, public_id(row.id))  # type: ignore[arg-type]
         )
+    enqueue_all(session, outgoing)
     return results
 
 
@@ -122,6 +128,7 @@ def _resize(
     row: ProposalRow,
     decision: ReviewDecision,
     now: datetime,
+    outgoing: list[Message],
     platforms: frozenset[str],
     locale: str,
 ) -> ReviewResult | None:
@@ -152,7 +159,7 @@ def _resize(
             at=now,
         )
     )
-    _announce(session, agreement, item, row, decision, now, platforms, locale, previous)
+    outgoing.extend(_announce(agreement, item, row, decision, now, platforms, locale, previous))
     return ReviewResult(agreement.id, item, decision, public_id(row.id), previous)  # type: ignore[arg-type]
 
 
@@ -177,7 +184,6 @@ def proposal_card_context(
 
 
 def _announce(
-    session: Session,
     agreement: AgreementConfig,
     item: Item,
     row: ProposalRow,
@@ -186,7 +192,7 @@ def _announce(
     platforms: frozenset[str],
     locale: str,
     previous_qty: int | None = None,
-) -> None:
+) -> list[Message]:
     pid = public_id(row.id)  # type: ignore[arg-type]
     context = proposal_card_context(item, decision, pid, row.qty)
     card = render_card(
@@ -197,16 +203,22 @@ def _announce(
         previous_qty=previous_qty,
         **context,
     )
-    for destination in group_destinations(agreement, platforms):
-        enqueue(
-            session,
+    return [
+        Message(
             destination,
             card,
             now,
-            key=f"proposal:{row.id}:v{row.version}:{destination.platform}:{destination.chat}",
+            key=proposal_card_key(row, destination),
             agreement_id=agreement.id,
             proposal_id=row.id,
         )
+        for destination in group_destinations(agreement, platforms)
+    ]
+
+
+def proposal_card_key(row: ProposalRow, destination: Destination) -> str:
+    """One card per proposal version and chat, however often it is announced."""
+    return f"proposal:{row.id}:v{row.version}:{destination.platform}:{destination.chat}"
 
 
 __all__ = ["Destination", "ReviewResult", "proposal_card_context", "review"]

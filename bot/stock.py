@@ -11,10 +11,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
-from bot.tables import LedgerRow
+from bot.tables import ItemRow, LedgerRow
 from vmi_rules.ledger import CountOutcome, Movement, infer_from_count
 
 ItemKey = tuple[str, str]  # (agreement id, sku)
@@ -40,29 +40,39 @@ class CountRecorded:
 def stock_levels(
     session: Session, agreement_ids: Collection[str] | None = None
 ) -> dict[ItemKey, StockLevel]:
-    """On hand and the time of the latest count for every item with ledger rows, in one query."""
+    """On hand and the time of the latest count of every item with ledger rows, in one query.
+
+    Items come from the catalog (the `item` table, inactive ones included).
+    """
     L = LedgerRow
-    latest_count = select(L.agreement_id, L.sku, func.max(L.id).label("count_id")).where(
-        L.kind == "count"
+    # Driven by the items: one index look-up finds each item's latest count, and only the rows
+    # from there on are read, instead of the item's whole history.
+    count_id = (
+        select(func.max(L.id))
+        .where(L.agreement_id == ItemRow.agreement_id, L.sku == ItemRow.sku, L.kind == "count")
+        .correlate(ItemRow)
+        .scalar_subquery()
     )
+    latest = select(ItemRow.agreement_id, ItemRow.sku, count_id.label("count_id"))
     if agreement_ids is not None:
-        latest_count = latest_count.where(L.agreement_id.in_(list(agreement_ids)))
-    latest_count = latest_count.group_by(L.agreement_id, L.sku).subquery("latest_count")
+        latest = latest.where(ItemRow.agreement_id.in_(list(agreement_ids)))
+    latest = latest.subquery("latest")
 
     signed_qty = case((L.kind == "withdrawal", -L.qty), else_=L.qty)
-    count_at = case((L.id == latest_count.c.count_id, L.at))
+    count_at = case((L.id == latest.c.count_id, L.at))
     query = (
-        select(L.agreement_id, L.sku, func.sum(signed_qty), func.max(count_at))
-        .select_from(L)
-        .outerjoin(
-            latest_count,
-            and_(latest_count.c.agreement_id == L.agreement_id, latest_count.c.sku == L.sku),
+        select(latest.c.agreement_id, latest.c.sku, func.sum(signed_qty), func.max(count_at))
+        .select_from(latest)
+        .join(
+            L,
+            and_(
+                L.agreement_id == latest.c.agreement_id,
+                L.sku == latest.c.sku,
+                L.id >= func.coalesce(latest.c.count_id, 0),
+            ),
         )
-        .where(or_(latest_count.c.count_id.is_(None), L.id >= latest_count.c.count_id))
-        .group_by(L.agreement_id, L.sku)
+        .group_by(latest.c.agreement_id, latest.c.sku)
     )
-    if agreement_ids is not None:
-        query = query.where(L.agreement_id.in_(list(agreement_ids)))
     levels = {}
     for agreement_id, sku, total, last_count_at in session.execute(query):
         if isinstance(last_count_at, str):  # SQLite hands back MAX() of a datetime as text
