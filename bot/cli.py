@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -14,9 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import runtime as runtime_module
 from bot.config import ConfigError
+from bot.console import ConsoleChat, banner
 from bot.db import transaction
 from bot.outbox import platforms_on
 from bot.review_service import ReviewResult, review
+from bot.scheduler import SchedulerLeader
 from bot.status import status, status_text
 
 log = logging.getLogger("vmi_bot")
@@ -42,6 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="database URL (default: $DATABASE_URL, else SQLite file vmi-bot.sqlite here)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    chat = commands.add_parser(
+        "chat",
+        help="console chat: type as a member, see the bot's replies (reads stdin)",
+        description="Chat with the bot in the terminal or through a pipe. /as MEMBER switches "
+        "who speaks; buttons print with a number, and typing the number presses it; "
+        "/quit or end of input stops.",
+    )
+    chat.add_argument(
+        "--as",
+        dest="speaker",
+        metavar="MEMBER",
+        help="who speaks first: a member's console name (default: the first console member)",
+    )
 
     check = commands.add_parser(
         "check",
@@ -89,11 +105,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         reason = str(getattr(err, "orig", None) or err).splitlines()[0]
         print(f"vmi-bot: cannot use the database: {reason}", file=sys.stderr)
         return 3
+    if args.command == "chat":
+        return _chat(runtime, args.speaker)
     if args.command == "check":
         return _check(runtime, args.now)
     if args.command == "status":
         return _status(runtime, args.json)
     return 1  # argparse has already refused anything else
+
+
+def _chat(runtime: runtime_module.Runtime, speaker: str | None) -> int:
+    consoles = [m.console for m in runtime.config.members if m.console]
+    speaker = speaker or (consoles[0] if consoles else None)
+    if speaker is None or speaker not in consoles:
+        print(
+            f"vmi-bot: no console member {speaker!r}; known: {', '.join(consoles)}", file=sys.stderr
+        )
+        return 2
+    chat = ConsoleChat(runtime, speaker)
+    leader = SchedulerLeader(runtime)
+    leader.start()
+    interactive = sys.stdin.isatty()
+    try:
+        if interactive:
+            sys.stdout.write(banner(runtime, speaker))
+        chat.deliver()  # what came while nobody was here
+        chat.run(_lines(interactive))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        leader.stop()
+    return 0
+
+
+def _lines(interactive: bool) -> Iterator[str]:
+    while True:
+        try:
+            line = input("> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            return
+        if not interactive and line == "":
+            return
+        yield line
 
 
 def _check(runtime: runtime_module.Runtime, now: datetime | None) -> int:

@@ -1,0 +1,138 @@
+"""One conversation for every platform: inbox → parse → role → rules and storage in one
+transaction → reply cards into the outbox. Nothing here sends anything or knows a platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.config import AgreementConfig, Config, Member
+from bot.db import transaction
+from bot.inbox import mark_handled, receive
+from bot.outbox import Destination, enqueue
+from handlers import intents
+from handlers.incoming import Incoming
+from handlers.parse import ProposalAction, Refusal, parse
+from handlers.roles import may, roles_for
+from messages.cards import Card
+from messages.render import render_card
+
+
+@dataclass
+class Turn:
+    """Everything one incoming message is handled with, in one transaction."""
+
+    session: Session
+    config: Config
+    incoming: Incoming
+    member: Member
+    agreement: AgreementConfig
+    locale: str
+    platforms: frozenset[str]
+    inbox_id: int
+
+    @property
+    def now(self) -> datetime:
+        """When it was said."""
+        return self.incoming.at
+
+    def card(self, name: str, **context: Any) -> Card:
+        """A card from the templates in this member's language."""
+        return render_card(name, self.locale, **context)
+
+    def refuse(self, reason: str, **context: Any) -> Card:
+        """A refusal card: why, and what to type instead."""
+        defaults = {"detail": "", "example": "", "items": intents.item_labels(self.agreement)}
+        return self.card("refusal", reason=reason, **{**defaults, **context})
+
+
+def handle(
+    engine: Engine,
+    config: Config,
+    incoming: Incoming,
+    platforms: frozenset[str] = frozenset({"console"}),
+) -> bool:
+    """Handle one message or click; False when the same platform message was handled before."""
+    with transaction(engine) as session:
+        inbox_id = receive(
+            session,
+            incoming.platform,
+            incoming.message_id,
+            incoming.at,
+            chat=incoming.chat,
+            sender=incoming.sender,
+            text=incoming.text,
+            action=f"{incoming.button.action}:{incoming.button.value}" if incoming.button else "",
+        )
+        if inbox_id is None:
+            return False
+        reply = _reply(session, config, incoming, platforms, inbox_id)
+        if reply is not None:
+            enqueue(
+                session,
+                Destination(incoming.platform, incoming.chat),
+                reply,
+                incoming.at,
+                key=f"reply:{inbox_id}",
+            )
+        mark_handled(session, inbox_id, incoming.at)
+    return True
+
+
+def _reply(
+    session: Session,
+    config: Config,
+    incoming: Incoming,
+    platforms: frozenset[str],
+    inbox_id: int,
+) -> Card | None:
+    member = config.member_by_platform(incoming.platform, incoming.sender)
+    speaks = incoming.direct or incoming.addressed
+    if member is None:
+        if not speaks:
+            return None
+        return render_card("refusal", config.bot.locale, reason="unknown_member", example="")
+    agreement = _agreement_for(config, member, incoming)
+    locale = member.locale or config.bot.locale
+    if agreement is None:
+        return render_card("refusal", locale, reason="unknown_member", example="")
+    turn = Turn(session, config, incoming, member, agreement, locale, platforms, inbox_id)
+
+    if incoming.button is not None:
+        intent: object = ProposalAction(incoming.button.action, incoming.button.value)
+    else:
+        intent = parse(incoming.text, agreement.items, incoming.at.astimezone(agreement.tz).date())
+    if isinstance(intent, Refusal):
+        if intent.reason == "not_understood" and not speaks:
+            return None  # people chat about lunch in the group too
+        if intent.reason == "not_understood" and incoming.direct:
+            return intents.help_card(turn)
+        return intents.refusal_card(turn, intent)
+
+    name = intents.intent_name(intent)
+    if not may(member.role, name):
+        return turn.refuse(
+            "wrong_role",
+            intent_label=intents.label(name, locale),
+            allowed=[intents.role_label(r, locale) for r in roles_for(name)],
+            role=intents.role_label(member.role, locale),
+        )
+    return intents.run(turn, intent)
+
+
+def _agreement_for(config: Config, member: Member, incoming: Incoming) -> AgreementConfig | None:
+    """The agreement of the chat it came from, else the member's first agreement."""
+    mine = config.agreements_of(member)
+    for agreement in mine:
+        chats = {
+            "console": agreement.id,
+            "slack": agreement.slack_channel,
+            "wecom": agreement.wecom_chat,
+        }
+        if chats.get(incoming.platform) == incoming.chat:
+            return agreement
+    return mine[0] if mine else None

@@ -1,0 +1,29 @@
+"""What an adapter hands the conversation: one message or button press, platform-neutral."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    """A pressed card button: the same as typing its text equivalent."""
+
+    action: str  # "confirm" | "adjust" | "reject" | "ship" | "receive"
+    value: str  # the proposal id, e.g. "P1"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message or click, as every platform's adapter translates it."""
+
+    platform: str  # "console" | "slack" | "wecom"
+    chat: str  # where it was said: a channel, a group chat, or the person's own chat
+    sender: str  # the person's id on that platform
+    message_id: str  # the platform's id for it: a repeat of the same id changes nothing
+    at: datetime
+    text: str = ""
+    button: ButtonPress | None = None
+    direct: bool = True  # a one-to-one chat with the bot (it always answers there)
+    addressed: bool = True  # in a group: the bot was mentioned

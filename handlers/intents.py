@@ -1,0 +1,373 @@
+"""The table of intents: each one a small function from a parsed message to state changes
+and a reply card, inside the turn's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, time
+from typing import TYPE_CHECKING, Any
+
+from bot import proposals as stored_proposals
+from bot.config import AgreementConfig
+from bot.outbox import enqueue, group_destinations
+from bot.plans import set_plan
+from bot.review_service import proposal_card_key, review
+from bot.status import status
+from bot.stock import record_count, record_withdrawal, stock_levels
+from bot.tables import ProposalRow
+from handlers.parse import (
+    Count,
+    Emergency,
+    Help,
+    Plan,
+    ProposalAction,
+    Receipt,
+    Refusal,
+    ReviewNow,
+    Status,
+    Withdrawal,
+)
+from messages.cards import Card
+from messages.render import proposal_buttons, render_card
+from vmi_rules.emergency import emergency_top_up
+from vmi_rules.proposal import Actor, ProposalState, TransitionRefused, position
+
+if TYPE_CHECKING:  # the conversation imports this table; only type checkers need Turn here
+    from handlers.conversation import Turn
+
+ROLE_LABELS = {
+    "zh": {"warehouse": "仓管员", "buyer": "采购", "supplier": "供应商", "admin": "管理员"},
+    "en": {"warehouse": "warehouse keeper", "buyer": "buyer", "supplier": "supplier",
+           "admin": "admin"},
+}  # fmt: skip
+INTENT_LABELS = {
+    "zh": {"count": "盘点", "withdrawal": "领用", "receipt": "入库", "plan": "需求计划",
+           "emergency": "紧急需求变更", "confirm": "确认", "adjust": "调整", "reject": "拒绝",
+           "ship": "发货", "receive": "入库", "review": "补货检查", "status": "查询",
+           "help": "帮助"},
+    "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
+           "plan": "post plans", "emergency": "post urgent changes", "confirm": "confirmed",
+           "adjust": "adjusted", "reject": "rejected", "ship": "shipped", "receive": "received",
+           "review": "run the review", "status": "ask status", "help": "ask for help"},
+}  # fmt: skip
+STATE_LABELS = {
+    "zh": {"proposed": "待确认", "confirmed": "确认", "shipped": "发货", "received": "入库",
+           "rejected": "拒绝", "expired": "过期"},
+    "en": {"proposed": "proposed", "confirmed": "confirmed", "shipped": "shipped",
+           "received": "received", "rejected": "rejected", "expired": "expired"},
+}  # fmt: skip
+EXAMPLES = {
+    "zh": {"count": "6205 库存 45", "withdrawal": "领用 6205 10", "receipt": "入库 P1",
+           "plan": "下月 6205 需求 90", "emergency": "紧急 6205 下月需求改为 120",
+           "confirm": "确认 P1", "adjust": "调整 P1 60", "reject": "拒绝 P1 原因",
+           "ship": "发货 P1", "status": "6205 库存?"},
+    "en": {"count": "stock 6205 45", "withdrawal": "used 6205 10", "receipt": "received P1",
+           "plan": "plan next month 6205 90", "emergency": "urgent 6205 next month 120",
+           "confirm": "confirm P1", "adjust": "adjust P1 60", "reject": "reject P1 reason",
+           "ship": "shipped P1", "status": "status"},
+}  # fmt: skip
+
+
+def _lang(locale: str) -> str:
+    return locale if locale in ROLE_LABELS else "zh"
+
+
+def role_label(role: str, locale: str) -> str:
+    """A role as people call it."""
+    return ROLE_LABELS[_lang(locale)].get(role, role)
+
+
+def label(intent: str, locale: str) -> str:
+    """An intent as people call it."""
+    return INTENT_LABELS[_lang(locale)].get(intent, intent)
+
+
+def intent_name(intent: object) -> str:
+    """The intent's name in the role table."""
+    if isinstance(intent, ProposalAction):
+        return intent.action
+    return {
+        Count: "count",
+        Withdrawal: "withdrawal",
+        Receipt: "receipt",
+        Plan: "plan",
+        Emergency: "emergency",
+        Status: "status",
+        Help: "help",
+        ReviewNow: "review",
+    }[type(intent)]
+
+
+def run(turn: Turn, intent: object) -> Card:
+    """Do what the message asks and say what changed."""
+    return HANDLERS[type(intent)](turn, intent)
+
+
+def actor(turn: Turn) -> Actor:
+    """The member as the rules see them."""
+    return Actor(turn.member.id, turn.member.name, turn.member.role)
+
+
+def help_card(turn: Turn) -> Card:
+    """What this member can type, for their role."""
+    first = turn.agreement.items[0].sku if turn.agreement.items else "6205"
+    return turn.card(
+        "help",
+        member_name=turn.member.name,
+        role=turn.member.role,
+        role_label=role_label(turn.member.role, turn.locale),
+        sku=first,
+        items=_item_labels(turn),
+    )
+
+
+def refusal_card(turn: Turn, refusal: Refusal) -> Card:
+    """Why the text was not taken, and what to type instead."""
+    example = EXAMPLES[_lang(turn.locale)].get(refusal.hint, "")
+    return turn.refuse(refusal.reason, detail=refusal.detail, example=example)
+
+
+def item_labels(agreement: AgreementConfig) -> list[str]:
+    """How the items are listed to people: sku and name."""
+    return [i.sku if i.name.startswith(i.sku) else f"{i.sku} {i.name}" for i in agreement.items]
+
+
+def _item_labels(turn: Turn) -> list[str]:
+    return item_labels(turn.agreement)
+
+
+# --- stock -------------------------------------------------------------------------------------
+
+
+def on_count(turn: Turn, intent: Count) -> Card:
+    """Record each counted item; a drop since the book is a withdrawal, a rise is flagged."""
+    outcomes = {}
+    for line in intent.lines:
+        recorded = record_count(
+            turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
+            member_id=turn.member.id, inbox_id=turn.inbox_id,
+        )  # fmt: skip
+        outcomes[line.sku] = recorded.outcome
+    return _stock_card(turn, "count", intent.lines, outcomes)
+
+
+def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
+    """Record withdrawals (领用) posted explicitly."""
+    for line in intent.lines:
+        record_withdrawal(
+            turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
+            member_id=turn.member.id, inbox_id=turn.inbox_id,
+        )  # fmt: skip
+    return _stock_card(turn, "withdrawal", intent.lines, {})
+
+
+def _stock_card(turn: Turn, kind: str, lines: Any, outcomes: dict[str, Any]) -> Card:
+    levels = stock_levels(turn.session, [turn.agreement.id])
+    open_rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id])
+    shown = []
+    for line in lines:
+        item = turn.agreement.item(line.sku)
+        assert item is not None
+        key = (turn.agreement.id, item.sku)
+        outcome = outcomes.get(item.sku)
+        shown.append(
+            {
+                "name": item.name,
+                "unit": item.unit,
+                "qty": line.qty,
+                "on_hand": levels[key].on_hand if key in levels else 0,
+                "min": item.min,
+                "max": item.max,
+                "inferred": outcome.withdrawn if outcome else 0,
+                "gain": outcome.gain if outcome else 0,
+                "open": "、".join(stored_proposals.public_id(r.id) for r in open_rows.get(key, [])),  # type: ignore[arg-type]
+            }
+        )
+    return turn.card("stock", kind=kind, lines=shown)
+
+
+# --- proposals ---------------------------------------------------------------------------------
+
+
+def on_receipt(turn: Turn, intent: Receipt) -> Card:
+    """The keeper takes in a proposal's goods, whole or in part."""
+    return _act(turn, intent.proposal_id, "receive", qty=intent.qty)
+
+
+def on_proposal_action(turn: Turn, intent: ProposalAction) -> Card:
+    """Confirm, adjust, reject or ship a proposal: once, by someone allowed to."""
+    options: dict[str, Any] = {}
+    if intent.action == "adjust":
+        options["qty"] = intent.qty
+    elif intent.action == "reject":
+        options["reason"] = intent.reason
+    elif intent.action == "ship":
+        options["eta"] = intent.eta
+    return _act(turn, intent.proposal_id, intent.action, **options)
+
+
+def _act(turn: Turn, proposal_id: str, action: str, **options: Any) -> Card:
+    lang = _lang(turn.locale)
+    row = stored_proposals.get(turn.session, proposal_id)
+    if row is None or row.agreement_id != turn.agreement.id:
+        return turn.refuse("unknown_proposal", detail=proposal_id)
+    previous_qty = row.qty
+    try:
+        row, transition = stored_proposals.act(
+            turn.session, proposal_id, action, actor(turn), turn.now, **options
+        )
+    except TransitionRefused as refused:
+        if refused.reason == "bad_quantity":
+            return turn.refuse("bad_quantity", detail=str(options.get("qty")))
+        return turn.refuse(
+            refused.reason,
+            proposal_id=proposal_id.upper(),
+            decided_by=refused.decided_by,
+            state_label=STATE_LABELS[lang][refused.state.value],
+            intent_label=label(action, turn.locale),
+        )
+    item = turn.agreement.item(row.sku)
+    assert item is not None
+    level = stock_levels(turn.session, [turn.agreement.id]).get((turn.agreement.id, row.sku))
+    return turn.card(
+        "proposal_action",
+        action=action,
+        proposal_id=stored_proposals.public_id(row.id),  # type: ignore[arg-type]
+        by=turn.member.name,
+        item_name=item.name,
+        unit=item.unit,
+        qty=row.qty,
+        previous_qty=previous_qty,
+        reason=row.reject_reason,
+        eta=row.eta.isoformat() if row.eta else "",
+        received=transition.qty,
+        on_hand=level.on_hand if level else 0,
+        outstanding=transition.after.outstanding,
+    )
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+def on_plan(turn: Turn, intent: Plan) -> Card:
+    """Record the buyer's demand plan for an item and period."""
+    item = turn.agreement.item(intent.sku)
+    assert item is not None
+    _, previous = set_plan(
+        turn.session, turn.agreement.id, item.sku, intent.period, intent.qty, turn.now,
+        member_id=turn.member.id,
+    )  # fmt: skip
+    return turn.card(
+        "plan", urgent=False, item_name=item.name, unit=item.unit, period=intent.period.label,
+        qty=intent.qty, previous=previous,
+    )  # fmt: skip
+
+
+def on_emergency(turn: Turn, intent: Emergency) -> Card:
+    """An urgent change: the new requirement over the position is proposed now, marked urgent."""
+    item = turn.agreement.item(intent.sku)
+    assert item is not None
+    key = (turn.agreement.id, item.sku)
+    _, previous = set_plan(
+        turn.session, turn.agreement.id, item.sku, intent.period, intent.qty, turn.now,
+        member_id=turn.member.id,
+    )  # fmt: skip
+    level = stock_levels(turn.session, [turn.agreement.id]).get(key)
+    open_rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id]).get(key, [])
+    current = position(
+        level.on_hand if level else 0, [stored_proposals.as_rule(r) for r in open_rows]
+    )
+    needed_at = datetime.combine(intent.period.start, time(0), tzinfo=turn.agreement.tz)
+    top_up = emergency_top_up(item, turn.agreement.terms, current, intent.qty, turn.now, needed_at)
+    context: dict[str, Any] = {
+        "urgent": True, "item_name": item.name, "unit": item.unit, "period": intent.period.label,
+        "qty": intent.qty, "previous": previous, "position": current, "extra": 0,
+        "proposal_id": "", "late": False, "customer_share": 0, "supplier_share": 0,
+        "notice_hours": turn.agreement.terms.emergency_notice_hours,
+    }  # fmt: skip
+    if top_up is not None:
+        row = ProposalRow(
+            agreement_id=turn.agreement.id, sku=item.sku, qty=top_up.qty,
+            state=ProposalState.PROPOSED.value, urgent=True, reason="emergency",
+            created_at=turn.now, updated_at=turn.now,
+        )  # fmt: skip
+        turn.session.add(row)
+        turn.session.flush()
+        stored_proposals.log_creation(turn.session, row, actor(turn), turn.now)
+        pid = stored_proposals.public_id(row.id)  # type: ignore[arg-type]
+        context.update(
+            extra=top_up.qty, proposal_id=pid, late=top_up.late,
+            customer_share=_percent(top_up.customer_freight_share),
+            supplier_share=_percent(top_up.supplier_freight_share),
+        )  # fmt: skip
+        _announce_urgent(turn, row, context)
+    return turn.card("plan", **context)
+
+
+def _percent(share: Any) -> str:
+    return f"{share * 100:.0f}"
+
+
+def _announce_urgent(turn: Turn, row: ProposalRow, context: dict[str, Any]) -> None:
+    pid = context["proposal_id"]
+    card = render_card(
+        "plan",
+        turn.config.bot.locale,
+        buttons=proposal_buttons(pid),
+        urgent=True,
+        **{k: v for k, v in context.items() if k != "urgent"},
+    )
+    for destination in group_destinations(turn.agreement, turn.platforms):
+        if (
+            destination.platform == turn.incoming.platform
+            and destination.chat == turn.incoming.chat
+        ):
+            continue  # the reply already says it here
+        key = proposal_card_key(row, destination)
+        enqueue(turn.session, destination, card, turn.now, key=key,
+                agreement_id=turn.agreement.id, proposal_id=row.id)  # fmt: skip
+
+
+# --- questions and the review ------------------------------------------------------------------
+
+
+def on_status(turn: Turn, intent: Status) -> Card:
+    """Where the agreement's items (or one of them) stand."""
+    document = status(turn.session, turn.config, turn.now, [turn.agreement.id])
+    [agreement] = document["agreements"]
+    items = [i for i in agreement["items"] if intent.sku in (None, i["sku"])]
+    return turn.card(
+        "status", agreement=agreement["id"], items=items, states=STATE_LABELS[_lang(turn.locale)]
+    )
+
+
+def on_help(turn: Turn, intent: Help) -> Card:
+    """What this member can type."""
+    return help_card(turn)
+
+
+def on_review(turn: Turn, intent: ReviewNow) -> Card:
+    """Run the review of this agreement now; the proposal cards go to the group."""
+    results = review(
+        turn.session, turn.config, turn.now, agreement_ids=[turn.agreement.id],
+        platforms=turn.platforms,
+    )  # fmt: skip
+    proposed = [
+        f"{r.proposal_id} {r.item.sku} {r.decision.qty}{r.item.unit}"
+        for r in results
+        if r.decision.action in ("propose", "update")
+    ]
+    return turn.card("review", agreement=turn.agreement.id, proposed=proposed)
+
+
+HANDLERS: dict[type, Callable[[Any, Any], Card]] = {
+    Count: on_count,
+    Withdrawal: on_withdrawal,
+    Receipt: on_receipt,
+    Plan: on_plan,
+    Emergency: on_emergency,
+    ProposalAction: on_proposal_action,
+    Status: on_status,
+    Help: on_help,
+    ReviewNow: on_review,
+}
