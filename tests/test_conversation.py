@@ -1,0 +1,157 @@
+"""The conversation, platform-neutral, on a real SQLite file: repeats change nothing twice,
+roles and unknown people are refused, group chit-chat stays unanswered, and text that does not
+parse changes no state."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from bot.db import transaction
+from bot.runtime import Runtime, start
+from bot.tables import DemandPlanRow, LedgerRow, OutboxRow, ProposalRow
+from handlers.conversation import handle
+from handlers.incoming import ButtonPress, Incoming
+from handlers.parse import Refusal, parse
+from messages.cards import Card
+from tests.support import EXAMPLE, shanghai
+
+T0 = shanghai(2026, 11, 21, 10, 0)
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Runtime:
+    return start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+
+
+def say(
+    rt: Runtime,
+    sender: str,
+    text: str = "",
+    *,
+    button: ButtonPress | None = None,
+    message_id: str | None = None,
+    direct: bool = True,
+    addressed: bool = True,
+    platform: str = "console",
+    chat: str = "plant-6205",
+) -> list[Card]:
+    """One message; the replies it queued."""
+    with transaction(rt.engine) as s:
+        before = s.scalar(select(func.max(OutboxRow.id))) or 0
+    handle(
+        rt.engine,
+        rt.config,
+        Incoming(
+            platform=platform,
+            chat=chat,
+            sender=sender,
+            message_id=message_id or f"m{next(_ids)}",
+            at=T0,
+            text=text,
+            button=button,
+            direct=direct,
+            addressed=addressed,
+        ),
+    )
+    with transaction(rt.engine) as s:
+        rows = s.scalars(select(OutboxRow).where(OutboxRow.id > before).order_by(OutboxRow.id))
+        return [Card.from_json(r.card) for r in rows]
+
+
+def state(rt: Runtime) -> tuple[int, int, int]:
+    """How many ledger rows, proposals and plans there are."""
+    with transaction(rt.engine) as s:
+        return tuple(  # type: ignore[return-value]
+            s.scalar(select(func.count()).select_from(t))
+            for t in (LedgerRow, ProposalRow, DemandPlanRow)
+        )
+
+
+def test_the_same_message_delivered_twice_changes_stock_once(rt: Runtime) -> None:
+    first = say(rt, "keeper", "6205 库存 45", message_id="slack-Ev1")
+    again = say(rt, "keeper", "6205 库存 45", message_id="slack-Ev1")
+    assert len(first) == 1 and again == []
+    assert state(rt) == (1, 0, 0)
+
+
+def test_a_double_click_confirms_once_and_answers_already(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 45")
+    say(rt, "supplier", "检查")
+    [done] = say(rt, "buyer", button=ButtonPress("confirm", "P1"))
+    [again] = say(rt, "buyer", button=ButtonPress("confirm", "P1"))
+    assert done.title == "已确认 P1 · 王采购"
+    assert again.title == "已经处理过了" and "王采购" in again.lines[0]
+
+
+def test_a_keeper_pressing_confirm_is_told_who_may(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 45")
+    say(rt, "supplier", "检查")
+    [refused] = say(rt, "keeper", button=ButtonPress("confirm", "P1"))
+    assert "只有采购、管理员可以做" in refused.lines[0]
+    with transaction(rt.engine) as s:
+        assert s.scalar(select(ProposalRow.state)) == "proposed"
+
+
+def test_an_unknown_person_is_told_to_ask_an_admin_and_nothing_happens(rt: Runtime) -> None:
+    [reply] = say(rt, "stranger", "6205 库存 45")
+    assert "管理员" in reply.lines[0]
+    assert state(rt) == (0, 0, 0)
+
+
+def test_group_chit_chat_is_not_answered_but_a_count_is(rt: Runtime) -> None:
+    group = {"direct": False, "addressed": False}
+    assert say(rt, "keeper", "中午吃什么", **group) == []
+    assert say(rt, "keeper", "收到", **group) == []
+    [reply] = say(rt, "keeper", "6205 库存 45", **group)
+    assert reply.title == "已记录盘点"
+
+
+def test_direct_chit_chat_gets_help(rt: Runtime) -> None:
+    [reply] = say(rt, "buyer", "hello")
+    assert "能听懂" in reply.title and any("确认 P1" in line for line in reply.lines)
+
+
+def test_replies_follow_the_members_language(rt: Runtime, tmp_path: Path) -> None:
+    english = tmp_path / "en.toml"
+    english.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"'),
+        encoding="utf-8",
+    )
+    rt_en = start(str(english), f"sqlite:///{tmp_path / 'en.sqlite'}")
+    [reply] = say(rt_en, "keeper", "stock 6205 45")
+    assert reply.title == "Count recorded" and "on hand 45" in reply.lines[0]
+    assert "below min 50" in reply.lines[1]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=st.text(max_size=60))
+def test_text_that_does_not_parse_changes_no_state(rt: Runtime, text: str) -> None:
+    before = state(rt)
+    say(rt, "admin", text)  # an admin may do everything: only parsing can stop a change
+    items = rt.config.agreements[0].items
+    if isinstance(parse(text, items, T0.date()), Refusal):
+        assert state(rt) == before
+
+
+def test_a_later_count_infers_the_withdrawal_and_says_so(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 60")
+    handle(
+        rt.engine,
+        rt.config,
+        Incoming("console", "plant-6205", "keeper", "late", T0 + timedelta(days=1), "6205 库存 52"),
+    )
+    with transaction(rt.engine) as s:
+        rows = s.execute(select(LedgerRow.kind, LedgerRow.qty).order_by(LedgerRow.id)).all()
+    assert rows == [("count", 60), ("withdrawal", 8), ("count", 52)]

@@ -1,0 +1,169 @@
+"""Every reply template renders in both locales, with strict undefined variables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from jinja2 import UndefinedError
+
+from messages.render import LOCALES, TEMPLATES, proposal_buttons, render_card
+
+LINE = {"name": "6205 深沟球轴承", "unit": "件", "qty": 45, "on_hand": 45, "min": 50, "max": 100,
+        "inferred": 5, "gain": 2, "open": "P1"}  # fmt: skip
+ITEM = {"sku": "6205", "name": "6205 深沟球轴承", "unit": "件", "on_hand": 45, "in_transit": 55,
+        "position": 100, "min": 50, "max": 100, "aged_qty": 5,
+        "last_count_at": "2026-11-21T10:00:00+08:00",
+        "open_proposals": [{"id": "P1", "qty": 55, "state": "confirmed", "urgent": False}],
+        "demand_plans": [{"period": "2026-12", "qty": 90}]}  # fmt: skip
+STATES = dict.fromkeys(["proposed", "confirmed", "shipped", "received", "rejected"], "s")
+
+CASES: list[tuple[str, dict[str, Any]]] = [
+    *[
+        (
+            "proposal",
+            {
+                "proposal_id": "P1",
+                "item_name": "6205",
+                "sku": "6205",
+                "unit": "件",
+                "qty": 55,
+                "min": 50,
+                "max": 100,
+                "on_hand": 45,
+                "position": 45,
+                "reason": reason,
+                "days_to_min": 3.3,
+                "updated": updated,
+                "previous_qty": 40,
+            },
+        )
+        for reason in ("below_min", "forecast")
+        for updated in (False, True)
+    ],
+    *[("stock", {"kind": kind, "lines": [LINE]}) for kind in ("count", "withdrawal", "receipt")],
+    *[
+        (
+            "proposal_action",
+            {
+                "action": action,
+                "proposal_id": "P1",
+                "by": "王采购",
+                "item_name": "6205",
+                "unit": "件",
+                "qty": 55,
+                "previous_qty": 50,
+                "reason": "太多",
+                "eta": "2026-11-25",
+                "received": 50,
+                "on_hand": 95,
+                "outstanding": 5,
+            },
+        )
+        for action in ("confirm", "adjust", "reject", "ship", "receive")
+    ],
+    *[
+        (
+            "plan",
+            {
+                "item_name": "6205",
+                "unit": "件",
+                "period": "2026-12",
+                "qty": 120,
+                "previous": 90,
+                "position": 100,
+                "extra": extra,
+                "proposal_id": "P2",
+                "late": True,
+                "customer_share": "50",
+                "supplier_share": "50",
+                "notice_hours": 24,
+            },
+        )
+        for extra in (0, 20)
+    ],
+    *[
+        (
+            "refusal",
+            {
+                "reason": reason,
+                "detail": "6299",
+                "example": "6205 库存 45",
+                "items": ["6205"],
+                "intent_label": "确认",
+                "allowed": ["采购"],
+                "role": "仓管员",
+                "proposal_id": "P1",
+                "decided_by": "王采购",
+                "state_label": "确认",
+            },
+        )
+        for reason in (
+            "unknown_item",
+            "bad_quantity",
+            "too_large",
+            "fraction",
+            "bad_period",
+            "ambiguous",
+            "not_understood",
+            "wrong_role",
+            "unknown_member",
+            "unknown_proposal",
+            "already",
+            "not_allowed",
+        )
+    ],
+    *[
+        (
+            "help",
+            {
+                "member_name": "王仓管",
+                "role": role,
+                "role_label": role,
+                "sku": "6205",
+                "items": ["6205"],
+            },
+        )
+        for role in ("warehouse", "buyer", "supplier", "admin")
+    ],
+    ("status", {"agreement": "plant-6205", "items": [ITEM], "states": STATES}),
+    ("review", {"agreement": "plant-6205", "proposed": ["P1 6205 55件"]}),
+    ("review", {"agreement": "plant-6205", "proposed": []}),
+]
+
+
+def test_every_template_has_both_locales_and_a_case_here() -> None:
+    names = {p.stem for p in (TEMPLATES / "zh").glob("*.j2")}
+    assert names == {p.stem for p in (TEMPLATES / "en").glob("*.j2")}
+    assert names - {"buttons"} == {name for name, _ in CASES}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize(("name", "context"), CASES, ids=lambda v: v if isinstance(v, str) else "")
+def test_renders_with_a_title_and_lines(name: str, context: dict[str, Any], locale: str) -> None:
+    card = render_card(name, locale, buttons=proposal_buttons("P1"), **context)
+    assert card.title and card.lines
+    assert all("{{" not in line and "{%" not in line for line in card.lines)
+    assert [b.label for b in card.buttons] and all(b.label for b in card.buttons)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize(("name", "context"), CASES[:1] + CASES[4:5], ids=["proposal", "stock"])
+def test_a_missing_value_is_an_error_not_a_blank(
+    name: str, context: dict[str, Any], locale: str
+) -> None:
+    broken = dict(context)
+    broken.pop(next(iter(broken)))
+    with pytest.raises(UndefinedError):
+        render_card(name, locale, **broken)
+
+
+def test_button_words_match_what_people_type() -> None:
+    zh = render_card("review", "zh", buttons=proposal_buttons("P7"), agreement="a", proposed=[])
+    en = render_card("review", "en", buttons=proposal_buttons("P7"), agreement="a", proposed=[])
+    assert [b.text_equivalent for b in zh.buttons] == ["确认 P7", "调整 P7 数量", "拒绝 P7 原因"]
+    assert [b.text_equivalent for b in en.buttons] == [
+        "confirm P7",
+        "adjust P7 QTY",
+        "reject P7 REASON",
+    ]
