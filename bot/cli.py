@@ -16,6 +16,7 @@ from bot import runtime as runtime_module
 from bot.config import ConfigError
 from bot.console import ConsoleChat, banner
 from bot.db import transaction
+from bot.demo import run_demo
 from bot.outbox import platforms_on
 from bot.review_service import ReviewResult, review
 from bot.scheduler import SchedulerLeader
@@ -73,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         "offset is read in [bot].timezone)",
     )
 
+    commands.add_parser(
+        "demo",
+        help="replay the seed's month (counts, proposal, confirmation, receipt, withdrawals, "
+        "emergency, settlement) and print the conversation and the figures",
+        description="Replay a month of bearing 6205 on a simulated clock, in a temporary "
+        "database, through the same conversation the chat uses.",
+    )
+
     status_cmd = commands.add_parser(
         "status",
         help="stock, positions, open proposals and plans per agreement and item",
@@ -95,6 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; 0 on success, non-zero with a one-line reason on stderr otherwise."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    if args.command == "demo":  # its own temporary database: it must not touch yours
+        try:
+            run_demo(sys.stdout, args.config)
+        except ConfigError as err:
+            print(str(err), file=sys.stderr)
+            return 2
+        return 0
     try:
         runtime = runtime_module.start(args.config, args.db)
     except ConfigError as err:

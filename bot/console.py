@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
@@ -51,11 +52,15 @@ class ConsoleChat:
         first = agreements[0] if agreements else self.runtime.config.agreements[0]
         return first.id
 
-    def say(self, text: str) -> None:
-        """One line from the person at the keyboard."""
+    def say(self, text: str, echo: bool = False) -> None:
+        """One line from the person at the keyboard (`echo` prints it, as in a transcript)."""
         line = text.strip()
         if not line:
             return
+        if echo:
+            member = self.runtime.config.member_by_platform(CONSOLE, self.speaker)
+            stamp = self.clock().astimezone(self._timezone()).strftime("%m-%d %H:%M")
+            self.out.write(f"\n[{stamp}] {member.name if member else self.speaker}: {line}\n")
         if line.startswith("/as"):
             self._switch(line[3:].strip())
             return
@@ -72,6 +77,15 @@ class ConsoleChat:
         )
         handle(self.runtime.engine, self.runtime.config, incoming, self.platforms)
         self.deliver()
+
+    def press(self, action: str, value: str, echo: bool = False) -> None:
+        """Press the latest printed button for `action` on `value`, as typing its number does."""
+        number = max(n for n, b in self.buttons.items() if (b.action, b.value) == (action, value))
+        self.say(number, echo=echo)
+
+    def _timezone(self) -> ZoneInfo:
+        agreement = self.runtime.config.agreement(self.chat)
+        return agreement.tz if agreement else ZoneInfo(self.runtime.config.bot.timezone)
 
     def run(self, lines: Iterable[str]) -> None:
         """Take lines until they end (end of input, or /quit)."""
@@ -96,14 +110,19 @@ class ConsoleChat:
                     )
                 )
 
-    def _switch(self, who: str) -> None:
+    def switch(self, who: str) -> None:
+        """Speak as another member from now on."""
+        self._switch(who, quiet=True)
+
+    def _switch(self, who: str, quiet: bool = False) -> None:
         member = self.runtime.config.member_by_platform(CONSOLE, who)
         if member is None:
             known = ", ".join(m.console for m in self.runtime.config.members if m.console)
             self.out.write(f"  (no console member {who!r}; known: {known})\n")
             return
         self.speaker = who
-        self.out.write(f"  (now speaking as {member.name}, {member.role})\n")
+        if not quiet:
+            self.out.write(f"  (now speaking as {member.name}, {member.role})\n")
 
     def _print(self, card: Card) -> None:
         mark = "‼ " if card.urgent else ""

@@ -301,6 +301,7 @@ def on_emergency(turn: Turn, intent: Emergency) -> Card:
             supplier_share=_percent(top_up.supplier_freight_share),
         )  # fmt: skip
         _announce_urgent(turn, row, context)
+        return turn.card("plan", buttons=proposal_buttons(pid), **context)
     return turn.card("plan", **context)
 
 
