@@ -129,6 +129,35 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("status", {"agreement": "plant-6205", "items": [ITEM], "states": STATES}),
     ("review", {"agreement": "plant-6205", "proposed": ["P1 6205 55件"]}),
     ("review", {"agreement": "plant-6205", "proposed": []}),
+    *[
+        (
+            "settlement",
+            {
+                "agreement": "plant-6205",
+                "start": "2026-10-25",
+                "end": "2026-11-24",
+                "total": "1,062.50",
+                "overstock_days": 30,
+                "lines": [
+                    {
+                        "name": "6205",
+                        "unit": "件",
+                        "qty": 85,
+                        "unit_price": "12.50",
+                        "amount": "1,062.50",
+                        "planned": planned,
+                        "error": error,
+                        "aged": 5,
+                        "stock_outs": 0,
+                        "emergencies": 1,
+                        "average": 77.4,
+                        "turns": 1.1,
+                    }
+                ],
+            },
+        )
+        for planned, error in ((90, -5), (None, None), (80, 5))
+    ],
 ]
 
 
