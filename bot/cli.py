@@ -146,7 +146,7 @@ def _chat(runtime: runtime_module.Runtime, speaker: str | None) -> int:
         if interactive:
             sys.stdout.write(banner(runtime, speaker))
         chat.deliver()  # what came while nobody was here
-        chat.run(_lines(interactive))
+        chat.run(_lines(interactive), echo=not interactive)  # piped: show who said what
     except KeyboardInterrupt:
         pass
     finally:

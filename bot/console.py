@@ -57,13 +57,13 @@ class ConsoleChat:
         line = text.strip()
         if not line:
             return
+        if line.startswith("/as"):
+            self._switch(line[3:].strip())
+            return
         if echo:
             member = self.runtime.config.member_by_platform(CONSOLE, self.speaker)
             stamp = self.clock().astimezone(self._timezone()).strftime("%m-%d %H:%M")
             self.out.write(f"\n[{stamp}] {member.name if member else self.speaker}: {line}\n")
-        if line.startswith("/as"):
-            self._switch(line[3:].strip())
-            return
         button = self.buttons.get(line)
         incoming = Incoming(
             platform=CONSOLE,
@@ -87,12 +87,12 @@ class ConsoleChat:
         agreement = self.runtime.config.agreement(self.chat)
         return agreement.tz if agreement else ZoneInfo(self.runtime.config.bot.timezone)
 
-    def run(self, lines: Iterable[str]) -> None:
-        """Take lines until they end (end of input, or /quit)."""
+    def run(self, lines: Iterable[str], echo: bool = False) -> None:
+        """Take lines until they end (end of input, or /quit); `echo` writes a transcript."""
         for line in lines:
             if line.strip() in ("/quit", "/exit"):
                 break
-            self.say(line)
+            self.say(line, echo=echo)
         self.deliver()
 
     def deliver(self) -> None:
