@@ -457,7 +457,7 @@ class _Loader:
             return default
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder: OSError
             self.problem(
                 f"{where}.timezone",
                 f'unknown time zone {_show(value)}; use an IANA name like "Asia/Shanghai" or "UTC"',

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import text, update
+from sqlalchemy import text
 from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config
 from bot.outbox import Destination, Message, enqueue_all, group_destinations
 from bot.plans import plans_by_item
-from bot.proposals import as_rule, log_creation, open_proposals, public_id
+from bot.proposals import apply, as_rule, log_creation, open_proposals, public_id
 from bot.stock import stock_levels
-from bot.tables import ProposalRow, ProposalTransitionRow
+from bot.tables import ProposalRow
 from messages.render import proposal_buttons, render_card
 from vmi_rules.proposal import SYSTEM, ProposalState
 from vmi_rules.review import ReviewDecision, review_item
@@ -98,9 +98,9 @@ def review(
                 )
                 session.add(row)
                 created.append((agreement, row, ReviewResult(agreement.id, item, decision)))
-            elif decision.action == "update":
+            elif decision.action in ("update", "withdraw"):
                 row = next(r for r in rows if public_id(r.id) == decision.proposal_id)  # type: ignore[arg-type]
-                result = _resize(
+                result = _change(
                     session, agreement, item, row, decision, now, outgoing, platforms, locale
                 )
                 if result is not None:
@@ -121,7 +121,7 @@ def review(
     return results
 
 
-def _resize(
+def _change(
     session: Session,
     agreement: AgreementConfig,
     item: Item,
@@ -132,35 +132,19 @@ def _resize(
     platforms: frozenset[str],
     locale: str,
 ) -> ReviewResult | None:
-    """Change a still-unconfirmed proposal's quantity, guarded like any other transition."""
-    previous = row.qty
-    changed = session.execute(
-        update(ProposalRow)
-        .where(
-            ProposalRow.id == row.id,
-            ProposalRow.state == ProposalState.PROPOSED.value,
-            ProposalRow.version == row.version,
-        )
-        .values(qty=decision.qty, reason=decision.reason, version=row.version + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed != 1:
+    """Resize or withdraw a proposal nobody has confirmed yet, as a guarded transition."""
+    before = as_rule(row)
+    if decision.action == "update":
+        transition = before.resize(decision.qty, now, decision.reason)
+    else:
+        transition = replace(before.expire(now), note=decision.reason)
+    if not apply(session, row, transition):
         return None  # the buyer acted on it meanwhile; their decision stands
-    row.qty, row.version = decision.qty, row.version + 1
-    session.add(
-        ProposalTransitionRow(
-            proposal_id=row.id,  # type: ignore[arg-type]
-            action="resize",
-            from_state=ProposalState.PROPOSED.value,
-            to_state=ProposalState.PROPOSED.value,
-            by_name=REVIEWER.name,
-            qty=decision.qty,
-            note=f"{previous} -> {decision.qty} ({decision.reason})",
-            at=now,
-        )
+    row.qty, row.state, row.version = transition.after.qty, transition.after.state, row.version + 1
+    outgoing.extend(
+        _announce(agreement, item, row, decision, now, platforms, locale, previous_qty=before.qty)
     )
-    outgoing.extend(_announce(agreement, item, row, decision, now, platforms, locale, previous))
-    return ReviewResult(agreement.id, item, decision, public_id(row.id), previous)  # type: ignore[arg-type]
+    return ReviewResult(agreement.id, item, decision, public_id(row.id), before.qty)  # type: ignore[arg-type]
 
 
 def proposal_card_context(
@@ -195,11 +179,12 @@ def _announce(
 ) -> list[Message]:
     pid = public_id(row.id)  # type: ignore[arg-type]
     context = proposal_card_context(item, decision, pid, row.qty)
+    outcome = {"propose": "new", "update": "updated", "withdraw": "withdrawn"}[decision.action]
     card = render_card(
         "proposal",
         locale,
-        buttons=proposal_buttons(pid),
-        updated=previous_qty is not None,
+        buttons=() if outcome == "withdrawn" else proposal_buttons(pid),
+        outcome=outcome,
         previous_qty=previous_qty,
         **context,
     )

@@ -34,12 +34,12 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "position": 45,
                 "reason": reason,
                 "days_to_min": 3.3,
-                "updated": updated,
+                "outcome": outcome,
                 "previous_qty": 40,
             },
         )
         for reason in ("below_min", "forecast")
-        for updated in (False, True)
+        for outcome in ("new", "updated", "withdrawn")
     ],
     *[("stock", {"kind": kind, "lines": [LINE]}) for kind in ("count", "withdrawal", "receipt")],
     *[
@@ -177,7 +177,11 @@ def test_renders_with_a_title_and_lines(name: str, context: dict[str, Any], loca
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-@pytest.mark.parametrize(("name", "context"), CASES[:1] + CASES[4:5], ids=["proposal", "stock"])
+@pytest.mark.parametrize(
+    ("name", "context"),
+    [next(case for case in CASES if case[0] == name) for name in ("proposal", "stock")],
+    ids=["proposal", "stock"],
+)
 def test_a_missing_value_is_an_error_not_a_blank(
     name: str, context: dict[str, Any], locale: str
 ) -> None:

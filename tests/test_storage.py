@@ -330,3 +330,20 @@ def test_the_same_platform_message_is_stored_once(runtime: Runtime) -> None:
         stored = s.scalar(select(func.count()).select_from(InboxRow))
     assert first is not None and again is None and other_platform is not None
     assert stored == 2
+
+
+def test_a_proposal_no_longer_needed_is_withdrawn_before_anyone_confirms_it(
+    runtime: Runtime,
+) -> None:
+    count(runtime, 45)
+    run_review(runtime)
+    with transaction(runtime.engine) as s:
+        record_receipt(s, AGREEMENT, SKU, 50, T0 + timedelta(hours=2), member_id="keeper")
+    [result] = run_review(runtime, T0 + timedelta(days=3))
+    assert (result.decision.action, result.proposal_id) == ("withdraw", "P1")
+    assert [(p.state, p.qty) for p in proposals(runtime)] == [("expired", 55)]
+    with transaction(runtime.engine) as s:
+        last = s.scalars(select(OutboxRow).order_by(OutboxRow.id.desc())).first()
+    assert last is not None
+    card = Card.from_json(last.card)
+    assert card.title.startswith("补货建议已撤回 P1") and card.buttons == ()

@@ -40,6 +40,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "ship": frozenset({"supplier", "admin"}),
     "receive": frozenset({"warehouse", "admin"}),
     "expire": frozenset({"system"}),
+    "resize": frozenset({"system"}),
 }
 
 # For each action: the states it starts from, and the states where it was already done.
@@ -50,6 +51,7 @@ _STARTS_FROM: dict[str, frozenset[ProposalState]] = {
     "ship": frozenset({ProposalState.CONFIRMED}),
     "receive": IN_TRANSIT_STATES,
     "expire": frozenset({ProposalState.PROPOSED}),
+    "resize": frozenset({ProposalState.PROPOSED}),
 }
 _ALREADY_IN: dict[str, frozenset[ProposalState]] = {
     "confirm": frozenset({ProposalState.CONFIRMED, ProposalState.SHIPPED, ProposalState.RECEIVED}),
@@ -58,6 +60,7 @@ _ALREADY_IN: dict[str, frozenset[ProposalState]] = {
     "ship": frozenset({ProposalState.SHIPPED, ProposalState.RECEIVED}),
     "receive": frozenset({ProposalState.RECEIVED}),
     "expire": frozenset({ProposalState.EXPIRED}),
+    "resize": frozenset(),
 }
 
 RefusalReason = Literal["wrong_role", "already", "not_allowed", "bad_quantity"]
@@ -174,6 +177,13 @@ class Proposal:
         """The bot closes a proposal nobody confirmed in time."""
         self._check("expire", SYSTEM)
         return self._step("expire", SYSTEM, at, state=ProposalState.EXPIRED)
+
+    def resize(self, qty: int, at: datetime, why: str = "") -> Transition:
+        """The review changes the quantity of a proposal nobody has confirmed yet."""
+        self._check("resize", SYSTEM, qty)
+        after = replace(self, qty=qty, decided_by=SYSTEM.name)
+        note = f"{self.qty} -> {qty}" + (f" ({why})" if why else "")
+        return Transition("resize", before=self, after=after, by=SYSTEM, at=at, qty=qty, note=note)
 
     def _check(self, action: str, actor: Actor, qty: int | None = None) -> None:
         """Refuse a step: role first, then state (already done / not possible), then quantity."""

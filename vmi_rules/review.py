@@ -84,7 +84,7 @@ def order_quantity(item: Item, need: int) -> int:
     return max(packs, moq_packs) * pack
 
 
-ReviewAction = Literal["none", "propose", "update", "keep"]
+ReviewAction = Literal["none", "propose", "update", "keep", "withdraw"]
 
 
 @dataclass(frozen=True)
@@ -189,15 +189,17 @@ def review_item(
         reason = "below_min_in_transit" if current < item.min else "in_progress"
         return decide("keep", reason, seen, kept=regular)
 
-    # still only proposed: judge the item as if it were not there, then keep or resize it
+    # still only proposed: judge the item as if it were not there, then keep, resize or withdraw it
     base = current - regular.outstanding
     seen = outlook(item, base, item_plans, now, horizon)
     if not seen.fires:
-        return decide("keep", "ok", seen, kept=regular)
+        # stock came back without it (a higher count, an unplanned receipt): confirming it now
+        # would push stock over max, so the review takes it back before anyone confirms it
+        return decide("withdraw", "no_longer_needed", seen, kept=regular)
     need = item.max - base
     qty = order_quantity(item, need)
     if qty == 0:
-        return decide("keep", _why_nothing(need), seen, kept=regular)
+        return decide("withdraw", _why_nothing(need), seen, kept=regular)
     if qty == regular.qty:
         return decide("keep", seen.reason, seen, kept=regular)
     return decide("update", seen.reason, seen, qty, kept=regular)

@@ -60,12 +60,17 @@ def open_proposals(draw: st.DrawFn) -> list[Proposal]:
 
 
 def apply(decision: ReviewDecision, proposals: list[Proposal]) -> list[Proposal]:
-    """What the bot stores after a decision: a new proposal, or the open one resized."""
+    """What the bot stores after a decision: a new proposal, the open one resized or expired."""
     if decision.action == "propose":
         return [*proposals, Proposal("P9", decision.sku, decision.qty)]
     if decision.action == "update":
         return [
             replace(p, qty=decision.qty) if p.id == decision.proposal_id else p for p in proposals
+        ]
+    if decision.action == "withdraw":
+        return [
+            replace(p, state=ProposalState.EXPIRED) if p.id == decision.proposal_id else p
+            for p in proposals
         ]
     return proposals
 

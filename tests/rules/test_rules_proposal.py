@@ -147,6 +147,7 @@ def test_allowed_roles_per_action() -> None:
         "ship": {"supplier", "admin"},
         "receive": {"warehouse", "admin"},
         "expire": {"system"},
+        "resize": {"system"},
     } == ALLOWED_ROLES
 
 
@@ -322,3 +323,12 @@ def test_position_counts_every_open_proposal_and_skips_closed_ones() -> None:
 def test_proposal_needs_a_positive_quantity() -> None:
     with pytest.raises(ValueError, match="positive"):
         Proposal(id="P9", sku="6205", qty=0)
+
+
+def test_the_review_resizes_only_a_proposal_nobody_confirmed() -> None:
+    step = P1.resize(70, NOW, "below_min")
+    assert (step.after.qty, step.after.state, step.by) == (70, ProposalState.PROPOSED, SYSTEM)
+    assert step.note == "55 -> 70 (below_min)"
+    with pytest.raises(TransitionRefused) as refused:
+        in_state(ProposalState.CONFIRMED).resize(70, NOW)
+    assert refused.value.reason == "not_allowed"

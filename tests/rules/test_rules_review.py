@@ -249,9 +249,10 @@ def test_open_proposed_regular_proposal_is_updated_after_more_withdrawals() -> N
     assert decision.position == 85
 
 
-def test_open_proposed_regular_proposal_is_kept_when_no_longer_needed() -> None:
+def test_an_unconfirmed_proposal_no_longer_needed_is_withdrawn() -> None:
+    # an unplanned receipt took stock to 70: confirming P1 (55) would make 125 against max 100
     decision = review(70, [Proposal("P1", "6205", 55)])
-    assert (decision.action, decision.reason, decision.qty) == ("keep", "ok", 0)
+    assert (decision.action, decision.reason, decision.qty) == ("withdraw", "no_longer_needed", 0)
     assert decision.proposal_id == "P1"
 
 
