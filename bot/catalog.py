@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, SQLModel, select
 
 from bot.config import Config
+from bot.migrate import MIGRATION_LOCK_KEY
 from bot.tables import AgreementRow, ItemRow, MemberRow, PartyRow
 
 
 def sync_catalog(session: Session, config: Config) -> None:
     """Make the catalog tables say what `config` says, keeping rows that left it as inactive."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Processes starting together would otherwise insert the same rows at once.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
     _sync(
         session,
         PartyRow,

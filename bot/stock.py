@@ -38,7 +38,9 @@ class CountRecorded:
 
 
 def stock_levels(
-    session: Session, agreement_ids: Collection[str] | None = None
+    session: Session,
+    agreement_ids: Collection[str] | None = None,
+    skus: Collection[str] | None = None,
 ) -> dict[ItemKey, StockLevel]:
     """On hand and the time of the latest count of every item with ledger rows, in one query.
 
@@ -56,6 +58,8 @@ def stock_levels(
     latest = select(ItemRow.agreement_id, ItemRow.sku, count_id.label("count_id"))
     if agreement_ids is not None:
         latest = latest.where(ItemRow.agreement_id.in_(list(agreement_ids)))
+    if skus is not None:
+        latest = latest.where(ItemRow.sku.in_(list(skus)))
     latest = latest.subquery("latest")
 
     signed_qty = case((L.kind == "withdrawal", -L.qty), else_=L.qty)
@@ -83,15 +87,28 @@ def stock_levels(
     return levels
 
 
+def hold_item(session: Session, agreement_id: str, sku: str) -> None:
+    """Lock the item's row until the transaction ends, so that its ledger writes take turns.
+
+    Two counts at once must not both infer a withdrawal from the same book, and ledger order
+    (the row id) must be commit order. SQLite's BEGIN IMMEDIATE serialises writers already.
+    """
+    session.execute(
+        select(ItemRow.id)
+        .where(ItemRow.agreement_id == agreement_id, ItemRow.sku == sku)
+        .with_for_update()
+    )
+
+
 def on_hand(session: Session, agreement_id: str, sku: str) -> int | None:
     """On hand of one item, or None when the ledger has nothing for it yet."""
-    level = stock_levels(session, [agreement_id]).get((agreement_id, sku))
+    level = stock_levels(session, [agreement_id], [sku]).get((agreement_id, sku))
     return None if level is None else level.on_hand
 
 
 def book_before_count(session: Session, agreement_id: str, sku: str) -> int | None:
     """What the ledger says before a new count: None when the item was never counted."""
-    level = stock_levels(session, [agreement_id]).get((agreement_id, sku))
+    level = stock_levels(session, [agreement_id], [sku]).get((agreement_id, sku))
     if level is None or level.last_count_at is None:
         return None
     return level.on_hand
@@ -107,6 +124,7 @@ def record_count(
     inbox_id: int | None = None,
 ) -> CountRecorded:
     """Store a stock count (盘点); a drop since the book is first stored as a withdrawal."""
+    hold_item(session, agreement_id, sku)
     book = book_before_count(session, agreement_id, sku)
     outcome = infer_from_count(book, counted)
     if outcome.withdrawn:
@@ -147,6 +165,7 @@ def record_receipt(
     inbox_id: int | None = None,
 ) -> LedgerRow:
     """Store goods received into the VMI area (入库)."""
+    hold_item(session, agreement_id, sku)
     return _add(
         session, agreement_id, sku, "receipt", qty, at, member_id, inbox_id, proposal_id=proposal_id
     )
@@ -162,6 +181,7 @@ def record_withdrawal(
     inbox_id: int | None = None,
 ) -> LedgerRow:
     """Store a withdrawal (领用) posted explicitly."""
+    hold_item(session, agreement_id, sku)
     return _add(session, agreement_id, sku, "withdrawal", qty, at, member_id, inbox_id)
 
 

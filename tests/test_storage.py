@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 from bot.db import transaction
 from bot.inbox import receive
 from bot.plans import set_plan
-from bot.proposals import act
+from bot.proposals import act, as_rule
+from bot.proposals import apply as apply_transition
+from bot.proposals import get as get_proposal
 from bot.review_service import review
 from bot.runtime import Runtime, start
 from bot.stock import record_count, record_receipt, record_withdrawal, stock_levels
@@ -347,3 +349,30 @@ def test_a_proposal_no_longer_needed_is_withdrawn_before_anyone_confirms_it(
     assert last is not None
     card = Card.from_json(last.card)
     assert card.title.startswith("补货建议已撤回 P1") and card.buttons == ()
+
+
+def test_two_counts_at_once_infer_the_withdrawal_once(runtime: Runtime) -> None:
+    count(runtime, 100)
+    second = threading.Thread(target=count, args=(runtime, 90, T0 + timedelta(hours=1)))
+    with transaction(runtime.engine) as first:
+        record_count(first, AGREEMENT, SKU, 90, T0 + timedelta(hours=1), member_id="keeper")
+        second.start()  # the same count from a second process, while the first is still open
+        second.join(timeout=1.0)
+    second.join()
+    with transaction(runtime.engine) as s:
+        withdrawn = s.scalar(select(func.sum(LedgerRow.qty)).where(LedgerRow.kind == "withdrawal"))
+    assert withdrawn == 10 and level(runtime) == 90
+
+
+def test_a_stale_read_cannot_confirm_what_another_session_confirmed(runtime: Runtime) -> None:
+    count(runtime, 45)
+    run_review(runtime)
+    with transaction(runtime.engine) as s:
+        stale = get_proposal(s, "P1")
+    assert stale is not None
+    with transaction(runtime.engine) as s:
+        act(s, "P1", "confirm", BUYER, T0)
+    admin = Actor("admin", "管理员", "admin")
+    with transaction(runtime.engine) as s:
+        assert not apply_transition(s, stale, as_rule(stale).confirm(admin, T0))
+    assert [p.decided_by for p in proposals(runtime)] == ["王采购"]
