@@ -59,7 +59,6 @@ def sync_catalog(session: Session, config: Config) -> None:
                 "emergency_freight_customer_share": a.terms.emergency_freight_customer_share,
                 "slack_channel": a.slack_channel,
                 "wecom_chat": a.wecom_chat,
-                "wecom_webhook_key": a.wecom_webhook_key,
             }
             for a in config.agreements
         },

@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,9 +26,16 @@ from bot.status import status, status_text
 log = logging.getLogger("vmi_bot")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line is one line, with where to look for help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with help text that says what each command does."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vmi-bot",
         description=(
             "VMI (供应商管理库存) in the chat: keepers post counts, buyers post plans, the bot "
@@ -104,23 +112,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; 0 on success, non-zero with a one-line reason on stderr otherwise."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    if args.command == "demo":  # its own temporary database: it must not touch yours
-        try:
-            run_demo(sys.stdout, args.config)
-        except ConfigError as err:
-            print(str(err), file=sys.stderr)
-            return 2
-        return 0
     try:
-        runtime = runtime_module.start(args.config, args.db)
+        return _run(args)
     except ConfigError as err:
-        for line in err.problems:
+        for line in err.problems:  # the one exception: one line per problem in the file
             print(line, file=sys.stderr)
         return 2
     except SQLAlchemyError as err:
-        reason = str(getattr(err, "orig", None) or err).splitlines()[0]
-        print(f"vmi-bot: cannot use the database: {reason}", file=sys.stderr)
+        print(f"vmi-bot: cannot use the database: {_first_line(err)}", file=sys.stderr)
         return 3
+    except (ValueError, ImportError) as err:  # e.g. a malformed or unsupported --db URL
+        print(f"vmi-bot: {_first_line(err)}", file=sys.stderr)
+        return 2
+
+
+def _first_line(err: Exception) -> str:
+    return str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":  # its own temporary database: it must not touch yours
+        run_demo(sys.stdout, args.config)
+        return 0
+    runtime = runtime_module.start(args.config, args.db)
     if args.command == "chat":
         return _chat(runtime, args.speaker)
     if args.command == "check":

@@ -17,7 +17,14 @@ from sqlmodel import Session
 
 from bot.stock import ItemKey, record_receipt
 from bot.tables import ProposalRow, ProposalTransitionRow
-from vmi_rules.proposal import Actor, Proposal, ProposalState, Transition, TransitionRefused
+from vmi_rules.proposal import (
+    OPEN_STATES,
+    Actor,
+    Proposal,
+    ProposalState,
+    Transition,
+    TransitionRefused,
+)
 
 PUBLIC_ID = re.compile(r"^[Pp](\d{1,12})$")
 
@@ -53,18 +60,13 @@ def open_proposals(
     session: Session, agreement_ids: Collection[str] | None = None
 ) -> dict[ItemKey, list[ProposalRow]]:
     """Open proposals (proposed, confirmed, shipped) per item, in one query."""
-    query = select(ProposalRow).where(
-        ProposalRow.state.in_([s.value for s in ProposalState if s in _OPEN])
-    )
+    query = select(ProposalRow).where(ProposalRow.state.in_([s.value for s in OPEN_STATES]))
     if agreement_ids is not None:
         query = query.where(ProposalRow.agreement_id.in_(list(agreement_ids)))
     found: dict[ItemKey, list[ProposalRow]] = defaultdict(list)
     for row in session.scalars(query.order_by(ProposalRow.id)):
         found[(row.agreement_id, row.sku)].append(row)
     return found
-
-
-_OPEN = {ProposalState.PROPOSED, ProposalState.CONFIRMED, ProposalState.SHIPPED}
 
 
 def get(session: Session, public: str) -> ProposalRow | None:

@@ -128,7 +128,7 @@ class ReviewScheduler:
             # gone, drops them while moving their next run on: a review due now would be
             # lost. Detaching the store first leaves such a review for the next start.
             self.scheduler.pause()
-            self.scheduler.remove_jobstore("default")
+            self.scheduler.remove_jobstore("default", shutdown=False)  # it would dispose our engine
             self.scheduler.shutdown(wait=True)
         if _active is self.runtime:
             _active = None
@@ -208,12 +208,13 @@ class SchedulerLeader:
         return bool(got.scalar())
 
     def _hold(self, conn: Connection) -> None:
-        self._lead()
         try:
+            self._lead()
             while not self._stop.wait(self.poll_seconds):
                 conn.execute(text("SELECT 1"))  # the lock lives as long as this session
                 conn.commit()
         finally:
             self._step_down()
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK_KEY})
-            conn.commit()
+            # Ending the server session is the one sure way to drop the lock, even when the
+            # connection is broken: the pool must never hand out a connection still holding it.
+            conn.invalidate()

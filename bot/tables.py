@@ -15,8 +15,10 @@ from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from bot.db import DecimalText, UTCDateTime
+from vmi_rules.proposal import OPEN_STATES, ProposalState
 
-OPEN_STATES_SQL = "('proposed', 'confirmed', 'shipped')"
+# ('proposed', 'confirmed', 'shipped'), in the rules' order, for the partial unique index
+OPEN_STATES_SQL = "(" + ", ".join(f"'{s.value}'" for s in ProposalState if s in OPEN_STATES) + ")"
 
 
 def _utc(nullable: bool = False) -> Column:  # type: ignore[type-arg]
@@ -67,7 +69,6 @@ class AgreementRow(SQLModel, table=True):
     )
     slack_channel: str | None = None
     wecom_chat: str | None = None
-    wecom_webhook_key: str | None = None
     active: bool = True
 
 

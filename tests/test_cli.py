@@ -109,3 +109,16 @@ def test_defaults_are_the_example_config_and_a_sqlite_file_here(tmp_path: Path) 
     assert shown.returncode == 0, shown.stderr
     assert "plant-6205" in shown.stdout
     assert (tmp_path / "vmi-bot.sqlite").exists()
+
+
+def test_a_malformed_database_url_is_one_line(tmp_path: Path) -> None:
+    shown = vmi_bot("--config", str(EXAMPLE), "--db", "postgresql://u:p@h:notaport/d", "status")
+    assert shown.returncode == 2
+    assert shown.stderr.count("\n") == 1 and "cannot use the database URL" in shown.stderr
+    assert "p@h" not in shown.stderr  # the password never shows
+
+
+def test_an_unknown_command_is_one_line_pointing_to_help() -> None:
+    shown = vmi_bot("frobnicate")
+    assert shown.returncode == 2
+    assert shown.stderr.count("\n") == 1 and "vmi-bot --help" in shown.stderr

@@ -36,7 +36,6 @@ def upgrade() -> None:
     sa.Column('emergency_freight_customer_share', bot.db.DecimalText(length=32), nullable=False),
     sa.Column('slack_channel', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('wecom_chat', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('wecom_webhook_key', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
