@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Connection, text
 
 from bot.config import AgreementConfig
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 JOB_PREFIX = "review:"
 LEADER_LOCK_KEY = 0x564D4903
 # Reviews fall on the same days across restarts: every R days counted from this day.
-SCHEDULE_EPOCH = datetime(2026, 1, 1)
+SCHEDULE_EPOCH = date(2026, 1, 1)
 
 _active: Runtime | None = None  # what the scheduled jobs review (one scheduler per process)
 
@@ -53,23 +53,54 @@ def run_scheduled_review(agreement_id: str) -> None:
     log.info("scheduled review of %s: %d proposal(s) made or resized", agreement_id, len(proposed))
 
 
-def review_trigger(agreement: AgreementConfig) -> IntervalTrigger:
+class EveryNDays(BaseTrigger):
+    """Every `days` calendar days at `at` on the local clock, counted from SCHEDULE_EPOCH.
+
+    apscheduler's IntervalTrigger adds fixed seconds, so across a daylight-saving change an
+    08:00 review would move to 09:00; this one counts days on the calendar instead.
+    """
+
+    def __init__(self, days: int, at: time, timezone: ZoneInfo) -> None:
+        self.days = days
+        self.at = at
+        self.timezone = timezone
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """The first review time after the previous one, or at or after `now` for a new job."""
+        after = previous_fire_time or now
+        elapsed = (after.astimezone(self.timezone).date() - SCHEDULE_EPOCH).days
+        k = max(0, elapsed // self.days)
+        while True:
+            fire = self._fire_time(k)
+            if fire > after or (previous_fire_time is None and fire == now):
+                return fire
+            k += 1
+
+    def _fire_time(self, k: int) -> datetime:
+        day = SCHEDULE_EPOCH + timedelta(days=k * self.days)
+        return datetime.combine(day, self.at, tzinfo=self.timezone)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EveryNDays) and (self.days, self.at, str(self.timezone)) == (
+            other.days,
+            other.at,
+            str(other.timezone),
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return f"every {self.days} days at {self.at:%H:%M} {self.timezone}"
+
+    def __repr__(self) -> str:
+        return f"<EveryNDays ({self})>"
+
+
+def review_trigger(agreement: AgreementConfig) -> EveryNDays:
     """Every `review_every_days` at `review_time` in the agreement's time zone."""
-    start = SCHEDULE_EPOCH.replace(
-        hour=agreement.review_time.hour, minute=agreement.review_time.minute, tzinfo=agreement.tz
-    )
-    return IntervalTrigger(
-        days=agreement.terms.review_every_days, start_date=start, timezone=agreement.tz
-    )
-
-
-def _same_schedule(a: Any, b: IntervalTrigger) -> bool:
-    return (
-        isinstance(a, IntervalTrigger)
-        and a.interval == b.interval
-        and a.start_date == b.start_date
-        and str(a.timezone) == str(b.timezone)
-    )
+    return EveryNDays(agreement.terms.review_every_days, agreement.review_time, agreement.tz)
 
 
 class ReviewScheduler:
@@ -101,7 +132,7 @@ class ReviewScheduler:
         for job_id, agreement in wanted.items():
             trigger = review_trigger(agreement)
             job = self.scheduler.get_job(job_id)
-            if job is not None and _same_schedule(job.trigger, trigger):
+            if job is not None and job.trigger == trigger:
                 continue
             self.scheduler.add_job(
                 "bot.scheduler:run_scheduled_review",

@@ -3,21 +3,31 @@ PostgreSQL one leader at a time with a take-over when it stops."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from sqlalchemy import select
 
+from bot.config import load_config
 from bot.db import transaction
 from bot.runtime import Runtime, start
-from bot.scheduler import JOB_PREFIX, ReviewScheduler, SchedulerLeader, review_trigger
+from bot.scheduler import (
+    JOB_PREFIX,
+    EveryNDays,
+    ReviewScheduler,
+    SchedulerLeader,
+    review_trigger,
+)
 from bot.stock import record_count
 from bot.tables import ProposalRow
-from tests.support import EXAMPLE, shanghai
+from tests.support import EXAMPLE, SHANGHAI, shanghai
 
 JOB = JOB_PREFIX + "plant-6205"
 
@@ -33,12 +43,27 @@ def proposal_count(rt: Runtime) -> int:
 
 
 def test_reviews_fall_every_3_days_at_8_in_shanghai() -> None:
-    rt_config = __import__("bot.config", fromlist=["load_config"]).load_config(EXAMPLE)
-    trigger = review_trigger(rt_config.agreement("plant-6205"))
+    trigger = review_trigger(load_config(EXAMPLE).agreement("plant-6205"))  # type: ignore[arg-type]
     first = trigger.get_next_fire_time(None, shanghai(2026, 11, 21, 12, 0))
-    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
-    assert first.astimezone(shanghai(2026, 1, 1).tzinfo).hour == 8
-    assert second - first == timedelta(days=3)
+    second = trigger.get_next_fire_time(first, first)
+    assert first is not None and second is not None
+    assert first.astimezone(SHANGHAI) > shanghai(2026, 11, 21, 12, 0)
+    assert first.astimezone(SHANGHAI).hour == 8 and second - first == timedelta(days=3)
+    # the same days whenever the bot starts: a start just before 08:00 that day gives that day
+    assert trigger.get_next_fire_time(None, first - timedelta(minutes=1)) == first
+
+
+def test_reviews_stay_at_8_local_across_daylight_saving_changes() -> None:
+    new_york = ZoneInfo("America/New_York")
+    trigger = EveryNDays(3, clock_time(8, 0), new_york)
+    fire = trigger.get_next_fire_time(None, datetime(2026, 2, 1, tzinfo=new_york))
+    seen = []
+    for _ in range(100):  # February to November: spring forward and fall back
+        assert fire is not None
+        seen.append(fire.astimezone(new_york))
+        fire = trigger.get_next_fire_time(fire, fire)
+    assert {(t.hour, t.minute) for t in seen} == {(8, 0)}
+    assert {(b.date() - a.date()).days for a, b in itertools.pairwise(seen)} == {3}
 
 
 def test_a_review_missed_while_down_runs_once_at_the_next_start(tmp_path: Path) -> None:
