@@ -223,7 +223,7 @@ def check_report(results: list[ReviewResult], locale: str) -> str:
 
 
 def _status(runtime: runtime_module.Runtime, as_json: bool) -> int:
-    with transaction(runtime.engine) as session:
+    with transaction(runtime.engine, read_only=True) as session:
         document = status(session, runtime.config, datetime.now(UTC))
     if as_json:
         print(json.dumps(document, ensure_ascii=False, indent=2))

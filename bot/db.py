@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 DEFAULT_SQLITE_FILE = "vmi-bot.sqlite"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+DEFERRED = "vmi_deferred_begin"  # an execution option: begin without taking the write lock
 
 
 def resolve_database_url(arg: str | None) -> str:
@@ -63,15 +64,21 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (status, health checks) begin deferred, so WAL lets them run beside a writer.
+        deferred = conn.get_execution_options().get(DEFERRED, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
     return engine
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commits when the block ends, rolls back if it raises."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """One unit of work: commits when the block ends, rolls back if it raises.
+
+    `read_only` work on SQLite does not queue behind writers (it must not write).
+    """
+    bind = engine.execution_options(**{DEFERRED: True}) if read_only else engine
+    with Session(bind, expire_on_commit=False) as session, session.begin():
         yield session
 
 

@@ -20,7 +20,7 @@ from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Connection, text
 
 from bot.config import AgreementConfig
-from bot.db import transaction
+from bot.db import DEFERRED, transaction
 from bot.outbox import platforms_on
 from bot.review_service import review
 from bot.runtime import Runtime
@@ -109,7 +109,13 @@ class ReviewScheduler:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=runtime.engine)},
+            # The job store's transactions are single statements: a deferred BEGIN is enough,
+            # and its polling then never holds up the bot's writers.
+            jobstores={
+                "default": SQLAlchemyJobStore(
+                    engine=runtime.engine.execution_options(**{DEFERRED: True})
+                )
+            },
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=UTC,
         )

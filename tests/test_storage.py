@@ -376,3 +376,21 @@ def test_a_stale_read_cannot_confirm_what_another_session_confirmed(runtime: Run
     with transaction(runtime.engine) as s:
         assert not apply_transition(s, stale, as_rule(stale).confirm(admin, T0))
     assert [p.decided_by for p in proposals(runtime)] == ["王采购"]
+
+
+def test_on_sqlite_a_reader_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    rt = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    count(rt, 45)
+    seen: list[int] = []
+
+    def read_status() -> None:
+        with transaction(rt.engine, read_only=True) as s:
+            seen.append(stock_levels(s, [AGREEMENT])[(AGREEMENT, SKU)].on_hand)
+
+    with transaction(rt.engine) as writer:  # holds SQLite's write lock until the block ends
+        record_withdrawal(writer, AGREEMENT, SKU, 5, T0, member_id="keeper")
+        reader = threading.Thread(target=read_status)
+        reader.start()
+        reader.join(timeout=5)
+        assert seen == [45]  # answered at once, from the last committed state
+    rt.engine.dispose()
