@@ -14,8 +14,7 @@ from sqlmodel import Session
 from bot.config import Config
 from bot.plans import plans_by_item
 from bot.proposals import as_rule, open_proposals
-from bot.stock import movements_by_item, stock_levels
-from vmi_rules.aging import aged_qty
+from bot.stock import aged_quantities, stock_levels
 from vmi_rules.proposal import in_transit, position
 
 
@@ -32,7 +31,7 @@ def status(
     ids = [a.id for a in agreements]
     levels = stock_levels(session, ids)
     proposals = open_proposals(session, ids)
-    history = movements_by_item(session, ids)
+    aged = aged_quantities(session, levels, {a.id: a.terms.overstock_days for a in agreements}, now)
     today = min((now.astimezone(a.tz).date() for a in agreements), default=now.date())
     plans = plans_by_item(session, ids, today)
 
@@ -55,7 +54,7 @@ def status(
                     "position": position(on_hand, open_rules),
                     "min": item.min,
                     "max": item.max,
-                    "aged_qty": aged_qty(history.get(key, []), now, agreement.terms.overstock_days),
+                    "aged_qty": aged.get(key, 0),
                     "last_count_at": (
                         last_count.astimezone(agreement.tz).isoformat() if last_count else None
                     ),

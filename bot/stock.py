@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
@@ -98,6 +98,53 @@ def hold_item(session: Session, agreement_id: str, sku: str) -> None:
         .where(ItemRow.agreement_id == agreement_id, ItemRow.sku == sku)
         .with_for_update()
     )
+
+
+def aged_quantities(
+    session: Session,
+    levels: dict[ItemKey, StockLevel],
+    overstock_days: dict[str, int],
+    now: datetime,
+) -> dict[ItemKey, int]:
+    """Units on hand for `overstock_days` or more (rule 9), per item, in one query per limit.
+
+    First in, first out leaves the newest units on the shelf, so what is aged is on hand less
+    everything that came in within the limit (receipts, additions, a first count, count gains):
+    the same figure as `vmi_rules.aging.aged_qty`, without reading the whole history.
+    """
+    L = LedgerRow
+    first_count = (
+        select(func.min(L.id))
+        .where(L.agreement_id == ItemRow.agreement_id, L.sku == ItemRow.sku, L.kind == "count")
+        .correlate(ItemRow)
+        .scalar_subquery()
+    )
+    came_in = case(
+        (L.kind == "receipt", L.qty),
+        (and_(L.kind == "adjustment", L.qty > 0), L.qty),
+        (and_(L.kind == "count", L.id == first_count), L.qty),
+        (L.kind == "count", L.anomaly_gain),
+        else_=0,
+    )
+    recent: dict[ItemKey, int] = {}
+    by_limit: dict[int, list[str]] = defaultdict(list)
+    for agreement_id, days in overstock_days.items():
+        by_limit[days].append(agreement_id)
+    for days, agreement_ids in by_limit.items():
+        query = (
+            select(ItemRow.agreement_id, ItemRow.sku, func.sum(came_in))
+            .select_from(ItemRow)
+            .join(L, and_(L.agreement_id == ItemRow.agreement_id, L.sku == ItemRow.sku))
+            .where(ItemRow.agreement_id.in_(agreement_ids), L.at > now - timedelta(days=days))
+            .group_by(ItemRow.agreement_id, ItemRow.sku)
+        )
+        for agreement_id, sku, qty in session.execute(query):
+            recent[(agreement_id, sku)] = int(qty or 0)
+    return {
+        key: max(0, level.on_hand - recent.get(key, 0))
+        for key, level in levels.items()
+        if key[0] in overstock_days
+    }
 
 
 def on_hand(session: Session, agreement_id: str, sku: str) -> int | None:

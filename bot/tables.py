@@ -105,6 +105,7 @@ class LedgerRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ledger_item_kind", "agreement_id", "sku", "kind", "id"),
         Index("ix_ledger_item", "agreement_id", "sku", "id"),
+        Index("ix_ledger_item_at", "agreement_id", "sku", "at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     agreement_id: str = Field(max_length=64)

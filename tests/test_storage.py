@@ -20,7 +20,13 @@ from bot.proposals import apply as apply_transition
 from bot.proposals import get as get_proposal
 from bot.review_service import review
 from bot.runtime import Runtime, start
-from bot.stock import record_count, record_receipt, record_withdrawal, stock_levels
+from bot.stock import (
+    aged_quantities,
+    record_count,
+    record_receipt,
+    record_withdrawal,
+    stock_levels,
+)
 from bot.tables import (
     InboxRow,
     ItemRow,
@@ -31,7 +37,9 @@ from bot.tables import (
 )
 from messages.cards import Card
 from tests.support import EXAMPLE, shanghai
+from vmi_rules.aging import aged_qty
 from vmi_rules.ledger import Movement, on_hand
+from vmi_rules.ledger import apply as apply_movement
 from vmi_rules.periods import next_month
 from vmi_rules.proposal import Actor, TransitionRefused
 
@@ -394,3 +402,46 @@ def test_on_sqlite_a_reader_does_not_wait_for_a_writer(tmp_path: Path) -> None:
         reader.join(timeout=5)
         assert seen == [45]  # answered at once, from the last committed state
     rt.engine.dispose()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(movement, st.integers(0, 24 * 60)), max_size=12
+    ),  # (movement, hours before now)
+    days=st.integers(1, 40),
+)
+def test_aged_units_in_sql_are_the_rules_fifo_aging(
+    runtime: Runtime,
+    steps: list,
+    days: int,  # type: ignore[type-arg]
+) -> None:
+    now = T0 + timedelta(days=60)
+    # ledger order is time order, and stock never goes below zero (a later count would fix it)
+    ordered = sorted(steps, key=lambda step: -step[1])
+    movements, level = [], 0
+    for (kind, qty), hours_ago in ordered:
+        if (
+            kind in ("withdrawal", "adjustment")
+            and level - (qty if kind == "withdrawal" else -qty) < 0
+        ):
+            continue
+        moved = Movement(kind, qty, now - timedelta(hours=hours_ago))
+        level = apply_movement(level, moved)
+        movements.append(moved)
+    with transaction(runtime.engine) as s:
+        s.execute(LedgerRow.__table__.delete())
+        first = True
+        for m in movements:
+            gain = 0
+            if m.kind == "count" and not first:
+                gain = max(0, m.qty - on_hand(movements[: movements.index(m)]))
+            first = first and m.kind != "count"
+            s.add(LedgerRow(agreement_id=AGREEMENT, sku=SKU, kind=m.kind, qty=m.qty, at=m.at,
+                            recorded_at=m.at, anomaly_gain=gain))  # fmt: skip
+        s.flush()
+        levels = stock_levels(s, [AGREEMENT])
+        stored = aged_quantities(s, levels, {AGREEMENT: days}, now).get((AGREEMENT, SKU), 0)
+    assert stored == aged_qty(movements, now, days)

@@ -83,6 +83,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ledger', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_item', ['agreement_id', 'sku', 'id'], unique=False)
+        batch_op.create_index('ix_ledger_item_at', ['agreement_id', 'sku', 'at'], unique=False)
         batch_op.create_index('ix_ledger_item_kind', ['agreement_id', 'sku', 'kind', 'id'], unique=False)
 
     op.create_table('member',
@@ -204,6 +205,7 @@ def downgrade() -> None:
     op.drop_table('outbox')
     op.drop_table('member')
     with op.batch_alter_table('ledger', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_item_at')
         batch_op.drop_index('ix_ledger_item_kind')
         batch_op.drop_index('ix_ledger_item')
 
