@@ -663,6 +663,15 @@ class _Loader:
         # Compare only two usable numbers, so one typo is not reported twice.
         if _is_count(table.get("min")) and _is_count(table.get("max")) and low > high:
             self.problem(f"{where}.min", f"{low} is above max {high}")
+        moq = table.get("moq")
+        # rounding down never goes over max, so an moq above max could never be ordered
+        usable = _is_count(moq) and _is_count(table.get("max"))
+        if table.get("rounding") == "down" and usable and moq > high:
+            self.problem(
+                f"{where}.moq",
+                f'{moq} is above max {high} with rounding = "down": no order could ever be '
+                'proposed; lower moq or use rounding = "up"',
+            )
         return Item(
             sku=self.string(table, "sku", where, required=True) or "",
             name=self.string(table, "name", where, required=True) or "",

@@ -838,3 +838,12 @@ def test_resolve_config_path_then_the_example(monkeypatch: pytest.MonkeyPatch) -
     assert resolve_config_path(None) == DEFAULT_CONFIG == Path("config/example.toml")
     monkeypatch.setenv("VMI_CONFIG", "")  # set but empty counts as not set
     assert resolve_config_path(None) == Path("config/example.toml")
+
+
+def test_moq_above_max_with_rounding_down_could_never_order(tmp_path: Path) -> None:
+    text = edit("min = 50", 'min = 50\nmoq = 150\nrounding = "down"')
+    problems = problems_in(tmp_path, text)
+    assert problems == [
+        f"{tmp_path / 'bad.toml'}: agreements[0].items[0].moq: 150 is above max 100 with "
+        'rounding = "down": no order could ever be proposed; lower moq or use rounding = "up"'
+    ]
