@@ -151,7 +151,7 @@ def proposal_card_context(
     item: Item, decision: ReviewDecision, proposal_id: str, qty: int
 ) -> dict[str, object]:
     """The figures a proposal card shows: item, quantity, and why."""
-    days = decision.days_to_min
+    days, cover = decision.days_to_min, decision.days_of_cover
     return {
         "proposal_id": proposal_id,
         "item_name": item.name,
@@ -164,6 +164,8 @@ def proposal_card_context(
         "position": decision.position,
         "reason": decision.reason,
         "days_to_min": None if days is None else max(0, math.floor(days * 10) / 10),
+        "daily_demand": None if cover is None else round(decision.daily_demand or 0, 1),
+        "days_of_cover": None if cover is None else math.floor(cover * 10) / 10,
     }
 
 

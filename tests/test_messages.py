@@ -34,6 +34,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "position": 45,
                 "reason": reason,
                 "days_to_min": 3.3,
+                "daily_demand": 2.9,
+                "days_of_cover": 15.5,
                 "outcome": outcome,
                 "previous_qty": 40,
             },

@@ -100,6 +100,14 @@ class ReviewDecision:
     projected: int | None = None
     days_to_min: float | None = None
     proposal_id: str | None = None
+    daily_demand: float | None = None  # planned use per day until the horizon, with plans
+
+    @property
+    def days_of_cover(self) -> float | None:
+        """How many days the position lasts at the planned rate (None without a plan)."""
+        if not self.daily_demand:
+            return None
+        return self.position / self.daily_demand
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,9 @@ def review_item(
     horizon = now + timedelta(days=review_every_days + item.lead_time_days)
     current = position(on_hand, proposals)
     regular = next((p for p in proposals if not p.urgent), None)
+    # the planned rate of use over the same window the projection looks at
+    window = review_every_days + item.lead_time_days
+    rate = demand_between(item_plans, now, horizon) / window if item_plans and window else None
 
     def decide(
         action: ReviewAction, reason: str, seen: Outlook, qty: int = 0, kept: Proposal | None = None
@@ -171,6 +182,7 @@ def review_item(
             projected=seen.projected,
             days_to_min=seen.days_to_min,
             proposal_id=kept.id if kept else None,
+            daily_demand=rate,
         )
 
     if regular is None:

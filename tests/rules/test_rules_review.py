@@ -284,3 +284,11 @@ def test_review_horizon_adds_the_review_cycle_and_lead_time() -> None:
     with_lead = review(85, plans=plans, now=sh(1))
     assert (no_lead.projected, no_lead.action) == (55, "none")
     assert (with_lead.projected, with_lead.action) == (25, "propose")
+
+
+def test_days_of_cover_come_from_the_planned_rate() -> None:
+    # 90 over December's 31 days is 90/31 a day; a position of 45 lasts 15.5 days
+    decision = review(45, plans=[plan("2026-12", 90)], now=sh(1))
+    assert decision.daily_demand == pytest.approx(90 / 31)
+    assert decision.days_of_cover == pytest.approx(15.5)
+    assert review(45).days_of_cover is None  # no plan, no guess
