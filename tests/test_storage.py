@@ -434,10 +434,10 @@ def test_aged_units_in_sql_are_the_rules_fifo_aging(
     with transaction(runtime.engine) as s:
         s.execute(LedgerRow.__table__.delete())
         first = True
-        for m in movements:
+        for i, m in enumerate(movements):
             gain = 0
             if m.kind == "count" and not first:
-                gain = max(0, m.qty - on_hand(movements[: movements.index(m)]))
+                gain = max(0, m.qty - on_hand(movements[:i]))
             first = first and m.kind != "count"
             s.add(LedgerRow(agreement_id=AGREEMENT, sku=SKU, kind=m.kind, qty=m.qty, at=m.at,
                             recorded_at=m.at, anomaly_gain=gain))  # fmt: skip
