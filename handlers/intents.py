@@ -228,7 +228,7 @@ def _act(turn: Turn, proposal_id: str, action: str, **options: Any) -> Card:
         )
     item = turn.agreement.item(row.sku)
     assert item is not None
-    level = stock_levels(turn.session, [turn.agreement.id]).get((turn.agreement.id, row.sku))
+    on_hand, current = _standing(turn, item.sku)
     return turn.card(
         "proposal_action",
         action=action,
@@ -241,9 +241,21 @@ def _act(turn: Turn, proposal_id: str, action: str, **options: Any) -> Card:
         reason=row.reject_reason,
         eta=row.eta.isoformat() if row.eta else "",
         received=transition.qty,
-        on_hand=level.on_hand if level else 0,
+        on_hand=on_hand,
+        position=current,
+        min=item.min,
+        max=item.max,
         outstanding=transition.after.outstanding,
     )
+
+
+def _standing(turn: Turn, sku: str) -> tuple[int, int]:
+    """Where an item stands now: on hand, and the position with its open proposals."""
+    key = (turn.agreement.id, sku)
+    level = stock_levels(turn.session, [turn.agreement.id], [sku]).get(key)
+    open_rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id]).get(key, [])
+    on_hand = level.on_hand if level else 0
+    return on_hand, position(on_hand, [stored_proposals.as_rule(r) for r in open_rows])
 
 
 # --- plans -------------------------------------------------------------------------------------
@@ -267,16 +279,11 @@ def on_emergency(turn: Turn, intent: Emergency) -> Card:
     """An urgent change: the new requirement over the position is proposed now, marked urgent."""
     item = turn.agreement.item(intent.sku)
     assert item is not None
-    key = (turn.agreement.id, item.sku)
     _, previous = set_plan(
         turn.session, turn.agreement.id, item.sku, intent.period, intent.qty, turn.now,
         member_id=turn.member.id,
     )  # fmt: skip
-    level = stock_levels(turn.session, [turn.agreement.id]).get(key)
-    open_rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id]).get(key, [])
-    current = position(
-        level.on_hand if level else 0, [stored_proposals.as_rule(r) for r in open_rows]
-    )
+    _, current = _standing(turn, item.sku)
     needed_at = datetime.combine(intent.period.start, time(0), tzinfo=turn.agreement.tz)
     top_up = emergency_top_up(item, turn.agreement.terms, current, intent.qty, turn.now, needed_at)
     context: dict[str, Any] = {

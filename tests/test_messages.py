@@ -59,6 +59,9 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "eta": "2026-11-25",
                 "received": 50,
                 "on_hand": 95,
+                "position": 100,
+                "min": 50,
+                "max": 100,
                 "outstanding": 5,
             },
         )
