@@ -159,11 +159,13 @@ def _chat(runtime: runtime_module.Runtime, speaker: str | None) -> int:
     try:
         if interactive:
             sys.stdout.write(banner(runtime, speaker))
+            chat.deliver_in_background()
         chat.deliver()  # what came while nobody was here
         chat.run(_lines(interactive), echo=not interactive)  # piped: show who said what
     except KeyboardInterrupt:
         pass
     finally:
+        chat.stop()
         leader.stop()
     return 0
 

@@ -43,6 +43,7 @@ class ConsoleChat:
         self.platforms = platforms
         self.buttons: dict[str, Button] = {}
         self._printing = threading.Lock()
+        self._stop = threading.Event()
 
     @property
     def chat(self) -> str:
@@ -113,6 +114,19 @@ class ConsoleChat:
     def switch(self, who: str) -> None:
         """Speak as another member from now on."""
         self._switch(who, quiet=True)
+
+    def deliver_in_background(self, every_seconds: float = 2.0) -> None:
+        """Print what the scheduler posts while the person is not typing (a terminal chat)."""
+
+        def loop() -> None:
+            while not self._stop.wait(every_seconds):
+                self.deliver()
+
+        threading.Thread(target=loop, name="console-delivery", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop background delivery."""
+        self._stop.set()
 
     def _switch(self, who: str, quiet: bool = False) -> None:
         member = self.runtime.config.member_by_platform(CONSOLE, who)
