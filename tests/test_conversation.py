@@ -155,3 +155,20 @@ def test_a_later_count_infers_the_withdrawal_and_says_so(rt: Runtime) -> None:
     with transaction(rt.engine) as s:
         rows = s.execute(select(LedgerRow.kind, LedgerRow.qty).order_by(LedgerRow.id)).all()
     assert rows == [("count", 60), ("withdrawal", 8), ("count", 52)]
+
+
+def test_lines_pasted_from_excel_are_one_count_of_several_items(tmp_path: Path) -> None:
+    two_items = tmp_path / "two.toml"
+    two_items.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        + '\n[[agreements.items]]\nsku = "6206"\nname = "6206 深沟球轴承"\nmin = 20\nmax = 60\n',
+        encoding="utf-8",
+    )
+    rt2 = start(str(two_items), f"sqlite:///{tmp_path / 'two.sqlite'}")
+    [reply] = say(rt2, "keeper", "物料\t库存\n6205\t45\n6206\t１２\n")
+    assert reply.title == "已记录盘点"
+    assert [line.split("：")[0] for line in reply.lines if "：盘点" in line] == [
+        "6205 深沟球轴承",
+        "6206 深沟球轴承",
+    ]
+    assert any("低于补货线 20" in line for line in reply.lines)  # 6206: 12 < 20
