@@ -68,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="who speaks first: a member's console name (default: the first console member)",
     )
 
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="HTTP server for Slack (and the JSON status), the scheduler and delivery",
+        description="Serve POST /slack/events, GET /healthz and GET /api/status, run the "
+        "review scheduler and deliver the outbox. Slack is on when SLACK_BOT_TOKEN and "
+        "SLACK_SIGNING_SECRET are set; Socket Mode too when SLACK_APP_TOKEN is set.",
+    )
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve_cmd.add_argument("--port", type=int, default=8080, help="port to listen on")
+
     check = commands.add_parser(
         "check",
         help="run the review for every agreement once and print what it proposed",
@@ -137,6 +147,11 @@ def _run(args: argparse.Namespace) -> int:
     runtime = runtime_module.start(args.config, args.db)
     if args.command == "chat":
         return _chat(runtime, args.speaker)
+    if args.command == "serve":
+        from bot.server import serve
+
+        logging.getLogger().setLevel(logging.INFO)
+        return serve(runtime, args.host, args.port)
     if args.command == "check":
         return _check(runtime, args.now)
     if args.command == "status":

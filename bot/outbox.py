@@ -22,10 +22,17 @@ WECOM = "wecom"
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a message goes: a platform and a chat (channel, group chat or person) on it."""
+    """Where a message goes: a platform and a chat (channel, group chat or person) on it.
+
+    `mode` says how: a new message (post), an answer in the thread of message `ref` (thread),
+    a new version of message `ref` (update), or an answer only `recipient` sees (ephemeral).
+    """
 
     platform: str
     chat: str
+    mode: str = "post"
+    ref: str = ""
+    recipient: str = ""
 
 
 def platforms_on(env: Mapping[str, str] | None = None) -> frozenset[str]:
@@ -82,6 +89,9 @@ def enqueue_all(session: Session, messages: list[Message]) -> list[OutboxRow]:
                 key=m.key,
                 platform=m.destination.platform,
                 chat=m.destination.chat,
+                mode=m.destination.mode,
+                target_ref=m.destination.ref,
+                recipient=m.destination.recipient,
                 card=m.card.to_json(),
                 agreement_id=m.agreement_id,
                 proposal_id=m.proposal_id,

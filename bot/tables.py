@@ -219,6 +219,9 @@ class OutboxRow(SQLModel, table=True):
     key: str | None = Field(default=None, max_length=255)  # repeat-safe writes share a key
     platform: str = Field(max_length=16)
     chat: str = Field(max_length=255)
+    mode: str = Field(default="post", max_length=16)  # post | thread | update | ephemeral
+    target_ref: str = ""  # the message to answer in a thread or to update in place
+    recipient: str = ""  # who alone sees an ephemeral answer (their platform id)
     card: str  # JSON of a neutral card
     agreement_id: str | None = Field(default=None, max_length=64)
     proposal_id: int | None = None
@@ -229,3 +232,4 @@ class OutboxRow(SQLModel, table=True):
     platform_ref: str = ""  # e.g. Slack's channel+ts or WeCom's task id, to update a card later
     created_at: datetime = Field(sa_column=_utc())
     sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    claimed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))

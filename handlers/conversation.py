@@ -73,14 +73,24 @@ def handle(
         reply = _reply(session, config, incoming, platforms, inbox_id)
         if reply is not None:
             enqueue(
-                session,
-                Destination(incoming.platform, incoming.chat),
-                reply,
-                incoming.at,
+                session, reply_destination(incoming, reply), reply, incoming.at,
                 key=f"reply:{inbox_id}",
-            )
+            )  # fmt: skip
         mark_handled(session, inbox_id, incoming.at)
     return True
+
+
+def reply_destination(incoming: Incoming, reply: Card) -> Destination:
+    """Where the answer goes: a pressed card is updated in place, refusals and slash commands
+    are answered to the asker alone, and in a group a message is answered in its thread."""
+    here = (incoming.platform, incoming.chat)
+    if incoming.via == "command" or (reply.refusal and incoming.via in ("button", "form")):
+        return Destination(*here, mode="ephemeral", recipient=incoming.sender)
+    if incoming.via in ("button", "form") and incoming.origin_ref:
+        return Destination(*here, mode="update", ref=incoming.origin_ref)
+    if not incoming.direct and incoming.origin_ref:
+        return Destination(*here, mode="thread", ref=incoming.origin_ref)
+    return Destination(*here)
 
 
 def _reply(

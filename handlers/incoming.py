@@ -27,3 +27,5 @@ class Incoming:
     button: ButtonPress | None = None
     direct: bool = True  # a one-to-one chat with the bot (it always answers there)
     addressed: bool = True  # in a group: the bot was mentioned
+    via: str = "message"  # message | button | form | command (a slash command: answer privately)
+    origin_ref: str = ""  # the platform's reference of the message said or the card pressed

@@ -30,6 +30,7 @@ class Card:
     fields: tuple[tuple[str, str], ...] = ()
     buttons: tuple[Button, ...] = field(default=())
     urgent: bool = False
+    refusal: bool = False  # says why nothing changed: shown only to the person who asked
 
     def to_json(self) -> str:
         """The card as JSON, for the outbox."""
@@ -45,6 +46,7 @@ class Card:
             fields=tuple((k, v) for k, v in raw.get("fields", ())),
             buttons=tuple(Button(**b) for b in raw.get("buttons", ())),
             urgent=raw.get("urgent", False),
+            refusal=raw.get("refusal", False),
         )
 
     def as_text(self) -> str:

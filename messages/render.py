@@ -79,4 +79,5 @@ def render_card(
             for action, value, style in buttons
         ),
         urgent=urgent,
+        refusal=name == "refusal",
     )

@@ -134,6 +134,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("status", {"agreement": "plant-6205", "items": [ITEM], "states": STATES}),
     ("review", {"agreement": "plant-6205", "proposed": ["P1 6205 55件"]}),
     ("review", {"agreement": "plant-6205", "proposed": []}),
+    ("adjust_form", {"proposal_id": "P1"}),
     *[
         (
             "settlement",

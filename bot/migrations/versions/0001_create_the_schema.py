@@ -103,6 +103,9 @@ def upgrade() -> None:
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('platform', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('chat', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('target_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('recipient', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('card', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('agreement_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('proposal_id', sa.Integer(), nullable=True),
@@ -113,6 +116,7 @@ def upgrade() -> None:
     sa.Column('platform_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('created_at', bot.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', bot.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key', name='uq_outbox_key')
     )

@@ -1,0 +1,210 @@
+"""Delivery: outbox rows go out through each platform's sender, in order per chat, once.
+
+A row is claimed (state `sending`), sent outside any transaction, then marked `sent` with the
+platform's reference, or given a later `next_attempt_at` (rate limit, server error, network), or
+marked `failed` with the error when the platform says it never will work. A row left `sending`
+by a process that died is taken up again after a while, so nothing is lost on a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import Engine, or_, select, update
+
+from bot.db import transaction
+from bot.tables import OutboxRow
+from messages.cards import Card
+
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 300.0
+MAX_ATTEMPTS = 12  # about 40 minutes of trying before a message is given up
+STALE_CLAIM = timedelta(minutes=5)
+Clock = Callable[[], datetime]
+
+
+class RetryLater(Exception):
+    """The platform could not take it now; `after` seconds when it said so (429 Retry-After)."""
+
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+class NeverDeliverable(Exception):
+    """The platform will never take it (no such channel, bot not in it): mark it failed."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a sender needs of an outbox row."""
+
+    id: int
+    chat: str
+    mode: str
+    target_ref: str
+    recipient: str
+    card: Card
+
+
+class Sender(Protocol):
+    """One platform's way of sending a neutral card; returns the platform's reference."""
+
+    def send(self, message: Outgoing) -> str: ...
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with full jitter after the given number of failed attempts."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** max(0, attempts - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class DeliveryWorker:
+    """Sends pending outbox rows for the platforms it has senders for."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        senders: dict[str, Sender],
+        clock: Clock = lambda: datetime.now(UTC),
+        idle_seconds: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.senders = senders
+        self.clock = clock
+        self.idle_seconds = idle_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Deliver in a background thread until `stop`."""
+        self._thread = threading.Thread(target=self._loop, name="delivery", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Something new is in the outbox: look now rather than at the next tick."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the message in hand and stop; what is left waits in the outbox."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = self.run_once()
+            except Exception:  # the worker must outlive a bad moment of the database
+                log.exception("delivery pass failed; trying again shortly")
+                sent = 0
+            if not sent:
+                self._wake.wait(self.idle_seconds)
+                self._wake.clear()
+
+    def run_once(self, limit: int = 50) -> int:
+        """One pass: claim due rows, send them in order per chat; how many were sent."""
+        rows = self._claim(limit)
+        blocked: set[tuple[str, str]] = set()
+        sent = 0
+        for row in rows:
+            chat = (row.platform, row.chat)
+            if chat in blocked or self._stop.is_set():
+                self._release(row.id)  # keep the chat's order: later rows wait for this one
+                continue
+            if self._deliver(row):
+                sent += 1
+            else:
+                blocked.add(chat)
+        return sent
+
+    def _claim(self, limit: int) -> list[OutboxRow]:
+        now = self.clock()
+        with transaction(self.engine) as session:
+            due = session.scalars(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.platform.in_(list(self.senders)),
+                    or_(
+                        OutboxRow.state == "pending",
+                        (OutboxRow.state == "sending") & (OutboxRow.claimed_at < now - STALE_CLAIM),
+                    ),
+                )
+                .order_by(OutboxRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            # a chat whose oldest waiting row is not due yet sends nothing after it either
+            waiting: set[tuple[str, str]] = set()
+            claimed = []
+            for row in due:
+                chat = (row.platform, row.chat)
+                if chat in waiting or (row.next_attempt_at and row.next_attempt_at > now):
+                    waiting.add(chat)
+                    continue
+                row.state, row.claimed_at = "sending", now
+                claimed.append(row)
+            return claimed
+
+    def _deliver(self, row: OutboxRow) -> bool:
+        message = Outgoing(
+            row.id, row.chat, row.mode, row.target_ref, row.recipient, Card.from_json(row.card)
+        )  # type: ignore[arg-type]
+        try:
+            ref = self.senders[row.platform].send(message)
+        except RetryLater as later:
+            attempts = row.attempts + 1
+            if attempts >= MAX_ATTEMPTS:
+                self._finish(row.id, "failed", attempts, error=f"gave up: {later}")
+                log.error("outbox %s to %s %s given up: %s", row.id, row.platform, row.chat, later)
+                return False
+            wait = later.after if later.after is not None else backoff_seconds(attempts)
+            self._finish(row.id, "pending", attempts, error=str(later), wait=wait)
+            return False
+        except NeverDeliverable as never:
+            self._finish(row.id, "failed", row.attempts + 1, error=str(never))
+            log.error("outbox %s to %s %s failed: %s", row.id, row.platform, row.chat, never)
+            return True  # nothing to wait for: the chat's next rows may go
+        self._finish(row.id, "sent", row.attempts + 1, ref=ref)
+        return True
+
+    def _finish(
+        self,
+        row_id: int,
+        state: str,
+        attempts: int,
+        *,
+        error: str = "",
+        ref: str = "",
+        wait: float | None = None,
+    ) -> None:
+        now = self.clock()
+        values: dict[str, object] = {"state": state, "attempts": attempts, "claimed_at": None}
+        if error:
+            values["last_error"] = error[:500]
+        if ref:
+            values["platform_ref"] = ref
+        if state == "sent":
+            values["sent_at"] = now
+        if wait is not None:
+            values["next_attempt_at"] = now + timedelta(seconds=wait)
+        with transaction(self.engine) as session:
+            session.execute(update(OutboxRow).where(OutboxRow.id == row_id).values(**values))
+
+    def _release(self, row_id: int) -> None:
+        with transaction(self.engine) as session:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row_id, OutboxRow.state == "sending")
+                .values(state="pending", claimed_at=None)
+            )

@@ -1,0 +1,147 @@
+"""`vmi-bot serve`: one web app (Flask on waitress) for Slack's HTTP requests, the health check
+and the JSON status, with the review scheduler and the delivery worker in the same process."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from sqlalchemy import text
+from waitress.server import create_server
+
+from bot.db import transaction
+from bot.delivery import DeliveryWorker, Sender
+from bot.outbox import SLACK, platforms_on
+from bot.runtime import Runtime
+from bot.scheduler import SchedulerLeader
+from bot.status import status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """Everything `serve` runs: the web app and the background parts beside it."""
+
+    app: Flask
+    delivery: DeliveryWorker
+    leader: SchedulerLeader
+    socket_mode: Any = None
+    _stopped: threading.Event = field(default_factory=threading.Event)
+
+    def start_background(self) -> None:
+        """Start the scheduler (when this process leads), delivery, and Socket Mode if set."""
+        self.leader.start()
+        self.delivery.start()
+        if self.socket_mode is not None:
+            self.socket_mode.connect()
+
+    def stop_background(self) -> None:
+        """Stop them; undelivered messages stay in the outbox for the next start."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.socket_mode is not None:
+            self.socket_mode.close()
+        self.leader.stop()
+        self.delivery.stop()
+
+
+def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Service:
+    """The app and its background parts, from the environment (tokens, endpoints)."""
+    env = dict(os.environ if env is None else env)
+    platforms = platforms_on(env)
+    senders: dict[str, Sender] = {}
+    app = Flask("vmi-bot")
+    delivery = DeliveryWorker(runtime.engine, senders)
+    socket_mode = None
+
+    if SLACK in platforms:
+        from slack_bolt.adapter.flask import SlackRequestHandler
+
+        from bot.slack_app import build_slack_app
+        from bot.slack_sender import SlackSender, slack_client
+
+        client = slack_client(env.get("SLACK_BOT_TOKEN"))
+        senders[SLACK] = SlackSender(client)
+        slack = build_slack_app(
+            runtime, client, env.get("SLACK_SIGNING_SECRET", ""), platforms, delivery.wake
+        )
+        slack_handler = SlackRequestHandler(slack)
+
+        @app.post("/slack/events")
+        def slack_events() -> Response:
+            return slack_handler.handle(request)
+
+        if env.get("SLACK_APP_TOKEN"):
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            socket_mode = SocketModeHandler(slack, env["SLACK_APP_TOKEN"])
+    _warn_about_chats_of_platforms_off(runtime, platforms)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        try:
+            with transaction(runtime.engine, read_only=True) as session:
+                session.execute(text("SELECT 1"))
+        except Exception as err:  # any database failure means not healthy
+            log.warning("health check: database did not answer: %s", err.__class__.__name__)
+            return jsonify({"status": "error", "reason": "database"}), 503
+        return jsonify({"status": "ok"}), 200
+
+    api_token = env.get("VMI_API_TOKEN", "")
+
+    @app.get("/api/status")
+    def api_status() -> tuple[Response, int]:
+        if not api_token:
+            return jsonify({"error": "not found"}), 404
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {api_token}".encode()):
+            return jsonify({"error": "unauthorized"}), 401
+        with transaction(runtime.engine, read_only=True) as session:
+            document = status(session, runtime.config, datetime.now(UTC))
+        return jsonify(document), 200
+
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    return Service(app, delivery, SchedulerLeader(runtime), socket_mode)
+
+
+def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[str]) -> None:
+    for agreement in runtime.config.agreements:
+        if agreement.slack_channel and SLACK not in platforms:
+            log.warning(
+                "agreement %s names Slack channel %s, but Slack is off "
+                "(set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET); its posts are skipped",
+                agreement.id,
+                agreement.slack_channel,
+            )
+
+
+def serve(runtime: Runtime, host: str, port: int) -> int:
+    """Serve until SIGTERM or Ctrl-C; in-flight requests finish, the outbox keeps the rest."""
+    service = build_service(runtime)
+    server = create_server(service.app, host=host, port=port, threads=8)
+    service.start_background()
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signum)
+        server.close()  # stop accepting; the request threads finish what they hold
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.warning("vmi-bot serving on http://%s:%s", host, port)
+    try:
+        server.run()
+    except OSError:
+        pass  # the listening socket was closed by stop()
+    finally:
+        server.task_dispatcher.shutdown()
+        service.stop_background()
+    return 0

@@ -1,0 +1,90 @@
+"""Slack's side of delivery: neutral cards out through the Web API (chat.postMessage,
+chat.update, chat.postEphemeral), with Slack's errors sorted into retry-later and never."""
+
+from __future__ import annotations
+
+import os
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.delivery import NeverDeliverable, Outgoing, RetryLater
+from bot.slack_blocks import card_to_message
+
+DEFAULT_API = "https://slack.com/api/"
+# Errors that no retry will cure (Slack's documented error codes).
+NEVER = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "user_not_in_channel",
+        "message_not_found",
+        "cant_update_message",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "not_authed",
+        "missing_scope",
+    }
+)
+
+
+def slack_client(token: str | None = None) -> WebClient:
+    """A Web API client at `SLACK_API_BASE_URL` (Slack's own by default), without its own
+    retries: delivery decides when to try again and keeps the order per channel."""
+    return WebClient(
+        token=token or os.environ.get("SLACK_BOT_TOKEN"),
+        base_url=os.environ.get("SLACK_API_BASE_URL") or DEFAULT_API,
+        retry_handlers=[],
+        timeout=15,
+    )
+
+
+class SlackSender:
+    """Sends outbox rows to Slack; the reference it returns is `channel:ts`."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def send(self, message: Outgoing) -> str:
+        """Post, answer in a thread, update in place, or answer one person only."""
+        body = card_to_message(message.card)
+        try:
+            if message.mode == "update" and message.target_ref:
+                channel, ts = message.target_ref.split(":", 1)
+                answer = self.client.chat_update(channel=channel, ts=ts, **body)
+            elif message.mode == "ephemeral":
+                answer = self.client.chat_postEphemeral(
+                    channel=message.chat, user=message.recipient, **body
+                )
+                return f"{message.chat}:{answer.get('message_ts', '')}"
+            elif message.mode == "thread" and message.target_ref:
+                thread_ts = message.target_ref.split(":", 1)[-1]
+                answer = self.client.chat_postMessage(
+                    channel=message.chat, thread_ts=thread_ts, **body
+                )
+            else:
+                answer = self.client.chat_postMessage(channel=message.chat, **body)
+        except SlackApiError as err:
+            raise _sorted(err) from err
+        except OSError as err:  # connection refused, reset, timed out
+            raise RetryLater(f"network: {err}") from err
+        return f"{answer.get('channel', message.chat)}:{answer.get('ts', '')}"
+
+
+def _sorted(err: SlackApiError) -> Exception:
+    response = err.response
+    status = response.status_code
+    if status == 429:
+        after = response.headers.get("Retry-After") or response.headers.get("retry-after")
+        return RetryLater("rate limited (429)", float(after) if after else None)
+    if status >= 500:
+        return RetryLater(f"Slack answered HTTP {status}")
+    error = response.get("error", "") if isinstance(response.data, dict) else ""
+    if error in NEVER:
+        return NeverDeliverable(error)
+    return RetryLater(error or f"HTTP {status}")

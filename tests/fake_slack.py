@@ -1,0 +1,398 @@
+"""A small fake of the Slack Web API for tests: a real HTTP server on 127.0.0.1 that answers the
+way Slack documents ({"ok": true, ...} / {"ok": false, "error": ...}, HTTP 429 with
+Retry-After) and records every request.
+
+    with FakeSlack() as fake:
+        client = WebClient(token="xoxb-test", base_url=fake.base_url)
+        client.chat_postMessage(channel="C1", text="hi")
+        assert fake.calls_to("chat.postMessage")[0].params["text"] == "hi"
+
+or `fake = FakeSlack().start()` … `fake.stop()` in a fixture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+TEAM_ID = "T1"
+APP_ID = "A1"
+
+# Params Slack takes as JSON even in a form body (WebClient sends them as JSON strings there).
+_JSON_PARAMS = frozenset({"blocks", "attachments", "view", "metadata", "user_auth_blocks"})
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: the API method, its params (JSON or form, merged with the query string),
+    the token (Authorization: Bearer, or a `token` param), when it came (time.monotonic()),
+    and what the fake answered."""
+
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    at: float
+    status: int = 200
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Failure:
+    status: int
+    retry_after: int | None
+
+
+@dataclass
+class _Error:
+    error: str
+    remaining: int | None  # None: always
+
+
+class FakeSlack:
+    """A fake Slack Web API on 127.0.0.1 and a random free port."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self._changed = threading.Condition()  # guards all state below and `calls`
+        self._failures: list[_Failure] = []
+        self._errors: dict[str, _Error] = {}
+        self._ts_counter = 0
+        self._view_counter = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        """Bind a free port and serve in a background thread; returns self."""
+        if self._server is not None:
+            raise RuntimeError("FakeSlack is already running")
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down and join its thread. Safe to call twice."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """What WebClient(base_url=...) / SLACK_API_BASE_URL gets, e.g. http://127.0.0.1:PORT/api/"""
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/api/"
+
+    # -- scripting ---------------------------------------------------------------------------
+
+    def fail_next(self, count: int, status: int = 500, retry_after: int | None = None) -> None:
+        """The next `count` requests (any method) answer HTTP `status` instead; with
+        `retry_after`, a Retry-After header (seconds) as Slack sends with 429."""
+        with self._changed:
+            self._failures.extend(_Failure(status, retry_after) for _ in range(count))
+
+    def error_for(self, method: str, error: str, count: int | None = None) -> None:
+        """`method` answers {"ok": false, "error": error}, `count` times or (None) always.
+        A later call for the same method replaces the earlier one."""
+        with self._changed:
+            self._errors[method] = _Error(error, count)
+
+    def reset(self) -> None:
+        """Forget the calls and every scripted failure and error."""
+        with self._changed:
+            self.calls.clear()
+            self._failures.clear()
+            self._errors.clear()
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[Call]:
+        """The calls of `method`, in order."""
+        with self._changed:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, n: int = 1, timeout: float = 10) -> list[Call]:
+        """Block until `n` calls of `method` were recorded; returns all calls of it so far.
+        Raises TimeoutError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [c for c in self.calls if c.method == method]
+                if len(found) >= n:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [c.method for c in self.calls]
+                    raise TimeoutError(
+                        f"{len(found)} of {n} {method} calls after {timeout}s; calls: {seen}"
+                    )
+                self._changed.wait(left)
+
+    # -- answering (server threads) ----------------------------------------------------------
+
+    def _answer(
+        self, method: str, params: dict[str, Any], token: str | None, bad_json: bool
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Decide the answer, record the call and wake waiters; all under the lock, so calls
+        are recorded in the order they were answered."""
+        with self._changed:
+            status, body, headers = self._decide(method, params, token, bad_json)
+            self.calls.append(Call(method, params, token, time.monotonic(), status, body))
+            self._changed.notify_all()
+        return status, body, headers
+
+    def _decide(
+        self, method: str, params: dict[str, Any], token: str | None, bad_json: bool
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if self._failures:
+            failure = self._failures.pop(0)
+            headers = {}
+            if failure.retry_after is not None:
+                headers["Retry-After"] = str(failure.retry_after)
+            error = "ratelimited" if failure.status == 429 else "fatal_error"
+            return failure.status, {"ok": False, "error": error}, headers
+        if bad_json:
+            return 200, {"ok": False, "error": "invalid_json"}, {}
+        if not token:
+            return 200, {"ok": False, "error": "not_authed"}, {}
+        scripted = self._errors.get(method)
+        if scripted is not None:
+            if scripted.remaining is not None:
+                scripted.remaining -= 1
+                if scripted.remaining <= 0:
+                    del self._errors[method]
+            return 200, {"ok": False, "error": scripted.error}, {}
+        handler = _METHODS.get(method)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
+        return 200, handler(self, params), {}
+
+    def _next_ts(self) -> str:
+        self._ts_counter += 100
+        return f"{1700000000 + self._ts_counter // 1_000_000}.{self._ts_counter % 1_000_000:06d}"
+
+    def _next_view_id(self) -> str:
+        self._view_counter += 1
+        return f"V{self._view_counter}"
+
+    # -- methods -----------------------------------------------------------------------------
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://fake-vmi.slack.com/",
+            "team": "Fake VMI",
+            "user": "vmi-bot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _message(self, params: dict[str, Any], ts: str) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "team": TEAM_ID,
+            "text": params.get("text", ""),
+            "ts": ts,
+        }
+        for key in ("blocks", "attachments", "thread_ts", "metadata"):
+            if key in params:
+                message[key] = params[key]
+        return message
+
+    def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        missing = _missing_message(params)
+        if missing:
+            return missing
+        ts = self._next_ts()
+        channel = params["channel"]
+        return {"ok": True, "channel": channel, "ts": ts, "message": self._message(params, ts)}
+
+    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        missing = _missing_message(params)
+        if missing:
+            return missing
+        if not params.get("ts"):
+            return {"ok": False, "error": "message_not_found"}
+        ts = params["ts"]
+        return {
+            "ok": True,
+            "channel": params["channel"],
+            "ts": ts,
+            "text": params.get("text", ""),
+            "message": self._message(params, ts),
+        }
+
+    def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        missing = _missing_message(params)
+        if missing:
+            return missing
+        if not params.get("user"):
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _view(self, view: Any, view_id: str) -> dict[str, Any]:
+        view = view if isinstance(view, dict) else {}
+        return {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "type": view.get("type", "modal"),
+            "title": view.get("title"),
+            "submit": view.get("submit"),
+            "close": view.get("close"),
+            "blocks": view.get("blocks", []),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "external_id": view.get("external_id", ""),
+            "state": {"values": {}},
+            "hash": f"{time.time():.6f}.fake",
+            "root_view_id": view_id,
+            "previous_view_id": None,
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+        }
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not (params.get("trigger_id") or params.get("interactivity_pointer")):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(params.get("view"), dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": self._view(params["view"], self._next_view_id())}
+
+    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        view_id = params.get("view_id")
+        if not (view_id or params.get("external_id")):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(params.get("view"), dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": self._view(params["view"], view_id or self._next_view_id())}
+
+    def _reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("name"):
+            return {"ok": False, "error": "invalid_name"}
+        if not (params.get("channel") and params.get("timestamp")):
+            return {"ok": False, "error": "no_item_specified"}
+        return {"ok": True}
+
+
+def _missing_message(params: dict[str, Any]) -> dict[str, Any] | None:
+    if not params.get("channel"):
+        return {"ok": False, "error": "channel_not_found"}
+    if not (params.get("text") or params.get("blocks") or params.get("attachments")):
+        return {"ok": False, "error": "no_text"}
+    return None
+
+
+_METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
+    "auth.test": FakeSlack._auth_test,
+    "chat.postMessage": FakeSlack._chat_post_message,
+    "chat.update": FakeSlack._chat_update,
+    "chat.postEphemeral": FakeSlack._chat_post_ephemeral,
+    "views.open": FakeSlack._views_open,
+    "views.update": FakeSlack._views_update,
+    "reactions.add": FakeSlack._reactions_add,
+}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeSlack
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (timeout, closed socket) is not worth a traceback on stderr.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server  # HTTP/1.0: one request per connection, so stop() leaves nothing open
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not url.path.startswith("/api/"):
+            self._send(404, {"ok": False, "error": "not_found"}, {})
+            return
+        method = url.path[len("/api/") :]
+        params: dict[str, Any] = dict(parse_qsl(url.query, keep_blank_values=True))
+        bad_json = False
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if raw and content_type == "application/json":
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                bad_json = True
+            else:
+                if isinstance(body, dict):
+                    params.update(body)
+                else:
+                    bad_json = True
+        elif raw:
+            params.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        for key in _JSON_PARAMS & params.keys():
+            if isinstance(params[key], str):
+                # Left as sent when it is not JSON; Slack would answer invalid_blocks etc.
+                with contextlib.suppress(json.JSONDecodeError):
+                    params[key] = json.loads(params[key])
+        token = None
+        auth = self.headers.get("Authorization") or ""
+        if auth.lower().startswith("bearer "):
+            token = auth[len("bearer ") :].strip() or None
+        form_token = params.pop("token", None)
+        if token is None and isinstance(form_token, str) and form_token:
+            token = form_token
+        status, answer, headers = self.server.fake._answer(method, params, token, bad_json)
+        self._send(status, answer, headers)
+
+    def _send(self, status: int, answer: dict[str, Any], headers: dict[str, str]) -> None:
+        data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)

@@ -1,0 +1,366 @@
+"""Slack end to end: `vmi-bot serve`'s app on loopback receives really signed requests, and a
+fake Slack Web API (tests/fake_slack.py) answers the bot's calls as Slack documents."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from waitress.server import create_server
+
+from bot import delivery as delivery_module
+from bot.db import transaction
+from bot.delivery import DeliveryWorker
+from bot.outbox import Destination, enqueue
+from bot.review_service import review
+from bot.runtime import Runtime, start
+from bot.server import Service, build_service
+from bot.slack_sender import SlackSender, slack_client
+from bot.tables import LedgerRow, OutboxRow, ProposalRow
+from messages.cards import Card
+from tests.fake_slack import FakeSlack
+from tests.support import EXAMPLE, shanghai
+
+SECRET = "test-signing-secret"
+CHANNEL = "C01VMI"
+KEEPER, BUYER = "U01KEEPER", "U01BUYER"
+
+
+@dataclass
+class Bot:
+    url: str
+    runtime: Runtime
+    service: Service
+    slack: FakeSlack
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack()
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def bot(tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_BASE_URL": slack.base_url,
+        "VMI_API_TOKEN": "api-secret",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    service = build_service(runtime, env)
+    server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    service.delivery.idle_seconds = 0.05
+    service.delivery.start()
+    try:
+        yield Bot(f"http://127.0.0.1:{server.effective_port}", runtime, service, slack)
+    finally:
+        service.delivery.stop()
+        server.close()
+        runtime.engine.dispose()
+
+
+def signed_post(
+    bot: Bot, body: str, content_type: str, *, secret: str = SECRET, age: int = 0,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str]:  # fmt: skip
+    """POST to /slack/events signed as Slack signs: v0=HMAC-SHA256(secret, v0:ts:body)."""
+    ts = str(int(time.time()) - age)
+    signature = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    request = urllib.request.Request(
+        f"{bot.url}/slack/events",
+        data=body.encode(),
+        headers={
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": f"v0={signature}",
+            **(headers or {}),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def message_event(text: str, user: str = KEEPER, ts: str = "1763690400.000100",
+                  event_id: str = "Ev01") -> str:  # fmt: skip
+    return json.dumps(
+        {
+            "token": "legacy",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(float(ts)),
+            "event": {
+                "type": "message",
+                "channel": CHANNEL,
+                "channel_type": "channel",
+                "user": user,
+                "text": text,
+                "ts": ts,
+            },
+        }
+    )
+
+
+def click(action: str, value: str, user: str, message_ts: str, action_ts: str) -> str:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": user},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": f"trigger-{action_ts}",
+        "channel": {"id": CHANNEL},
+        "container": {"type": "message", "channel_id": CHANNEL, "message_ts": message_ts},
+        "message": {"ts": message_ts, "text": "card"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": f"vmi:{action}",
+                "block_id": "vmi_actions",
+                "value": value,
+                "action_ts": action_ts,
+            }
+        ],
+    }
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def count_rows(bot: Bot, table: Any) -> int:
+    with transaction(bot.runtime.engine) as s:
+        return s.scalar(select(func.count()).select_from(table)) or 0
+
+
+def review_now(bot: Bot) -> None:
+    with transaction(bot.runtime.engine) as s:
+        review(s, bot.runtime.config, shanghai(2026, 11, 21, 11), platforms=frozenset({"slack"}))
+    bot.service.delivery.wake()
+
+
+def posted_card(bot: Bot) -> Any:
+    [card] = [c for c in bot.slack.wait_for("chat.postMessage", 2) if "thread_ts" not in c.params]
+    return card
+
+
+def test_count_review_card_and_one_confirmation(bot: Bot) -> None:
+    status, _ = signed_post(bot, message_event("6205 库存 45"), "application/json")
+    assert status == 200
+    [reply] = bot.slack.wait_for("chat.postMessage")
+    assert reply.params["channel"] == CHANNEL and reply.params["thread_ts"] == "1763690400.000100"
+    assert "现有 45 件" in reply.params["text"]
+
+    review_now(bot)
+    card = posted_card(bot)
+    buttons = [b for block in card.params["blocks"] if block["type"] == "actions"
+               for b in block["elements"]]  # fmt: skip
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        ("vmi:confirm", "P1"), ("vmi:adjust", "P1"), ("vmi:reject", "P1"),
+    ]  # fmt: skip
+    card_ts = bot.slack.calls_to("chat.postMessage")[-1].response["ts"]
+
+    keeper = signed_post(bot, click("confirm", "P1", KEEPER, card_ts, "1763690500.1"), FORM)
+    assert keeper[0] == 200
+    [refused] = bot.slack.wait_for("chat.postEphemeral")
+    assert refused.params["user"] == KEEPER and "采购" in refused.params["text"]
+
+    assert signed_post(bot, click("confirm", "P1", BUYER, card_ts, "1763690600.1"), FORM)[0] == 200
+    [updated] = bot.slack.wait_for("chat.update")
+    assert (updated.params["channel"], updated.params["ts"]) == (CHANNEL, card_ts)
+    assert "已确认 P1 · 王采购" in updated.params["text"]
+    assert all(block["type"] != "actions" for block in updated.params["blocks"])
+
+    assert signed_post(bot, click("confirm", "P1", BUYER, card_ts, "1763690700.1"), FORM)[0] == 200
+    _, again = bot.slack.wait_for("chat.postEphemeral", 2)
+    assert again.params["user"] == BUYER and "王采购" in again.params["text"]
+    with transaction(bot.runtime.engine) as s:
+        assert s.scalar(select(ProposalRow.state)) == "confirmed"
+
+
+def test_a_retried_event_changes_the_ledger_once(bot: Bot) -> None:
+    body = message_event("6205 库存 45")
+    assert signed_post(bot, body, "application/json")[0] == 200
+    retried = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert signed_post(bot, body, "application/json", headers=retried)[0] == 200
+    assert count_rows(bot, LedgerRow) == 1
+
+
+def test_bad_or_stale_signatures_are_refused_and_change_nothing(bot: Bot) -> None:
+    body = message_event("6205 库存 45")
+    assert signed_post(bot, body, "application/json", secret="not-the-secret")[0] == 401
+    assert signed_post(bot, body, "application/json", age=60 * 10)[0] == 401
+    assert count_rows(bot, LedgerRow) == 0
+
+
+def test_user_text_cannot_ping_the_channel_or_hide_a_link(bot: Bot) -> None:
+    signed_post(bot, message_event("6205 库存 45"), "application/json")
+    review_now(bot)
+    bot.slack.wait_for("chat.postMessage", 2)
+    text = "拒绝 P1 <!channel> 看 <http://evil.example|银行>"
+    signed_post(bot, message_event(text, user=BUYER, ts="1763690900.000100", event_id="Ev9"),
+                "application/json")  # fmt: skip
+    reply = bot.slack.wait_for("chat.postMessage", 3)[-1]
+    shown = json.dumps(reply.params, ensure_ascii=False)
+    assert "<!channel>" not in shown and "<http://evil" not in shown
+    assert "&lt;http://evil.example|银行" in shown  # echoed as text, not as a link
+
+
+def test_adjust_opens_a_form_that_checks_the_quantity(bot: Bot) -> None:
+    signed_post(bot, message_event("6205 库存 45"), "application/json")
+    review_now(bot)
+    bot.slack.wait_for("chat.postMessage", 2)
+    card_ts = bot.slack.calls_to("chat.postMessage")[-1].response["ts"]
+    signed_post(bot, click("adjust", "P1", BUYER, card_ts, "1763691000.1"), FORM)
+    [opened] = bot.slack.wait_for("views.open")
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+
+    def submit(qty: str) -> tuple[int, str]:
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T1"},
+            "user": {"id": BUYER},
+            "api_app_id": "A1",
+            "token": "legacy",
+            "view": {**view, "id": "V1", "state": {"values": {"qty": {"value": {
+                "type": "plain_text_input", "value": qty}}}}},
+        }  # fmt: skip
+        return signed_post(bot, urllib.parse.urlencode({"payload": json.dumps(payload)}), FORM)
+
+    status, answer = submit("lots")
+    assert status == 200 and json.loads(answer)["response_action"] == "errors"
+    assert submit("60")[0] == 200
+    [updated] = bot.slack.wait_for("chat.update")
+    assert updated.params["ts"] == card_ts and "60 件" in updated.params["text"]
+    with transaction(bot.runtime.engine) as s:
+        assert s.execute(select(ProposalRow.state, ProposalRow.qty)).one() == ("confirmed", 60)
+
+
+def test_the_slash_command_answers_the_caller_only(bot: Bot) -> None:
+    body = urllib.parse.urlencode(
+        {"command": "/vmi", "text": "状态", "user_id": KEEPER, "channel_id": CHANNEL,
+         "trigger_id": "t-1", "team_id": "T1", "token": "legacy", "response_url": "http://x"}
+    )  # fmt: skip
+    assert signed_post(bot, body, FORM)[0] == 200
+    [answer] = bot.slack.wait_for("chat.postEphemeral")
+    assert answer.params["user"] == KEEPER and "库存状态" in answer.params["text"]
+
+
+def test_health_and_the_status_api(bot: Bot) -> None:
+    with urllib.request.urlopen(f"{bot.url}/healthz", timeout=5) as answer:
+        assert json.loads(answer.read()) == {"status": "ok"}
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{bot.url}/api/status", timeout=5)
+    assert refused.value.code == 401
+    request = urllib.request.Request(
+        f"{bot.url}/api/status", headers={"Authorization": "Bearer api-secret"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        document = json.loads(answer.read())
+    assert document["agreements"][0]["items"][0]["sku"] == "6205"
+
+
+def test_without_an_api_token_the_status_api_is_not_there(tmp_path: Path) -> None:
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    client = build_service(runtime, {}).app.test_client()
+    assert client.get("/api/status").status_code == 404
+    runtime.engine.dispose()
+
+
+# --- delivery -----------------------------------------------------------------------------------
+
+
+def queue(runtime: Runtime, texts: list[str], chat: str = CHANNEL) -> None:
+    with transaction(runtime.engine) as s:
+        for text in texts:
+            enqueue(s, Destination("slack", chat), Card(text), shanghai(2026, 11, 21, 10))
+
+
+def test_rate_limits_and_server_errors_delay_but_keep_the_order(
+    tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_API_BASE_URL", slack.base_url)
+    monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    queue(runtime, ["one", "two", "three"])
+    slack.fail_next(1, status=429, retry_after=1)
+    slack.fail_next(2, status=500)
+    worker = DeliveryWorker(runtime.engine, {"slack": SlackSender(slack_client("xoxb-test"))},
+                            idle_seconds=0.05)  # fmt: skip
+    worker.start()
+    try:
+        posted = slack.wait_for("chat.postMessage", 6, timeout=20)
+    finally:
+        worker.stop()
+    delivered = [c.params["text"] for c in posted if c.status == 200]
+    assert delivered == ["one", "two", "three"]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(posted)]
+    assert gaps[0] >= 0.9  # Retry-After: 1 was honoured
+    runtime.engine.dispose()
+
+
+def test_a_restart_delivers_what_was_left_exactly_once(
+    tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_API_BASE_URL", slack.base_url)
+    url = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
+    first = start(str(EXAMPLE), url)
+    queue(first, ["left behind 1", "left behind 2"])
+    first.engine.dispose()  # the bot stopped before delivering
+
+    again = start(str(EXAMPLE), url)
+    worker = DeliveryWorker(again.engine, {"slack": SlackSender(slack_client("xoxb-test"))})
+    assert worker.run_once() == 2
+    assert worker.run_once() == 0
+    assert [c.params["text"] for c in slack.calls_to("chat.postMessage")] == [
+        "left behind 1",
+        "left behind 2",
+    ]
+    again.engine.dispose()
+
+
+def test_a_channel_that_does_not_exist_fails_the_message_once(
+    tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    monkeypatch.setenv("SLACK_API_BASE_URL", slack.base_url)
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    queue(runtime, ["lost"], chat="CGONE")
+    queue(runtime, ["fine"])
+    slack.error_for("chat.postMessage", "channel_not_found", count=1)
+    worker = DeliveryWorker(runtime.engine, {"slack": SlackSender(slack_client("xoxb-test"))})
+    worker.run_once()
+    worker.run_once()
+    with transaction(runtime.engine) as s:
+        rows = s.execute(select(OutboxRow.chat, OutboxRow.state, OutboxRow.last_error)).all()
+    assert sorted(rows) == [("C01VMI", "sent", ""), ("CGONE", "failed", "channel_not_found")]
+    assert sum("channel_not_found" in r.message for r in caplog.records) == 1
+    runtime.engine.dispose()
