@@ -101,7 +101,8 @@ class ConsoleChat:
         with self._printing, transaction(self.runtime.engine) as session:
             rows = pending(session, CONSOLE)
             for row in rows:
-                self._print(Card.from_json(row.card))
+                if row.mode != "react":  # a terminal has no reactions; the reply says it all
+                    self._print(Card.from_json(row.card))
             if rows:
                 session.execute(
                     update(OutboxRow)

@@ -33,6 +33,7 @@ class Service:
     app: Flask
     delivery: DeliveryWorker
     leader: SchedulerLeader
+    slack_app: Any = None
     socket_mode: Any = None
     _stopped: threading.Event = field(default_factory=threading.Event)
 
@@ -61,7 +62,7 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
     senders: dict[str, Sender] = {}
     app = Flask("vmi-bot")
     delivery = DeliveryWorker(runtime.engine, senders)
-    socket_mode = None
+    socket_mode = slack = None
 
     if SLACK in platforms:
         from slack_bolt.adapter.flask import SlackRequestHandler
@@ -69,7 +70,7 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
         from bot.slack_app import build_slack_app
         from bot.slack_sender import SlackSender, slack_client
 
-        client = slack_client(env.get("SLACK_BOT_TOKEN"))
+        client = slack_client(env.get("SLACK_BOT_TOKEN"), env.get("SLACK_API_BASE_URL"))
         senders[SLACK] = SlackSender(client)
         slack = build_slack_app(
             runtime, client, env.get("SLACK_SIGNING_SECRET", ""), platforms, delivery.wake
@@ -110,7 +111,7 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
         return jsonify(document), 200
 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    return Service(app, delivery, SchedulerLeader(runtime), socket_mode)
+    return Service(app, delivery, SchedulerLeader(runtime), slack, socket_mode)
 
 
 def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[str]) -> None:
@@ -136,7 +137,7 @@ def serve(runtime: Runtime, host: str, port: int) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.warning("vmi-bot serving on http://%s:%s", host, port)
+    log.warning("vmi-bot serving on http://%s:%s", host, server.effective_port)
     try:
         server.run()
     except OSError:

@@ -33,12 +33,12 @@ NEVER = frozenset(
 )
 
 
-def slack_client(token: str | None = None) -> WebClient:
+def slack_client(token: str | None = None, base_url: str | None = None) -> WebClient:
     """A Web API client at `SLACK_API_BASE_URL` (Slack's own by default), without its own
     retries: delivery decides when to try again and keeps the order per channel."""
     return WebClient(
         token=token or os.environ.get("SLACK_BOT_TOKEN"),
-        base_url=os.environ.get("SLACK_API_BASE_URL") or DEFAULT_API,
+        base_url=base_url or os.environ.get("SLACK_API_BASE_URL") or DEFAULT_API,
         retry_handlers=[],
         timeout=15,
     )
@@ -54,6 +54,10 @@ class SlackSender:
         """Post, answer in a thread, update in place, or answer one person only."""
         body = card_to_message(message.card)
         try:
+            if message.mode == "react":
+                channel, ts = message.target_ref.split(":", 1)
+                self.client.reactions_add(channel=channel, timestamp=ts, name=message.card.title)
+                return message.target_ref
             if message.mode == "update" and message.target_ref:
                 channel, ts = message.target_ref.split(":", 1)
                 answer = self.client.chat_update(channel=channel, ts=ts, **body)
@@ -70,6 +74,8 @@ class SlackSender:
             else:
                 answer = self.client.chat_postMessage(channel=message.chat, **body)
         except SlackApiError as err:
+            if message.mode == "react" and err.response.get("error") == "already_reacted":
+                return message.target_ref  # a redelivered reaction is already there: done
             raise _sorted(err) from err
         except OSError as err:  # connection refused, reset, timed out
             raise RetryLater(f"network: {err}") from err

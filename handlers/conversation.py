@@ -76,8 +76,24 @@ def handle(
                 session, reply_destination(incoming, reply), reply, incoming.at,
                 key=f"reply:{inbox_id}",
             )  # fmt: skip
+            if needs_attention(incoming, reply):
+                # in a busy group the thread reply is easy to miss: mark the message itself
+                mark = Destination(
+                    incoming.platform, incoming.chat, mode="react", ref=incoming.origin_ref
+                )
+                enqueue(session, mark, Card(ATTENTION), incoming.at, key=f"react:{inbox_id}")
         mark_handled(session, inbox_id, incoming.at)
     return True
+
+
+ATTENTION = "warning"  # the reaction a message gets when its answer needs a look
+
+
+def needs_attention(incoming: Incoming, reply: Card) -> bool:
+    """A group message whose answer warns or refuses: below min, an anomaly, not understood."""
+    in_group = incoming.via == "message" and not incoming.direct and bool(incoming.origin_ref)
+    warns = reply.refusal or reply.urgent or any(line.startswith("⚠") for line in reply.lines)
+    return in_group and warns
 
 
 def reply_destination(incoming: Incoming, reply: Card) -> Destination:

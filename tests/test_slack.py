@@ -7,6 +7,10 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -363,4 +367,57 @@ def test_a_channel_that_does_not_exist_fails_the_message_once(
         rows = s.execute(select(OutboxRow.chat, OutboxRow.state, OutboxRow.last_error)).all()
     assert sorted(rows) == [("C01VMI", "sent", ""), ("CGONE", "failed", "channel_not_found")]
     assert sum("channel_not_found" in r.message for r in caplog.records) == 1
+    runtime.engine.dispose()
+
+
+def test_serve_stops_cleanly_on_sigterm_and_keeps_the_outbox(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
+    runtime = start(str(EXAMPLE), url)
+    queue(runtime, ["waiting"])  # Slack is off in this process: the row must survive the stop
+    runtime.engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WECOM_"))}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("vmi-bot")), "--config", str(EXAMPLE), "--db", url,
+         "serve", "--port", "0"],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        line = ""
+        while "serving on" not in line:
+            line = process.stderr.readline()
+            assert line, "the server did not start"
+        address = line.strip().rsplit(" ", 1)[-1]
+        with urllib.request.urlopen(f"{address}/healthz", timeout=5) as answer:
+            assert answer.status == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        process.kill()
+    again = start(str(EXAMPLE), url)
+    with transaction(again.engine) as s:
+        assert s.scalar(select(OutboxRow.state)) == "pending"
+    again.engine.dispose()
+
+
+def test_a_count_below_min_gets_a_warning_reaction_beside_its_thread_reply(bot: Bot) -> None:
+    signed_post(bot, message_event("6205 库存 80"), "application/json")  # fine: no mark
+    signed_post(bot, message_event("6205 库存 45", ts="1763690500.000100", event_id="Ev2"),
+                "application/json")  # fmt: skip
+    [reaction] = bot.slack.wait_for("reactions.add")
+    assert reaction.params == {"channel": CHANNEL, "timestamp": "1763690500.000100",
+                               "name": "warning"}  # fmt: skip
+    replies = bot.slack.wait_for("chat.postMessage", 2)
+    assert [r.params["thread_ts"] for r in replies] == ["1763690400.000100", "1763690500.000100"]
+
+
+def test_an_app_token_turns_on_socket_mode_with_the_same_listeners(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
+           "SLACK_API_BASE_URL": slack.base_url, "SLACK_APP_TOKEN": "xapp-test"}  # fmt: skip
+    service = build_service(runtime, env)
+    assert service.socket_mode is not None
+    assert service.socket_mode.app is service.slack_app
     runtime.engine.dispose()

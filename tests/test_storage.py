@@ -445,3 +445,13 @@ def test_aged_units_in_sql_are_the_rules_fifo_aging(
         levels = stock_levels(s, [AGREEMENT])
         stored = aged_quantities(s, levels, {AGREEMENT: days}, now).get((AGREEMENT, SKU), 0)
     assert stored == aged_qty(movements, now, days)
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_declares(runtime: Runtime) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with runtime.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert [d for d in differences if "apscheduler" not in str(d)] == []
