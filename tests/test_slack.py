@@ -421,3 +421,43 @@ def test_an_app_token_turns_on_socket_mode_with_the_same_listeners(
     assert service.socket_mode is not None
     assert service.socket_mode.app is service.slack_app
     runtime.engine.dispose()
+
+
+def event_of(kind: str, event_id: str, **fields: Any) -> str:
+    event = {"type": kind, "channel": CHANNEL, "channel_type": "channel", **fields}
+    return json.dumps({"token": "legacy", "team_id": "T1", "api_app_id": "A1",
+                       "type": "event_callback", "event_id": event_id, "event_time": 1,
+                       "event": event})  # fmt: skip
+
+
+def test_mentions_edits_bots_and_lunch_talk(bot: Bot) -> None:
+    # an edit, a deletion and a bot's own message change nothing and get no answer
+    signed_post(bot, event_of("message", "E1", subtype="message_changed",
+                              message={"user": KEEPER, "text": "6205 库存 1"}, ts="1.1"),
+                "application/json")  # fmt: skip
+    signed_post(bot, event_of("message", "E2", subtype="message_deleted", ts="1.2"),
+                "application/json")  # fmt: skip
+    signed_post(bot, event_of("message", "E3", bot_id="B1", user=KEEPER, text="6205 库存 2",
+                              ts="1.3"), "application/json")  # fmt: skip
+    # people talk about lunch in the channel: no answer unless they mention the bot
+    signed_post(bot, event_of("message", "E4", user=KEEPER, text="中午吃什么", ts="1.4"),
+                "application/json")  # fmt: skip
+    # a mention arrives twice (message and app_mention): one answer, one count
+    mention = {"user": KEEPER, "text": "<@UBOT> 6205 库存 45", "ts": "1.5"}
+    signed_post(bot, event_of("message", "E5", **mention), "application/json")
+    signed_post(bot, event_of("app_mention", "E6", **mention), "application/json")
+    signed_post(bot, event_of("app_mention", "E7", user=KEEPER, text="<@UBOT> 中午吃什么",
+                              ts="1.6"), "application/json")  # fmt: skip
+    replies = bot.slack.wait_for("chat.postMessage", 2)
+    time.sleep(0.3)  # anything more would have been sent by now
+    assert [r.params["thread_ts"] for r in bot.slack.calls_to("chat.postMessage")] == ["1.5", "1.6"]
+    assert "现有 45 件" in replies[0].params["text"] and "没看懂" in replies[1].params["text"]
+    assert count_rows(bot, LedgerRow) == 1
+
+
+def test_a_direct_message_is_always_answered(bot: Bot) -> None:
+    body = json.loads(event_of("message", "E8", user=BUYER, text="你好", ts="2.1"))
+    body["event"].update(channel="D01BUYER", channel_type="im")
+    signed_post(bot, json.dumps(body), "application/json")
+    [reply] = bot.slack.wait_for("chat.postMessage")
+    assert reply.params["channel"] == "D01BUYER" and "能听懂" in reply.params["text"]
