@@ -11,13 +11,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.config import AgreementConfig
+from bot.config import AgreementConfig, Config
 from bot.tables import OutboxRow
 from messages.cards import Card
 
 CONSOLE = "console"
 SLACK = "slack"
 WECOM = "wecom"
+# WeCom chats that are groups, not a person's user id: an app group chat, or a group robot
+APPCHAT = "appchat:"
+WEBHOOK = "webhook:"
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,27 @@ def group_destinations(agreement: AgreementConfig, platforms: frozenset[str]) ->
         found.append(Destination(CONSOLE, agreement.id))
     if SLACK in platforms and agreement.slack_channel:
         found.append(Destination(SLACK, agreement.slack_channel))
-    if WECOM in platforms and (agreement.wecom_chat or agreement.wecom_webhook_key):
-        found.append(Destination(WECOM, agreement.wecom_chat or f"webhook:{agreement.id}"))
+    if WECOM in platforms and agreement.wecom_chat:
+        found.append(Destination(WECOM, f"{APPCHAT}{agreement.wecom_chat}"))
+    elif WECOM in platforms and agreement.wecom_webhook_key:
+        found.append(Destination(WECOM, f"{WEBHOOK}{agreement.id}"))
+    return found
+
+
+def proposal_destinations(
+    config: Config, agreement: AgreementConfig, platforms: frozenset[str]
+) -> list[Destination]:
+    """Where a proposal is announced: the group chats, and on WeCom, whose group posts carry no
+    buttons, each buyer (and admin) of the customer as a card of their own to press."""
+    found = group_destinations(agreement, platforms)
+    if WECOM in platforms:
+        for member in config.members:
+            deciding = member.role in ("buyer", "admin") and member.party in (
+                agreement.customer,
+                None,
+            )
+            if deciding and member.wecom:
+                found.append(Destination(WECOM, member.wecom))
     return found
 
 

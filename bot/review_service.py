@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config
-from bot.outbox import Destination, Message, enqueue_all, group_destinations
+from bot.outbox import Destination, Message, enqueue_all, proposal_destinations
 from bot.plans import plans_by_item
 from bot.proposals import apply, as_rule, log_creation, open_proposals, public_id
 from bot.stock import stock_levels
@@ -66,7 +66,6 @@ def review(
     earliest_today = min(now.astimezone(a.tz).date() for a in agreements)
     plans = plans_by_item(session, ids, earliest_today)
 
-    locale = config.bot.locale
     results: list[ReviewResult] = []
     outgoing: list[Message] = []  # queued together at the end: one key look-up for all
     created: list[tuple[AgreementConfig, ProposalRow, ReviewResult]] = []
@@ -101,7 +100,7 @@ def review(
             elif decision.action in ("update", "withdraw"):
                 row = next(r for r in rows if public_id(r.id) == decision.proposal_id)  # type: ignore[arg-type]
                 result = _change(
-                    session, agreement, item, row, decision, now, outgoing, platforms, locale
+                    session, config, agreement, item, row, decision, now, outgoing, platforms
                 )
                 if result is not None:
                     results.append(result)
@@ -112,7 +111,7 @@ def review(
     for agreement, row, result in created:
         log_creation(session, row, REVIEWER, now)
         outgoing.extend(
-            _announce(agreement, result.item, row, result.decision, now, platforms, locale)
+            _announce(config, agreement, result.item, row, result.decision, now, platforms)
         )
         results.append(
             ReviewResult(agreement.id, result.item, result.decision, public_id(row.id))  # type: ignore[arg-type]
@@ -123,6 +122,7 @@ def review(
 
 def _change(
     session: Session,
+    config: Config,
     agreement: AgreementConfig,
     item: Item,
     row: ProposalRow,
@@ -130,7 +130,6 @@ def _change(
     now: datetime,
     outgoing: list[Message],
     platforms: frozenset[str],
-    locale: str,
 ) -> ReviewResult | None:
     """Resize or withdraw a proposal nobody has confirmed yet, as a guarded transition."""
     before = as_rule(row)
@@ -142,7 +141,7 @@ def _change(
         return None  # the buyer acted on it meanwhile; their decision stands
     row.qty, row.state, row.version = transition.after.qty, transition.after.state, row.version + 1
     outgoing.extend(
-        _announce(agreement, item, row, decision, now, platforms, locale, previous_qty=before.qty)
+        _announce(config, agreement, item, row, decision, now, platforms, previous_qty=before.qty)
     )
     return ReviewResult(agreement.id, item, decision, public_id(row.id), before.qty)  # type: ignore[arg-type]
 
@@ -170,13 +169,13 @@ def proposal_card_context(
 
 
 def _announce(
+    config: Config,
     agreement: AgreementConfig,
     item: Item,
     row: ProposalRow,
     decision: ReviewDecision,
     now: datetime,
     platforms: frozenset[str],
-    locale: str,
     previous_qty: int | None = None,
 ) -> list[Message]:
     pid = public_id(row.id)  # type: ignore[arg-type]
@@ -184,7 +183,7 @@ def _announce(
     outcome = {"propose": "new", "update": "updated", "withdraw": "withdrawn"}[decision.action]
     card = render_card(
         "proposal",
-        locale,
+        config.bot.locale,
         buttons=() if outcome == "withdrawn" else proposal_buttons(pid),
         outcome=outcome,
         previous_qty=previous_qty,
@@ -199,7 +198,7 @@ def _announce(
             agreement_id=agreement.id,
             proposal_id=row.id,
         )
-        for destination in group_destinations(agreement, platforms)
+        for destination in proposal_destinations(config, agreement, platforms)
     ]
 
 

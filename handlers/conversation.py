@@ -103,7 +103,8 @@ def reply_destination(incoming: Incoming, reply: Card) -> Destination:
     if incoming.via == "command" or (reply.refusal and incoming.via in ("button", "form")):
         return Destination(*here, mode="ephemeral", recipient=incoming.sender)
     if incoming.via in ("button", "form") and incoming.origin_ref:
-        return Destination(*here, mode="update", ref=incoming.origin_ref)
+        # the presser too: WeCom updates a card per person (`userids`)
+        return Destination(*here, mode="update", ref=incoming.origin_ref, recipient=incoming.sender)
     if not incoming.direct and incoming.origin_ref:
         return Destination(*here, mode="thread", ref=incoming.origin_ref)
     return Destination(*here)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import proposals as stored_proposals
 from bot.config import AgreementConfig
-from bot.outbox import enqueue, group_destinations
+from bot.outbox import enqueue, proposal_destinations
 from bot.plans import set_plan
 from bot.review_service import proposal_card_key, review
 from bot.status import status
@@ -325,7 +325,7 @@ def _announce_urgent(turn: Turn, row: ProposalRow, context: dict[str, Any]) -> N
         urgent=True,
         **{k: v for k, v in context.items() if k != "urgent"},
     )
-    for destination in group_destinations(turn.agreement, turn.platforms):
+    for destination in proposal_destinations(turn.config, turn.agreement, turn.platforms):
         if (
             destination.platform == turn.incoming.platform
             and destination.chat == turn.incoming.chat

@@ -341,11 +341,8 @@ def bot_work(runtime: Runtime, timeout: float = DRAIN_TIMEOUT_S) -> Work:
                     InboxRow.platform == "slack", InboxRow.handled_at.is_not(None)
                 )
             )
-            outbox = dict(
-                session.execute(
-                    select(OutboxRow.state, func.count()).group_by(OutboxRow.state)
-                ).tuples()
-            )
+            by_state = select(OutboxRow.state, func.count()).group_by(OutboxRow.state)
+            outbox = {state: n for state, n in session.execute(by_state)}
         waited = time.perf_counter() - began
         if not outbox.get("pending") and not outbox.get("sending"):
             return Work(handled or 0, outbox, waited)
