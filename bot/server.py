@@ -18,7 +18,7 @@ from waitress.server import create_server
 
 from bot.db import transaction
 from bot.delivery import DeliveryWorker, Sender
-from bot.outbox import SLACK, platforms_on
+from bot.outbox import SLACK, WECOM, platforms_on
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerLeader
 from bot.status import status
@@ -85,6 +85,23 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             socket_mode = SocketModeHandler(slack, env["SLACK_APP_TOKEN"])
+    if WECOM in platforms:
+        from wechatpy.enterprise.crypto import WeChatCrypto
+
+        from bot.wecom_app import register_wecom
+        from bot.wecom_client import WeComClient, api_root
+        from bot.wecom_sender import WeComSender
+
+        corp_id = env["WECOM_CORP_ID"]
+        wecom = WeComClient(corp_id, env["WECOM_CORP_SECRET"], api_root(env))
+        senders[WECOM] = WeComSender(wecom, int(env["WECOM_AGENT_ID"]), runtime.config)
+        if env.get("WECOM_TOKEN") and env.get("WECOM_ENCODING_AES_KEY"):
+            crypto = WeChatCrypto(env["WECOM_TOKEN"], env["WECOM_ENCODING_AES_KEY"], corp_id)
+            register_wecom(app, runtime, crypto, platforms, delivery.wake)
+        else:
+            log.warning(
+                "WeCom callback off: set WECOM_TOKEN and WECOM_ENCODING_AES_KEY to receive messages"
+            )
     _warn_about_chats_of_platforms_off(runtime, platforms)
 
     @app.get("/healthz")
@@ -116,6 +133,12 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
 
 def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[str]) -> None:
     for agreement in runtime.config.agreements:
+        if (agreement.wecom_chat or agreement.wecom_webhook_key) and WECOM not in platforms:
+            log.warning(
+                "agreement %s names a WeCom group, but WeCom is off (set WECOM_CORP_ID, "
+                "WECOM_CORP_SECRET and WECOM_AGENT_ID); its posts are skipped",
+                agreement.id,
+            )
         if agreement.slack_channel and SLACK not in platforms:
             log.warning(
                 "agreement %s names Slack channel %s, but Slack is off "

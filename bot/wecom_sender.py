@@ -1,0 +1,149 @@
+"""WeCom's side of delivery: replies and proposal cards to people as app messages
+(`message/send`: text, or a `button_interaction` template card), a pressed card updated
+(`message/update_template_card`), and group posts to an app group chat (`appchat/send`) or a
+group robot (`webhook/send`, at most 20 a minute)."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import requests
+from wechatpy.exceptions import APILimitedException, WeChatClientException
+
+from bot.config import Config
+from bot.delivery import NeverDeliverable, Outgoing, RetryLater
+from bot.outbox import APPCHAT, WEBHOOK
+from bot.wecom_client import WeComClient
+from bot.wecom_render import card_markdown, card_text, template_card
+
+log = logging.getLogger(__name__)
+
+FREQUENCY_LIMIT = 45009
+ROBOT_PER_MINUTE = 20
+# WeCom's documented errcodes that no retry will cure (unknown user, chat, robot key, agent).
+NEVER = frozenset({40003, 40056, 40057, 60011, 81013, 86003, 93000, 301002})
+
+
+class WeComSender:
+    """Sends outbox rows to WeCom; returns the message id (or task id) it got."""
+
+    def __init__(
+        self,
+        client: WeComClient,
+        agent_id: int,
+        config: Config,
+        clock: Callable[[], float] = time.monotonic,
+        limit_wait_seconds: float = 60,
+    ) -> None:
+        self.client = client
+        self.limit_wait_seconds = limit_wait_seconds  # after errcode 45009 (frequency limit)
+        self.agent_id = agent_id
+        self.config = config
+        self.clock = clock
+        self._robot_sends: dict[str, collections.deque[float]] = collections.defaultdict(
+            collections.deque
+        )
+        self._lock = threading.Lock()
+
+    def send(self, message: Outgoing) -> str:
+        """Deliver one row in the way its chat and mode call for."""
+        if message.mode == "react":
+            return ""  # WeCom has no reactions; the reply says it
+        try:
+            if message.mode == "update" and message.target_ref:
+                return self._update_card(message)
+            if message.chat.startswith(WEBHOOK):
+                return self._robot(message)
+            if message.chat.startswith(APPCHAT):
+                self.client.post(
+                    "appchat/send",
+                    data={
+                        "chatid": message.chat.removeprefix(APPCHAT),
+                        "msgtype": "markdown",
+                        "markdown": {"content": card_markdown(message.card)},
+                    },
+                )
+                return message.chat
+            return self._to_person(message)
+        except APILimitedException as err:
+            raise RetryLater(
+                f"errcode {err.errcode}: {err.errmsg}", after=self.limit_wait_seconds
+            ) from err
+        except WeChatClientException as err:
+            raise _sorted(err) from err
+        except requests.RequestException as err:
+            raise RetryLater(f"network: {err.__class__.__name__}") from err
+
+    def _to_person(self, message: Outgoing) -> str:
+        person = message.recipient if message.mode == "ephemeral" else message.chat
+        body: dict[str, object] = {"touser": person, "agentid": self.agent_id}
+        if message.card.buttons:
+            task_id = f"vmi-{message.id}"  # one task per card version: a row is sent once
+            body.update(msgtype="template_card", template_card=template_card(message.card, task_id))
+        else:
+            body.update(msgtype="text", text={"content": card_text(message.card)})
+        answer = self.client.post("message/send", data=body)
+        return str(answer.get("msgid", ""))
+
+    def _update_card(self, message: Outgoing) -> str:
+        self.client.post(
+            "message/update_template_card",
+            data={
+                "userids": [message.recipient],
+                "agentid": self.agent_id,
+                "response_code": message.target_ref,
+                "button": {"replace_name": message.card.title[:40]},
+            },
+        )
+        return message.target_ref
+
+    def _robot(self, message: Outgoing) -> str:
+        agreement = self.config.agreement(message.chat.removeprefix(WEBHOOK))
+        key = agreement.wecom_webhook_key if agreement else None
+        if not key:
+            raise NeverDeliverable("no wecom_webhook_key for this agreement")
+        self._space_robot(key)
+        answer = requests.post(
+            f"{self.client.root}/cgi-bin/webhook/send",
+            params={"key": key},
+            json={"msgtype": "markdown", "markdown": {"content": card_markdown(message.card)}},
+            timeout=15,
+        )
+        if answer.status_code >= 500:
+            raise RetryLater(f"group robot answered HTTP {answer.status_code}")
+        result = answer.json()
+        errcode = int(result.get("errcode", 0))
+        if errcode == FREQUENCY_LIMIT:
+            raise RetryLater(
+                "group robot: errcode 45009 (frequency limit)", after=self.limit_wait_seconds
+            )
+        if errcode in NEVER:
+            raise NeverDeliverable(f"group robot: errcode {errcode}: {result.get('errmsg', '')}")
+        if errcode:
+            raise RetryLater(f"group robot: errcode {errcode}: {result.get('errmsg', '')}")
+        return message.chat
+
+    def _space_robot(self, key: str) -> None:
+        """Keep within the robot's 20 messages a minute: wait for a place, or try later."""
+        with self._lock:
+            sent = self._robot_sends[key]
+            now = self.clock()
+            while sent and now - sent[0] >= 60:
+                sent.popleft()
+            if len(sent) >= ROBOT_PER_MINUTE:
+                raise RetryLater("group robot: 20 a minute", after=60 - (now - sent[0]))
+            sent.append(now)
+
+
+def _sorted(err: WeChatClientException) -> Exception:
+    code = err.errcode
+    if code is None:  # an HTTP error, not an answer
+        status = getattr(getattr(err, "response", None), "status_code", None)
+        return RetryLater(f"WeCom answered HTTP {status}")
+    if int(code) in NEVER:
+        return NeverDeliverable(f"errcode {code}: {err.errmsg}")
+    return RetryLater(f"errcode {code}: {err.errmsg}")

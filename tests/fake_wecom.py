@@ -1,0 +1,453 @@
+"""A small fake of the WeCom (企业微信) server API for tests: a real HTTP server on 127.0.0.1 that
+answers the way WeCom documents (HTTP 200 with {"errcode": 0, "errmsg": "ok", ...} or a
+non-zero errcode) and records every request.
+
+    with FakeWeCom() as fake:                     # corp id "ww-test-corp", secret "test-secret"
+        client = <wechatpy WeChatClient with API_BASE_URL = fake.base_url + "/cgi-bin/">
+        client.message.send_text(1000002, "wang", "hi")
+        assert fake.calls_to("message/send")[0].body["text"]["content"] == "hi"
+
+Endpoints (below base_url): GET /cgi-bin/gettoken, POST /cgi-bin/message/send,
+/cgi-bin/message/update_template_card, /cgi-bin/appchat/send (all with ?access_token=) and
+POST /cgi-bin/webhook/send?key=KEY (a group robot; no token).
+
+Error codes used (WeCom's global codes): -1 system busy (with HTTP 5xx from fail_next), 40001
+wrong secret, 40008 bad msgtype, 40013 wrong corp id, 40014 unknown access_token, 40056 wrong
+agentid (only when agent_id is given), 40058 bad parameter (a bad or repeated task_id, a used
+response_code, no chatid, no recipient), 41001 no access_token, 42001 expired access_token,
+44004 empty text, 45009 frequency limit (a group robot's 20 messages a minute), 47001 body is
+not JSON, 93000 unknown webhook key.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+CORP_ID = "ww-test-corp"
+CORP_SECRET = "test-secret"
+TOKEN_SECONDS = 7200
+WEBHOOK_PER_MINUTE = 20
+
+_TASK_ID = re.compile(r"[A-Za-z0-9_\-@]{1,128}")
+_MESSAGE_TYPES = frozenset(
+    {
+        "text",
+        "image",
+        "voice",
+        "video",
+        "file",
+        "textcard",
+        "news",
+        "mpnews",
+        "markdown",
+        "miniprogram_notice",
+        "template_card",
+    }
+)
+_APPCHAT_TYPES = frozenset(
+    {"text", "image", "voice", "video", "file", "textcard", "news", "mpnews", "markdown"}
+)
+# Card types that call back, so need a task_id (the notice types need one only with action_menu).
+_TASK_CARDS = frozenset({"button_interaction", "vote_interaction", "multiple_interaction"})
+_WEBHOOK_TYPES = frozenset({"text", "markdown", "image", "news", "file", "template_card"})
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: its path (e.g. "/cgi-bin/message/send"), query string, JSON body (None for
+    a GET or a body that is not a JSON object), when it came (time.monotonic()), and what the
+    fake answered (HTTP status and JSON)."""
+
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any] | None
+    at: float
+    status: int = 200
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Failure:
+    status: int
+    errcode: int | None
+    path_suffix: str | None
+
+
+def _error(errcode: int, errmsg: str) -> dict[str, Any]:
+    return {"errcode": errcode, "errmsg": errmsg}
+
+
+_ERRMSG = {
+    -1: "system busy",
+    40001: "invalid credential",
+    40014: "invalid access_token",
+    41001: "access_token missing",
+    42001: "access_token expired",
+    45009: "api freq out of limit",
+    93000: "invalid webhook url",
+}
+
+
+class FakeWeCom:
+    """A fake WeCom API on 127.0.0.1 and a random free port."""
+
+    def __init__(
+        self,
+        corp_id: str = CORP_ID,
+        corp_secret: str = CORP_SECRET,
+        *,
+        agent_id: int | None = None,
+        webhook_keys: Iterable[str] | None = None,
+        webhook_per_minute: int | None = WEBHOOK_PER_MINUTE,
+        strict_response_codes: bool = False,
+    ) -> None:
+        """`agent_id`: the only agentid message/send and update_template_card take (None: any).
+        `webhook_keys`: the group-robot keys that exist (None: any non-empty key).
+        `webhook_per_minute`: messages one robot key may post in any 60 seconds before answers
+        are errcode 45009, as WeCom limits a group robot (None: no limit).
+        `strict_response_codes`: update_template_card takes only response codes this fake gave
+        out (message/send of a template card, new_response_code()); else any code it has not
+        seen used yet, so tests may make click events with codes of their own."""
+        self.corp_id = corp_id
+        self.corp_secret = corp_secret
+        self.agent_id = agent_id
+        self.webhook_keys = None if webhook_keys is None else frozenset(webhook_keys)
+        self.webhook_per_minute = webhook_per_minute
+        self.strict_response_codes = strict_response_codes
+        self.calls: list[Call] = []
+        self.tokens_issued = 0
+        self._changed = threading.Condition()  # guards all state below, `calls` and counters
+        self._tokens: dict[str, bool] = {}  # token -> still valid
+        self._failures: list[_Failure] = []
+        self._task_ids: set[str] = set()
+        self._response_codes: dict[str, bool] = {}  # response_code -> not used yet
+        self._webhook_posts: dict[str, deque[float]] = {}
+        self._counter = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeWeCom:
+        """Bind a free port and serve in a background thread; returns self."""
+        if self._server is not None:
+            raise RuntimeError("FakeWeCom is already running")
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down and join its thread. Safe to call twice."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> FakeWeCom:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """The API root, as WECOM_API_BASE_URL: http://127.0.0.1:PORT (no trailing slash)."""
+        if self._server is None:
+            raise RuntimeError("FakeWeCom is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- scripting ---------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        count: int,
+        status: int = 500,
+        errcode: int | None = None,
+        path_suffix: str | None = None,
+    ) -> None:
+        """The next `count` requests (whose path ends with `path_suffix`, or any) fail: with
+        `errcode`, HTTP 200 and {"errcode": errcode, "errmsg": ...} (e.g. 45009 frequency
+        limit, 42001 token expired, -1 system busy); without, HTTP `status`."""
+        with self._changed:
+            self._failures.extend(_Failure(status, errcode, path_suffix) for _ in range(count))
+
+    def expire_tokens(self) -> None:
+        """Every access_token issued so far now answers errcode 42001 (access_token expired)."""
+        with self._changed:
+            for token in self._tokens:
+                self._tokens[token] = False
+
+    def new_response_code(self) -> str:
+        """A fresh response_code, as WeCom puts in a template_card_event when someone presses a
+        button; message/update_template_card takes it once."""
+        with self._changed:
+            return self._new_response_code()
+
+    def reset(self) -> None:
+        """Forget the calls and scripted failures (tokens, task ids and codes stay)."""
+        with self._changed:
+            self.calls.clear()
+            self._failures.clear()
+            self._webhook_posts.clear()
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def calls_to(self, path_suffix: str) -> list[Call]:
+        """The calls whose path ends with `path_suffix` (e.g. "message/send"), in order."""
+        with self._changed:
+            return [c for c in self.calls if c.path.endswith(path_suffix)]
+
+    def wait_for(self, path_suffix: str, n: int = 1, timeout: float = 10) -> list[Call]:
+        """Block until `n` calls to `path_suffix` were recorded; returns all of them so far.
+        Raises TimeoutError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [c for c in self.calls if c.path.endswith(path_suffix)]
+                if len(found) >= n:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [c.path for c in self.calls]
+                    raise TimeoutError(
+                        f"{len(found)} of {n} {path_suffix} calls after {timeout}s; calls: {seen}"
+                    )
+                self._changed.wait(left)
+
+    # -- answering (server threads) ----------------------------------------------------------
+
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: dict[str, Any] | None,
+        bad_json: bool,
+    ) -> tuple[int, dict[str, Any]]:
+        """Decide the answer, record the call and wake waiters; all under the lock, so calls
+        are recorded in the order they were answered."""
+        with self._changed:
+            status, answer = self._decide(method, path, query, body, bad_json)
+            self.calls.append(Call(path, query, body, time.monotonic(), status, answer))
+            self._changed.notify_all()
+        return status, answer
+
+    def _decide(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: dict[str, Any] | None,
+        bad_json: bool,
+    ) -> tuple[int, dict[str, Any]]:
+        for i, failure in enumerate(self._failures):
+            if failure.path_suffix is None or path.endswith(failure.path_suffix):
+                del self._failures[i]
+                if failure.errcode is not None:
+                    errmsg = _ERRMSG.get(failure.errcode, f"fake error {failure.errcode}")
+                    return 200, _error(failure.errcode, errmsg)
+                return failure.status, _error(-1, _ERRMSG[-1])
+        endpoint = _ENDPOINTS.get(path)
+        if endpoint is None:
+            return 404, _error(404, f"no such api: {path}")
+        wanted, needs_token, handler = endpoint
+        if method != wanted:
+            return 405, _error(405, f"{path} takes {wanted}")
+        if needs_token:
+            token = query.get("access_token", "")
+            if not token:
+                return 200, _error(41001, _ERRMSG[41001])
+            valid = self._tokens.get(token)
+            if valid is None:
+                return 200, _error(40014, _ERRMSG[40014])
+            if not valid:
+                return 200, _error(42001, _ERRMSG[42001])
+        if method == "POST" and (bad_json or body is None):
+            return 200, _error(47001, "data format error")
+        return 200, handler(self, query, body or {})
+
+    def _next(self) -> int:
+        return next(self._counter)
+
+    def _new_response_code(self) -> str:
+        code = f"fake-response-code-{self._next()}"
+        self._response_codes[code] = True
+        return code
+
+    def _bad_agent(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        if self.agent_id is None:
+            return None
+        try:
+            agent = int(body.get("agentid"))  # WeCom takes the agentid as a number or a string
+        except (TypeError, ValueError):
+            agent = None
+        if agent != self.agent_id:
+            return _error(40056, "invalid agentid")
+        return None
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def _gettoken(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        if query.get("corpid") != self.corp_id:
+            return _error(40013, "invalid corpid")
+        if query.get("corpsecret") != self.corp_secret:
+            return _error(40001, _ERRMSG[40001])
+        token = f"fake-token-{self._next()}"
+        self._tokens[token] = True
+        self.tokens_issued += 1
+        return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": TOKEN_SECONDS}
+
+    def _message_send(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        bad = self._bad_agent(body)
+        if bad:
+            return bad
+        msgtype = body.get("msgtype")
+        if msgtype not in _MESSAGE_TYPES or not isinstance(body.get(msgtype), dict):
+            return _error(40008, "invalid message type")
+        if not any(body.get(k) for k in ("touser", "toparty", "totag")):
+            return _error(40058, "touser, toparty and totag are all empty")
+        if msgtype in ("text", "markdown") and not body[msgtype].get("content"):
+            return _error(44004, "empty content")
+        answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", "invaliduser": ""}
+        if msgtype == "template_card":
+            card = body["template_card"]
+            if not isinstance(card.get("card_type"), str):
+                return _error(40058, "template_card.card_type missing")
+            task_id = card.get("task_id")
+            if card["card_type"] in _TASK_CARDS or task_id is not None:
+                if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
+                    return _error(40058, "invalid task_id")
+                if task_id in self._task_ids:
+                    return _error(40058, "task_id already used")
+                self._task_ids.add(task_id)
+            answer["msgid"] = f"fake-msgid-{self._next()}"
+            answer["response_code"] = self._new_response_code()
+            return answer
+        answer["msgid"] = f"fake-msgid-{self._next()}"
+        return answer
+
+    def _update_template_card(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        bad = self._bad_agent(body)
+        if bad:
+            return bad
+        code = body.get("response_code")
+        if not isinstance(code, str) or not code:
+            return _error(40058, "response_code missing")
+        unused = self._response_codes.get(code, None if self.strict_response_codes else True)
+        if not unused:  # unknown (when strict) or used already: a code is good for one update
+            return _error(40058, "invalid response_code")
+        if not isinstance(body.get("button"), dict) and not isinstance(
+            body.get("template_card"), dict
+        ):
+            return _error(40058, "button or template_card missing")
+        self._response_codes[code] = False
+        return {"errcode": 0, "errmsg": "ok", "invaliduser": []}
+
+    def _appchat_send(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("chatid"):
+            return _error(40058, "chatid missing")
+        msgtype = body.get("msgtype")
+        if msgtype not in _APPCHAT_TYPES or not isinstance(body.get(msgtype), dict):
+            return _error(40008, "invalid message type")
+        if msgtype in ("text", "markdown") and not body[msgtype].get("content"):
+            return _error(44004, "empty content")
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _webhook_send(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        key = query.get("key", "")
+        if not key or (self.webhook_keys is not None and key not in self.webhook_keys):
+            return _error(93000, _ERRMSG[93000])
+        if self.webhook_per_minute is not None:
+            now = time.monotonic()
+            posts = self._webhook_posts.setdefault(key, deque())
+            while posts and now - posts[0] >= 60:
+                posts.popleft()
+            if len(posts) >= self.webhook_per_minute:
+                return _error(45009, _ERRMSG[45009])
+            posts.append(now)
+        msgtype = body.get("msgtype")
+        if msgtype not in _WEBHOOK_TYPES or not isinstance(body.get(msgtype), dict):
+            return _error(40008, "invalid message type")
+        if msgtype in ("text", "markdown") and not body[msgtype].get("content"):
+            return _error(44004, "empty content")
+        return {"errcode": 0, "errmsg": "ok"}
+
+
+_Endpoint = tuple[str, bool, Callable[[FakeWeCom, dict[str, str], dict[str, Any]], dict[str, Any]]]
+_ENDPOINTS: dict[str, _Endpoint] = {
+    "/cgi-bin/gettoken": ("GET", False, FakeWeCom._gettoken),
+    "/cgi-bin/message/send": ("POST", True, FakeWeCom._message_send),
+    "/cgi-bin/message/update_template_card": ("POST", True, FakeWeCom._update_template_card),
+    "/cgi-bin/appchat/send": ("POST", True, FakeWeCom._appchat_send),
+    "/cgi-bin/webhook/send": ("POST", False, FakeWeCom._webhook_send),
+}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeWeCom
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (timeout, closed socket) is not worth a traceback on stderr.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server  # HTTP/1.0: one request per connection, so stop() leaves nothing open
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        body: dict[str, Any] | None = None
+        bad_json = False
+        if method == "POST":
+            try:
+                parsed = json.loads(raw.decode("utf-8")) if raw else None
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                bad_json = True
+            else:
+                if isinstance(parsed, dict):
+                    body = parsed
+                else:
+                    bad_json = True
+        status, answer = self.server.fake._answer(method, url.path, query, body, bad_json)
+        data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)

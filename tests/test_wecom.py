@@ -1,0 +1,254 @@
+"""WeCom end to end: callbacks encrypted as WeCom encrypts them (tests/wecom_crypto.py, written
+without wechatpy) are posted over HTTP to `vmi-bot serve`'s app, and a fake WeCom API
+(tests/fake_wecom.py) answers the bot's calls as WeCom documents."""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from tests.fake_wecom import FakeWeCom
+from tests.wecom_crypto import card_event_xml, encrypt_callback, encrypt_echostr, signature
+from tests.wecom_crypto import text_message_xml as text_xml
+from waitress.server import create_server
+
+from bot import delivery as delivery_module
+from bot.db import transaction
+from bot.delivery import DeliveryWorker
+from bot.demo import MONTH, Press, Say, Scheduled
+from bot.outbox import Destination, enqueue
+from bot.review_service import review
+from bot.runtime import Runtime, start
+from bot.server import Service, build_service
+from bot.settlement_service import post_statements
+from bot.stock import stock_levels
+from bot.tables import InboxRow, LedgerRow, ProposalRow
+from bot.wecom_client import WeComClient
+from bot.wecom_sender import WeComSender
+from messages.cards import Card
+from tests.support import EXAMPLE, SHANGHAI, shanghai
+
+CORP, SECRET, AGENT = "ww-test-corp", "test-secret", "1000002"
+TOKEN, AES_KEY = "callback-token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+KEEPER, BUYER, SUPPLIER = "wangcg", "wangcaigou", "ligy"
+WECOM_IDS = {"keeper": KEEPER, "buyer": BUYER, "supplier": SUPPLIER}
+WECOM = frozenset({"wecom"})
+
+
+@dataclass
+class Bot:
+    url: str
+    runtime: Runtime
+    service: Service
+    wecom: FakeWeCom
+
+
+@pytest.fixture
+def wecom() -> Iterator[FakeWeCom]:
+    fake = FakeWeCom()
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def environment(fake: FakeWeCom) -> dict[str, str]:
+    return {
+        "WECOM_CORP_ID": CORP,
+        "WECOM_CORP_SECRET": SECRET,
+        "WECOM_AGENT_ID": AGENT,
+        "WECOM_TOKEN": TOKEN,
+        "WECOM_ENCODING_AES_KEY": AES_KEY,
+        "WECOM_API_BASE_URL": fake.base_url,
+    }
+
+
+@pytest.fixture
+def bot(tmp_path: Path, wecom: FakeWeCom, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
+    monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    service = build_service(runtime, environment(wecom))
+    server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    service.delivery.idle_seconds = 0.05
+    service.delivery.start()
+    try:
+        yield Bot(f"http://127.0.0.1:{server.effective_port}", runtime, service, wecom)
+    finally:
+        service.delivery.stop()
+        server.close()
+        runtime.engine.dispose()
+
+
+def callback(bot: Bot, xml: str, *, token: str = TOKEN, corp: str = CORP) -> int:
+    """POST one message as WeCom does: encrypted, signed, with the signature in the query."""
+    body, msg_signature = encrypt_callback(
+        xml, token=token, aes_key=AES_KEY, corp_id=corp, timestamp="1763690400", nonce="n1"
+    )
+    query = urllib.parse.urlencode(
+        {"msg_signature": msg_signature, "timestamp": "1763690400", "nonce": "n1"}
+    )
+    request = urllib.request.Request(
+        f"{bot.url}/wecom/callback?{query}", data=body.encode(), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def said(who: str, text: str, at: datetime, msg_id: str) -> str:
+    return text_xml(who, text, msg_id, int(at.timestamp()), CORP, AGENT)
+
+
+T0 = shanghai(2026, 11, 21, 10)
+
+
+def test_url_verification_answers_the_decrypted_echostr(bot: Bot) -> None:
+    echo = encrypt_echostr("4242424242", aes_key=AES_KEY, corp_id=CORP)
+    query = urllib.parse.urlencode({"msg_signature": signature(TOKEN, "1", "n", echo),
+                                    "timestamp": "1", "nonce": "n", "echostr": echo})  # fmt: skip
+    with urllib.request.urlopen(f"{bot.url}/wecom/callback?{query}", timeout=5) as answer:
+        assert answer.read().decode() == "4242424242"
+    bad = urllib.parse.urlencode({"msg_signature": "0" * 40, "timestamp": "1", "nonce": "n",
+                                  "echostr": echo})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{bot.url}/wecom/callback?{bad}", timeout=5)
+    assert refused.value.code == 403
+
+
+def test_count_review_card_click_and_update(bot: Bot) -> None:
+    assert callback(bot, said(KEEPER, "6205 库存 45", T0, "m1")) == 200
+    [reply] = bot.wecom.wait_for("message/send")
+    assert reply.body["touser"] == KEEPER and "现有 45 件" in reply.body["text"]["content"]
+
+    with transaction(bot.runtime.engine) as s:
+        review(s, bot.runtime.config, T0, platforms=WECOM)
+    bot.service.delivery.wake()
+    sent = bot.wecom.wait_for("message/send", 3)  # the reply, then the buyer's and admin's cards
+    cards = [c.body for c in sent if c.body.get("msgtype") == "template_card"]
+    assert {c["touser"] for c in cards} == {BUYER, "admin"}
+    card = next(c for c in cards if c["touser"] == BUYER)["template_card"]
+    assert card["card_type"] == "button_interaction"
+    assert [b["key"] for b in card["button_list"]] == ["confirm:P1", "adjust:P1", "reject:P1"]
+    [group] = bot.wecom.wait_for("appchat/send")
+    assert group.body["chatid"] == "wrVMI01" and "P1" in group.body["markdown"]["content"]
+
+    click = card_event_xml(BUYER, "confirm:P1", card["task_id"], "RC-1", int(T0.timestamp()) + 60,
+                           CORP, AGENT)  # fmt: skip
+    for _ in range(3):  # WeCom retries a callback it thinks went unanswered
+        assert callback(bot, click) == 200
+    [updated] = bot.wecom.wait_for("message/update_template_card")
+    assert updated.body["response_code"] == "RC-1" and updated.body["userids"] == [BUYER]
+    assert updated.body["button"]["replace_name"].startswith("已确认 P1 · 王采购")
+    with transaction(bot.runtime.engine) as s:
+        assert s.scalar(select(ProposalRow.state)) == "confirmed"
+        assert s.scalar(select(func.count()).select_from(InboxRow)) == 2
+
+    again = card_event_xml(BUYER, "confirm:P1", card["task_id"], "RC-2", int(T0.timestamp()) + 90,
+                           CORP, AGENT)  # fmt: skip
+    callback(bot, again)
+    answer = bot.wecom.wait_for("message/send", 4)[-1].body
+    assert answer["touser"] == BUYER and "王采购" in answer["text"]["content"]
+
+
+def test_the_same_message_three_times_is_one_count(bot: Bot) -> None:
+    message = said(KEEPER, "6205 库存 45", T0, "m-repeat")
+    assert [callback(bot, message) for _ in range(3)] == [200, 200, 200]
+    with transaction(bot.runtime.engine) as s:
+        assert s.scalar(select(func.count()).select_from(LedgerRow)) == 1
+
+
+def test_a_bad_signature_or_another_corp_is_refused_and_nothing_stored(bot: Bot) -> None:
+    assert callback(bot, said(KEEPER, "6205 库存 45", T0, "m2"), token="wrong") == 403
+    assert callback(bot, said(KEEPER, "6205 库存 45", T0, "m3"), corp="ww-other") == 403
+    with transaction(bot.runtime.engine) as s:
+        assert s.scalar(select(func.count()).select_from(InboxRow)) == 0
+
+
+def test_the_robot_at_its_limit_is_tried_again_not_dropped(
+    tmp_path: Path, wecom: FakeWeCom
+) -> None:
+    robot = tmp_path / "robot.toml"
+    robot.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        .replace('wecom_chat = "wrVMI01"', 'wecom_chat = ""')
+        .replace('wecom_webhook_key = ""', 'wecom_webhook_key = "robot-key"'),
+        encoding="utf-8",
+    )
+    runtime = start(str(robot), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    with transaction(runtime.engine) as s:
+        enqueue(s, Destination("wecom", "webhook:plant-6205"), Card("结算单"), T0)
+    wecom.fail_next(1, status=200, errcode=45009, path_suffix="webhook/send")
+    client = WeComClient(CORP, SECRET, wecom.base_url)
+    sender = WeComSender(client, int(AGENT), runtime.config, limit_wait_seconds=0.2)
+    worker = DeliveryWorker(runtime.engine, {"wecom": sender}, idle_seconds=0.05)
+    worker.start()
+    try:
+        posts = wecom.wait_for("webhook/send", 2)
+    finally:
+        worker.stop()
+    assert [p.response.get("errcode") for p in posts] == [45009, 0]
+    assert posts[1].query["key"] == "robot-key" and "结算单" in posts[1].body["markdown"]["content"]
+    runtime.engine.dispose()
+
+
+def test_an_expired_token_is_fetched_again(bot: Bot) -> None:
+    callback(bot, said(KEEPER, "6205 库存 45", T0, "m4"))
+    bot.wecom.wait_for("message/send")
+    bot.wecom.expire_tokens()
+    callback(bot, said(KEEPER, "6205 库存 40", T0, "m5"))
+    replies = bot.wecom.wait_for("message/send", 3)
+    assert replies[-1].response["errcode"] == 0 and bot.wecom.tokens_issued == 2
+
+
+def test_a_month_of_the_seed_through_wecom_alone(bot: Bot) -> None:
+    button_codes = iter(f"RC-{i}" for i in range(100))
+    after_receipt = 0
+    statement = None
+    for n, step in enumerate(MONTH):
+        at = datetime(2026, step.month, step.day, step.hour, tzinfo=SHANGHAI)
+        if isinstance(step, Scheduled):
+            with transaction(bot.runtime.engine) as s:
+                if step.job == "review":
+                    review(s, bot.runtime.config, at, platforms=WECOM)
+                else:
+                    [statement] = post_statements(s, bot.runtime.config, at, platforms=WECOM)
+            continue
+        who = WECOM_IDS[step.speaker]
+        if isinstance(step, Press):
+            xml = card_event_xml(who, f"{step.action}:{step.proposal}", f"task-{n}",
+                                 next(button_codes), int(at.timestamp()), CORP, AGENT)  # fmt: skip
+        else:
+            assert isinstance(step, Say)
+            xml = said(who, step.text, at, f"month-{n}")
+        assert callback(bot, xml) == 200
+        if isinstance(step, Say) and step.text.startswith("入库"):
+            with transaction(bot.runtime.engine) as s:
+                after_receipt = stock_levels(s)[("plant-6205", "6205")].on_hand
+    with transaction(bot.runtime.engine) as s:
+        proposals = s.execute(select(ProposalRow.qty, ProposalRow.urgent).order_by(ProposalRow.id))
+        qtys = [(q, u) for q, u in proposals]
+    assert qtys[0] == (55, False) and (20, True) in qtys
+    assert after_receipt == 100
+    assert statement is not None
+    [line] = statement.lines
+    assert (line.settlement.qty, line.settlement.amount, line.month.aged) == (
+        85,
+        Decimal("1062.50"),
+        5,
+    )
+    # and people heard about it on WeCom: the settlement reached the group chat
+    posts = bot.wecom.wait_for("appchat/send", 4)
+    assert any("1,062.50" in p.body["markdown"]["content"] for p in posts)
