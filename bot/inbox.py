@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from bot.tables import InboxRow
+from handlers.incoming import Incoming
 
 
 def receive(
@@ -24,6 +26,7 @@ def receive(
     sender: str = "",
     text: str = "",
     action: str = "",
+    incoming: str = "",
 ) -> int | None:
     """Store an incoming message; its inbox id, or None when this id was already received."""
     dialect = session.get_bind().dialect.name
@@ -37,6 +40,7 @@ def receive(
             sender=sender,
             text=text,
             action=action,
+            incoming=incoming,
             received_at=received_at,
         )
         .on_conflict_do_nothing(index_elements=["platform", "platform_message_id"])
@@ -45,8 +49,37 @@ def receive(
     return session.execute(statement).scalar_one_or_none()
 
 
-def mark_handled(session: Session, inbox_id: int, at: datetime) -> None:
-    """Note that the message was handled (its replies are in the outbox)."""
-    row = session.get(InboxRow, inbox_id)
-    if row is not None:
-        row.handled_at = at
+def claim(session: Session, inbox_id: int, at: datetime) -> Incoming | None:
+    """Take a stored message to handle it in this transaction; None when it is taken already."""
+    taken = session.execute(
+        update(InboxRow)
+        .where(InboxRow.id == inbox_id, InboxRow.handled_at.is_(None))
+        .values(handled_at=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        return None
+    stored = session.scalar(select(InboxRow.incoming).where(InboxRow.id == inbox_id))
+    return Incoming.from_json(stored) if stored else None
+
+
+def waiting(session: Session, limit: int = 100) -> list[int]:
+    """Messages stored but not handled yet, oldest first."""
+    return list(
+        session.scalars(
+            select(InboxRow.id)
+            .where(InboxRow.handled_at.is_(None))
+            .order_by(InboxRow.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_failed(session: Session, inbox_id: int, at: datetime, error: str) -> None:
+    """A message whose handling raised: set aside with the reason, so it blocks nothing."""
+    session.execute(
+        update(InboxRow)
+        .where(InboxRow.id == inbox_id)
+        .values(handled_at=at, error=error[:500])
+        .execution_options(synchronize_session=False)
+    )

@@ -18,6 +18,7 @@ from waitress.server import create_server
 
 from bot.db import transaction
 from bot.delivery import DeliveryWorker, Sender
+from bot.inbox_worker import InboxWorker
 from bot.outbox import SLACK, WECOM, platforms_on
 from bot.runtime import Runtime
 from bot.scheduler import SchedulerLeader
@@ -31,6 +32,7 @@ class Service:
     """Everything `serve` runs: the web app and the background parts beside it."""
 
     app: Flask
+    inbox: InboxWorker
     delivery: DeliveryWorker
     leader: SchedulerLeader
     slack_app: Any = None
@@ -41,6 +43,7 @@ class Service:
         """Start the scheduler (when this process leads), delivery, and Socket Mode if set."""
         self.leader.start()
         self.delivery.start()
+        self.inbox.start()
         if self.socket_mode is not None:
             self.socket_mode.connect()
 
@@ -51,6 +54,7 @@ class Service:
         self._stopped.set()
         if self.socket_mode is not None:
             self.socket_mode.close()
+        self.inbox.stop()  # what was accepted is handled before the process ends
         self.leader.stop()
         self.delivery.stop()
 
@@ -62,6 +66,7 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
     senders: dict[str, Sender] = {}
     app = Flask("vmi-bot")
     delivery = DeliveryWorker(runtime.engine, senders)
+    inbox = InboxWorker(runtime.engine, runtime.config, platforms, on_handled=delivery.wake)
     socket_mode = slack = None
 
     if SLACK in platforms:
@@ -72,9 +77,7 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
 
         client = slack_client(env.get("SLACK_BOT_TOKEN"), env.get("SLACK_API_BASE_URL"))
         senders[SLACK] = SlackSender(client)
-        slack = build_slack_app(
-            runtime, client, env.get("SLACK_SIGNING_SECRET", ""), platforms, delivery.wake
-        )
+        slack = build_slack_app(runtime, client, env.get("SLACK_SIGNING_SECRET", ""), inbox.wake)
         slack_handler = SlackRequestHandler(slack)
 
         @app.post("/slack/events")
@@ -97,7 +100,7 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
         senders[WECOM] = WeComSender(wecom, int(env["WECOM_AGENT_ID"]), runtime.config)
         if env.get("WECOM_TOKEN") and env.get("WECOM_ENCODING_AES_KEY"):
             crypto = WeChatCrypto(env["WECOM_TOKEN"], env["WECOM_ENCODING_AES_KEY"], corp_id)
-            register_wecom(app, runtime, crypto, platforms, delivery.wake)
+            register_wecom(app, runtime, crypto, inbox.wake)
         else:
             log.warning(
                 "WeCom callback off: set WECOM_TOKEN and WECOM_ENCODING_AES_KEY to receive messages"
@@ -128,7 +131,7 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
         return jsonify(document), 200
 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    return Service(app, delivery, SchedulerLeader(runtime), slack, socket_mode)
+    return Service(app, inbox, delivery, SchedulerLeader(runtime), slack, socket_mode)
 
 
 def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[str]) -> None:

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from bot.outbox import SLACK
 from bot.runtime import Runtime
-from handlers.conversation import handle
+from handlers.conversation import accept
 from handlers.incoming import ButtonPress, Incoming
 from handlers.roles import may
 from messages.render import render_card
@@ -40,8 +40,7 @@ def build_slack_app(
     runtime: Runtime,
     client: WebClient,
     signing_secret: str,
-    platforms: frozenset[str],
-    on_handled: Callable[[], None] = lambda: None,
+    on_accepted: Callable[[], None] = lambda: None,
 ) -> App:
     """The bolt app for `POST /slack/events` (and Socket Mode): its listeners only translate."""
     app = App(
@@ -52,8 +51,9 @@ def build_slack_app(
     )
 
     def take(incoming: Incoming) -> None:
-        handle(runtime.engine, runtime.config, incoming, platforms)
-        on_handled()
+        # Slack hears 200 once the message is stored; the inbox worker handles it right after
+        if accept(runtime.engine, incoming) is not None:
+            on_accepted()
 
     def said(event: dict[str, Any], context: BoltContext, mentioned: bool) -> None:
         if event.get("subtype") or event.get("bot_id") or not event.get("user"):

@@ -195,6 +195,7 @@ class InboxRow(SQLModel, table=True):
     __tablename__ = "inbox"
     __table_args__ = (
         UniqueConstraint("platform", "platform_message_id", name="uq_inbox_platform_message"),
+        Index("ix_inbox_waiting", "handled_at", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
@@ -202,9 +203,11 @@ class InboxRow(SQLModel, table=True):
     chat: str = ""
     sender: str = ""
     text: str = ""
-    action: str = ""  # JSON of a pressed button, when it was one
+    action: str = ""  # a pressed button, "confirm:P1", when it was one
+    incoming: str = ""  # the whole message as JSON, to handle it after the platform's answer
     received_at: datetime = Field(sa_column=_utc())
     handled_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    error: str = ""  # why handling it failed, when it did
 
 
 class OutboxRow(SQLModel, table=True):

@@ -1,8 +1,8 @@
 """WeCom's adapter: the encrypted callback (`/wecom/callback`) turned into `Incoming`.
 
-wechatpy checks the signature and decrypts; the message is stored in the inbox and handled at
-once (the conversation only touches the database, well inside WeCom's 5 seconds), and the answer
-to WeCom is an empty 200. Replies go out later through the outbox as app messages.
+wechatpy checks the signature and decrypts; the message is stored in the inbox and WeCom gets
+an empty 200 at once; the inbox worker handles it right after, and replies go out through the
+outbox as app messages.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from wechatpy.exceptions import InvalidSignatureException
 from bot.outbox import WECOM
 from bot.runtime import Runtime
 from bot.wecom_render import parse_button_key
-from handlers.conversation import handle
+from handlers.conversation import accept
 from handlers.incoming import ButtonPress, Incoming
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,7 @@ def register_wecom(
     app: Flask,
     runtime: Runtime,
     crypto: WeChatCrypto,
-    platforms: frozenset[str],
-    on_handled: Callable[[], None] = lambda: None,
+    on_accepted: Callable[[], None] = lambda: None,
 ) -> None:
     """Add GET (URL verification) and POST (messages and events) `/wecom/callback`."""
 
@@ -107,7 +106,7 @@ def register_wecom(
         except Exception:
             return Response("bad request", status=400, mimetype="text/plain")
         incoming = callback_to_incoming(fields)
-        if incoming is not None:
-            handle(runtime.engine, runtime.config, incoming, platforms)
-            on_handled()
+        # stored at once and answered: WeCom retries what is not answered within 5 seconds
+        if incoming is not None and accept(runtime.engine, incoming) is not None:
+            on_accepted()
         return Response("", mimetype="text/plain")

@@ -3,8 +3,9 @@ transaction → reply cards into the outbox. Nothing here sends anything or know
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -12,7 +13,7 @@ from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config, Member
 from bot.db import transaction
-from bot.inbox import mark_handled, receive
+from bot.inbox import claim, mark_failed, receive
 from bot.outbox import Destination, enqueue
 from handlers import intents
 from handlers.incoming import Incoming
@@ -20,6 +21,8 @@ from handlers.parse import ProposalAction, Refusal, parse
 from handlers.roles import may, roles_for
 from messages.cards import Card
 from messages.render import render_card
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,15 +53,13 @@ class Turn:
         return self.card("refusal", reason=reason, **{**defaults, **context})
 
 
-def handle(
-    engine: Engine,
-    config: Config,
-    incoming: Incoming,
-    platforms: frozenset[str] = frozenset({"console"}),
-) -> bool:
-    """Handle one message or click; False when the same platform message was handled before."""
+def accept(engine: Engine, incoming: Incoming) -> int | None:
+    """Store a message in the inbox: its id, or None when the platform sent it before.
+
+    This is all a platform's request waits for; the message is handled right after.
+    """
     with transaction(engine) as session:
-        inbox_id = receive(
+        return receive(
             session,
             incoming.platform,
             incoming.message_id,
@@ -67,23 +68,66 @@ def handle(
             sender=incoming.sender,
             text=incoming.text,
             action=f"{incoming.button.action}:{incoming.button.value}" if incoming.button else "",
+            incoming=incoming.to_json(),
         )
-        if inbox_id is None:
-            return False
-        reply = _reply(session, config, incoming, platforms, inbox_id)
-        if reply is not None:
-            enqueue(
-                session, reply_destination(incoming, reply), reply, incoming.at,
-                key=f"reply:{inbox_id}",
-            )  # fmt: skip
-            if needs_attention(incoming, reply):
-                # in a busy group the thread reply is easy to miss: mark the message itself
-                mark = Destination(
-                    incoming.platform, incoming.chat, mode="react", ref=incoming.origin_ref
-                )
-                enqueue(session, mark, Card(ATTENTION), incoming.at, key=f"react:{inbox_id}")
-        mark_handled(session, inbox_id, incoming.at)
+
+
+def process(
+    engine: Engine,
+    config: Config,
+    inbox_id: int,
+    platforms: frozenset[str] = frozenset({"console"}),
+) -> bool:
+    """Handle one stored message in one transaction: state changes and replies, or nothing.
+
+    False when another worker took it first. A message whose handling raises is set aside with
+    the error, so that the ones after it are not held up.
+    """
+    try:
+        with transaction(engine) as session:
+            incoming = claim(session, inbox_id, datetime.now(UTC))
+            if incoming is None:
+                return False
+            _answer(session, config, incoming, platforms, inbox_id)
+            return True
+    except Exception as err:
+        log.exception("inbox %s could not be handled", inbox_id)
+        with transaction(engine) as session:
+            mark_failed(session, inbox_id, datetime.now(UTC), f"{err.__class__.__name__}: {err}")
+        return False
+
+
+def handle(
+    engine: Engine,
+    config: Config,
+    incoming: Incoming,
+    platforms: frozenset[str] = frozenset({"console"}),
+) -> bool:
+    """Store and handle one message now; False when the same platform message came before."""
+    inbox_id = accept(engine, incoming)
+    if inbox_id is None:
+        return False
+    process(engine, config, inbox_id, platforms)
     return True
+
+
+def _answer(
+    session: Session,
+    config: Config,
+    incoming: Incoming,
+    platforms: frozenset[str],
+    inbox_id: int,
+) -> None:
+    reply = _reply(session, config, incoming, platforms, inbox_id)
+    if reply is None:
+        return
+    enqueue(
+        session, reply_destination(incoming, reply), reply, incoming.at, key=f"reply:{inbox_id}"
+    )
+    if needs_attention(incoming, reply):
+        # in a busy group the thread reply is easy to miss: mark the message itself
+        mark = Destination(incoming.platform, incoming.chat, mode="react", ref=incoming.origin_ref)
+        enqueue(session, mark, Card(ATTENTION), incoming.at, key=f"react:{inbox_id}")
 
 
 ATTENTION = "warning"  # the reaction a message gets when its answer needs a look

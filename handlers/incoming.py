@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 
@@ -29,3 +30,17 @@ class Incoming:
     addressed: bool = True  # in a group: the bot was mentioned
     via: str = "message"  # message | button | form | command (a slash command: answer privately)
     origin_ref: str = ""  # the platform's reference of the message said or the card pressed
+
+    def to_json(self) -> str:
+        """The whole message as JSON, kept in the inbox until it is handled."""
+        raw = asdict(self)
+        raw["at"] = self.at.isoformat()
+        return json.dumps(raw, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Incoming:
+        """A message read back from the inbox."""
+        raw = json.loads(text)
+        raw["at"] = datetime.fromisoformat(raw["at"])
+        raw["button"] = ButtonPress(**raw["button"]) if raw.get("button") else None
+        return cls(**raw)

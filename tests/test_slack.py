@@ -79,9 +79,11 @@ def bot(tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> It
     thread.start()
     service.delivery.idle_seconds = 0.05
     service.delivery.start()
+    service.inbox.start()
     try:
         yield Bot(f"http://127.0.0.1:{server.effective_port}", runtime, service, slack)
     finally:
+        service.inbox.stop()
         service.delivery.stop()
         server.close()
         runtime.engine.dispose()
@@ -106,9 +108,11 @@ def signed_post(
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status, answer.read().decode()
+            status, text = answer.status, answer.read().decode()
     except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
+        status, text = err.code, err.read().decode()
+    assert bot.service.inbox.wait_until_idle()  # handled just after Slack's answer
+    return status, text
 
 
 def message_event(text: str, user: str = KEEPER, ts: str = "1763690400.000100",

@@ -16,9 +16,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from tests.fake_wecom import FakeWeCom
-from tests.wecom_crypto import card_event_xml, encrypt_callback, encrypt_echostr, signature
-from tests.wecom_crypto import text_message_xml as text_xml
 from waitress.server import create_server
 
 from bot import delivery as delivery_module
@@ -35,7 +32,10 @@ from bot.tables import InboxRow, LedgerRow, ProposalRow
 from bot.wecom_client import WeComClient
 from bot.wecom_sender import WeComSender
 from messages.cards import Card
+from tests.fake_wecom import FakeWeCom
 from tests.support import EXAMPLE, SHANGHAI, shanghai
+from tests.wecom_crypto import card_event_xml, encrypt_callback, encrypt_echostr, signature
+from tests.wecom_crypto import text_message_xml as text_xml
 
 CORP, SECRET, AGENT = "ww-test-corp", "test-secret", "1000002"
 TOKEN, AES_KEY = "callback-token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -82,9 +82,11 @@ def bot(tmp_path: Path, wecom: FakeWeCom, monkeypatch: pytest.MonkeyPatch) -> It
     threading.Thread(target=server.run, daemon=True).start()
     service.delivery.idle_seconds = 0.05
     service.delivery.start()
+    service.inbox.start()
     try:
         yield Bot(f"http://127.0.0.1:{server.effective_port}", runtime, service, wecom)
     finally:
+        service.inbox.stop()
         service.delivery.stop()
         server.close()
         runtime.engine.dispose()
@@ -103,9 +105,11 @@ def callback(bot: Bot, xml: str, *, token: str = TOKEN, corp: str = CORP) -> int
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status
+            status = answer.status
     except urllib.error.HTTPError as err:
-        return err.code
+        status = err.code
+    assert bot.service.inbox.wait_until_idle()  # handled just after WeCom's answer
+    return status
 
 
 def said(who: str, text: str, at: datetime, msg_id: str) -> str:

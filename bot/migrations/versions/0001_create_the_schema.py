@@ -60,11 +60,16 @@ def upgrade() -> None:
     sa.Column('sender', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('incoming', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('received_at', bot.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('handled_at', bot.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('platform', 'platform_message_id', name='uq_inbox_platform_message')
     )
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.create_index('ix_inbox_waiting', ['handled_at', 'id'], unique=False)
+
     op.create_table('ledger',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('agreement_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -214,6 +219,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_ledger_item')
 
     op.drop_table('ledger')
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbox_waiting')
+
     op.drop_table('inbox')
     op.drop_table('demand_plan')
     op.drop_table('agreement')

@@ -1,0 +1,94 @@
+"""The inbox worker: handles stored messages in the order they came, after the platform has
+had its quick answer. A message stored but not handled when the process stopped is handled at
+the next start; on PostgreSQL several processes may share the work (each message is claimed)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from bot.config import Config
+from bot.db import transaction
+from bot.inbox import waiting
+from handlers.conversation import process
+
+log = logging.getLogger(__name__)
+
+
+class InboxWorker:
+    """One thread that handles waiting inbox messages, woken by each new one."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: Config,
+        platforms: frozenset[str],
+        on_handled: Callable[[], None] = lambda: None,
+        idle_seconds: float = 2.0,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.platforms = platforms
+        self.on_handled = on_handled
+        self.idle_seconds = idle_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Handle messages in the background until `stop`."""
+        self._thread = threading.Thread(target=self._loop, name="inbox", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """A message was stored: handle it now rather than at the next tick."""
+        self._idle.clear()
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Handle what was accepted already, then stop."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def wait_until_idle(self, timeout: float = 10) -> bool:
+        """Block until every stored message is handled (or `timeout` seconds pass)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._idle.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+                with transaction(self.engine, read_only=True) as session:
+                    if not waiting(session, limit=1):
+                        return True
+                self.wake()
+        return False
+
+    def run_once(self) -> int:
+        """Handle every waiting message once; how many were handled here."""
+        handled = 0
+        while True:
+            with transaction(self.engine, read_only=True) as session:
+                ids = waiting(session)
+            if not ids:
+                return handled
+            for inbox_id in ids:
+                if process(self.engine, self.config, inbox_id, self.platforms):
+                    handled += 1
+            self.on_handled()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.run_once()
+            except Exception:  # the worker must outlive a bad moment of the database
+                log.exception("inbox pass failed; trying again shortly")
+            self._idle.set()
+            if self._stop.is_set():
+                return
+            self._wake.wait(self.idle_seconds)
+            self._wake.clear()
