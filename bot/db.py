@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, String, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, String, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
@@ -82,6 +82,13 @@ def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Session]
     writers = _writer_turns(engine) if not read_only else nullcontext()
     with writers, Session(bind, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """A plain connection in one write transaction, for the few hot writes that need no ORM."""
+    with _writer_turns(engine), engine.begin() as connection:
+        yield connection
 
 
 _turns: dict[str, threading.RLock] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -17,7 +17,7 @@ from handlers.incoming import Incoming
 
 
 def receive(
-    session: Session,
+    session: Session | Connection,
     platform: str,
     platform_message_id: str,
     received_at: datetime,
@@ -29,7 +29,9 @@ def receive(
     incoming: str = "",
 ) -> int | None:
     """Store an incoming message; its inbox id, or None when this id was already received."""
-    dialect = session.get_bind().dialect.name
+    dialect = (
+        session.dialect.name if isinstance(session, Connection) else session.get_bind().dialect.name
+    )
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(InboxRow)

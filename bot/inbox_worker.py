@@ -29,12 +29,19 @@ class InboxWorker:
         platforms: frozenset[str],
         on_handled: Callable[[], None] = lambda: None,
         idle_seconds: float = 2.0,
+        quiet_seconds: float = 0.02,
+        longest_wait_seconds: float = 2.0,
     ) -> None:
         self.engine = engine
         self.config = config
         self.platforms = platforms
         self.on_handled = on_handled
         self.idle_seconds = idle_seconds
+        # While messages pour in, answering the platform comes first (Slack retries after 3 s,
+        # WeCom after 5 s): handling waits for a quiet moment, but never longer than this.
+        self.quiet_seconds = quiet_seconds
+        self.longest_wait_seconds = longest_wait_seconds
+        self._last_arrival = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -47,6 +54,7 @@ class InboxWorker:
 
     def wake(self) -> None:
         """A message was stored: handle it now rather than at the next tick."""
+        self._last_arrival = time.monotonic()
         self._idle.clear()
         self._wake.set()
 
@@ -76,10 +84,21 @@ class InboxWorker:
                 ids = waiting(session)
             if not ids:
                 return handled
+            waited_since = time.monotonic()
             for inbox_id in ids:
+                self._let_arrivals_go_first(waited_since)
                 if process(self.engine, self.config, inbox_id, self.platforms):
                     handled += 1
             self.on_handled()
+
+    def _let_arrivals_go_first(self, waited_since: float) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now - self._last_arrival >= self.quiet_seconds:
+                return
+            if now - waited_since >= self.longest_wait_seconds:
+                return
+            time.sleep(self.quiet_seconds)
 
     def _loop(self) -> None:
         while True:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config, Member
-from bot.db import transaction
+from bot.db import transaction, write_connection
 from bot.inbox import claim, mark_failed, receive
 from bot.outbox import Destination, enqueue
 from handlers import intents
@@ -58,9 +58,9 @@ def accept(engine: Engine, incoming: Incoming) -> int | None:
 
     This is all a platform's request waits for; the message is handled right after.
     """
-    with transaction(engine) as session:
+    with write_connection(engine) as connection:  # the hot path of every platform request
         return receive(
-            session,
+            connection,
             incoming.platform,
             incoming.message_id,
             incoming.at,

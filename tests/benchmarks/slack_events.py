@@ -249,21 +249,20 @@ def serving(app: WSGIApp) -> Iterator[int]:
 @contextmanager
 def the_bot(fake: FakeSlack, workdir: Path) -> Iterator[tuple[Runtime, Service]]:
     """The bot's real app on a new SQLite file, its Slack calls going to `fake`, with the
-    delivery worker running."""
+    inbox and delivery workers running, as `vmi-bot serve` runs them."""
     env = {
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_BASE_URL": fake.base_url,
     }
-    # bot.slack_sender.slack_client reads SLACK_API_BASE_URL from os.environ, not from the
-    # env given to build_service: set it there too, so that nothing goes to the real Slack.
-    os.environ["SLACK_API_BASE_URL"] = fake.base_url
     runtime = start(str(EXAMPLE), f"sqlite:///{workdir / 'vmi.sqlite'}")
     service = build_service(runtime, env)
     service.delivery.start()
+    service.inbox.start()
     try:
         yield runtime, service
     finally:
+        service.inbox.stop()
         service.delivery.stop()
         runtime.engine.dispose()
 
@@ -362,8 +361,14 @@ class Work:
     drained_after: float | None  # seconds after the last answer; None: not within the timeout
 
 
+def expected_events(runtime: Runtime) -> int:
+    """How many Slack messages reached the inbox (all of them, once each)."""
+    with transaction(runtime.engine, read_only=True) as session:
+        return session.scalar(select(func.count()).where(InboxRow.platform == "slack")) or 0
+
+
 def bot_work(runtime: Runtime, timeout: float = DRAIN_TIMEOUT_S) -> Work:
-    """Wait (bounded) until the outbox has nothing pending, then count."""
+    """Wait (bounded) until every message is handled and the outbox has nothing pending."""
     began = time.perf_counter()
     while True:
         with transaction(runtime.engine, read_only=True) as session:
@@ -375,7 +380,8 @@ def bot_work(runtime: Runtime, timeout: float = DRAIN_TIMEOUT_S) -> Work:
             by_state = select(OutboxRow.state, func.count()).group_by(OutboxRow.state)
             outbox = {state: n for state, n in session.execute(by_state)}
         waited = time.perf_counter() - began
-        if not outbox.get("pending") and not outbox.get("sending"):
+        settled = handled == expected_events(runtime)
+        if settled and not outbox.get("pending") and not outbox.get("sending"):
             return Work(handled or 0, outbox, waited)
         if waited > timeout:
             return Work(handled or 0, outbox, None)
