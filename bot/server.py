@@ -78,11 +78,12 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
         client = slack_client(env.get("SLACK_BOT_TOKEN"), env.get("SLACK_API_BASE_URL"))
         senders[SLACK] = SlackSender(client)
         slack = build_slack_app(runtime, client, env.get("SLACK_SIGNING_SECRET", ""), inbox.wake)
-        slack_handler = SlackRequestHandler(slack)
+        if env.get("SLACK_SIGNING_SECRET"):  # HTTP needs it; Socket Mode alone does not
+            slack_handler = SlackRequestHandler(slack)
 
-        @app.post("/slack/events")
-        def slack_events() -> Response:
-            return slack_handler.handle(request)
+            @app.post("/slack/events")
+            def slack_events() -> Response:
+                return slack_handler.handle(request)
 
         if env.get("SLACK_APP_TOKEN"):
             from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import requests
 from wechatpy.exceptions import APILimitedException, WeChatClientException
@@ -23,6 +24,9 @@ from bot.wecom_render import card_markdown, card_text, template_card
 log = logging.getLogger(__name__)
 
 FREQUENCY_LIMIT = 45009
+# A WeCom card has no box to type in: adjusting (a number) and rejecting (a reason) are typed
+# as their text equivalents, which the card lists; only what needs no words is a button.
+ONE_PRESS = frozenset({"confirm"})
 ROBOT_PER_MINUTE = 20
 # WeCom's documented errcodes that no retry will cure (unknown user, chat, robot key, agent).
 NEVER = frozenset({40003, 40056, 40057, 60011, 81013, 86003, 93000, 301002})
@@ -81,9 +85,11 @@ class WeComSender:
     def _to_person(self, message: Outgoing) -> str:
         person = message.recipient if message.mode == "ephemeral" else message.chat
         body: dict[str, object] = {"touser": person, "agentid": self.agent_id}
-        if message.card.buttons:
+        pressable = tuple(b for b in message.card.buttons if b.action in ONE_PRESS)
+        if pressable:
             task_id = f"vmi-{message.id}"  # one task per card version: a row is sent once
-            body.update(msgtype="template_card", template_card=template_card(message.card, task_id))
+            card = replace(message.card, buttons=pressable)
+            body.update(msgtype="template_card", template_card=template_card(card, task_id))
         else:
             body.update(msgtype="text", text={"content": card_text(message.card)})
         answer = self.client.post("message/send", data=body)

@@ -197,6 +197,10 @@ def on_receipt(turn: Turn, intent: Receipt) -> Card:
 def on_proposal_action(turn: Turn, intent: ProposalAction) -> Card:
     """Confirm, adjust, reject or ship a proposal: once, by someone allowed to."""
     options: dict[str, Any] = {}
+    if intent.action == "adjust" and intent.qty is None:
+        # a button with no box for the number (WeCom cards): say what to type instead
+        example = EXAMPLES[_lang(turn.locale)]["adjust"].replace("P1", intent.proposal_id)
+        return turn.refuse("ambiguous", example=example)
     if intent.action == "adjust":
         options["qty"] = intent.qty
     elif intent.action == "reject":

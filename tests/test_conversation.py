@@ -172,3 +172,12 @@ def test_lines_pasted_from_excel_are_one_count_of_several_items(tmp_path: Path) 
         "6206 深沟球轴承",
     ]
     assert any("低于补货线 20" in line for line in reply.lines)  # 6206: 12 < 20
+
+
+def test_an_adjust_button_without_a_number_says_what_to_type(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 45")
+    say(rt, "supplier", "检查")
+    [hint] = say(rt, "buyer", button=ButtonPress("adjust", "P1"))
+    assert hint.refusal and any("调整 P1 60" in line for line in hint.lines)
+    with transaction(rt.engine) as s:
+        assert s.scalar(select(ProposalRow.state)) == "proposed"

@@ -145,7 +145,9 @@ def test_count_review_card_click_and_update(bot: Bot) -> None:
     assert {c["touser"] for c in cards} == {BUYER, "admin"}
     card = next(c for c in cards if c["touser"] == BUYER)["template_card"]
     assert card["card_type"] == "button_interaction"
-    assert [b["key"] for b in card["button_list"]] == ["confirm:P1", "adjust:P1", "reject:P1"]
+    # no box to type in: only Confirm is a button; adjust and reject are typed, as the card says
+    assert [b["key"] for b in card["button_list"]] == ["confirm:P1"]
+    assert "调整 P1" in card["sub_title_text"] and "拒绝 P1" in card["sub_title_text"]
     [group] = bot.wecom.wait_for("appchat/send")
     assert group.body["chatid"] == "wrVMI01" and "P1" in group.body["markdown"]["content"]
 
@@ -256,3 +258,15 @@ def test_a_month_of_the_seed_through_wecom_alone(bot: Bot) -> None:
     # and people heard about it on WeCom: the settlement reached the group chat
     posts = bot.wecom.wait_for("appchat/send", 4)
     assert any("1,062.50" in p.body["markdown"]["content"] for p in posts)
+
+
+def test_adjust_and_reject_are_typed_on_wecom(bot: Bot) -> None:
+    callback(bot, said(KEEPER, "6205 库存 45", T0, "a1"))
+    with transaction(bot.runtime.engine) as s:
+        review(s, bot.runtime.config, T0, platforms=WECOM)
+    callback(bot, said(BUYER, "调整 P1 60", T0, "a2"))
+    with transaction(bot.runtime.engine) as s:
+        assert s.execute(select(ProposalRow.state, ProposalRow.qty)).one() == ("confirmed", 60)
+    bot.service.delivery.wake()
+    replies = [c.body for c in bot.wecom.wait_for("message/send", 4) if c.body["touser"] == BUYER]
+    assert any("已调整并确认 P1" in r.get("text", {}).get("content", "") for r in replies)
