@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine, or_, select, update
 
+from bot.background import BackgroundLoop
 from bot.db import transaction
 from bot.tables import OutboxRow
 from messages.cards import Card
@@ -67,8 +67,11 @@ def backoff_seconds(attempts: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-class DeliveryWorker:
-    """Sends pending outbox rows for the platforms it has senders for."""
+class DeliveryWorker(BackgroundLoop):
+    """Sends pending outbox rows for the platforms it has senders for; on `stop`, what is left
+    waits in the outbox for the next start."""
+
+    name = "delivery"
 
     def __init__(
         self,
@@ -77,40 +80,14 @@ class DeliveryWorker:
         clock: Clock = lambda: datetime.now(UTC),
         idle_seconds: float = 1.0,
     ) -> None:
+        super().__init__(idle_seconds)
         self.engine = engine
         self.senders = senders
         self.clock = clock
-        self.idle_seconds = idle_seconds
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        """Deliver in a background thread until `stop`."""
-        self._thread = threading.Thread(target=self._loop, name="delivery", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Something new is in the outbox: look now rather than at the next tick."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Finish the message in hand and stop; what is left waits in the outbox."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sent = self.run_once()
-            except Exception:  # the worker must outlive a bad moment of the database
-                log.exception("delivery pass failed; trying again shortly")
-                sent = 0
-            if not sent:
-                self._wake.wait(self.idle_seconds)
-                self._wake.clear()
+    def pass_once(self) -> bool:
+        """Send what is due; True when something went (more may be waiting)."""
+        return self.run_once() > 0
 
     def run_once(self, limit: int = 50) -> int:
         """One pass: claim due rows, send them in order per chat; how many were sent."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
+from bot.background import BackgroundLoop
 from bot.config import Config
 from bot.db import transaction
 from bot.inbox import waiting
@@ -19,8 +20,11 @@ from handlers.conversation import process
 log = logging.getLogger(__name__)
 
 
-class InboxWorker:
-    """One thread that handles waiting inbox messages, woken by each new one."""
+class InboxWorker(BackgroundLoop):
+    """One thread that handles waiting inbox messages, woken by each new one; on `stop`, what
+    was accepted already is handled first."""
+
+    name = "inbox"
 
     def __init__(
         self,
@@ -32,38 +36,29 @@ class InboxWorker:
         quiet_seconds: float = 0.02,
         longest_wait_seconds: float = 2.0,
     ) -> None:
+        super().__init__(idle_seconds)
         self.engine = engine
         self.config = config
         self.platforms = platforms
         self.on_handled = on_handled
-        self.idle_seconds = idle_seconds
         # While messages pour in, answering the platform comes first (Slack retries after 3 s,
         # WeCom after 5 s): handling waits for a quiet moment, but never longer than this.
         self.quiet_seconds = quiet_seconds
         self.longest_wait_seconds = longest_wait_seconds
         self._last_arrival = 0.0
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._idle = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Handle messages in the background until `stop`."""
-        self._thread = threading.Thread(target=self._loop, name="inbox", daemon=True)
-        self._thread.start()
 
     def wake(self) -> None:
         """A message was stored: handle it now rather than at the next tick."""
         self._last_arrival = time.monotonic()
         self._idle.clear()
-        self._wake.set()
+        super().wake()
 
-    def stop(self) -> None:
-        """Handle what was accepted already, then stop."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
+    def pass_once(self) -> bool:
+        """Handle every waiting message; then it is idle until woken."""
+        self.run_once()
+        self._idle.set()
+        return False
 
     def wait_until_idle(self, timeout: float = 10) -> bool:
         """Block until every stored message is handled (or `timeout` seconds pass)."""
@@ -99,15 +94,3 @@ class InboxWorker:
             if now - waited_since >= self.longest_wait_seconds:
                 return
             time.sleep(self.quiet_seconds)
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.run_once()
-            except Exception:  # the worker must outlive a bad moment of the database
-                log.exception("inbox pass failed; trying again shortly")
-            self._idle.set()
-            if self._stop.is_set():
-                return
-            self._wake.wait(self.idle_seconds)
-            self._wake.clear()

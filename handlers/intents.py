@@ -31,6 +31,7 @@ from messages.cards import Card
 from messages.render import proposal_buttons, render_card
 from vmi_rules.emergency import emergency_top_up
 from vmi_rules.proposal import Actor, ProposalState, TransitionRefused, position
+from vmi_rules.terms import Item
 
 if TYPE_CHECKING:  # the conversation imports this table; only type checkers need Turn here
     from handlers.conversation import Turn
@@ -265,14 +266,20 @@ def _standing(turn: Turn, sku: str) -> tuple[int, int]:
 # --- plans -------------------------------------------------------------------------------------
 
 
-def on_plan(turn: Turn, intent: Plan) -> Card:
-    """Record the buyer's demand plan for an item and period."""
+def _record_plan(turn: Turn, intent: Plan | Emergency) -> tuple[Item, int | None]:
+    """Store the plan for the intent's item and period; the item and the quantity replaced."""
     item = turn.agreement.item(intent.sku)
     assert item is not None
     _, previous = set_plan(
         turn.session, turn.agreement.id, item.sku, intent.period, intent.qty, turn.now,
         member_id=turn.member.id,
     )  # fmt: skip
+    return item, previous
+
+
+def on_plan(turn: Turn, intent: Plan) -> Card:
+    """Record the buyer's demand plan for an item and period."""
+    item, previous = _record_plan(turn, intent)
     return turn.card(
         "plan", urgent=False, item_name=item.name, unit=item.unit, period=intent.period.label,
         qty=intent.qty, previous=previous,
@@ -281,12 +288,7 @@ def on_plan(turn: Turn, intent: Plan) -> Card:
 
 def on_emergency(turn: Turn, intent: Emergency) -> Card:
     """An urgent change: the new requirement over the position is proposed now, marked urgent."""
-    item = turn.agreement.item(intent.sku)
-    assert item is not None
-    _, previous = set_plan(
-        turn.session, turn.agreement.id, item.sku, intent.period, intent.qty, turn.now,
-        member_id=turn.member.id,
-    )  # fmt: skip
+    item, previous = _record_plan(turn, intent)
     _, current = _standing(turn, item.sku)
     needed_at = datetime.combine(intent.period.start, time(0), tzinfo=turn.agreement.tz)
     top_up = emergency_top_up(item, turn.agreement.terms, current, intent.qty, turn.now, needed_at)
