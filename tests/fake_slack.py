@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fake_server import LoopbackFake, QuietHandler
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -58,58 +57,22 @@ class _Error:
     remaining: int | None  # None: always
 
 
-class FakeSlack:
+class FakeSlack(LoopbackFake[Call]):
     """A fake Slack Web API on 127.0.0.1 and a random free port."""
 
     def __init__(self) -> None:
-        self.calls: list[Call] = []
-        self._changed = threading.Condition()  # guards all state below and `calls`
+        super().__init__(_Handler)  # `calls` and `_changed`, which guards all state below too
         self._failures: list[_Failure] = []
         self._errors: dict[str, _Error] = {}
         self._ts_counter = 0
         self._view_counter = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeSlack:
-        """Bind a free port and serve in a background thread; returns self."""
-        if self._server is not None:
-            raise RuntimeError("FakeSlack is already running")
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down and join its thread. Safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
         """What WebClient(base_url=...) / SLACK_API_BASE_URL gets, e.g. http://127.0.0.1:PORT/api/"""
-        if self._server is None:
-            raise RuntimeError("FakeSlack is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api/"
+        return self.address + "/api/"
 
     # -- scripting ---------------------------------------------------------------------------
 
@@ -136,25 +99,15 @@ class FakeSlack:
 
     def calls_to(self, method: str) -> list[Call]:
         """The calls of `method`, in order."""
-        with self._changed:
-            return [c for c in self.calls if c.method == method]
+        return self._find(lambda c: c.method == method)
 
     def wait_for(self, method: str, n: int = 1, timeout: float = 10) -> list[Call]:
         """Block until `n` calls of `method` were recorded; returns all calls of it so far.
         Raises TimeoutError after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [c for c in self.calls if c.method == method]
-                if len(found) >= n:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    seen = [c.method for c in self.calls]
-                    raise TimeoutError(
-                        f"{len(found)} of {n} {method} calls after {timeout}s; calls: {seen}"
-                    )
-                self._changed.wait(left)
+        return self._wait(lambda c: c.method == method, n, timeout, method)
+
+    def _call_name(self, call: Call) -> str:
+        return call.method
 
     # -- answering (server threads) ----------------------------------------------------------
 
@@ -165,8 +118,7 @@ class FakeSlack:
         are recorded in the order they were answered."""
         with self._changed:
             status, body, headers = self._decide(method, params, token, bad_json)
-            self.calls.append(Call(method, params, token, time.monotonic(), status, body))
-            self._changed.notify_all()
+            self._record(Call(method, params, token, time.monotonic(), status, body))
         return status, body, headers
 
     def _decide(
@@ -326,23 +278,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeSlack
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hung up (timeout, closed socket) is not worth a traceback on stderr.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server  # HTTP/1.0: one request per connection, so stop() leaves nothing open
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
+class _Handler(QuietHandler[FakeSlack]):
     def do_POST(self) -> None:
         self._handle()
 
@@ -354,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if not url.path.startswith("/api/"):
-            self._send(404, {"ok": False, "error": "not_found"}, {})
+            self._send_json(404, {"ok": False, "error": "not_found"})
             return
         method = url.path[len("/api/") :]
         params: dict[str, Any] = dict(parse_qsl(url.query, keep_blank_values=True))
@@ -385,14 +321,4 @@ class _Handler(BaseHTTPRequestHandler):
         if token is None and isinstance(form_token, str) and form_token:
             token = form_token
         status, answer, headers = self.server.fake._answer(method, params, token, bad_json)
-        self._send(status, answer, headers)
-
-    def _send(self, status: int, answer: dict[str, Any], headers: dict[str, str]) -> None:
-        data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        self._send_json(status, answer, headers)

@@ -24,15 +24,14 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fake_server import LoopbackFake, QuietHandler
 
 CORP_ID = "ww-test-corp"
 CORP_SECRET = "test-secret"
@@ -99,7 +98,7 @@ _ERRMSG = {
 }
 
 
-class FakeWeCom:
+class FakeWeCom(LoopbackFake[Call]):
     """A fake WeCom API on 127.0.0.1 and a random free port."""
 
     def __init__(
@@ -125,57 +124,21 @@ class FakeWeCom:
         self.webhook_keys = None if webhook_keys is None else frozenset(webhook_keys)
         self.webhook_per_minute = webhook_per_minute
         self.strict_response_codes = strict_response_codes
-        self.calls: list[Call] = []
+        super().__init__(_Handler)  # `calls` and `_changed`, which guards all state below too
         self.tokens_issued = 0
-        self._changed = threading.Condition()  # guards all state below, `calls` and counters
         self._tokens: dict[str, bool] = {}  # token -> still valid
         self._failures: list[_Failure] = []
         self._task_ids: set[str] = set()
         self._response_codes: dict[str, bool] = {}  # response_code -> not used yet
         self._webhook_posts: dict[str, deque[float]] = {}
         self._counter = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> FakeWeCom:
-        """Bind a free port and serve in a background thread; returns self."""
-        if self._server is not None:
-            raise RuntimeError("FakeWeCom is already running")
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down and join its thread. Safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeWeCom:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
         """The API root, as WECOM_API_BASE_URL: http://127.0.0.1:PORT (no trailing slash)."""
-        if self._server is None:
-            raise RuntimeError("FakeWeCom is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.address
 
     # -- scripting ---------------------------------------------------------------------------
 
@@ -215,25 +178,15 @@ class FakeWeCom:
 
     def calls_to(self, path_suffix: str) -> list[Call]:
         """The calls whose path ends with `path_suffix` (e.g. "message/send"), in order."""
-        with self._changed:
-            return [c for c in self.calls if c.path.endswith(path_suffix)]
+        return self._find(lambda c: c.path.endswith(path_suffix))
 
     def wait_for(self, path_suffix: str, n: int = 1, timeout: float = 10) -> list[Call]:
         """Block until `n` calls to `path_suffix` were recorded; returns all of them so far.
         Raises TimeoutError after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [c for c in self.calls if c.path.endswith(path_suffix)]
-                if len(found) >= n:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    seen = [c.path for c in self.calls]
-                    raise TimeoutError(
-                        f"{len(found)} of {n} {path_suffix} calls after {timeout}s; calls: {seen}"
-                    )
-                self._changed.wait(left)
+        return self._wait(lambda c: c.path.endswith(path_suffix), n, timeout, path_suffix)
+
+    def _call_name(self, call: Call) -> str:
+        return call.path
 
     # -- answering (server threads) ----------------------------------------------------------
 
@@ -249,8 +202,7 @@ class FakeWeCom:
         are recorded in the order they were answered."""
         with self._changed:
             status, answer = self._decide(method, path, query, body, bad_json)
-            self.calls.append(Call(path, query, body, time.monotonic(), status, answer))
-            self._changed.notify_all()
+            self._record(Call(path, query, body, time.monotonic(), status, answer))
         return status, answer
 
     def _decide(
@@ -404,23 +356,7 @@ _ENDPOINTS: dict[str, _Endpoint] = {
 }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeWeCom
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hung up (timeout, closed socket) is not worth a traceback on stderr.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server  # HTTP/1.0: one request per connection, so stop() leaves nothing open
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
+class _Handler(QuietHandler[FakeWeCom]):
     def do_GET(self) -> None:
         self._handle("GET")
 
@@ -445,9 +381,4 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     bad_json = True
         status, answer = self.server.fake._answer(method, url.path, query, body, bad_json)
-        data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._send_json(status, answer)
