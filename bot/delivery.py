@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 
 from bot.background import BackgroundLoop
 from bot.db import transaction
@@ -90,70 +90,77 @@ class DeliveryWorker(BackgroundLoop):
         return self.run_once() > 0
 
     def run_once(self, limit: int = 50) -> int:
-        """One pass: claim due rows, send them in order per chat; how many were sent."""
-        rows = self._claim(limit)
-        blocked: set[tuple[str, str]] = set()
+        """One pass: the oldest waiting message of each chat that may send now; how many went.
+
+        Only a chat's oldest message is ever in flight, so a chat's order holds even with
+        several processes delivering; a pass that sent something is followed by another.
+        """
         sent = 0
-        for row in rows:
-            chat = (row.platform, row.chat)
-            if chat in blocked or self._stop.is_set():
-                self._release(row.id)  # keep the chat's order: later rows wait for this one
+        for row in self._claim(limit):
+            if self._stop.is_set():
+                self._release(row.id)
                 continue
-            if self._deliver(row):
-                sent += 1
-            else:
-                blocked.add(chat)
+            sent += self._deliver(row)
         return sent
 
     def _claim(self, limit: int) -> list[OutboxRow]:
         now = self.clock()
+        unsent = (OutboxRow.state.in_(("pending", "sending")),)
+        first = (
+            select(OutboxRow.platform, OutboxRow.chat, func.min(OutboxRow.id).label("first_id"))
+            .where(*unsent, OutboxRow.platform.in_(list(self.senders)))
+            .group_by(OutboxRow.platform, OutboxRow.chat)
+            .subquery("first")
+        )
+        may_go = or_(
+            (OutboxRow.state == "pending")
+            & (OutboxRow.next_attempt_at.is_(None) | (OutboxRow.next_attempt_at <= now)),
+            (OutboxRow.state == "sending") & (OutboxRow.claimed_at < now - STALE_CLAIM),
+        )
         with transaction(self.engine) as session:
-            due = session.scalars(
+            rows = session.scalars(
                 select(OutboxRow)
-                .where(
-                    OutboxRow.platform.in_(list(self.senders)),
-                    or_(
-                        OutboxRow.state == "pending",
-                        (OutboxRow.state == "sending") & (OutboxRow.claimed_at < now - STALE_CLAIM),
-                    ),
-                )
+                .join(first, OutboxRow.id == first.c.first_id)
+                .where(may_go)
                 .order_by(OutboxRow.id)
                 .limit(limit)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=OutboxRow)
             ).all()
-            # a chat whose oldest waiting row is not due yet sends nothing after it either
-            waiting: set[tuple[str, str]] = set()
-            claimed = []
-            for row in due:
-                chat = (row.platform, row.chat)
-                if chat in waiting or (row.next_attempt_at and row.next_attempt_at > now):
-                    waiting.add(chat)
-                    continue
+            for row in rows:
                 row.state, row.claimed_at = "sending", now
-                claimed.append(row)
-            return claimed
+            return list(rows)
 
     def _deliver(self, row: OutboxRow) -> bool:
-        message = Outgoing(
-            row.id, row.chat, row.mode, row.target_ref, row.recipient, Card.from_json(row.card)
-        )  # type: ignore[arg-type]
+        """Send one row; True when it is done with (sent, or failed for good)."""
         try:
+            message = Outgoing(
+                row.id, row.chat, row.mode, row.target_ref, row.recipient, Card.from_json(row.card)
+            )  # type: ignore[arg-type]
             ref = self.senders[row.platform].send(message)
         except RetryLater as later:
-            attempts = row.attempts + 1
-            if attempts >= MAX_ATTEMPTS:
-                self._finish(row.id, "failed", attempts, error=f"gave up: {later}")
-                log.error("outbox %s to %s %s given up: %s", row.id, row.platform, row.chat, later)
-                return False
-            wait = later.after if later.after is not None else backoff_seconds(attempts)
-            self._finish(row.id, "pending", attempts, error=str(later), wait=wait)
-            return False
+            return self._retry_or_give_up(row, later)
         except NeverDeliverable as never:
             self._finish(row.id, "failed", row.attempts + 1, error=str(never))
             log.error("outbox %s to %s %s failed: %s", row.id, row.platform, row.chat, never)
-            return True  # nothing to wait for: the chat's next rows may go
+            return True
+        except Exception as err:  # a fault of ours, e.g. a card that will not render
+            log.exception("outbox %s to %s %s raised", row.id, row.platform, row.chat)
+            return self._retry_or_give_up(row, RetryLater(f"{err.__class__.__name__}: {err}"))
         self._finish(row.id, "sent", row.attempts + 1, ref=ref)
         return True
+
+    def _retry_or_give_up(self, row: OutboxRow, later: RetryLater) -> bool:
+        attempts = row.attempts + 1
+        where = (row.id, row.platform, row.chat, later)
+        if attempts >= MAX_ATTEMPTS:
+            self._finish(row.id, "failed", attempts, error=f"gave up: {later}")
+            log.error("outbox %s to %s %s given up: %s", *where)
+            return True
+        if attempts == 1:  # said once, not at every retry
+            log.warning("outbox %s to %s %s not sent yet, will try again: %s", *where)
+        wait = later.after if later.after is not None else backoff_seconds(attempts)
+        self._finish(row.id, "pending", attempts, error=str(later), wait=wait)
+        return False
 
     def _finish(
         self,
