@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +51,8 @@ def build_slack_app(
         raise_error_for_unhandled_request=False,
     )
 
+    agreement_channels = {a.slack_channel for a in runtime.config.agreements if a.slack_channel}
+
     def take(incoming: Incoming) -> None:
         # Slack hears 200 once the message is stored; the inbox worker handles it right after
         if accept(runtime.engine, incoming) is not None:
@@ -59,6 +62,8 @@ def build_slack_app(
         if event.get("subtype") or event.get("bot_id") or not event.get("user"):
             return  # edits, deletions, joins and every bot's own messages
         direct = event.get("channel_type") == "im"
+        if not direct and event.get("channel") not in agreement_channels:
+            return  # a channel of no agreement: the bot may be in it, but it is not its business
         bot = context.bot_user_id or ""
         text = event.get("text", "")
         addressed = mentioned or (bool(bot) and f"<@{bot}>" in text)
@@ -170,8 +175,8 @@ def build_slack_app(
 
 
 def _whole(text: str) -> int | None:
-    text = text.strip()
-    if not text.isdigit():
+    text = unicodedata.normalize("NFKC", text).strip()  # full-width "６０" is 60
+    if not (text.isascii() and text.isdecimal()):  # "²" is a digit to Python, not a number
         return None
     qty = int(text)
     return qty if 0 < qty <= MAX_QTY else None

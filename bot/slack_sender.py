@@ -12,24 +12,10 @@ from bot.delivery import NeverDeliverable, Outgoing, RetryLater
 from bot.slack_blocks import card_to_message
 
 DEFAULT_API = "https://slack.com/api/"
-# Errors that no retry will cure (Slack's documented error codes).
-NEVER = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "msg_too_long",
-        "no_text",
-        "invalid_blocks",
-        "user_not_in_channel",
-        "message_not_found",
-        "cant_update_message",
-        "invalid_auth",
-        "account_inactive",
-        "token_revoked",
-        "not_authed",
-        "missing_scope",
-    }
+# Slack's answers that a later try may cure; any other error (no such channel, bad blocks, a
+# revoked token…) will not, and the message is marked failed with it.
+TRY_AGAIN = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 
 
@@ -38,7 +24,9 @@ def slack_client(token: str | None = None, base_url: str | None = None) -> WebCl
     retries: delivery decides when to try again and keeps the order per channel."""
     return WebClient(
         token=token or os.environ.get("SLACK_BOT_TOKEN"),
-        base_url=base_url or os.environ.get("SLACK_API_BASE_URL") or DEFAULT_API,
+        # slack_sdk joins method names onto it: without the slash it would drop "/api"
+        base_url=(base_url or os.environ.get("SLACK_API_BASE_URL") or DEFAULT_API).rstrip("/")
+        + "/",
         retry_handlers=[],
         timeout=15,
     )
@@ -91,6 +79,6 @@ def _sorted(err: SlackApiError) -> Exception:
     if status >= 500:
         return RetryLater(f"Slack answered HTTP {status}")
     error = response.get("error", "") if isinstance(response.data, dict) else ""
-    if error in NEVER:
-        return NeverDeliverable(error)
-    return RetryLater(error or f"HTTP {status}")
+    if error in TRY_AGAIN:
+        return RetryLater(error)
+    return NeverDeliverable(error or f"HTTP {status}")

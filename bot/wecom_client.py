@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import requests
 from wechatpy.enterprise import WeChatClient
 
 DEFAULT_API = "https://qyapi.weixin.qq.com"
@@ -18,6 +19,19 @@ def api_root(env: dict[str, str] | None = None) -> str:
     return (env.get("WECOM_API_BASE_URL") or DEFAULT_API).rstrip("/")
 
 
+class _TimedSession(requests.Session):
+    """Every request with a timeout: wechatpy fetches its token without one, and a WeCom that
+    never answers must not hold up delivery for good."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs["timeout"] = kwargs.get("timeout") or self.timeout
+        return super().request(*args, **kwargs)
+
+
 class WeComClient(WeChatClient):  # type: ignore[misc]
     """wechatpy's enterprise client at a configurable root (it hard-codes `gettoken`'s)."""
 
@@ -25,6 +39,7 @@ class WeComClient(WeChatClient):  # type: ignore[misc]
         self.root = root.rstrip("/")
         self.API_BASE_URL = f"{self.root}/cgi-bin/"
         super().__init__(corp_id, secret, timeout=timeout)
+        self._http = _TimedSession(timeout)
 
     def fetch_access_token(self) -> Any:
         """Fetch a token from `gettoken` under our root."""

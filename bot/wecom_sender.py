@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import requests
-from wechatpy.exceptions import APILimitedException, WeChatClientException
+from wechatpy.exceptions import WeChatClientException
 
 from bot.config import Config
 from bot.delivery import NeverDeliverable, Outgoing, RetryLater
@@ -28,8 +28,9 @@ FREQUENCY_LIMIT = 45009
 # as their text equivalents, which the card lists; only what needs no words is a button.
 ONE_PRESS = frozenset({"confirm"})
 ROBOT_PER_MINUTE = 20
-# WeCom's documented errcodes that no retry will cure (unknown user, chat, robot key, agent).
-NEVER = frozenset({40003, 40056, 40057, 60011, 81013, 86003, 93000, 301002})
+# WeCom's errcodes that a later try may cure (system busy, token renewal, call limits); any
+# other (unknown user or chat, bad key, refused content…) will not: the message is failed.
+TRY_AGAIN = frozenset({-1, 40014, 42001, 45009, 45033})
 
 
 class WeComSender:
@@ -73,12 +74,11 @@ class WeComSender:
                 )
                 return message.chat
             return self._to_person(message)
-        except APILimitedException as err:
-            raise RetryLater(
-                f"errcode {err.errcode}: {err.errmsg}", after=self.limit_wait_seconds
-            ) from err
-        except WeChatClientException as err:
-            raise _sorted(err) from err
+        except WeChatClientException as err:  # APILimitedException (45009) among them
+            if err.errcode is None:  # an HTTP error, not an answer
+                status = getattr(getattr(err, "response", None), "status_code", None)
+                raise RetryLater(f"WeCom answered HTTP {status}") from err
+            raise self._sorted(int(err.errcode), err.errmsg) from err
         except requests.RequestException as err:
             raise RetryLater(f"network: {err.__class__.__name__}") from err
 
@@ -123,15 +123,18 @@ class WeComSender:
             raise RetryLater(f"group robot answered HTTP {answer.status_code}")
         result = answer.json()
         errcode = int(result.get("errcode", 0))
-        if errcode == FREQUENCY_LIMIT:
-            raise RetryLater(
-                "group robot: errcode 45009 (frequency limit)", after=self.limit_wait_seconds
-            )
-        if errcode in NEVER:
-            raise NeverDeliverable(f"group robot: errcode {errcode}: {result.get('errmsg', '')}")
         if errcode:
-            raise RetryLater(f"group robot: errcode {errcode}: {result.get('errmsg', '')}")
+            raise self._sorted(errcode, result.get("errmsg", ""), "group robot: ")
         return message.chat
+
+    def _sorted(self, errcode: int, errmsg: str, who: str = "") -> Exception:
+        """WeCom's errcode as try-later (45009: after the limit's wait) or never."""
+        reason = f"{who}errcode {errcode}: {errmsg}"
+        if errcode == FREQUENCY_LIMIT:
+            return RetryLater(reason, after=self.limit_wait_seconds)
+        if errcode in TRY_AGAIN:
+            return RetryLater(reason)
+        return NeverDeliverable(reason)
 
     def _space_robot(self, key: str) -> None:
         """Keep within the robot's 20 messages a minute: wait for a place, or try later."""
@@ -143,13 +146,3 @@ class WeComSender:
             if len(sent) >= ROBOT_PER_MINUTE:
                 raise RetryLater("group robot: 20 a minute", after=60 - (now - sent[0]))
             sent.append(now)
-
-
-def _sorted(err: WeChatClientException) -> Exception:
-    code = err.errcode
-    if code is None:  # an HTTP error, not an answer
-        status = getattr(getattr(err, "response", None), "status_code", None)
-        return RetryLater(f"WeCom answered HTTP {status}")
-    if int(code) in NEVER:
-        return NeverDeliverable(f"errcode {code}: {err.errmsg}")
-    return RetryLater(f"errcode {code}: {err.errmsg}")

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config, Member
 from bot.db import transaction, write_connection
 from bot.inbox import claim, mark_failed, receive
 from bot.outbox import Destination, enqueue
+from bot.tables import InboxRow
 from handlers import intents
 from handlers.incoming import Incoming
 from handlers.parse import ProposalAction, Refusal, parse
@@ -80,8 +82,9 @@ def process(
 ) -> bool:
     """Handle one stored message in one transaction: state changes and replies, or nothing.
 
-    False when another worker took it first. A message whose handling raises is set aside with
-    the error, so that the ones after it are not held up.
+    False when another worker took it first. A database that failed us (a lock, a lost
+    connection) raises, and the message waits for the next try; a message whose handling itself
+    raises is set aside with the error and its sender is told, so the ones after it go on.
     """
     try:
         with transaction(engine) as session:
@@ -90,11 +93,26 @@ def process(
                 return False
             _answer(session, config, incoming, platforms, inbox_id)
             return True
+    except DBAPIError:
+        raise
     except Exception as err:
         log.exception("inbox %s could not be handled", inbox_id)
-        with transaction(engine) as session:
-            mark_failed(session, inbox_id, datetime.now(UTC), f"{err.__class__.__name__}: {err}")
+        _set_aside(engine, config, inbox_id, f"{err.__class__.__name__}: {err}")
         return False
+
+
+def _set_aside(engine: Engine, config: Config, inbox_id: int, error: str) -> None:
+    with transaction(engine) as session:
+        stored = session.scalar(select(InboxRow.incoming).where(InboxRow.id == inbox_id))
+        mark_failed(session, inbox_id, datetime.now(UTC), error)
+        if not stored:
+            return
+        incoming = Incoming.from_json(stored)
+        member = config.member_by_platform(incoming.platform, incoming.sender)
+        locale = (member.locale if member else None) or config.bot.locale
+        sorry = render_card("refusal", locale, reason="error", detail="", example="", items=[])
+        enqueue(session, reply_destination(incoming, sorry), sorry, incoming.at,
+                key=f"reply:{inbox_id}")  # fmt: skip
 
 
 def handle(

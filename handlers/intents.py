@@ -4,6 +4,7 @@ and a reply card, inside the turn's transaction."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -214,6 +215,10 @@ def on_proposal_action(turn: Turn, intent: ProposalAction) -> Card:
 def _act(turn: Turn, proposal_id: str, action: str, **options: Any) -> Card:
     lang = _lang(turn.locale)
     row = stored_proposals.get(turn.session, proposal_id)
+    if row is not None and row.agreement_id != turn.agreement.id:
+        # a one-to-one chat belongs to no agreement: the proposal says which one it is about
+        theirs = [a for a in turn.config.agreements_of(turn.member) if a.id == row.agreement_id]
+        turn = replace(turn, agreement=theirs[0]) if theirs else turn
     if row is None or row.agreement_id != turn.agreement.id:
         return turn.refuse("unknown_proposal", detail=proposal_id)
     previous_qty = row.qty

@@ -181,3 +181,46 @@ def test_an_adjust_button_without_a_number_says_what_to_type(rt: Runtime) -> Non
     assert hint.refusal and any("调整 P1 60" in line for line in hint.lines)
     with transaction(rt.engine) as s:
         assert s.scalar(select(ProposalRow.state)) == "proposed"
+
+
+def test_a_proposal_of_the_members_second_agreement_is_found_by_its_id(tmp_path: Path) -> None:
+    second = tmp_path / "two-agreements.toml"
+    second.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        + """
+[[agreements]]
+id = "plant-6301"
+customer = "plant"
+supplier = "bearing-co"
+
+[[agreements.items]]
+sku = "6301"
+name = "6301 轴承"
+min = 10
+max = 40
+""",
+        encoding="utf-8",
+    )
+    rt2 = start(str(second), f"sqlite:///{tmp_path / 'two.sqlite'}")
+    handle(rt2.engine, rt2.config, Incoming("console", "plant-6301", "keeper", "c1", T0,
+                                            "6301 库存 5"))  # fmt: skip
+    say(rt2, "supplier", "检查", chat="plant-6301")
+    # the buyer answers from a chat of the first agreement (as WeCom's one-to-one chats are)
+    [done] = say(rt2, "buyer", "确认 P1", chat="plant-6205")
+    assert done.title == "已确认 P1 · 王采购"
+
+
+def test_a_message_that_breaks_the_handler_is_set_aside_and_its_sender_told(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handlers import intents
+
+    def broken(turn: object, intent: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(intents.HANDLERS, intents.Count, broken)
+    [sorry] = say(rt, "keeper", "6205 库存 45")
+    assert sorry.title == "出了点问题" and sorry.refusal
+    [after] = say(rt, "keeper", "状态")  # the next message goes on as usual
+    assert after.title.startswith("库存状态")
+    assert state(rt) == (0, 0, 0)

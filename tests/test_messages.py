@@ -116,6 +116,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "unknown_proposal",
             "already",
             "not_allowed",
+            "error",
         )
     ],
     *[

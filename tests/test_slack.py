@@ -502,3 +502,12 @@ def test_a_chat_in_backoff_does_not_hold_up_another(tmp_path: Path, slack: FakeS
     delivered = [c.params["text"] for c in slack.calls_to("chat.postMessage") if c.response["ok"]]
     assert delivered == ["other"]  # and busy 1..59 wait behind busy 0, in order
     runtime.engine.dispose()
+
+
+def test_a_channel_of_no_agreement_is_not_read(bot: Bot) -> None:
+    body = json.loads(message_event("6205 库存 45"))
+    body["event"]["channel"] = "CRANDOM"
+    assert signed_post(bot, json.dumps(body), "application/json")[0] == 200
+    assert count_rows(bot, LedgerRow) == 0
+    time.sleep(0.2)
+    assert bot.slack.calls_to("chat.postMessage") == []
