@@ -108,6 +108,8 @@ def build_slack_app(
                 text=command.get("text", "") or "help",
                 direct=True,
                 via="command",
+                # answered through the command's response_url: it works in any channel
+                origin_ref=command.get("response_url", ""),
             )
         )
 

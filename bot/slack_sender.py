@@ -7,6 +7,7 @@ import os
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 
 from bot.delivery import NeverDeliverable, Outgoing, RetryLater
 from bot.slack_blocks import card_to_message
@@ -38,6 +39,15 @@ class SlackSender:
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
+    def _respond(self, url: str, body: dict[str, object]) -> str:
+        """Answer a slash command privately through its response_url."""
+        answer = WebhookClient(url, timeout=15).send(
+            response_type="ephemeral", text=str(body["text"]), blocks=body.get("blocks")
+        )
+        if answer.status_code != 200:
+            raise _respond_failure(answer.status_code)
+        return url
+
     def send(self, message: Outgoing) -> str:
         """Post, answer in a thread, update in place, or answer one person only."""
         body = card_to_message(message.card)
@@ -49,6 +59,8 @@ class SlackSender:
             if message.mode == "update" and message.target_ref:
                 channel, ts = message.target_ref.split(":", 1)
                 answer = self.client.chat_update(channel=channel, ts=ts, **body)
+            elif message.mode == "ephemeral" and message.target_ref.startswith("http"):
+                return self._respond(message.target_ref, body)
             elif message.mode == "ephemeral":
                 answer = self.client.chat_postEphemeral(
                     channel=message.chat, user=message.recipient, **body
@@ -68,6 +80,15 @@ class SlackSender:
         except OSError as err:  # connection refused, reset, timed out
             raise RetryLater(f"network: {err}") from err
         return f"{answer.get('channel', message.chat)}:{answer.get('ts', '')}"
+
+
+def _respond_failure(status: int) -> Exception:
+    # a response_url lives 30 minutes and takes 5 answers: after that, 404 for good
+    return (
+        RetryLater(f"response_url answered HTTP {status}")
+        if status >= 500 or status == 429
+        else NeverDeliverable(f"response_url answered HTTP {status}")
+    )
 
 
 def _sorted(err: SlackApiError) -> Exception:

@@ -162,7 +162,11 @@ def reply_destination(incoming: Incoming, reply: Card) -> Destination:
     """Where the answer goes: a pressed card is updated in place, refusals and slash commands
     are answered to the asker alone, and in a group a message is answered in its thread."""
     here = (incoming.platform, incoming.chat)
-    if incoming.via == "command" or (reply.refusal and incoming.via in ("button", "form")):
+    if incoming.via == "command":
+        return Destination(
+            *here, mode="ephemeral", recipient=incoming.sender, ref=incoming.origin_ref
+        )
+    if reply.refusal and incoming.via in ("button", "form"):
         return Destination(*here, mode="ephemeral", recipient=incoming.sender)
     if incoming.via in ("button", "form") and incoming.origin_ref:
         # the presser too: WeCom updates a card per person (`userids`)

@@ -289,6 +289,18 @@ class _Handler(QuietHandler[FakeSlack]):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if url.path.startswith("/respond/"):
+            # a slash command's response_url: Slack takes JSON there and answers plain "ok"
+            fake = self.server.fake
+            call = Call("response_url", json.loads(raw or b"{}"), None, time.monotonic())
+            fake._record(call)
+            body = b"ok"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if not url.path.startswith("/api/"):
             self._send_json(404, {"ok": False, "error": "not_found"})
             return

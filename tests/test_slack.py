@@ -275,14 +275,17 @@ def test_adjust_opens_a_form_that_checks_the_quantity(bot: Bot) -> None:
         assert s.execute(select(ProposalRow.state, ProposalRow.qty)).one() == ("confirmed", 60)
 
 
-def test_the_slash_command_answers_the_caller_only(bot: Bot) -> None:
+def test_the_slash_command_answers_the_caller_only_in_any_channel(bot: Bot) -> None:
+    # in a channel the bot is not in: the answer goes through the command's response_url
     body = urllib.parse.urlencode(
-        {"command": "/vmi", "text": "状态", "user_id": KEEPER, "channel_id": CHANNEL,
-         "trigger_id": "t-1", "team_id": "T1", "token": "legacy", "response_url": "http://x"}
+        {"command": "/vmi", "text": "状态", "user_id": KEEPER, "channel_id": "COTHER",
+         "trigger_id": "t-1", "team_id": "T1", "token": "legacy",
+         "response_url": f"{bot.slack.address}/respond/T1/1/abc"}
     )  # fmt: skip
     assert signed_post(bot, body, FORM)[0] == 200
-    [answer] = bot.slack.wait_for("chat.postEphemeral")
-    assert answer.params["user"] == KEEPER and "库存状态" in answer.params["text"]
+    [answer] = bot.slack.wait_for("response_url")
+    assert answer.params["response_type"] == "ephemeral" and "库存状态" in answer.params["text"]
+    assert bot.slack.calls_to("chat.postMessage") == []
 
 
 def test_health_and_the_status_api(bot: Bot) -> None:
