@@ -270,3 +270,26 @@ def test_adjust_and_reject_are_typed_on_wecom(bot: Bot) -> None:
     bot.service.delivery.wake()
     replies = [c.body for c in bot.wecom.wait_for("message/send", 4) if c.body["touser"] == BUYER]
     assert any("已调整并确认 P1" in r.get("text", {}).get("content", "") for r in replies)
+
+
+def test_the_robot_gets_at_most_20_posts_a_minute(tmp_path: Path, wecom: FakeWeCom) -> None:
+    robot = tmp_path / "robot.toml"
+    robot.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        .replace('wecom_chat = "wrVMI01"', 'wecom_chat = ""')
+        .replace('wecom_webhook_key = ""', 'wecom_webhook_key = "robot-key"'),
+        encoding="utf-8",
+    )
+    runtime = start(str(robot), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    with transaction(runtime.engine) as s:
+        for n in range(25):
+            enqueue(s, Destination("wecom", "webhook:plant-6205"), Card(f"post {n}"), T0)
+    minute = [1000.0]
+    sender = WeComSender(WeComClient(CORP, SECRET, wecom.base_url), int(AGENT), runtime.config,
+                         clock=lambda: minute[0])  # fmt: skip
+    worker = DeliveryWorker(runtime.engine, {"wecom": sender})
+    while worker.run_once():
+        pass
+    assert len(wecom.calls_to("webhook/send")) == 20  # the 21st waits: no 45009 was needed
+    assert all(c.response["errcode"] == 0 for c in wecom.calls_to("webhook/send"))
+    runtime.engine.dispose()
