@@ -183,9 +183,8 @@ def test_a_bad_signature_or_another_corp_is_refused_and_nothing_stored(bot: Bot)
         assert s.scalar(select(func.count()).select_from(InboxRow)) == 0
 
 
-def test_the_robot_at_its_limit_is_tried_again_not_dropped(
-    tmp_path: Path, wecom: FakeWeCom
-) -> None:
+def with_a_group_robot(tmp_path: Path) -> Runtime:
+    """The example agreement posting to its group through a robot instead of an app chat."""
     robot = tmp_path / "robot.toml"
     robot.write_text(
         EXAMPLE.read_text(encoding="utf-8")
@@ -193,7 +192,13 @@ def test_the_robot_at_its_limit_is_tried_again_not_dropped(
         .replace('wecom_webhook_key = ""', 'wecom_webhook_key = "robot-key"'),
         encoding="utf-8",
     )
-    runtime = start(str(robot), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    return start(str(robot), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+
+
+def test_the_robot_at_its_limit_is_tried_again_not_dropped(
+    tmp_path: Path, wecom: FakeWeCom
+) -> None:
+    runtime = with_a_group_robot(tmp_path)
     with transaction(runtime.engine) as s:
         enqueue(s, Destination("wecom", "webhook:plant-6205"), Card("结算单"), T0)
     wecom.fail_next(1, status=200, errcode=45009, path_suffix="webhook/send")
@@ -273,14 +278,7 @@ def test_adjust_and_reject_are_typed_on_wecom(bot: Bot) -> None:
 
 
 def test_the_robot_gets_at_most_20_posts_a_minute(tmp_path: Path, wecom: FakeWeCom) -> None:
-    robot = tmp_path / "robot.toml"
-    robot.write_text(
-        EXAMPLE.read_text(encoding="utf-8")
-        .replace('wecom_chat = "wrVMI01"', 'wecom_chat = ""')
-        .replace('wecom_webhook_key = ""', 'wecom_webhook_key = "robot-key"'),
-        encoding="utf-8",
-    )
-    runtime = start(str(robot), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    runtime = with_a_group_robot(tmp_path)
     with transaction(runtime.engine) as s:
         for n in range(25):
             enqueue(s, Destination("wecom", "webhook:plant-6205"), Card(f"post {n}"), T0)
