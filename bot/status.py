@@ -15,6 +15,8 @@ from bot.config import Config
 from bot.plans import plans_by_item
 from bot.proposals import as_rule, open_proposals
 from bot.stock import aged_quantities, stock_levels
+from messages.render import render_card
+from messages.words import state_labels
 from vmi_rules.proposal import in_transit, position
 
 
@@ -89,39 +91,10 @@ def status(
 
 
 def status_text(document: dict[str, Any], locale: str = "zh") -> str:
-    """The status document as lines a person reads in a terminal."""
-    zh = locale == "zh"
-    lines = []
-    for agreement in document["agreements"]:
-        lines.append(
-            f"{agreement['id']}  {agreement['customer_name']} ← {agreement['supplier_name']}"
-        )
-        for it in agreement["items"]:
-            unit = it["unit"]
-            flag = ""
-            if it["last_count_at"] and it["on_hand"] < it["min"]:
-                flag = "  ⚠ 低于补货线" if zh else "  ⚠ below min"
-            if zh:
-                lines.append(
-                    f"  {it['sku']} {it['name']}: 现有 {it['on_hand']}{unit}, 在途 "
-                    f"{it['in_transit']}{unit}, 库存位置 {it['position']}{unit} "
-                    f"(补货线 {it['min']} / 安全线 {it['max']}){flag}"
-                )
-            else:
-                lines.append(
-                    f"  {it['sku']} {it['name']}: on hand {it['on_hand']} {unit}, in transit "
-                    f"{it['in_transit']}, position {it['position']} "
-                    f"(min {it['min']} / max {it['max']}){flag}"
-                )
-            if not it["last_count_at"]:
-                lines.append("    还没有盘点" if zh else "    not counted yet")
-            for p in it["open_proposals"]:
-                mark = (" 紧急" if zh else " urgent") if p["urgent"] else ""
-                lines.append(f"    {p['id']}: {p['qty']} {unit} {p['state']}{mark}")
-            for plan in it["demand_plans"]:
-                label = "需求计划" if zh else "plan"
-                lines.append(f"    {label} {plan['period']}: {plan['qty']} {unit}")
-            if it["aged_qty"]:
-                label = "超期" if zh else "aged"
-                lines.append(f"    {label}: {it['aged_qty']} {unit}")
-    return "\n".join(lines)
+    """The status document as a person reads it: the chat's status card, as plain text."""
+    return "\n\n".join(
+        render_card(
+            "status", locale, agreement=a["id"], items=a["items"], states=state_labels(locale)
+        ).as_text()
+        for a in document["agreements"]
+    )

@@ -23,6 +23,7 @@ from handlers.parse import ProposalAction, Refusal, parse
 from handlers.roles import may, roles_for
 from messages.cards import Card
 from messages.render import render_card
+from messages.words import label, role_label
 
 log = logging.getLogger(__name__)
 
@@ -210,9 +211,9 @@ def _reply(
     if not may(member.role, name):
         return turn.refuse(
             "wrong_role",
-            intent_label=intents.label(name, locale),
-            allowed=[intents.role_label(r, locale) for r in roles_for(name)],
-            role=intents.role_label(member.role, locale),
+            intent_label=label(name, locale),
+            allowed=[role_label(r, locale) for r in roles_for(name)],
+            role=role_label(member.role, locale),
         )
     return intents.run(turn, intent)
 

@@ -30,58 +30,13 @@ from handlers.parse import (
 )
 from messages.cards import Card
 from messages.render import proposal_buttons, render_card
+from messages.words import example, label, role_label, state_labels
 from vmi_rules.emergency import emergency_top_up
 from vmi_rules.proposal import Actor, ProposalState, TransitionRefused, position
 from vmi_rules.terms import Item
 
 if TYPE_CHECKING:  # the conversation imports this table; only type checkers need Turn here
     from handlers.conversation import Turn
-
-ROLE_LABELS = {
-    "zh": {"warehouse": "仓管员", "buyer": "采购", "supplier": "供应商", "admin": "管理员"},
-    "en": {"warehouse": "warehouse keeper", "buyer": "buyer", "supplier": "supplier",
-           "admin": "admin"},
-}  # fmt: skip
-INTENT_LABELS = {
-    "zh": {"count": "盘点", "withdrawal": "领用", "receipt": "入库", "plan": "需求计划",
-           "emergency": "紧急需求变更", "confirm": "确认", "adjust": "调整", "reject": "拒绝",
-           "ship": "发货", "receive": "入库", "review": "补货检查", "status": "查询",
-           "help": "帮助"},
-    "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
-           "plan": "post plans", "emergency": "post urgent changes", "confirm": "confirmed",
-           "adjust": "adjusted", "reject": "rejected", "ship": "shipped", "receive": "received",
-           "review": "run the review", "status": "ask status", "help": "ask for help"},
-}  # fmt: skip
-STATE_LABELS = {
-    "zh": {"proposed": "待确认", "confirmed": "确认", "shipped": "发货", "received": "入库",
-           "rejected": "拒绝", "expired": "过期"},
-    "en": {"proposed": "proposed", "confirmed": "confirmed", "shipped": "shipped",
-           "received": "received", "rejected": "rejected", "expired": "expired"},
-}  # fmt: skip
-EXAMPLES = {
-    "zh": {"count": "6205 库存 45", "withdrawal": "领用 6205 10", "receipt": "入库 P1",
-           "plan": "下月 6205 需求 90", "emergency": "紧急 6205 下月需求改为 120",
-           "confirm": "确认 P1", "adjust": "调整 P1 60", "reject": "拒绝 P1 原因",
-           "ship": "发货 P1", "status": "6205 库存?"},
-    "en": {"count": "stock 6205 45", "withdrawal": "used 6205 10", "receipt": "received P1",
-           "plan": "plan next month 6205 90", "emergency": "urgent 6205 next month 120",
-           "confirm": "confirm P1", "adjust": "adjust P1 60", "reject": "reject P1 reason",
-           "ship": "shipped P1", "status": "status"},
-}  # fmt: skip
-
-
-def _lang(locale: str) -> str:
-    return locale if locale in ROLE_LABELS else "zh"
-
-
-def role_label(role: str, locale: str) -> str:
-    """A role as people call it."""
-    return ROLE_LABELS[_lang(locale)].get(role, role)
-
-
-def label(intent: str, locale: str) -> str:
-    """An intent as people call it."""
-    return INTENT_LABELS[_lang(locale)].get(intent, intent)
 
 
 def intent_name(intent: object) -> str:
@@ -125,8 +80,9 @@ def help_card(turn: Turn) -> Card:
 
 def refusal_card(turn: Turn, refusal: Refusal) -> Card:
     """Why the text was not taken, and what to type instead."""
-    example = EXAMPLES[_lang(turn.locale)].get(refusal.hint, "")
-    return turn.refuse(refusal.reason, detail=refusal.detail, example=example)
+    return turn.refuse(
+        refusal.reason, detail=refusal.detail, example=example(refusal.hint, turn.locale)
+    )
 
 
 def item_labels(agreement: AgreementConfig) -> list[str]:
@@ -201,8 +157,7 @@ def on_proposal_action(turn: Turn, intent: ProposalAction) -> Card:
     options: dict[str, Any] = {}
     if intent.action == "adjust" and intent.qty is None:
         # a button with no box for the number (WeCom cards): say what to type instead
-        example = EXAMPLES[_lang(turn.locale)]["adjust"].replace("P1", intent.proposal_id)
-        return turn.refuse("ambiguous", example=example)
+        return turn.refuse("ambiguous", example=example("adjust", turn.locale, intent.proposal_id))
     if intent.action == "adjust":
         options["qty"] = intent.qty
     elif intent.action == "reject":
@@ -213,7 +168,6 @@ def on_proposal_action(turn: Turn, intent: ProposalAction) -> Card:
 
 
 def _act(turn: Turn, proposal_id: str, action: str, **options: Any) -> Card:
-    lang = _lang(turn.locale)
     row = stored_proposals.get(turn.session, proposal_id)
     if row is not None and row.agreement_id != turn.agreement.id:
         # a one-to-one chat belongs to no agreement: the proposal says which one it is about
@@ -233,7 +187,7 @@ def _act(turn: Turn, proposal_id: str, action: str, **options: Any) -> Card:
             refused.reason,
             proposal_id=proposal_id.upper(),
             decided_by=refused.decided_by,
-            state_label=STATE_LABELS[lang][refused.state.value],
+            state_label=state_labels(turn.locale)[refused.state.value],
             intent_label=label(action, turn.locale),
         )
     item = turn.agreement.item(row.sku)
@@ -356,7 +310,7 @@ def on_status(turn: Turn, intent: Status) -> Card:
     [agreement] = document["agreements"]
     items = [i for i in agreement["items"] if intent.sku in (None, i["sku"])]
     return turn.card(
-        "status", agreement=agreement["id"], items=items, states=STATE_LABELS[_lang(turn.locale)]
+        "status", agreement=agreement["id"], items=items, states=state_labels(turn.locale)
     )
 
 

@@ -58,7 +58,7 @@ def test_count_45_then_check_proposes_55_once_and_status_shows_it(database_url: 
     ]
 
     text = vmi_bot(*common, "status")
-    assert "现有 45件" in text.stdout and "P1: 55 件 proposed" in text.stdout
+    assert "现有 45 件" in text.stdout and "P1：55 件，待确认" in text.stdout
 
 
 def test_help_names_every_command() -> None:

@@ -1,0 +1,63 @@
+"""The words the bot uses for roles, steps, proposal states and examples, per locale.
+
+Cards are worded in the templates; these are the short words that templates and refusals
+fill in, kept in one place so that every platform and the command line say the same.
+"""
+
+from __future__ import annotations
+
+ROLE_LABELS = {
+    "zh": {"warehouse": "仓管员", "buyer": "采购", "supplier": "供应商", "admin": "管理员"},
+    "en": {"warehouse": "warehouse keeper", "buyer": "buyer", "supplier": "supplier",
+           "admin": "admin"},
+}  # fmt: skip
+INTENT_LABELS = {
+    "zh": {"count": "盘点", "withdrawal": "领用", "receipt": "入库", "plan": "需求计划",
+           "emergency": "紧急需求变更", "confirm": "确认", "adjust": "调整", "reject": "拒绝",
+           "ship": "发货", "receive": "入库", "review": "补货检查", "status": "查询",
+           "help": "帮助"},
+    "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
+           "plan": "post plans", "emergency": "post urgent changes", "confirm": "confirmed",
+           "adjust": "adjusted", "reject": "rejected", "ship": "shipped", "receive": "received",
+           "review": "run the review", "status": "ask status", "help": "ask for help"},
+}  # fmt: skip
+STATE_LABELS = {
+    "zh": {"proposed": "待确认", "confirmed": "确认", "shipped": "发货", "received": "入库",
+           "rejected": "拒绝", "expired": "过期"},
+    "en": {"proposed": "proposed", "confirmed": "confirmed", "shipped": "shipped",
+           "received": "received", "rejected": "rejected", "expired": "expired"},
+}  # fmt: skip
+EXAMPLES = {
+    "zh": {"count": "6205 库存 45", "withdrawal": "领用 6205 10", "receipt": "入库 P1",
+           "plan": "下月 6205 需求 90", "emergency": "紧急 6205 下月需求改为 120",
+           "confirm": "确认 P1", "adjust": "调整 P1 60", "reject": "拒绝 P1 原因",
+           "ship": "发货 P1", "status": "6205 库存?"},
+    "en": {"count": "stock 6205 45", "withdrawal": "used 6205 10", "receipt": "received P1",
+           "plan": "plan next month 6205 90", "emergency": "urgent 6205 next month 120",
+           "confirm": "confirm P1", "adjust": "adjust P1 60", "reject": "reject P1 reason",
+           "ship": "shipped P1", "status": "status"},
+}  # fmt: skip
+
+
+def _lang(locale: str) -> str:
+    return locale if locale in ROLE_LABELS else "zh"
+
+
+def role_label(role: str, locale: str) -> str:
+    """A role as people call it."""
+    return ROLE_LABELS[_lang(locale)].get(role, role)
+
+
+def label(intent: str, locale: str) -> str:
+    """An intent as people call it."""
+    return INTENT_LABELS[_lang(locale)].get(intent, intent)
+
+
+def state_labels(locale: str) -> dict[str, str]:
+    """Each proposal state as people call it."""
+    return STATE_LABELS[_lang(locale)]
+
+
+def example(hint: str, locale: str, proposal_id: str = "P1") -> str:
+    """What to type for an intent (empty when there is no example for it)."""
+    return EXAMPLES[_lang(locale)].get(hint, "").replace("P1", proposal_id)
