@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Connection, text
 
 from bot.config import AgreementConfig
@@ -24,10 +25,12 @@ from bot.db import DEFERRED, transaction
 from bot.outbox import platforms_on
 from bot.review_service import review
 from bot.runtime import Runtime
+from bot.settlement_service import post_statements
 
 log = logging.getLogger(__name__)
 
 JOB_PREFIX = "review:"
+SETTLE_PREFIX = "settle:"
 LEADER_LOCK_KEY = 0x564D4903
 # Reviews fall on the same days across restarts: every R days counted from this day.
 SCHEDULE_EPOCH = date(2026, 1, 1)
@@ -51,6 +54,23 @@ def run_scheduled_review(agreement_id: str) -> None:
         )
     proposed = [r for r in results if r.decision.action in ("propose", "update")]
     log.info("scheduled review of %s: %d proposal(s) made or resized", agreement_id, len(proposed))
+
+
+def run_scheduled_settlement(agreement_id: str) -> None:
+    """The job: post the agreement's settlement statement and monthly review to its group."""
+    runtime = _active
+    if runtime is None or runtime.config.agreement(agreement_id) is None:
+        log.warning("settlement of %s skipped: agreement not loaded", agreement_id)
+        return
+    with transaction(runtime.engine) as session:
+        post_statements(
+            session,
+            runtime.config,
+            datetime.now(UTC),
+            agreement_ids=[agreement_id],
+            platforms=platforms_on(),
+        )
+    log.info("settlement statement of %s posted", agreement_id)
 
 
 class EveryNDays(BaseTrigger):
@@ -98,6 +118,20 @@ class EveryNDays(BaseTrigger):
         return f"<EveryNDays ({self})>"
 
 
+def settlement_trigger(agreement: AgreementConfig) -> CronTrigger:
+    """At 09:00 on the settlement day (25th), in the agreement's time zone."""
+    return CronTrigger(day=agreement.terms.settlement_day, hour=9, timezone=agreement.tz)
+
+
+def _same_schedule(stored: BaseTrigger, wanted: BaseTrigger) -> bool:
+    if isinstance(wanted, EveryNDays):
+        return stored == wanted
+    return (str(stored), str(getattr(stored, "timezone", ""))) == (
+        str(wanted),
+        str(getattr(wanted, "timezone", "")),
+    )
+
+
 def review_trigger(agreement: AgreementConfig) -> EveryNDays:
     """Every `review_every_days` at `review_time` in the agreement's time zone."""
     return EveryNDays(agreement.terms.review_every_days, agreement.review_time, agreement.tz)
@@ -130,22 +164,25 @@ class ReviewScheduler:
         self.scheduler.resume()
 
     def sync_jobs(self) -> None:
-        """One job per agreement; a job whose schedule did not change keeps its next run time."""
-        wanted = {JOB_PREFIX + a.id: a for a in self.runtime.config.agreements}
+        """Per agreement, its review and its settlement day; a job whose schedule did not
+        change keeps its next run time (and so a run missed while the bot was down)."""
+        wanted: dict[str, tuple[str, BaseTrigger, str]] = {}
+        for a in self.runtime.config.agreements:
+            wanted[JOB_PREFIX + a.id] = ("run_scheduled_review", review_trigger(a), a.id)
+            wanted[SETTLE_PREFIX + a.id] = ("run_scheduled_settlement", settlement_trigger(a), a.id)
         for job in self.scheduler.get_jobs():
-            if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
+            if job.id.startswith((JOB_PREFIX, SETTLE_PREFIX)) and job.id not in wanted:
                 job.remove()
-        for job_id, agreement in wanted.items():
-            trigger = review_trigger(agreement)
+        for job_id, (function, trigger, agreement_id) in wanted.items():
             job = self.scheduler.get_job(job_id)
-            if job is not None and job.trigger == trigger:
+            if job is not None and _same_schedule(job.trigger, trigger):
                 continue
             self.scheduler.add_job(
-                "bot.scheduler:run_scheduled_review",
+                f"bot.scheduler:{function}",
                 trigger=trigger,
-                args=[agreement.id],
+                args=[agreement_id],
                 id=job_id,
-                name=f"review {agreement.id}",
+                name=job_id,
                 replace_existing=True,
             )
 

@@ -24,9 +24,12 @@ from bot.scheduler import (
     ReviewScheduler,
     SchedulerLeader,
     review_trigger,
+    run_scheduled_settlement,
+    settlement_trigger,
 )
 from bot.stock import record_count
-from bot.tables import ProposalRow
+from bot.tables import OutboxRow, ProposalRow
+from messages.cards import Card
 from tests.support import EXAMPLE, SHANGHAI, shanghai
 
 JOB = JOB_PREFIX + "plant-6205"
@@ -140,3 +143,25 @@ def test_only_one_process_leads_and_another_takes_over(postgres_server_url: str 
             s.exec(select(1))  # type: ignore[call-overload]
         one.engine.dispose()
         two.engine.dispose()
+
+
+def test_the_settlement_statement_is_posted_on_the_25th_at_9(tmp_path: Path) -> None:
+    config = load_config(EXAMPLE)
+    trigger = settlement_trigger(config.agreement("plant-6205"))  # type: ignore[arg-type]
+    fire = trigger.get_next_fire_time(None, shanghai(2026, 11, 21, 12, 0))
+    assert fire == shanghai(2026, 11, 25, 9, 0)
+
+    rt = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    scheduler = ReviewScheduler(rt)
+    scheduler.start()
+    try:
+        jobs = {job.id for job in scheduler.scheduler.get_jobs()}
+        assert jobs == {"review:plant-6205", "settle:plant-6205"}
+        run_scheduled_settlement("plant-6205")
+        run_scheduled_settlement("plant-6205")  # a second run for the same cutoff posts nothing
+    finally:
+        scheduler.stop()
+    with transaction(rt.engine) as s:
+        cards = [Card.from_json(c) for c in s.scalars(select(OutboxRow.card))]
+    assert [c.title.split(" · ")[0] for c in cards] == ["结算单"]
+    rt.engine.dispose()
