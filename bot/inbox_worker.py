@@ -35,12 +35,15 @@ class InboxWorker(BackgroundLoop):
         idle_seconds: float = 2.0,
         quiet_seconds: float = 0.02,
         longest_wait_seconds: float = 2.0,
+        takes_turn: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__(idle_seconds)
         self.engine = engine
         self.config = config
         self.platforms = platforms
         self.on_handled = on_handled
+        # with several processes, one handles the inbox, so a chat's messages keep their order
+        self.takes_turn = takes_turn
         # While messages pour in, answering the platform comes first (Slack retries after 3 s,
         # WeCom after 5 s): handling waits for a quiet moment, but never longer than this.
         self.quiet_seconds = quiet_seconds
@@ -74,6 +77,8 @@ class InboxWorker(BackgroundLoop):
     def run_once(self) -> int:
         """Handle every waiting message once; how many were handled here."""
         handled = 0
+        if not self.takes_turn():
+            return handled
         while True:
             with transaction(self.engine, read_only=True) as session:
                 ids = waiting(session)

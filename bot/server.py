@@ -40,7 +40,8 @@ class Service:
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     def start_background(self) -> None:
-        """Start the scheduler (when this process leads), delivery, and Socket Mode if set."""
+        """Start the scheduler and the inbox (when this process leads), delivery, and Socket
+        Mode if set."""
         self.leader.start()
         self.delivery.start()
         self.inbox.start()
@@ -66,7 +67,17 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
     senders: dict[str, Sender] = {}
     app = Flask("vmi-bot")
     delivery = DeliveryWorker(runtime.engine, senders)
-    inbox = InboxWorker(runtime.engine, runtime.config, platforms, on_handled=delivery.wake)
+    leader = SchedulerLeader(runtime)
+    # On PostgreSQL any process may accept a message, and the one that leads handles the inbox
+    # (polling it), so that a chat's messages are handled in the order they came.
+    shared = runtime.engine.dialect.name == "postgresql"
+    inbox = InboxWorker(
+        runtime.engine,
+        runtime.config,
+        platforms,
+        on_handled=delivery.wake,
+        takes_turn=lambda: leader.leading or not shared,
+    )
     socket_mode = slack = None
 
     if SLACK in platforms:
@@ -132,7 +143,7 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
         return jsonify(document), 200
 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    return Service(app, inbox, delivery, SchedulerLeader(runtime), slack, socket_mode)
+    return Service(app, inbox, delivery, leader, slack, socket_mode)
 
 
 def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[str]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'vmi.sqlite'}"
         return
-    server = request.getfixturevalue("postgres_server_url")
+    with new_postgres_database(request.getfixturevalue("postgres_server_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str | None) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (for tests of several processes sharing one)."""
+    with new_postgres_database(postgres_server_url) as url:
+        yield url
+
+
+@contextmanager
+def new_postgres_database(server: str | None) -> Iterator[str]:
+    """Create a database of its own on the test server, and drop it afterwards."""
     if server is None:
         pytest.skip("TEST_DATABASE_URL is not set (CI sets it; see .ci/run)")
     name = f"vmi_t_{uuid.uuid4().hex[:12]}"

@@ -27,8 +27,11 @@ from bot.scheduler import (
     run_scheduled_settlement,
     settlement_trigger,
 )
+from bot.server import build_service
 from bot.stock import record_count
 from bot.tables import OutboxRow, ProposalRow
+from handlers.conversation import accept
+from handlers.incoming import Incoming
 from messages.cards import Card
 from tests.support import EXAMPLE, SHANGHAI, shanghai
 
@@ -121,11 +124,9 @@ def test_a_restart_keeps_the_next_review_time(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_only_one_process_leads_and_another_takes_over(postgres_server_url: str | None) -> None:
-    if postgres_server_url is None:
-        pytest.skip("TEST_DATABASE_URL is not set (CI sets it; see .ci/run)")
+def test_only_one_process_leads_and_another_takes_over(postgres_url: str) -> None:
     # Two bot processes: separate engines, so separate PostgreSQL sessions holding the lock.
-    one, two = start(str(EXAMPLE), postgres_server_url), start(str(EXAMPLE), postgres_server_url)
+    one, two = start(str(EXAMPLE), postgres_url), start(str(EXAMPLE), postgres_url)
     first = SchedulerLeader(one, poll_seconds=0.2)
     second = SchedulerLeader(two, poll_seconds=0.2)
     try:
@@ -165,3 +166,26 @@ def test_the_settlement_statement_is_posted_on_the_25th_at_9(tmp_path: Path) -> 
         cards = [Card.from_json(c) for c in s.scalars(select(OutboxRow.card))]
     assert [c.title.split(" · ")[0] for c in cards] == ["结算单"]
     rt.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_on_postgres_the_leading_process_handles_every_processs_messages(
+    postgres_url: str,
+) -> None:
+    one, two = start(str(EXAMPLE), postgres_url), start(str(EXAMPLE), postgres_url)
+    first, second = build_service(one, {}), build_service(two, {})
+    first.leader.poll_seconds = second.leader.poll_seconds = 0.2
+    try:
+        first.leader.start()
+        assert first.leader.wait_until_leading(10)
+        second.leader.start()
+        message = Incoming("console", "plant-6205", "keeper", f"pg-{time.time()}",
+                           datetime.now(UTC), "6205 库存 45")  # fmt: skip
+        assert accept(two.engine, message) is not None  # the second process took the request
+        assert second.inbox.run_once() == 0  # but does not handle: order is kept by one
+        assert first.inbox.run_once() == 1
+    finally:
+        first.leader.stop()
+        second.leader.stop()
+        one.engine.dispose()
+        two.engine.dispose()
