@@ -23,6 +23,7 @@ from sqlalchemy import Connection, text
 from bot.config import AgreementConfig
 from bot.db import DEFERRED, transaction
 from bot.outbox import platforms_on
+from bot.reminder_service import post_reminders
 from bot.review_service import review
 from bot.runtime import Runtime
 from bot.settlement_service import post_statements
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 JOB_PREFIX = "review:"
 SETTLE_PREFIX = "settle:"
+REMIND_PREFIX = "remind:"
 LEADER_LOCK_KEY = 0x564D4903
 # Reviews fall on the same days across restarts: every R days counted from this day.
 SCHEDULE_EPOCH = date(2026, 1, 1)
@@ -71,6 +73,21 @@ def run_scheduled_settlement(agreement_id: str) -> None:
             platforms=platforms_on(),
         )
     log.info("settlement statement of %s posted", agreement_id)
+
+
+def run_scheduled_reminders(agreement_id: str) -> None:
+    """The job: post the reminders due now (each occasion once)."""
+    runtime = _active
+    if runtime is None or runtime.config.agreement(agreement_id) is None:
+        return
+    with transaction(runtime.engine) as session:
+        post_reminders(
+            session,
+            runtime.config,
+            datetime.now(UTC),
+            agreement_ids=[agreement_id],
+            platforms=platforms_on(),
+        )
 
 
 class EveryNDays(BaseTrigger):
@@ -170,8 +187,14 @@ class ReviewScheduler:
         for a in self.runtime.config.agreements:
             wanted[JOB_PREFIX + a.id] = ("run_scheduled_review", review_trigger(a), a.id)
             wanted[SETTLE_PREFIX + a.id] = ("run_scheduled_settlement", settlement_trigger(a), a.id)
+            # hourly: each reminder knows its own hour (10:00 counts, Friday 16:00 plans, …)
+            hourly = CronTrigger(minute=5, timezone=a.tz)
+            wanted[REMIND_PREFIX + a.id] = ("run_scheduled_reminders", hourly, a.id)
         for job in self.scheduler.get_jobs():
-            if job.id.startswith((JOB_PREFIX, SETTLE_PREFIX)) and job.id not in wanted:
+            if (
+                job.id.startswith((JOB_PREFIX, SETTLE_PREFIX, REMIND_PREFIX))
+                and job.id not in wanted
+            ):
                 job.remove()
         for job_id, (function, trigger, agreement_id) in wanted.items():
             job = self.scheduler.get_job(job_id)

@@ -138,6 +138,27 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("adjust_form", {"proposal_id": "P1"}),
     *[
         (
+            "reminder",
+            {
+                "kind": kind,
+                "agreement": "plant-6205",
+                "proposal_id": "P1",
+                "period": "2026-12",
+                "due_day": 5,
+                "example": "6205 库存 45",
+            },
+        )
+        for kind in (
+            "count_missing",
+            "weekly_plan",
+            "monthly_plan",
+            "plan_overdue",
+            "unconfirmed",
+            "not_arrived",
+        )
+    ],
+    *[
+        (
             "settlement",
             {
                 "agreement": "plant-6205",

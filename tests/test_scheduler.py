@@ -157,7 +157,7 @@ def test_the_settlement_statement_is_posted_on_the_25th_at_9(tmp_path: Path) -> 
     scheduler.start()
     try:
         jobs = {job.id for job in scheduler.scheduler.get_jobs()}
-        assert jobs == {"review:plant-6205", "settle:plant-6205"}
+        assert jobs == {"review:plant-6205", "settle:plant-6205", "remind:plant-6205"}
         run_scheduled_settlement("plant-6205")
         run_scheduled_settlement("plant-6205")  # a second run for the same cutoff posts nothing
     finally:
