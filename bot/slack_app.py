@@ -83,7 +83,9 @@ def build_slack_app(
                 text=text,
                 direct=direct,
                 addressed=addressed or direct,
-                origin_ref=f"{channel}:{event.get('thread_ts') or ts}",
+                origin_ref=f"{channel}:{ts}",
+                # answers go to the thread's first message; the ⚠ goes on this one
+                thread_ref=f"{channel}:{event['thread_ts']}" if event.get("thread_ts") else "",
             )
         )
 

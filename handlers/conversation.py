@@ -173,7 +173,7 @@ def reply_destination(incoming: Incoming, reply: Card) -> Destination:
         # the presser too: WeCom updates a card per person (`userids`)
         return Destination(*here, mode="update", ref=incoming.origin_ref, recipient=incoming.sender)
     if not incoming.direct and incoming.origin_ref:
-        return Destination(*here, mode="thread", ref=incoming.origin_ref)
+        return Destination(*here, mode="thread", ref=incoming.thread_ref or incoming.origin_ref)
     return Destination(*here)
 
 

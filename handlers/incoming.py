@@ -30,6 +30,7 @@ class Incoming:
     addressed: bool = True  # in a group: the bot was mentioned
     via: str = "message"  # message | button | form | command (a slash command: answer privately)
     origin_ref: str = ""  # the platform's reference of the message said or the card pressed
+    thread_ref: str = ""  # the thread the message was said in, when it was a reply in one
 
     def to_json(self) -> str:
         """The whole message as JSON, kept in the inbox until it is handled."""

@@ -522,3 +522,13 @@ def test_a_channel_of_no_agreement_is_not_read(bot: Bot) -> None:
     assert count_rows(bot, LedgerRow) == 0
     time.sleep(0.2)
     assert bot.slack.calls_to("chat.postMessage") == []
+
+
+def test_a_reply_in_a_thread_is_answered_in_that_thread_and_marked_itself(bot: Bot) -> None:
+    body = json.loads(message_event("6205 库存 45", ts="1763690600.000200", event_id="Ev7"))
+    body["event"]["thread_ts"] = "1763690000.000100"  # said as a reply in an older thread
+    signed_post(bot, json.dumps(body), "application/json")
+    [reply] = bot.slack.wait_for("chat.postMessage")
+    [reaction] = bot.slack.wait_for("reactions.add")
+    assert reply.params["thread_ts"] == "1763690000.000100"
+    assert reaction.params["timestamp"] == "1763690600.000200"
