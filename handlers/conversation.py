@@ -204,7 +204,7 @@ def _reply(
         if intent.reason == "not_understood" and not speaks:
             return None  # people chat about lunch in the group too
         if intent.reason == "not_understood" and incoming.direct:
-            return intents.help_card(turn)
+            return intents.help_card(turn, puzzled=incoming.text.strip()[:40])
         return intents.refusal_card(turn, intent)
 
     name = intents.intent_name(intent)

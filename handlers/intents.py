@@ -65,16 +65,18 @@ def actor(turn: Turn) -> Actor:
     return Actor(turn.member.id, turn.member.name, turn.member.role)
 
 
-def help_card(turn: Turn) -> Card:
-    """What this member can type, for their role."""
-    first = turn.agreement.items[0].sku if turn.agreement.items else "6205"
+def help_card(turn: Turn, puzzled: str = "") -> Card:
+    """What this member can type, for their role (after `puzzled`, a text not understood)."""
+    skus = [item.sku for item in turn.agreement.items] or ["6205"]
     return turn.card(
         "help",
         member_name=turn.member.name,
         role=turn.member.role,
         role_label=role_label(turn.member.role, turn.locale),
-        sku=first,
+        sku=skus[0],
+        others=skus[1:2],
         items=_item_labels(turn),
+        puzzled=puzzled,
     )
 
 
@@ -110,7 +112,17 @@ def on_count(turn: Turn, intent: Count) -> Card:
 
 
 def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
-    """Record withdrawals (领用) posted explicitly."""
+    """Record withdrawals (领用) posted explicitly; never more than is on hand."""
+    levels = stock_levels(turn.session, [turn.agreement.id], [line.sku for line in intent.lines])
+    for line in intent.lines:
+        level = levels.get((turn.agreement.id, line.sku))
+        on_hand = level.on_hand if level else 0
+        if line.qty > on_hand:  # the book is behind the shelf: a count, not a negative stock
+            item = turn.agreement.item(line.sku)
+            return turn.refuse(
+                "over_stock", detail=str(line.qty), on_hand=on_hand, unit=item.unit if item else "",
+                example=example("count", turn.locale).replace("6205", line.sku),
+            )  # fmt: skip
     for line in intent.lines:
         record_withdrawal(
             turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
@@ -326,7 +338,7 @@ def on_review(turn: Turn, intent: ReviewNow) -> Card:
         platforms=turn.platforms,
     )  # fmt: skip
     proposed = [
-        f"{r.proposal_id} {r.item.sku} {r.decision.qty}{r.item.unit}"
+        f"{r.proposal_id} {r.item.sku} {r.decision.qty} {r.item.unit}"
         for r in results
         if r.decision.action in ("propose", "update")
     ]

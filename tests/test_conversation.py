@@ -224,3 +224,10 @@ def test_a_message_that_breaks_the_handler_is_set_aside_and_its_sender_told(
     [after] = say(rt, "keeper", "状态")  # the next message goes on as usual
     assert after.title.startswith("库存状态")
     assert state(rt) == (0, 0, 0)
+
+
+def test_a_withdrawal_beyond_the_book_is_refused_and_asks_for_a_count(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 45")
+    [refused] = say(rt, "keeper", "领用 6205 100")
+    assert refused.title == "领用超过现有库存" and "只有 45 件" in refused.lines[0]
+    assert state(rt) == (1, 0, 0)  # only the count

@@ -14,7 +14,8 @@ LINE = {"name": "6205 深沟球轴承", "unit": "件", "qty": 45, "on_hand": 45,
 ITEM = {"sku": "6205", "name": "6205 深沟球轴承", "unit": "件", "on_hand": 45, "in_transit": 55,
         "position": 100, "min": 50, "max": 100, "aged_qty": 5,
         "last_count_at": "2026-11-21T10:00:00+08:00",
-        "open_proposals": [{"id": "P1", "qty": 55, "state": "confirmed", "urgent": False}],
+        "open_proposals": [{"id": "P1", "qty": 55, "state": "confirmed", "urgent": False,
+                            "received_qty": 30}],
         "demand_plans": [{"period": "2026-12", "qty": 90}]}  # fmt: skip
 STATES = dict.fromkeys(["proposed", "confirmed", "shipped", "received", "rejected"], "s")
 
@@ -100,7 +101,9 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "role": "仓管员",
                 "proposal_id": "P1",
                 "decided_by": "王采购",
-                "state_label": "确认",
+                "state_label": "已确认",
+                "on_hand": 45,
+                "unit": "件",
             },
         )
         for reason in (
@@ -117,6 +120,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "already",
             "not_allowed",
             "error",
+            "over_stock",
         )
     ],
     *[
@@ -127,7 +131,9 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "role": role,
                 "role_label": role,
                 "sku": "6205",
+                "others": ["6206"],
                 "items": ["6205"],
+                "puzzled": "ok",
             },
         )
         for role in ("warehouse", "buyer", "supplier", "admin")
