@@ -181,6 +181,8 @@ def _announce(
     pid = public_id(row.id)  # type: ignore[arg-type]
     context = proposal_card_context(item, decision, pid, row.qty)
     outcome = {"propose": "new", "update": "updated", "withdraw": "withdrawn"}[decision.action]
+    if outcome == "updated" and previous_qty is not None:
+        context["position"] = decision.position - previous_qty  # the why is without it
     card = render_card(
         "proposal",
         config.bot.locale,

@@ -342,7 +342,9 @@ def on_review(turn: Turn, intent: ReviewNow) -> Card:
         for r in results
         if r.decision.action in ("propose", "update")
     ]
-    return turn.card("review", agreement=turn.agreement.id, proposed=proposed)
+    reviewed = {r.item.sku for r in results}  # the review skips items never counted
+    uncounted = [i.sku for i in turn.agreement.items if i.sku not in reviewed]
+    return turn.card("review", agreement=turn.agreement.id, proposed=proposed, uncounted=uncounted)
 
 
 HANDLERS: dict[type, Callable[[Any, Any], Card]] = {

@@ -231,3 +231,19 @@ def test_a_withdrawal_beyond_the_book_is_refused_and_asks_for_a_count(rt: Runtim
     [refused] = say(rt, "keeper", "领用 6205 100")
     assert refused.title == "领用超过现有库存" and "只有 45 件" in refused.lines[0]
     assert state(rt) == (1, 0, 0)  # only the count
+
+
+def test_a_review_before_any_count_says_what_is_missing(rt: Runtime) -> None:
+    [reply] = say(rt, "supplier", "检查")
+    assert any("还没有盘点" in line and "6205" in line for line in reply.lines)
+    assert not any("都不低于补货线" in line for line in reply.lines)
+
+
+def test_a_resized_proposal_says_why_without_itself(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 45")
+    say(rt, "supplier", "检查")
+    say(rt, "keeper", "6205 库存 30")
+    cards = say(rt, "supplier", "检查")
+    [updated] = [c for c in cards if c.title.startswith("补货建议已更新")]
+    assert updated.lines[0].startswith("数量 55 → 70")
+    assert "库存位置 30 件" in updated.lines[1]

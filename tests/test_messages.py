@@ -139,8 +139,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         for role in ("warehouse", "buyer", "supplier", "admin")
     ],
     ("status", {"agreement": "plant-6205", "items": [ITEM], "states": STATES}),
-    ("review", {"agreement": "plant-6205", "proposed": ["P1 6205 55件"]}),
-    ("review", {"agreement": "plant-6205", "proposed": []}),
+    ("review", {"agreement": "plant-6205", "proposed": ["P1 6205 55 件"], "uncounted": []}),
+    ("review", {"agreement": "plant-6205", "proposed": [], "uncounted": ["6206"]}),
     ("adjust_form", {"proposal_id": "P1"}),
     *[
         (
@@ -226,8 +226,12 @@ def test_a_missing_value_is_an_error_not_a_blank(
 
 
 def test_button_words_match_what_people_type() -> None:
-    zh = render_card("review", "zh", buttons=proposal_buttons("P7"), agreement="a", proposed=[])
-    en = render_card("review", "en", buttons=proposal_buttons("P7"), agreement="a", proposed=[])
+    zh = render_card(
+        "review", "zh", buttons=proposal_buttons("P7"), agreement="a", proposed=[], uncounted=[]
+    )
+    en = render_card(
+        "review", "en", buttons=proposal_buttons("P7"), agreement="a", proposed=[], uncounted=[]
+    )
     assert [b.text_equivalent for b in zh.buttons] == ["确认 P7", "调整 P7 数量", "拒绝 P7 原因"]
     assert [b.text_equivalent for b in en.buttons] == [
         "confirm P7",
