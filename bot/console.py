@@ -21,6 +21,7 @@ from bot.tables import OutboxRow
 from handlers.conversation import handle
 from handlers.incoming import ButtonPress, Incoming
 from messages.cards import Button, Card
+from messages.words import role_label
 
 Clock = Callable[[], datetime]
 
@@ -66,6 +67,9 @@ class ConsoleChat:
             stamp = self.clock().astimezone(self._timezone()).strftime("%m-%d %H:%M")
             self.out.write(f"\n[{stamp}] {member.name if member else self.speaker}: {line}\n")
         button = self.buttons.get(line)
+        if button is None and line.isdecimal():  # a number alone is a button press
+            self.out.write(f"  ({self._say('no_button')} {line})\n")
+            return
         incoming = Incoming(
             platform=CONSOLE,
             chat=self.chat,
@@ -133,11 +137,21 @@ class ConsoleChat:
         member = self.runtime.config.member_by_platform(CONSOLE, who)
         if member is None:
             known = ", ".join(m.console for m in self.runtime.config.members if m.console)
-            self.out.write(f"  (no console member {who!r}; known: {known})\n")
+            self.out.write(f"  ({self._say('no_member')} {who!r}; {self._say('known')}: {known})\n")
             return
         self.speaker = who
         if not quiet:
-            self.out.write(f"  (now speaking as {member.name}, {member.role})\n")
+            role = role_label(member.role, self.runtime.config.bot.locale)
+            self.out.write(f"  ({self._say('speaking')} {member.name}（{role}）)\n")
+
+    def _say(self, what: str) -> str:
+        zh = self.runtime.config.bot.locale == "zh"
+        return {
+            "no_member": ("没有这个控制台成员", "no console member"),
+            "known": ("可用", "known"),
+            "speaking": ("现在的身份：", "now speaking as"),
+            "no_button": ("没有这个按钮：", "no button"),
+        }[what][0 if zh else 1]
 
     def _print(self, card: Card) -> None:
         mark = "‼ " if card.urgent else ""

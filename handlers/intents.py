@@ -222,6 +222,7 @@ def _act(turn: Turn, proposal_id: str, action: str, **options: Any) -> Card:
         min=item.min,
         max=item.max,
         outstanding=transition.after.outstanding,
+        over=max(0, transition.after.received_qty - transition.after.qty),
     )
 
 

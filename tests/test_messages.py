@@ -64,6 +64,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "min": 50,
                 "max": 100,
                 "outstanding": 5,
+                "over": 3,
             },
         )
         for action in ("confirm", "adjust", "reject", "ship", "receive")
