@@ -85,7 +85,11 @@ class ConsoleChat:
 
     def press(self, action: str, value: str, echo: bool = False) -> None:
         """Press the latest printed button for `action` on `value`, as typing its number does."""
-        number = max(n for n, b in self.buttons.items() if (b.action, b.value) == (action, value))
+        number = max(
+            (n for n, b in self.buttons.items()
+             if (b.action, b.value.partition("@")[0]) == (action, value)),
+            key=int,
+        )  # fmt: skip
         self.say(number, echo=echo)
 
     def _timezone(self) -> ZoneInfo:

@@ -186,7 +186,7 @@ def _announce(
     card = render_card(
         "proposal",
         config.bot.locale,
-        buttons=() if outcome == "withdrawn" else proposal_buttons(pid),
+        buttons=() if outcome == "withdrawn" else proposal_buttons(pid, row.qty),
         outcome=outcome,
         previous_qty=previous_qty,
         **context,

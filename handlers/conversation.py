@@ -18,7 +18,7 @@ from bot.inbox import claim, mark_failed, receive
 from bot.outbox import Destination, enqueue
 from bot.tables import InboxRow
 from handlers import intents
-from handlers.incoming import Incoming
+from handlers.incoming import ButtonPress, Incoming
 from handlers.parse import ProposalAction, Refusal, parse
 from handlers.roles import may, roles_for
 from messages.cards import Card
@@ -197,7 +197,7 @@ def _reply(
     turn = Turn(session, config, incoming, member, agreement, locale, platforms, inbox_id)
 
     if incoming.button is not None:
-        intent: object = ProposalAction(incoming.button.action, incoming.button.value)
+        intent: object = pressed(incoming.button)
     else:
         intent = parse(incoming.text, agreement.items, incoming.at.astimezone(agreement.tz).date())
     if isinstance(intent, Refusal):
@@ -216,6 +216,13 @@ def _reply(
             role=role_label(member.role, locale),
         )
     return intents.run(turn, intent)
+
+
+def pressed(button: ButtonPress) -> ProposalAction:
+    """A card's button as the step it stands for; Confirm says the quantity the card showed."""
+    proposal_id, _, shown = button.value.partition("@")
+    qty = int(shown) if button.action == "confirm" and shown.isdecimal() else None
+    return ProposalAction(button.action, proposal_id, qty=qty)
 
 
 def _agreement_for(config: Config, member: Member, incoming: Incoming) -> AgreementConfig | None:

@@ -176,10 +176,13 @@ def on_proposal_action(turn: Turn, intent: ProposalAction) -> Card:
         options["reason"] = intent.reason
     elif intent.action == "ship":
         options["eta"] = intent.eta
-    return _act(turn, intent.proposal_id, intent.action, **options)
+    shown = intent.qty if intent.action == "confirm" else None  # what the pressed card said
+    return _act(turn, intent.proposal_id, intent.action, shown_qty=shown, **options)
 
 
-def _act(turn: Turn, proposal_id: str, action: str, **options: Any) -> Card:
+def _act(
+    turn: Turn, proposal_id: str, action: str, shown_qty: int | None = None, **options: Any
+) -> Card:
     row = stored_proposals.get(turn.session, proposal_id)
     if row is not None and row.agreement_id != turn.agreement.id:
         # a one-to-one chat belongs to no agreement: the proposal says which one it is about
@@ -187,6 +190,12 @@ def _act(turn: Turn, proposal_id: str, action: str, **options: Any) -> Card:
         turn = replace(turn, agreement=theirs[0]) if theirs else turn
     if row is None or row.agreement_id != turn.agreement.id:
         return turn.refuse("unknown_proposal", detail=proposal_id)
+    if shown_qty is not None and shown_qty != row.qty and row.state == "proposed":
+        # an older card: the review has resized it since, so that button confirms nothing
+        return turn.refuse(
+            "changed", proposal_id=proposal_id.upper(), qty=row.qty, shown=shown_qty,
+            example=example("confirm", turn.locale, proposal_id.upper()),
+        )  # fmt: skip
     previous_qty = row.qty
     try:
         row, transition = stored_proposals.act(
@@ -286,7 +295,7 @@ def on_emergency(turn: Turn, intent: Emergency) -> Card:
             supplier_share=_percent(top_up.supplier_freight_share),
         )  # fmt: skip
         _announce_urgent(turn, row, context)
-        return turn.card("plan", buttons=proposal_buttons(pid), **context)
+        return turn.card("plan", buttons=proposal_buttons(pid, top_up.qty), **context)
     return turn.card("plan", **context)
 
 
@@ -299,7 +308,7 @@ def _announce_urgent(turn: Turn, row: ProposalRow, context: dict[str, Any]) -> N
     card = render_card(
         "plan",
         turn.config.bot.locale,
-        buttons=proposal_buttons(pid),
+        buttons=proposal_buttons(pid, context["extra"]),
         urgent=True,
         **{k: v for k, v in context.items() if k != "urgent"},
     )

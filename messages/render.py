@@ -42,10 +42,14 @@ def _block(template: Template, block: str, context: dict[str, object]) -> str:
     return "".join(render(template.new_context(context))).strip()
 
 
-def proposal_buttons(proposal_id: str) -> tuple[tuple[str, str, ButtonStyle], ...]:
-    """The buyer's three buttons on a proposal card."""
+def proposal_buttons(
+    proposal_id: str, qty: int | None = None
+) -> tuple[tuple[str, str, ButtonStyle], ...]:
+    """The buyer's three buttons on a proposal card; Confirm carries the quantity it shows
+    ("P1@55"), so that pressing it on a card that was since resized confirms nothing."""
+    shown = f"{proposal_id}@{qty}" if qty is not None else proposal_id
     return (
-        ("confirm", proposal_id, "primary"),
+        ("confirm", shown, "primary"),
         ("adjust", proposal_id, "default"),
         ("reject", proposal_id, "danger"),
     )
@@ -74,7 +78,9 @@ def render_card(
                 action=action,
                 value=value,
                 style=style,
-                text_equivalent=_block(labels, f"type_{action}", {**context, "value": value}),
+                text_equivalent=_block(
+                    labels, f"type_{action}", {**context, "value": value.partition("@")[0]}
+                ),
             )
             for action, value, style in buttons
         ),

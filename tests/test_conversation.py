@@ -247,3 +247,17 @@ def test_a_resized_proposal_says_why_without_itself(rt: Runtime) -> None:
     [updated] = [c for c in cards if c.title.startswith("补货建议已更新")]
     assert updated.lines[0].startswith("数量 55 → 70")
     assert "库存位置 30 件" in updated.lines[1]
+
+
+def test_confirm_on_a_card_that_was_resized_since_confirms_nothing(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 45")
+    [old_card] = [c for c in say(rt, "supplier", "检查") if c.buttons]
+    say(rt, "keeper", "6205 库存 30")
+    say(rt, "supplier", "检查")  # P1 is now 70
+    confirm = next(b for b in old_card.buttons if b.action == "confirm")
+    [refused] = say(rt, "buyer", button=ButtonPress(confirm.action, confirm.value))
+    assert refused.title == "数量已经变了" and "70" in refused.lines[0] and "55" in refused.lines[0]
+    with transaction(rt.engine) as s:
+        assert s.execute(select(ProposalRow.state, ProposalRow.qty)).one() == ("proposed", 70)
+    [done] = say(rt, "buyer", "确认 P1")  # typed, it confirms what it now is
+    assert done.title == "已确认 P1 · 王采购"

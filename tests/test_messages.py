@@ -105,6 +105,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "state_label": "已确认",
                 "on_hand": 45,
                 "unit": "件",
+                "qty": 70,
+                "shown": 55,
             },
         )
         for reason in (
@@ -122,6 +124,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "not_allowed",
             "error",
             "over_stock",
+            "changed",
         )
     ],
     *[

@@ -194,22 +194,26 @@ def test_count_review_card_and_one_confirmation(bot: Bot) -> None:
     buttons = [b for block in card.params["blocks"] if block["type"] == "actions"
                for b in block["elements"]]  # fmt: skip
     assert [(b["action_id"], b["value"]) for b in buttons] == [
-        ("vmi:confirm", "P1"), ("vmi:adjust", "P1"), ("vmi:reject", "P1"),
+        ("vmi:confirm", "P1@55"), ("vmi:adjust", "P1"), ("vmi:reject", "P1"),
     ]  # fmt: skip
     card_ts = bot.slack.calls_to("chat.postMessage")[-1].response["ts"]
 
-    keeper = signed_post(bot, click("confirm", "P1", KEEPER, card_ts, "1763690500.1"), FORM)
+    keeper = signed_post(bot, click("confirm", "P1@55", KEEPER, card_ts, "1763690500.1"), FORM)
     assert keeper[0] == 200
     [refused] = bot.slack.wait_for("chat.postEphemeral")
     assert refused.params["user"] == KEEPER and "采购" in refused.params["text"]
 
-    assert signed_post(bot, click("confirm", "P1", BUYER, card_ts, "1763690600.1"), FORM)[0] == 200
+    assert (
+        signed_post(bot, click("confirm", "P1@55", BUYER, card_ts, "1763690600.1"), FORM)[0] == 200
+    )
     [updated] = bot.slack.wait_for("chat.update")
     assert (updated.params["channel"], updated.params["ts"]) == (CHANNEL, card_ts)
     assert "已确认 P1 · 王采购" in updated.params["text"]
     assert all(block["type"] != "actions" for block in updated.params["blocks"])
 
-    assert signed_post(bot, click("confirm", "P1", BUYER, card_ts, "1763690700.1"), FORM)[0] == 200
+    assert (
+        signed_post(bot, click("confirm", "P1@55", BUYER, card_ts, "1763690700.1"), FORM)[0] == 200
+    )
     _, again = bot.slack.wait_for("chat.postEphemeral", 2)
     assert again.params["user"] == BUYER and "王采购" in again.params["text"]
     with transaction(bot.runtime.engine) as s:

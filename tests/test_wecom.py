@@ -146,12 +146,13 @@ def test_count_review_card_click_and_update(bot: Bot) -> None:
     card = next(c for c in cards if c["touser"] == BUYER)["template_card"]
     assert card["card_type"] == "button_interaction"
     # no box to type in: only Confirm is a button; adjust and reject are typed, as the card says
-    assert [b["key"] for b in card["button_list"]] == ["confirm:P1"]
+    assert [b["key"] for b in card["button_list"]] == ["confirm:P1@55"]
     assert "调整 P1" in card["sub_title_text"] and "拒绝 P1" in card["sub_title_text"]
     [group] = bot.wecom.wait_for("appchat/send")
     assert group.body["chatid"] == "wrVMI01" and "P1" in group.body["markdown"]["content"]
 
-    click = card_event_xml(BUYER, "confirm:P1", card["task_id"], "RC-1", int(T0.timestamp()) + 60,
+    pressed_at = int(T0.timestamp())
+    click = card_event_xml(BUYER, "confirm:P1@55", card["task_id"], "RC-1", pressed_at + 60,
                            CORP, AGENT)  # fmt: skip
     for _ in range(3):  # WeCom retries a callback it thinks went unanswered
         assert callback(bot, click) == 200
@@ -162,7 +163,7 @@ def test_count_review_card_click_and_update(bot: Bot) -> None:
         assert s.scalar(select(ProposalRow.state)) == "confirmed"
         assert s.scalar(select(func.count()).select_from(InboxRow)) == 2
 
-    again = card_event_xml(BUYER, "confirm:P1", card["task_id"], "RC-2", int(T0.timestamp()) + 90,
+    again = card_event_xml(BUYER, "confirm:P1@55", card["task_id"], "RC-2", pressed_at + 90,
                            CORP, AGENT)  # fmt: skip
     callback(bot, again)
     answer = bot.wecom.wait_for("message/send", 4)[-1].body
