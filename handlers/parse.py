@@ -425,7 +425,10 @@ def _read_date(match: re.Match[str], today: date) -> date | None:
             monday = week_of(today).start
             if match["which"] == "下":
                 monday = next_week(today).start
-            return monday + timedelta(days=_WEEKDAYS[match["day"]])
+            day = monday + timedelta(days=_WEEKDAYS[match["day"]])
+            if not match["which"] and day < today:  # "周五" said on a Sunday: the coming one
+                day += timedelta(days=7)
+            return day
         return today + timedelta(days=_RELATIVE_DAYS[match["rel"]])
     except (ValueError, OverflowError):
         return None

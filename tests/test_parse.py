@@ -571,3 +571,9 @@ def chinese(number: int) -> str:
 def test_chinese_numerals_round_trip(qty: int) -> None:
     text = f"6205 库存 {chinese(qty)}件"
     assert parse(text, ITEMS, TODAY) == count(("6205", qty)), text
+
+
+def test_an_arrival_weekday_is_the_coming_one() -> None:
+    sunday = date(2026, 11, 22)
+    shipped = parse("发货 P1 周五到", ITEMS, sunday)
+    assert isinstance(shipped, ProposalAction) and shipped.eta == date(2026, 11, 27)
