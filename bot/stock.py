@@ -169,11 +169,16 @@ def record_count(
     at: datetime,
     member_id: str | None = None,
     inbox_id: int | None = None,
+    correction: bool = False,
 ) -> CountRecorded:
-    """Store a stock count (盘点); a drop since the book is first stored as a withdrawal."""
+    """Store a stock count (盘点); a drop since the book is first stored as a withdrawal.
+
+    A `correction` (a count typed wrong, put right) sets the level and infers nothing: no
+    withdrawal to bill, no gain to flag.
+    """
     hold_item(session, agreement_id, sku)
     book = book_before_count(session, agreement_id, sku)
-    outcome = infer_from_count(book, counted)
+    outcome = infer_from_count(None if correction else book, counted)
     if outcome.withdrawn:
         _add(
             session,
@@ -197,6 +202,7 @@ def record_count(
         member_id,
         inbox_id,
         anomaly_gain=outcome.gain,
+        note="correction" if correction else "",
     )
     return CountRecorded(row, book, outcome)
 

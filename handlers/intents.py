@@ -17,6 +17,7 @@ from bot.status import status
 from bot.stock import record_count, record_withdrawal, stock_levels
 from bot.tables import ProposalRow
 from handlers.parse import (
+    Correction,
     Count,
     Emergency,
     Help,
@@ -45,6 +46,7 @@ def intent_name(intent: object) -> str:
         return intent.action
     return {
         Count: "count",
+        Correction: "count",
         Withdrawal: "withdrawal",
         Receipt: "receipt",
         Plan: "plan",
@@ -111,6 +113,16 @@ def on_count(turn: Turn, intent: Count) -> Card:
     return _stock_card(turn, "count", intent.lines, outcomes)
 
 
+def on_correction(turn: Turn, intent: Correction) -> Card:
+    """Put a mistyped count right: the level is set, no withdrawal is inferred or billed."""
+    for line in intent.lines:
+        record_count(
+            turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
+            member_id=turn.member.id, inbox_id=turn.inbox_id, correction=True,
+        )  # fmt: skip
+    return _stock_card(turn, "correction", intent.lines, {})
+
+
 def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
     """Record withdrawals (领用) posted explicitly; never more than is on hand."""
     levels = stock_levels(turn.session, [turn.agreement.id], [line.sku for line in intent.lines])
@@ -143,6 +155,7 @@ def _stock_card(turn: Turn, kind: str, lines: Any, outcomes: dict[str, Any]) -> 
         shown.append(
             {
                 "name": item.name,
+                "sku": item.sku,
                 "unit": item.unit,
                 "qty": line.qty,
                 "on_hand": levels[key].on_hand if key in levels else 0,
@@ -359,6 +372,7 @@ def on_review(turn: Turn, intent: ReviewNow) -> Card:
 
 HANDLERS: dict[type, Callable[[Any, Any], Card]] = {
     Count: on_count,
+    Correction: on_correction,
     Withdrawal: on_withdrawal,
     Receipt: on_receipt,
     Plan: on_plan,

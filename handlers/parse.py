@@ -49,6 +49,13 @@ class Count:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A count typed wrong, put right (更正): the level is set, and no withdrawal is inferred."""
+
+    lines: tuple[ItemQty, ...]
+
+
+@dataclass(frozen=True)
 class Withdrawal:
     """Parts taken out of the VMI area (领用 / used)."""
 
@@ -117,7 +124,16 @@ class ReviewNow:
 
 
 Intent = (
-    Count | Withdrawal | Receipt | Plan | Emergency | ProposalAction | Status | Help | ReviewNow
+    Count
+    | Correction
+    | Withdrawal
+    | Receipt
+    | Plan
+    | Emergency
+    | ProposalAction
+    | Status
+    | Help
+    | ReviewNow
 )
 
 RefusalReason = Literal[
@@ -134,6 +150,7 @@ RefusalReason = Literal[
 # the right example. "proposal" means a proposal id without a verb (P1 alone).
 HINTS = (
     "count",
+    "correction",
     "withdrawal",
     "receipt",
     "plan",
@@ -223,6 +240,7 @@ _STRONG: dict[str, tuple[str, ...]] = {
     ),
     "review": _words("补货检查|检查补货|立即检查|检查|check|review|check now"),
     "status": _words("状态|查询|查看|多少|几个|几件|status|how many|how much|what's|what is|whats"),
+    "correction": _words("更正|修正|纠正|改正|输错了|correction|corrected"),
     "count": _words(
         "库存|盘点|盘库|现存|结存|实存|在库|现有"
         "|stock|stocks|count|counted|inventory|on hand|onhand|stocktake"
@@ -840,6 +858,8 @@ def _decide(msg: _Message, today: date) -> Intent | Refusal:
         return _status(msg, "status")
     if "withdrawal" in families:
         return _withdrawal(msg, today)
+    if "correction" in families:
+        return _item_lines(msg, Correction, "correction", allow_zero=True)
     if "count" in families:
         return _count(msg, today)
     if msg.of("period"):
@@ -1009,7 +1029,10 @@ def _item_quantities(msg: _Message, hint: str, allow_zero: bool) -> list[tuple[s
 
 
 def _item_lines(
-    msg: _Message, make: type[Count] | type[Withdrawal], hint: str, allow_zero: bool
+    msg: _Message,
+    make: type[Count] | type[Correction] | type[Withdrawal],
+    hint: str,
+    allow_zero: bool,
 ) -> Intent | Refusal:
     lines = _item_quantities(msg, hint, allow_zero)
     if isinstance(lines, Refusal):

@@ -261,3 +261,14 @@ def test_confirm_on_a_card_that_was_resized_since_confirms_nothing(rt: Runtime) 
         assert s.execute(select(ProposalRow.state, ProposalRow.qty)).one() == ("proposed", 70)
     [done] = say(rt, "buyer", "确认 P1")  # typed, it confirms what it now is
     assert done.title == "已确认 P1 · 王采购"
+
+
+def test_a_mistyped_count_is_put_right_without_billing_a_withdrawal(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 45")
+    [typo] = say(rt, "keeper", "6205 库存 1000")
+    assert any("更正 6205" in line for line in typo.lines)
+    [fixed] = say(rt, "keeper", "更正 6205 45")
+    assert fixed.title == "已更正盘点" and "现有 45 件" in fixed.lines[0]
+    with transaction(rt.engine) as s:
+        kinds = s.execute(select(LedgerRow.kind).order_by(LedgerRow.id)).scalars().all()
+    assert kinds == ["count", "count", "count"]  # no withdrawal of 955 to bill

@@ -9,8 +9,8 @@ from jinja2 import UndefinedError
 
 from messages.render import LOCALES, TEMPLATES, proposal_buttons, render_card
 
-LINE = {"name": "6205 深沟球轴承", "unit": "件", "qty": 45, "on_hand": 45, "min": 50, "max": 100,
-        "inferred": 5, "gain": 2, "open": "P1"}  # fmt: skip
+LINE = {"name": "6205 深沟球轴承", "sku": "6205", "unit": "件", "qty": 45, "on_hand": 45,
+        "min": 50, "max": 100, "inferred": 5, "gain": 2, "open": "P1"}  # fmt: skip
 ITEM = {"sku": "6205", "name": "6205 深沟球轴承", "unit": "件", "on_hand": 45, "in_transit": 55,
         "position": 100, "min": 50, "max": 100, "aged_qty": 5,
         "last_count_at": "2026-11-21T10:00:00+08:00",
@@ -44,7 +44,10 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         for reason in ("below_min", "forecast")
         for outcome in ("new", "updated", "withdrawn")
     ],
-    *[("stock", {"kind": kind, "lines": [LINE]}) for kind in ("count", "withdrawal", "receipt")],
+    *[
+        ("stock", {"kind": kind, "lines": [LINE]})
+        for kind in ("count", "correction", "withdrawal", "receipt")
+    ],
     *[
         (
             "proposal_action",
