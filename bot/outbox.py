@@ -65,6 +65,16 @@ def group_destinations(agreement: AgreementConfig, platforms: frozenset[str]) ->
     return found
 
 
+def group_messages(
+    agreement: AgreementConfig, platforms: frozenset[str], card: Card, at: datetime, key: str
+) -> list[Message]:
+    """`card` for each of the agreement's group chats, queued once per `key` and chat."""
+    return [
+        Message(d, card, at, key=f"{key}:{d.platform}:{d.chat}", agreement_id=agreement.id)
+        for d in group_destinations(agreement, platforms)
+    ]
+
+
 def proposal_destinations(
     config: Config, agreement: AgreementConfig, platforms: frozenset[str]
 ) -> list[Destination]:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.config import Config
-from bot.outbox import Message, enqueue_all, group_destinations
+from bot.outbox import Message, enqueue_all, group_messages
 from bot.proposals import as_rule, open_proposals
 from bot.stock import stock_levels
 from bot.tables import DemandPlanRow
@@ -67,17 +67,8 @@ def post_reminders(
                 due_day=agreement.terms.plan_due_day,
                 example=_example(reminder, locale, first_sku),
             )
-            messages.extend(
-                Message(
-                    destination,
-                    card,
-                    now,
-                    key=f"remind:{agreement.id}:{reminder.key}:{destination.platform}:"
-                    f"{destination.chat}",
-                    agreement_id=agreement.id,
-                )
-                for destination in group_destinations(agreement, platforms)
-            )
+            key = f"remind:{agreement.id}:{reminder.key}"
+            messages.extend(group_messages(agreement, platforms, card, now, key))
         posted.extend(due)
     enqueue_all(session, messages)
     return posted

@@ -40,54 +40,37 @@ SCHEDULE_EPOCH = date(2026, 1, 1)
 _active: Runtime | None = None  # what the scheduled jobs review (one scheduler per process)
 
 
-def run_scheduled_review(agreement_id: str) -> None:
-    """The job: review one agreement now, as `vmi-bot check` would."""
+def _run_for(agreement_id: str, job: str, work: Callable[..., object]) -> object:
+    """Run one agreement's job on the active runtime, in one transaction, as of now."""
     runtime = _active
     if runtime is None or runtime.config.agreement(agreement_id) is None:
-        log.warning("scheduled review of %s skipped: agreement not loaded", agreement_id)
-        return
+        log.warning("%s of %s skipped: agreement not loaded", job, agreement_id)
+        return None
     with transaction(runtime.engine) as session:
-        results = review(
+        return work(
             session,
             runtime.config,
             datetime.now(UTC),
             agreement_ids=[agreement_id],
             platforms=platforms_on(),
         )
-    proposed = [r for r in results if r.decision.action in ("propose", "update")]
+
+
+def run_scheduled_review(agreement_id: str) -> None:
+    """The job: review one agreement now, as `vmi-bot check` would."""
+    results = _run_for(agreement_id, "scheduled review", review) or []
+    proposed = [r for r in results if r.decision.action in ("propose", "update")]  # type: ignore[attr-defined]
     log.info("scheduled review of %s: %d proposal(s) made or resized", agreement_id, len(proposed))
 
 
 def run_scheduled_settlement(agreement_id: str) -> None:
     """The job: post the agreement's settlement statement and monthly review to its group."""
-    runtime = _active
-    if runtime is None or runtime.config.agreement(agreement_id) is None:
-        log.warning("settlement of %s skipped: agreement not loaded", agreement_id)
-        return
-    with transaction(runtime.engine) as session:
-        post_statements(
-            session,
-            runtime.config,
-            datetime.now(UTC),
-            agreement_ids=[agreement_id],
-            platforms=platforms_on(),
-        )
-    log.info("settlement statement of %s posted", agreement_id)
+    _run_for(agreement_id, "settlement", post_statements)
 
 
 def run_scheduled_reminders(agreement_id: str) -> None:
     """The job: post the reminders due now (each occasion once)."""
-    runtime = _active
-    if runtime is None or runtime.config.agreement(agreement_id) is None:
-        return
-    with transaction(runtime.engine) as session:
-        post_reminders(
-            session,
-            runtime.config,
-            datetime.now(UTC),
-            agreement_ids=[agreement_id],
-            platforms=platforms_on(),
-        )
+    _run_for(agreement_id, "reminders", post_reminders)
 
 
 class EveryNDays(BaseTrigger):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config
-from bot.outbox import Message, enqueue_all, group_destinations
+from bot.outbox import enqueue_all, group_messages
 from bot.stock import movements_by_item
 from bot.tables import DemandPlanRow, ProposalRow
 from messages.render import render_card
@@ -114,20 +114,8 @@ def post_statements(
             lines=[_line(line) for line in done.lines],
             overstock_days=agreement.terms.overstock_days,
         )
-        enqueue_all(
-            session,
-            [
-                Message(
-                    destination,
-                    card,
-                    now,
-                    key=f"settlement:{agreement.id}:{done.end.date()}:{destination.platform}:"
-                    f"{destination.chat}",
-                    agreement_id=agreement.id,
-                )
-                for destination in group_destinations(agreement, platforms)
-            ],
-        )
+        key = f"settlement:{agreement.id}:{done.end.date()}"
+        enqueue_all(session, group_messages(agreement, platforms, card, now, key))
         made.append(done)
     return made
 
