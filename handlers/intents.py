@@ -238,6 +238,7 @@ def _act(
         previous_qty=previous_qty,
         reason=row.reject_reason,
         eta=row.eta.isoformat() if row.eta else "",
+        eta_past=bool(row.eta and row.eta < turn.now.astimezone(turn.agreement.tz).date()),
         received=transition.qty,
         on_hand=on_hand,
         position=current,

@@ -61,6 +61,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "previous_qty": 50,
                 "reason": "太多",
                 "eta": "2026-11-25",
+                "eta_past": True,
                 "received": 50,
                 "on_hand": 95,
                 "position": 100,
