@@ -14,15 +14,15 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config
-from bot.outbox import Destination, Message, enqueue_all, proposal_destinations
+from bot.outbox import SLACK, Destination, Message, enqueue_all, proposal_destinations
 from bot.plans import plans_by_item
 from bot.proposals import apply, as_rule, log_creation, open_proposals, public_id
 from bot.stock import stock_levels
-from bot.tables import ProposalRow
+from bot.tables import OutboxRow, ProposalRow
 from messages.render import proposal_buttons, render_card
 from vmi_rules.proposal import SYSTEM, ProposalState
 from vmi_rules.review import ReviewDecision, review_item
@@ -141,8 +141,11 @@ def _change(
         return None  # the buyer acted on it meanwhile; their decision stands
     row.qty, row.state, row.version = transition.after.qty, transition.after.state, row.version + 1
     outgoing.extend(
-        _announce(config, agreement, item, row, decision, now, platforms, previous_qty=before.qty)
-    )
+        _announce(
+            config, agreement, item, row, decision, now, platforms,
+            previous_qty=before.qty, in_place=posted_cards(session, row.id),  # type: ignore[arg-type]
+        )
+    )  # fmt: skip
     return ReviewResult(agreement.id, item, decision, public_id(row.id), before.qty)  # type: ignore[arg-type]
 
 
@@ -177,7 +180,10 @@ def _announce(
     now: datetime,
     platforms: frozenset[str],
     previous_qty: int | None = None,
+    in_place: dict[tuple[str, str], str] | None = None,
 ) -> list[Message]:
+    """The proposal's card for each place it is announced; where `in_place` has the card
+    already posted (Slack: channel and ts), that card is changed instead of a new one."""
     pid = public_id(row.id)  # type: ignore[arg-type]
     context = proposal_card_context(item, decision, pid, row.qty)
     outcome = {"propose": "new", "update": "updated", "withdraw": "withdrawn"}[decision.action]
@@ -191,6 +197,12 @@ def _announce(
         previous_qty=previous_qty,
         **context,
     )
+    places = [
+        replace(d, mode="update", ref=in_place[(d.platform, d.chat)])
+        if in_place and (d.platform, d.chat) in in_place
+        else d
+        for d in proposal_destinations(config, agreement, platforms)
+    ]
     return [
         Message(
             destination,
@@ -200,8 +212,24 @@ def _announce(
             agreement_id=agreement.id,
             proposal_id=row.id,
         )
-        for destination in proposal_destinations(config, agreement, platforms)
+        for destination in places
     ]
+
+
+def posted_cards(session: Session, proposal_row_id: int) -> dict[tuple[str, str], str]:
+    """Where a proposal's card went out as a message that can be changed later (Slack)."""
+    rows = session.execute(
+        select(OutboxRow.platform, OutboxRow.chat, OutboxRow.platform_ref)
+        .where(
+            OutboxRow.proposal_id == proposal_row_id,
+            OutboxRow.platform == SLACK,
+            OutboxRow.state == "sent",
+            OutboxRow.mode == "post",
+            OutboxRow.platform_ref != "",
+        )
+        .order_by(OutboxRow.id)
+    )
+    return {(platform, chat): ref for platform, chat, ref in rows}
 
 
 def proposal_card_key(row: ProposalRow, destination: Destination) -> str:

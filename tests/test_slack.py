@@ -536,3 +536,23 @@ def test_a_reply_in_a_thread_is_answered_in_that_thread_and_marked_itself(bot: B
     [reaction] = bot.slack.wait_for("reactions.add")
     assert reply.params["thread_ts"] == "1763690000.000100"
     assert reaction.params["timestamp"] == "1763690600.000200"
+
+
+def test_a_resized_proposal_changes_its_card_in_place(bot: Bot) -> None:
+    signed_post(bot, message_event("6205 库存 45"), "application/json")
+    review_now(bot)
+    card = posted_card(bot)
+    card_ts = card.response["ts"]
+    signed_post(bot, message_event("6205 库存 30", ts="1763690500.000100", event_id="Ev2"),
+                "application/json")  # fmt: skip
+    bot.slack.wait_for("chat.postMessage", 3)  # the second count's thread reply
+    with transaction(bot.runtime.engine) as s:
+        review(s, bot.runtime.config, shanghai(2026, 11, 24, 8), platforms=frozenset({"slack"}))
+    bot.service.delivery.wake()
+    [changed] = bot.slack.wait_for("chat.update")
+    assert changed.params["ts"] == card_ts and "55 → 70" in changed.params["text"]
+    confirm = [b["value"] for block in changed.params["blocks"] if block["type"] == "actions"
+               for b in block["elements"] if b["action_id"] == "vmi:confirm"]  # fmt: skip
+    assert confirm == ["P1@70"]
+    cards = [c for c in bot.slack.calls_to("chat.postMessage") if "thread_ts" not in c.params]
+    assert len(cards) == 1  # no second card
