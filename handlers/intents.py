@@ -33,6 +33,7 @@ from messages.cards import Card
 from messages.render import proposal_buttons, render_card
 from messages.words import example, label, role_label, state_labels
 from vmi_rules.emergency import emergency_top_up
+from vmi_rules.periods import parse_period
 from vmi_rules.proposal import Actor, ProposalState, TransitionRefused, position
 from vmi_rules.terms import Item
 
@@ -84,9 +85,20 @@ def help_card(turn: Turn, puzzled: str = "") -> Card:
 
 def refusal_card(turn: Turn, refusal: Refusal) -> Card:
     """Why the text was not taken, and what to type instead."""
-    return turn.refuse(
-        refusal.reason, detail=refusal.detail, example=example(refusal.hint, turn.locale)
-    )
+    reason = refusal.reason
+    if reason == "bad_period" and _has_passed(refusal.detail, turn):
+        reason = "past_period"  # a real period, only over: say that, not "unreadable"
+    return turn.refuse(reason, detail=refusal.detail, example=example(refusal.hint, turn.locale))
+
+
+def _has_passed(text: str, turn: Turn) -> bool:
+    if text.strip() in ("上月", "上周", "last month", "last week"):
+        return True
+    try:
+        period = parse_period(text)
+    except ValueError:
+        return False
+    return period.end <= turn.now.astimezone(turn.agreement.tz).date()
 
 
 def item_labels(agreement: AgreementConfig) -> list[str]:

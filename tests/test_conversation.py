@@ -272,3 +272,9 @@ def test_a_mistyped_count_is_put_right_without_billing_a_withdrawal(rt: Runtime)
     with transaction(rt.engine) as s:
         kinds = s.execute(select(LedgerRow.kind).order_by(LedgerRow.id)).scalars().all()
     assert kinds == ["count", "count", "count"]  # no withdrawal of 955 to bill
+
+
+def test_a_plan_for_a_past_period_is_refused_as_past(rt: Runtime) -> None:
+    [refused] = say(rt, "buyer", "计划 2026-10 6205 90")
+    assert refused.title == "这个时间已经过去了" and "2026-10" in refused.lines[0]
+    assert state(rt) == (0, 0, 0)

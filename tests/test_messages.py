@@ -129,6 +129,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "error",
             "over_stock",
             "changed",
+            "past_period",
         )
     ],
     *[
