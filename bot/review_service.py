@@ -235,6 +235,3 @@ def posted_cards(session: Session, proposal_row_id: int) -> dict[tuple[str, str]
 def proposal_card_key(row: ProposalRow, destination: Destination) -> str:
     """One card per proposal version and chat, however often it is announced."""
     return f"proposal:{row.id}:v{row.version}:{destination.platform}:{destination.chat}"
-
-
-__all__ = ["Destination", "ReviewResult", "proposal_card_context", "review"]

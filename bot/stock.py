@@ -147,12 +147,6 @@ def aged_quantities(
     }
 
 
-def on_hand(session: Session, agreement_id: str, sku: str) -> int | None:
-    """On hand of one item, or None when the ledger has nothing for it yet."""
-    level = stock_levels(session, [agreement_id], [sku]).get((agreement_id, sku))
-    return None if level is None else level.on_hand
-
-
 def book_before_count(session: Session, agreement_id: str, sku: str) -> int | None:
     """What the ledger says before a new count: None when the item was never counted."""
     level = stock_levels(session, [agreement_id], [sku]).get((agreement_id, sku))

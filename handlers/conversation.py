@@ -226,14 +226,11 @@ def pressed(button: ButtonPress) -> ProposalAction:
 
 
 def _agreement_for(config: Config, member: Member, incoming: Incoming) -> AgreementConfig | None:
-    """The agreement of the chat it came from, else the member's first agreement."""
+    """The agreement of the chat it came from, else the member's first agreement (WeCom's
+    chats, Slack's direct messages and slash commands belong to no agreement)."""
     mine = config.agreements_of(member)
     for agreement in mine:
-        chats = {
-            "console": agreement.id,
-            "slack": agreement.slack_channel,
-            "wecom": agreement.wecom_chat,
-        }
+        chats = {"console": agreement.id, "slack": agreement.slack_channel}
         if chats.get(incoming.platform) == incoming.chat:
             return agreement
     return mine[0] if mine else None

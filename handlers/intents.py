@@ -78,7 +78,7 @@ def help_card(turn: Turn, puzzled: str = "") -> Card:
         role_label=role_label(turn.member.role, turn.locale),
         sku=skus[0],
         others=skus[1:2],
-        items=_item_labels(turn),
+        items=item_labels(turn.agreement),
         puzzled=puzzled,
     )
 
@@ -104,10 +104,6 @@ def _has_passed(text: str, turn: Turn) -> bool:
 def item_labels(agreement: AgreementConfig) -> list[str]:
     """How the items are listed to people: sku and name."""
     return [i.sku if i.name.startswith(i.sku) else f"{i.sku} {i.name}" for i in agreement.items]
-
-
-def _item_labels(turn: Turn) -> list[str]:
-    return item_labels(turn.agreement)
 
 
 # --- stock -------------------------------------------------------------------------------------
