@@ -153,8 +153,8 @@ class ConsoleChat:
         return {
             "no_member": ("没有这个控制台成员", "no console member"),
             "known": ("可用", "known"),
-            "speaking": ("现在的身份：", "now speaking as"),
-            "no_button": ("没有这个按钮：", "no button"),
+            "speaking": ("现在是", "now speaking as"),
+            "no_button": ("没有按钮", "no button"),
         }[what][0 if zh else 1]
 
     def _print(self, card: Card) -> None:

@@ -278,3 +278,8 @@ def test_a_plan_for_a_past_period_is_refused_as_past(rt: Runtime) -> None:
     [refused] = say(rt, "buyer", "计划 2026-10 6205 90")
     assert refused.title == "这个时间已经过去了" and "2026-10" in refused.lines[0]
     assert state(rt) == (0, 0, 0)
+
+
+def test_a_count_far_above_max_says_how_to_put_a_typo_right(rt: Runtime) -> None:
+    [reply] = say(rt, "keeper", "6205 库存 1000")
+    assert any("高于安全线 100" in line and "更正 6205" in line for line in reply.lines)
