@@ -8,13 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import runtime as runtime_module
+from bot.clock import aware, clock_from, real_clock
 from bot.config import ConfigError
 from bot.console import ConsoleChat, banner
 from bot.db import transaction
@@ -68,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MEMBER",
         help="who speaks first: a member's console name (default: the first console member)",
     )
+    chat.add_argument(
+        "--now",
+        metavar="ISO8601",
+        type=_parse_now,
+        help="start the chat's clock at this time, e.g. 2026-11-21T10:00:00+08:00, to try "
+        "another day (scheduled jobs then stay off: they follow the real clock)",
+    )
 
     serve_cmd = commands.add_parser(
         "serve",
@@ -107,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show on hand, in transit, position, open proposals and demand plans.",
     )
     status_cmd.add_argument("--json", action="store_true", help="print the status as JSON")
+    status_cmd.add_argument(
+        "--now",
+        metavar="ISO8601",
+        type=_parse_now,
+        help="the status as of this time (ages and due dates are counted to it)",
+    )
     return parser
 
 
@@ -150,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     runtime = runtime_module.start(args.config, args.db)
     if args.command == "chat":
-        return _chat(runtime, args.speaker)
+        return _chat(runtime, args.speaker, args.now)
     if args.command == "serve":
         from bot.server import serve
 
@@ -159,11 +173,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         return _check(runtime, args.now)
     if args.command == "status":
-        return _status(runtime, args.json)
+        return _status(runtime, args.json, args.now)
     return 1  # argparse has already refused anything else
 
 
-def _chat(runtime: runtime_module.Runtime, speaker: str | None) -> int:
+def _chat(runtime: runtime_module.Runtime, speaker: str | None, now: datetime | None) -> int:
     consoles = [m.console for m in runtime.config.members if m.console]
     speaker = speaker or (consoles[0] if consoles else None)
     if speaker is None or speaker not in consoles:
@@ -171,9 +185,11 @@ def _chat(runtime: runtime_module.Runtime, speaker: str | None) -> int:
             f"vmi-bot: no console member {speaker!r}; known: {', '.join(consoles)}", file=sys.stderr
         )
         return 2
-    chat = ConsoleChat(runtime, speaker)
+    zone = ZoneInfo(runtime.config.bot.timezone)
+    chat = ConsoleChat(runtime, speaker, clock=clock_from(now, zone))
     leader = SchedulerLeader(runtime)
-    leader.start()
+    if now is None:
+        leader.start()
     interactive = sys.stdin.isatty()
     try:
         if interactive:
@@ -202,10 +218,7 @@ def _lines(interactive: bool) -> Iterator[str]:
 
 def _check(runtime: runtime_module.Runtime, now: datetime | None) -> int:
     config = runtime.config
-    if now is None:
-        now = datetime.now(UTC)
-    elif now.tzinfo is None:
-        now = now.replace(tzinfo=ZoneInfo(config.bot.timezone))
+    now = real_clock() if now is None else aware(now, ZoneInfo(config.bot.timezone))
     with transaction(runtime.engine) as session:
         results = review(session, config, now, platforms=platforms_on())
     print(check_report(results, config.bot.locale))
@@ -243,9 +256,12 @@ def check_report(results: list[ReviewResult], locale: str) -> str:
     return "\n".join(lines)
 
 
-def _status(runtime: runtime_module.Runtime, as_json: bool) -> int:
+def _status(runtime: runtime_module.Runtime, as_json: bool, now: datetime | None) -> int:
+    zone = ZoneInfo(runtime.config.bot.timezone)
     with transaction(runtime.engine, read_only=True) as session:
-        document = status(session, runtime.config, datetime.now(UTC))
+        document = status(
+            session, runtime.config, real_clock() if now is None else aware(now, zone)
+        )
     if as_json:
         print(json.dumps(document, ensure_ascii=False, indent=2))
     else:

@@ -98,4 +98,4 @@ class InboxWorker(BackgroundLoop):
                 return
             if now - waited_since >= self.longest_wait_seconds:
                 return
-            time.sleep(self.quiet_seconds)
+            self._stop.wait(self.quiet_seconds)

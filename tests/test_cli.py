@@ -36,7 +36,7 @@ def test_count_45_then_check_proposes_55_once_and_status_shows_it(database_url: 
     assert second.returncode == 0, second.stderr
     assert "P2" not in second.stdout and "没有新的补货建议" in second.stdout
 
-    shown = vmi_bot(*common, "status", "--json")
+    shown = vmi_bot(*common, "status", "--json", "--now", "2026-11-24T09:00:00+08:00")
     assert shown.returncode == 0, shown.stderr
     [agreement] = json.loads(shown.stdout)["agreements"]
     [item] = agreement["items"]
@@ -57,7 +57,7 @@ def test_count_45_then_check_proposes_55_once_and_status_shows_it(database_url: 
         ("P1", 55, "proposed", False)
     ]
 
-    text = vmi_bot(*common, "status")
+    text = vmi_bot(*common, "status", "--now", "2026-11-24T09:00:00+08:00")
     assert "现有 45 件" in text.stdout and "P1：55 件，待确认" in text.stdout
 
 

@@ -20,14 +20,18 @@ SAID = re.compile(r"^\[\d\d-\d\d \d\d:\d\d\] [^:]+: (.*)$", re.MULTILINE)
 ITEM_6206 = '\n[[agreements.items]]\nsku = "6206"\nname = "6206 深沟球轴承"\nmin = 20\nmax = 60\n'
 
 
+# The seed's Saturday: 下月 is 2026-12 and 下周 is 2026-W48, whatever today is.
+SEED_NOW = "2026-11-21T10:00:00+08:00"
+
+
 def converse(tmp_path: Path, lines: list[str], locale: str = "zh") -> list[tuple[str, str]]:
-    """Type the lines (as keeper first); each typed line with the bot's answer to it."""
+    """Type the lines (as keeper first, on the seed's clock); each with the bot's answer to it."""
     config = tmp_path / f"{locale}.toml"
     text = EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', f'locale = "{locale}"')
     config.write_text(text + ITEM_6206, encoding="utf-8")
     done = subprocess.run(
         [VMI_BOT, "--config", str(config), "--db", f"sqlite:///{tmp_path / 'vmi.sqlite'}",
-         "chat", "--as", "keeper"],
+         "chat", "--as", "keeper", "--now", SEED_NOW],
         input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
