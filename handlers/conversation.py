@@ -12,11 +12,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from bot.config import AgreementConfig, Config, Member
-from bot.db import transaction, write_connection
-from bot.inbox import claim, mark_failed, receive
-from bot.outbox import Destination, enqueue
-from bot.tables import InboxRow
+from bot.config.file import AgreementConfig, Config, Member
+from bot.storage.db import transaction, write_connection
+from bot.storage.inbox import claim, mark_failed, receive
+from bot.storage.outbox import Destination, enqueue
+from bot.storage.tables import InboxRow
 from handlers import intents
 from handlers.incoming import ButtonPress, Incoming
 from handlers.parse import ProposalAction, Refusal, parse

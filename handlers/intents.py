@@ -8,14 +8,14 @@ from dataclasses import replace
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
-from bot import proposals as stored_proposals
-from bot.config import AgreementConfig
-from bot.outbox import enqueue, proposal_destinations
-from bot.plans import set_plan
-from bot.review_service import proposal_card_key, review
-from bot.status import status
-from bot.stock import record_count, record_withdrawal, stock_levels
-from bot.tables import ProposalRow
+from bot.config.file import AgreementConfig
+from bot.services.review import proposal_card_key, review
+from bot.services.status import status
+from bot.storage import proposals as stored_proposals
+from bot.storage.outbox import enqueue, proposal_destinations
+from bot.storage.plans import set_plan
+from bot.storage.stock import record_count, record_withdrawal, stock_levels
+from bot.storage.tables import ProposalRow
 from handlers.parse import (
     Correction,
     Count,

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.db import resolve_database_url
-from bot.runtime import Runtime, start
+from bot.app.bootstrap import start
+from bot.runtime.context import Runtime
+from bot.storage.db import resolve_database_url
 from tests.support import EXAMPLE
 
 

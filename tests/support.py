@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "example.toml"
+DATA = ROOT / "tests" / "data"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

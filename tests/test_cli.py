@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.db import transaction
-from bot.runtime import start
-from bot.stock import record_count
+from bot.app.bootstrap import start
+from bot.storage.db import transaction
+from bot.storage.stock import record_count
 from tests.support import EXAMPLE, shanghai
 
 VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import (
+from bot.config.file import (
     DEFAULT_CONFIG,
     AgreementConfig,
     Config,

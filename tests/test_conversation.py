@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.db import transaction
-from bot.runtime import Runtime, start
-from bot.tables import DemandPlanRow, LedgerRow, OutboxRow, ProposalRow
+from bot.app.bootstrap import start
+from bot.runtime.context import Runtime
+from bot.storage.db import transaction
+from bot.storage.tables import DemandPlanRow, LedgerRow, OutboxRow, ProposalRow
 from handlers.conversation import handle
 from handlers.incoming import ButtonPress, Incoming
 from handlers.parse import Refusal, parse

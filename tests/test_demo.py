@@ -8,7 +8,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from bot.demo import run_demo
+from bot.app.demo import run_demo
 from tests.support import EXAMPLE
 
 VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))

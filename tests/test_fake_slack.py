@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.slack_blocks import card_to_message
+from bot.adapters.slack.blocks import card_to_message
 from messages.cards import Button, Card
 from tests.fake_slack import FakeSlack
 

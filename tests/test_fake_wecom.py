@@ -24,7 +24,7 @@ from wechatpy.exceptions import (
     WeChatClientException,
 )
 
-from bot.wecom_render import card_markdown, template_card
+from bot.adapters.wecom.render import card_markdown, template_card
 from messages.cards import Button, Card
 from tests import wecom_crypto
 from tests.fake_wecom import FakeWeCom

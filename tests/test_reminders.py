@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.db import transaction
-from bot.plans import set_plan
-from bot.reminder_service import post_reminders
-from bot.runtime import Runtime, start
-from bot.stock import record_count
-from bot.tables import OutboxRow
+from bot.app.bootstrap import start
+from bot.runtime.context import Runtime
+from bot.services.reminders import post_reminders
+from bot.storage.db import transaction
+from bot.storage.plans import set_plan
+from bot.storage.stock import record_count
+from bot.storage.tables import OutboxRow
 from messages.cards import Card
 from tests.support import EXAMPLE, shanghai
 from vmi_rules.periods import next_month, next_week

@@ -4,6 +4,7 @@ PostgreSQL one leader at a time with a take-over when it stops."""
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,25 +16,26 @@ import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from sqlalchemy import select
 
-from bot.config import load_config
-from bot.db import transaction
-from bot.runtime import Runtime, start
-from bot.scheduler import (
+from bot.app.bootstrap import start
+from bot.app.server import build_service
+from bot.config.file import load_config
+from bot.runtime import jobs as jobs_module
+from bot.runtime.context import Runtime
+from bot.runtime.jobs import EveryNDays, run_scheduled_settlement
+from bot.runtime.scheduler import (
     JOB_PREFIX,
-    EveryNDays,
     ReviewScheduler,
     SchedulerLeader,
     review_trigger,
-    run_scheduled_settlement,
     settlement_trigger,
 )
-from bot.server import build_service
-from bot.stock import record_count
-from bot.tables import OutboxRow, ProposalRow
+from bot.storage.db import transaction
+from bot.storage.stock import record_count
+from bot.storage.tables import OutboxRow, ProposalRow
 from handlers.conversation import accept
 from handlers.incoming import Incoming
 from messages.cards import Card
-from tests.support import EXAMPLE, SHANGHAI, shanghai
+from tests.support import DATA, EXAMPLE, SHANGHAI, shanghai
 
 JOB = JOB_PREFIX + "plant-6205"
 
@@ -189,3 +191,44 @@ def test_on_postgres_the_leading_process_handles_every_processs_messages(
         second.leader.stop()
         one.engine.dispose()
         two.engine.dispose()
+
+
+def test_jobs_stored_by_the_first_layout_still_run_after_the_upgrade(tmp_path: Path) -> None:
+    """tests/data/db_before_layout.sql: `sqlite3 .dump` of a database written by version 0.1:
+    count 45 and a review (P1 55) on 2026-11-21, then the bot stopped before its next review,
+    settlement and reminder hour. Its job store names the jobs `bot.scheduler:…`."""
+    path = tmp_path / "vmi.sqlite"
+    with sqlite3.connect(path) as old:
+        old.executescript((DATA / "db_before_layout.sql").read_text(encoding="utf-8"))
+        stored = dict(old.execute("SELECT id, next_run_time FROM apscheduler_jobs").fetchall())
+    rt = start(str(EXAMPLE), f"sqlite:///{path}")
+    scheduler = ReviewScheduler(rt)
+    scheduler.scheduler.start(paused=True)
+    scheduler.sync_jobs()
+    try:
+        jobs = scheduler.scheduler.get_jobs()
+        # the missed runs are kept (a job made anew would be due only in the future)...
+        assert {j.id: j.next_run_time.timestamp() for j in jobs} == stored
+        assert stored["review:plant-6205"] == shanghai(2026, 11, 24, 8).timestamp()
+        # ...under the new address
+        assert {j.func_ref.partition(":")[0] for j in jobs} == {"bot.runtime.jobs"}
+        runs: dict[str, JobExecutionEvent] = {}
+        all_ran = threading.Event()
+
+        def listen(event: JobExecutionEvent) -> None:
+            runs[event.job_id] = event
+            if len(runs) == len(stored):
+                all_ran.set()
+
+        scheduler.scheduler.add_listener(listen, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        jobs_module.activate(rt)
+        scheduler.scheduler.resume()
+        assert all_ran.wait(20), f"only {sorted(runs)} ran"
+        assert {job: e.exception for job, e in runs.items()} == dict.fromkeys(stored)
+        with transaction(rt.engine) as s:  # the data came along: P1 55 is still the one proposal
+            assert [(p.id, p.qty, p.state) for p in s.scalars(select(ProposalRow))] == [
+                (1, 55, "proposed")
+            ]
+    finally:
+        scheduler.stop()
+        rt.engine.dispose()

@@ -26,15 +26,16 @@ import pytest
 from sqlalchemy import func, select, update
 from waitress.server import create_server
 
-from bot import delivery as delivery_module
-from bot.db import transaction
-from bot.delivery import DeliveryWorker
-from bot.outbox import Destination, enqueue
-from bot.review_service import review
-from bot.runtime import Runtime, start
-from bot.server import Service, build_service
-from bot.slack_sender import SlackSender, slack_client
-from bot.tables import LedgerRow, OutboxRow, ProposalRow
+from bot.adapters.slack.sender import SlackSender, slack_client
+from bot.app.bootstrap import start
+from bot.app.server import Service, build_service
+from bot.runtime import delivery as delivery_module
+from bot.runtime.context import Runtime
+from bot.runtime.delivery import DeliveryWorker
+from bot.services.review import review
+from bot.storage.db import transaction
+from bot.storage.outbox import Destination, enqueue
+from bot.storage.tables import LedgerRow, OutboxRow, ProposalRow
 from messages.cards import Card
 from tests.fake_slack import FakeSlack
 from tests.support import EXAMPLE, shanghai

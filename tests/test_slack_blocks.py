@@ -9,7 +9,7 @@ import re
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.slack_blocks import card_to_message, escape_mrkdwn
+from bot.adapters.slack.blocks import card_to_message, escape_mrkdwn
 from messages.cards import Button, Card
 
 EVIL = "<!channel> <@U123> <http://evil.example|bank> R&D"

@@ -12,22 +12,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.db import transaction
-from bot.inbox import receive
-from bot.plans import set_plan
-from bot.proposals import act, as_rule
-from bot.proposals import apply as apply_transition
-from bot.proposals import get as get_proposal
-from bot.review_service import review
-from bot.runtime import Runtime, start
-from bot.stock import (
+from bot.app.bootstrap import start
+from bot.runtime.context import Runtime
+from bot.services.review import review
+from bot.storage.db import transaction
+from bot.storage.inbox import receive
+from bot.storage.plans import set_plan
+from bot.storage.proposals import act, as_rule
+from bot.storage.proposals import apply as apply_transition
+from bot.storage.proposals import get as get_proposal
+from bot.storage.stock import (
     aged_quantities,
     record_count,
     record_receipt,
     record_withdrawal,
     stock_levels,
 )
-from bot.tables import (
+from bot.storage.tables import (
     InboxRow,
     ItemRow,
     LedgerRow,

@@ -18,19 +18,20 @@ import pytest
 from sqlalchemy import func, select
 from waitress.server import create_server
 
-from bot import delivery as delivery_module
-from bot.db import transaction
-from bot.delivery import DeliveryWorker
-from bot.demo import MONTH, Press, Say, Scheduled
-from bot.outbox import Destination, enqueue
-from bot.review_service import review
-from bot.runtime import Runtime, start
-from bot.server import Service, build_service
-from bot.settlement_service import post_statements
-from bot.stock import stock_levels
-from bot.tables import InboxRow, LedgerRow, ProposalRow
-from bot.wecom_client import WeComClient
-from bot.wecom_sender import WeComSender
+from bot.adapters.wecom.client import WeComClient
+from bot.adapters.wecom.sender import WeComSender
+from bot.app.bootstrap import start
+from bot.app.demo import MONTH, Press, Say, Scheduled
+from bot.app.server import Service, build_service
+from bot.runtime import delivery as delivery_module
+from bot.runtime.context import Runtime
+from bot.runtime.delivery import DeliveryWorker
+from bot.services.review import review
+from bot.services.settlement import post_statements
+from bot.storage.db import transaction
+from bot.storage.outbox import Destination, enqueue
+from bot.storage.stock import stock_levels
+from bot.storage.tables import InboxRow, LedgerRow, ProposalRow
 from messages.cards import Card
 from tests.fake_wecom import FakeWeCom
 from tests.support import EXAMPLE, SHANGHAI, shanghai

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.wecom_render import (
+from bot.adapters.wecom.render import (
     BUTTON_KEY_BYTES,
     TEXT_LIMIT,
     WEBHOOK_MARKDOWN_LIMIT,

@@ -4,15 +4,16 @@ Run on demand (pytest does not collect it), from the repository root:
 
     python tests/benchmarks/review_scale.py --keep /tmp/bench.sqlite --repeat 3
 
-It builds the configuration in memory (TOML text through `bot.config.parse_config`), a SQLite
-file in WAL mode (`bot.db.make_engine` + `bot.migrate.upgrade` + `bot.catalog.sync_catalog`)
+It builds the configuration in memory (TOML text through `bot.config.file.parse_config`), a SQLite
+file in WAL mode (`bot.storage.db.make_engine` + `bot.storage.migrate.upgrade` +
+`bot.storage.catalog.sync_catalog`)
 holding a year of daily counts, most-days withdrawals, fortnightly receipts and some open and
 closed proposals for every item, and then times:
 
 * the floor: one plain SQL statement giving every item's inventory position (on hand from
   the latest count onward, plus what open proposals still have outstanding);
-* the review: `bot.review_service.review` over all agreements at one `now`, inside
-  `bot.db.transaction`, with the console on so it also queues the proposal cards.
+* the review: `bot.services.review.review` over all agreements at one `now`, inside
+  `bot.storage.db.transaction`, with the console on so it also queues the proposal cards.
 
 Both must give the same position for every item, or the script fails. Every review run is
 rolled back (after its final flush), so each repeat reviews the same state. Generation takes
@@ -46,12 +47,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from bot.catalog import sync_catalog
-from bot.config import Config, parse_config
-from bot.db import make_engine, transaction
-from bot.migrate import upgrade
-from bot.review_service import ReviewResult, review
-from bot.tables import OutboxRow
+from bot.config.file import Config, parse_config
+from bot.services.review import ReviewResult, review
+from bot.storage.catalog import sync_catalog
+from bot.storage.db import make_engine, transaction
+from bot.storage.migrate import upgrade
+from bot.storage.tables import OutboxRow
 
 ItemKey = tuple[str, str]  # (agreement id, sku)
 
@@ -141,7 +142,7 @@ class ReviewRun:
 
 
 class _RollBack(Exception):
-    """Raised inside `bot.db.transaction` so that it rolls the review back."""
+    """Raised inside `bot.storage.db.transaction` so that it rolls the review back."""
 
 
 # ---- configuration ----
@@ -261,7 +262,7 @@ def _day_rows(
     """The ledger rows of one day for every item, in ledger order (count, receipt, withdrawal).
 
     A count usually agrees with the book; sometimes it finds less, and then, as
-    `bot.stock.record_count` does, an inferred withdrawal is stored just before it. On the
+    `bot.storage.stock.record_count` does, an inferred withdrawal is stored just before it. On the
     last day the final movement brings each item to its target level.
     """
     midnight = datetime.combine(first_day + timedelta(days=day), datetime.min.time(), UTC)
@@ -555,7 +556,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile = profile_review(engine, config) if args.profile else ""
 
     review_s = [run.seconds for run in runs]
-    print(f"repeats: {args.repeat} (each review in bot.db.transaction, rolled back after its")
+    print(
+        f"repeats: {args.repeat} (each review in bot.storage.db.transaction, rolled back after its"
+    )
     print("  final flush, so every repeat reviews the same state)")
     print(f"items reviewed: {len(runs[0].results):,}")
     print("positions: review equals floor for every item")

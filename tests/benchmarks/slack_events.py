@@ -4,7 +4,7 @@ Run on demand (pytest does not collect it), from the repository root:
 
     python tests/benchmarks/slack_events.py --events 2000 --clients 4
 
-The bot: `bot.server.build_service` on a temporary SQLite file (`bot.runtime.start` with
+The bot: `bot.app.server.build_service` on a temporary SQLite file (`bot.app.bootstrap.start` with
 config/example.toml), its Slack Web API calls going to the fake Slack of tests/fake_slack.py,
 served by waitress (8 threads) on 127.0.0.1 with the delivery worker running. The floor: a
 bolt `App` with the same signing secret and a client on the same fake, whose `message`
@@ -53,10 +53,11 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 from waitress.server import create_server
 
-from bot.db import transaction
-from bot.runtime import Runtime, start
-from bot.server import Service, build_service
-from bot.tables import InboxRow, OutboxRow
+from bot.app.bootstrap import start
+from bot.app.server import Service, build_service
+from bot.runtime.context import Runtime
+from bot.storage.db import transaction
+from bot.storage.tables import InboxRow, OutboxRow
 
 if TYPE_CHECKING:
     from tests.fake_slack import FakeSlack

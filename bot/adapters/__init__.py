@@ -1,0 +1,1 @@
+"""One package per platform: translate its events in, render neutral cards out, send."""

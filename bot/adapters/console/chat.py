@@ -1,0 +1,182 @@
+"""The console adapter: a chat in the terminal (or a pipe) through the same conversation as
+Slack and WeCom. `/as MEMBER` switches who speaks; buttons print with a number, and typing the
+number presses it."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+
+from bot.runtime.context import Runtime
+from bot.storage.db import transaction
+from bot.storage.outbox import CONSOLE, pending
+from bot.storage.tables import OutboxRow
+from handlers.conversation import handle
+from handlers.incoming import ButtonPress, Incoming
+from messages.cards import Button, Card
+from messages.words import role_label
+
+Clock = Callable[[], datetime]
+
+
+class ConsoleChat:
+    """Reads lines as a member's messages; prints what the bot says, buttons numbered."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        speaker: str,
+        out: TextIO = sys.stdout,
+        clock: Clock = lambda: datetime.now(UTC),
+        platforms: frozenset[str] = frozenset({CONSOLE}),
+    ) -> None:
+        self.runtime = runtime
+        self.speaker = speaker
+        self.out = out
+        self.clock = clock
+        self.platforms = platforms
+        self.buttons: dict[str, Button] = {}
+        self._printing = threading.Lock()
+        self._stop = threading.Event()
+
+    @property
+    def chat(self) -> str:
+        """The console chat is the agreement's group: the speaker's first agreement."""
+        member = self.runtime.config.member_by_platform(CONSOLE, self.speaker)
+        agreements = self.runtime.config.agreements_of(member) if member else ()
+        first = agreements[0] if agreements else self.runtime.config.agreements[0]
+        return first.id
+
+    def say(self, text: str, echo: bool = False) -> None:
+        """One line from the person at the keyboard (`echo` prints it, as in a transcript)."""
+        line = text.strip()
+        if not line:
+            return
+        if line.startswith("/as"):
+            self._switch(line[3:].strip())
+            return
+        if echo:
+            member = self.runtime.config.member_by_platform(CONSOLE, self.speaker)
+            stamp = self.clock().astimezone(self._timezone()).strftime("%m-%d %H:%M")
+            self.out.write(f"\n[{stamp}] {member.name if member else self.speaker}: {line}\n")
+        button = self.buttons.get(line)
+        if button is None and line.isdecimal():  # a number alone is a button press
+            self.out.write(f"  ({self._say('no_button')} {line})\n")
+            return
+        incoming = Incoming(
+            platform=CONSOLE,
+            chat=self.chat,
+            sender=self.speaker,
+            message_id=f"console-{uuid.uuid4().hex}",
+            at=self.clock(),
+            text="" if button else line,
+            button=ButtonPress(button.action, button.value) if button else None,
+            direct=True,
+        )
+        handle(self.runtime.engine, self.runtime.config, incoming, self.platforms)
+        self.deliver()
+
+    def press(self, action: str, value: str, echo: bool = False) -> None:
+        """Press the latest printed button for `action` on `value`, as typing its number does."""
+        number = max(
+            (n for n, b in self.buttons.items()
+             if (b.action, b.value.partition("@")[0]) == (action, value)),
+            key=int,
+        )  # fmt: skip
+        self.say(number, echo=echo)
+
+    def _timezone(self) -> ZoneInfo:
+        agreement = self.runtime.config.agreement(self.chat)
+        return agreement.tz if agreement else ZoneInfo(self.runtime.config.bot.timezone)
+
+    def run(self, lines: Iterable[str], echo: bool = False) -> None:
+        """Take lines until they end (end of input, or /quit); `echo` writes a transcript."""
+        for line in lines:
+            if line.strip() in ("/quit", "/exit"):
+                break
+            self.say(line, echo=echo)
+        self.deliver()
+
+    def deliver(self) -> None:
+        """Print every console message waiting in the outbox, once, in order."""
+        with self._printing, transaction(self.runtime.engine) as session:
+            rows = pending(session, CONSOLE)
+            for row in rows:
+                if row.mode != "react":  # a terminal has no reactions; the reply says it all
+                    self._print(Card.from_json(row.card))
+            if rows:
+                session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_([r.id for r in rows]))
+                    .values(
+                        state="sent", sent_at=datetime.now(UTC), attempts=OutboxRow.attempts + 1
+                    )
+                )
+
+    def switch(self, who: str) -> None:
+        """Speak as another member from now on."""
+        self._switch(who, quiet=True)
+
+    def deliver_in_background(self, every_seconds: float = 2.0) -> None:
+        """Print what the scheduler posts while the person is not typing (a terminal chat)."""
+
+        def loop() -> None:
+            while not self._stop.wait(every_seconds):
+                self.deliver()
+
+        threading.Thread(target=loop, name="console-delivery", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop background delivery."""
+        self._stop.set()
+
+    def _switch(self, who: str, quiet: bool = False) -> None:
+        member = self.runtime.config.member_by_platform(CONSOLE, who)
+        if member is None:
+            known = ", ".join(m.console for m in self.runtime.config.members if m.console)
+            self.out.write(f"  ({self._say('no_member')} {who!r}; {self._say('known')}: {known})\n")
+            return
+        self.speaker = who
+        if not quiet:
+            role = role_label(member.role, self.runtime.config.bot.locale)
+            self.out.write(f"  ({self._say('speaking')} {member.name}（{role}）)\n")
+
+    def _say(self, what: str) -> str:
+        zh = self.runtime.config.bot.locale == "zh"
+        return {
+            "no_member": ("没有这个控制台成员", "no console member"),
+            "known": ("可用", "known"),
+            "speaking": ("现在是", "now speaking as"),
+            "no_button": ("没有按钮", "no button"),
+        }[what][0 if zh else 1]
+
+    def _print(self, card: Card) -> None:
+        mark = "‼ " if card.urgent else ""
+        self.out.write(f"\n{mark}{card.title}\n")
+        for line in card.lines:
+            self.out.write(f"  {line}\n")
+        for label, value in card.fields:
+            self.out.write(f"  {label}: {value}\n")
+        for button in card.buttons:
+            number = str(len(self.buttons) + 1)
+            self.buttons[number] = button
+            self.out.write(f"  [{number}] {button.label}  (= {button.text_equivalent})\n")
+        self.out.flush()
+
+
+def banner(runtime: Runtime, speaker: str) -> str:
+    """The first lines: who you are, how to switch, how to get help."""
+    member = runtime.config.member_by_platform(CONSOLE, speaker)
+    who = f"{member.name} ({member.role})" if member else speaker
+    others = ", ".join(m.console for m in runtime.config.members if m.console)
+    return (
+        f"VMI 控制台 / console — 你是 {who}。输入「帮助」或 help；"
+        f"/as 名字 切换身份（{others}）；/quit 退出。\n"
+    )

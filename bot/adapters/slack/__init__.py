@@ -1,0 +1,1 @@
+"""Slack: bolt's events in, Block Kit out."""

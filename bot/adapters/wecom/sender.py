@@ -1,0 +1,148 @@
+"""WeCom's side of delivery: replies and proposal cards to people as app messages
+(`message/send`: text, or a `button_interaction` template card), a pressed card updated
+(`message/update_template_card`), and group posts to an app group chat (`appchat/send`) or a
+group robot (`webhook/send`, at most 20 a minute)."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import requests
+from wechatpy.exceptions import WeChatClientException
+
+from bot.adapters.wecom.client import WeComClient
+from bot.adapters.wecom.render import card_markdown, card_text, template_card
+from bot.config.file import Config
+from bot.runtime.delivery import NeverDeliverable, Outgoing, RetryLater
+from bot.storage.outbox import APPCHAT, WEBHOOK
+
+log = logging.getLogger(__name__)
+
+FREQUENCY_LIMIT = 45009
+# A WeCom card has no box to type in: adjusting (a number) and rejecting (a reason) are typed
+# as their text equivalents, which the card lists; only what needs no words is a button.
+ONE_PRESS = frozenset({"confirm"})
+ROBOT_PER_MINUTE = 20
+# WeCom's errcodes that a later try may cure (system busy, token renewal, call limits); any
+# other (unknown user or chat, bad key, refused content…) will not: the message is failed.
+TRY_AGAIN = frozenset({-1, 40014, 42001, 45009, 45033})
+
+
+class WeComSender:
+    """Sends outbox rows to WeCom; returns the message id (or task id) it got."""
+
+    def __init__(
+        self,
+        client: WeComClient,
+        agent_id: int,
+        config: Config,
+        clock: Callable[[], float] = time.monotonic,
+        limit_wait_seconds: float = 60,
+    ) -> None:
+        self.client = client
+        self.limit_wait_seconds = limit_wait_seconds  # after errcode 45009 (frequency limit)
+        self.agent_id = agent_id
+        self.config = config
+        self.clock = clock
+        self._robot_sends: dict[str, collections.deque[float]] = collections.defaultdict(
+            collections.deque
+        )
+        self._lock = threading.Lock()
+
+    def send(self, message: Outgoing) -> str:
+        """Deliver one row in the way its chat and mode call for."""
+        if message.mode == "react":
+            return ""  # WeCom has no reactions; the reply says it
+        try:
+            if message.mode == "update" and message.target_ref:
+                return self._update_card(message)
+            if message.chat.startswith(WEBHOOK):
+                return self._robot(message)
+            if message.chat.startswith(APPCHAT):
+                self.client.post(
+                    "appchat/send",
+                    data={
+                        "chatid": message.chat.removeprefix(APPCHAT),
+                        "msgtype": "markdown",
+                        "markdown": {"content": card_markdown(message.card)},
+                    },
+                )
+                return message.chat
+            return self._to_person(message)
+        except WeChatClientException as err:  # APILimitedException (45009) among them
+            if err.errcode is None:  # an HTTP error, not an answer
+                status = getattr(getattr(err, "response", None), "status_code", None)
+                raise RetryLater(f"WeCom answered HTTP {status}") from err
+            raise self._sorted(int(err.errcode), err.errmsg) from err
+        except requests.RequestException as err:
+            raise RetryLater(f"network: {err.__class__.__name__}") from err
+
+    def _to_person(self, message: Outgoing) -> str:
+        person = message.recipient if message.mode == "ephemeral" else message.chat
+        body: dict[str, object] = {"touser": person, "agentid": self.agent_id}
+        pressable = tuple(b for b in message.card.buttons if b.action in ONE_PRESS)
+        if pressable:
+            task_id = f"vmi-{message.id}"  # one task per card version: a row is sent once
+            card = replace(message.card, buttons=pressable)
+            body.update(msgtype="template_card", template_card=template_card(card, task_id))
+        else:
+            body.update(msgtype="text", text={"content": card_text(message.card)})
+        answer = self.client.post("message/send", data=body)
+        return str(answer.get("msgid", ""))
+
+    def _update_card(self, message: Outgoing) -> str:
+        self.client.post(
+            "message/update_template_card",
+            data={
+                "userids": [message.recipient],
+                "agentid": self.agent_id,
+                "response_code": message.target_ref,
+                "button": {"replace_name": message.card.title[:40]},
+            },
+        )
+        return message.target_ref
+
+    def _robot(self, message: Outgoing) -> str:
+        agreement = self.config.agreement(message.chat.removeprefix(WEBHOOK))
+        key = agreement.wecom_webhook_key if agreement else None
+        if not key:
+            raise NeverDeliverable("no wecom_webhook_key for this agreement")
+        self._space_robot(key)
+        answer = requests.post(
+            f"{self.client.root}/cgi-bin/webhook/send",
+            params={"key": key},
+            json={"msgtype": "markdown", "markdown": {"content": card_markdown(message.card)}},
+            timeout=15,
+        )
+        if answer.status_code >= 500:
+            raise RetryLater(f"group robot answered HTTP {answer.status_code}")
+        result = answer.json()
+        errcode = int(result.get("errcode", 0))
+        if errcode:
+            raise self._sorted(errcode, result.get("errmsg", ""), "group robot: ")
+        return message.chat
+
+    def _sorted(self, errcode: int, errmsg: str, who: str = "") -> Exception:
+        """WeCom's errcode as try-later (45009: after the limit's wait) or never."""
+        reason = f"{who}errcode {errcode}: {errmsg}"
+        if errcode == FREQUENCY_LIMIT:
+            return RetryLater(reason, after=self.limit_wait_seconds)
+        if errcode in TRY_AGAIN:
+            return RetryLater(reason)
+        return NeverDeliverable(reason)
+
+    def _space_robot(self, key: str) -> None:
+        """Keep within the robot's 20 messages a minute: wait for a place, or try later."""
+        with self._lock:
+            sent = self._robot_sends[key]
+            now = self.clock()
+            while sent and now - sent[0] >= 60:
+                sent.popleft()
+            if len(sent) >= ROBOT_PER_MINUTE:
+                raise RetryLater("group robot: 20 a minute", after=60 - (now - sent[0]))
+            sent.append(now)

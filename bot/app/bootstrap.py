@@ -1,0 +1,26 @@
+"""What every command starts from: the checked configuration and a migrated, synced database."""
+
+from __future__ import annotations
+
+from bot.config.file import load_config, resolve_config_path
+from bot.runtime.context import Runtime
+from bot.storage.catalog import sync_catalog
+from bot.storage.db import make_engine, resolve_database_url, transaction
+from bot.storage.migrate import upgrade
+
+
+def start(config_arg: str | None = None, db_arg: str | None = None) -> Runtime:
+    """Load and check the configuration, migrate the database and load the catalog into it.
+
+    Raises `ConfigError` for a bad configuration file and `ValueError` for a database URL
+    that cannot be used.
+    """
+    config = load_config(resolve_config_path(config_arg))
+    try:
+        engine = make_engine(resolve_database_url(db_arg))
+    except (ValueError, ImportError) as err:  # the URL itself, or a driver we do not ship
+        raise ValueError(f"cannot use the database URL (--db or $DATABASE_URL): {err}") from err
+    upgrade(engine)
+    with transaction(engine) as session:
+        sync_catalog(session, config)
+    return Runtime(config, engine)

@@ -1,0 +1,186 @@
+"""`vmi-bot serve`: one web app (Flask on waitress) for Slack's HTTP requests, the health check
+and the JSON status, with the review scheduler and the delivery worker in the same process."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from sqlalchemy import text
+from waitress.server import create_server
+
+from bot.runtime.context import Runtime
+from bot.runtime.delivery import DeliveryWorker, Sender
+from bot.runtime.inbox_worker import InboxWorker
+from bot.runtime.scheduler import SchedulerLeader
+from bot.services.status import status
+from bot.storage.db import transaction
+from bot.storage.outbox import SLACK, WECOM, platforms_on
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """Everything `serve` runs: the web app and the background parts beside it."""
+
+    app: Flask
+    inbox: InboxWorker
+    delivery: DeliveryWorker
+    leader: SchedulerLeader
+    slack_app: Any = None
+    socket_mode: Any = None
+    _stopped: threading.Event = field(default_factory=threading.Event)
+
+    def start_background(self) -> None:
+        """Start the scheduler and the inbox (when this process leads), delivery, and Socket
+        Mode if set."""
+        self.leader.start()
+        self.delivery.start()
+        self.inbox.start()
+        if self.socket_mode is not None:
+            self.socket_mode.connect()
+
+    def stop_background(self) -> None:
+        """Stop them; undelivered messages stay in the outbox for the next start."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.socket_mode is not None:
+            self.socket_mode.close()
+        self.inbox.stop()  # what was accepted is handled before the process ends
+        self.leader.stop()
+        self.delivery.stop()
+
+
+def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Service:
+    """The app and its background parts, from the environment (tokens, endpoints)."""
+    env = dict(os.environ if env is None else env)
+    platforms = platforms_on(env)
+    senders: dict[str, Sender] = {}
+    app = Flask("vmi-bot")
+    delivery = DeliveryWorker(runtime.engine, senders)
+    leader = SchedulerLeader(runtime)
+    # On PostgreSQL any process may accept a message, and the one that leads handles the inbox
+    # (polling it), so that a chat's messages are handled in the order they came.
+    shared = runtime.engine.dialect.name == "postgresql"
+    inbox = InboxWorker(
+        runtime.engine,
+        runtime.config,
+        platforms,
+        on_handled=delivery.wake,
+        takes_turn=lambda: leader.leading or not shared,
+    )
+    socket_mode = slack = None
+
+    if SLACK in platforms:
+        from slack_bolt.adapter.flask import SlackRequestHandler
+
+        from bot.adapters.slack.app import build_slack_app
+        from bot.adapters.slack.sender import SlackSender, slack_client
+
+        client = slack_client(env.get("SLACK_BOT_TOKEN"), env.get("SLACK_API_BASE_URL"))
+        senders[SLACK] = SlackSender(client)
+        slack = build_slack_app(runtime, client, env.get("SLACK_SIGNING_SECRET", ""), inbox.wake)
+        if env.get("SLACK_SIGNING_SECRET"):  # HTTP needs it; Socket Mode alone does not
+            slack_handler = SlackRequestHandler(slack)
+
+            @app.post("/slack/events")
+            def slack_events() -> Response:
+                return slack_handler.handle(request)
+
+        if env.get("SLACK_APP_TOKEN"):
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            socket_mode = SocketModeHandler(slack, env["SLACK_APP_TOKEN"])
+    if WECOM in platforms:
+        from wechatpy.enterprise.crypto import WeChatCrypto
+
+        from bot.adapters.wecom.app import register_wecom
+        from bot.adapters.wecom.client import WeComClient, api_root
+        from bot.adapters.wecom.sender import WeComSender
+
+        corp_id = env["WECOM_CORP_ID"]
+        wecom = WeComClient(corp_id, env["WECOM_CORP_SECRET"], api_root(env))
+        senders[WECOM] = WeComSender(wecom, int(env["WECOM_AGENT_ID"]), runtime.config)
+        if env.get("WECOM_TOKEN") and env.get("WECOM_ENCODING_AES_KEY"):
+            crypto = WeChatCrypto(env["WECOM_TOKEN"], env["WECOM_ENCODING_AES_KEY"], corp_id)
+            register_wecom(app, runtime, crypto, inbox.wake)
+        else:
+            log.warning(
+                "WeCom callback off: set WECOM_TOKEN and WECOM_ENCODING_AES_KEY to receive messages"
+            )
+    _warn_about_chats_of_platforms_off(runtime, platforms)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        try:
+            with transaction(runtime.engine, read_only=True) as session:
+                session.execute(text("SELECT 1"))
+        except Exception as err:  # any database failure means not healthy
+            log.warning("health check: database did not answer: %s", err.__class__.__name__)
+            return jsonify({"status": "error", "reason": "database"}), 503
+        return jsonify({"status": "ok"}), 200
+
+    api_token = env.get("VMI_API_TOKEN", "")
+
+    @app.get("/api/status")
+    def api_status() -> tuple[Response, int]:
+        if not api_token:
+            return jsonify({"error": "not found"}), 404
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {api_token}".encode()):
+            return jsonify({"error": "unauthorized"}), 401
+        with transaction(runtime.engine, read_only=True) as session:
+            document = status(session, runtime.config, datetime.now(UTC))
+        return jsonify(document), 200
+
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    return Service(app, inbox, delivery, leader, slack, socket_mode)
+
+
+def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[str]) -> None:
+    for agreement in runtime.config.agreements:
+        if (agreement.wecom_chat or agreement.wecom_webhook_key) and WECOM not in platforms:
+            log.warning(
+                "agreement %s names a WeCom group, but WeCom is off (set WECOM_CORP_ID, "
+                "WECOM_CORP_SECRET and WECOM_AGENT_ID); its posts are skipped",
+                agreement.id,
+            )
+        if agreement.slack_channel and SLACK not in platforms:
+            log.warning(
+                "agreement %s names Slack channel %s, but Slack is off "
+                "(set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET); its posts are skipped",
+                agreement.id,
+                agreement.slack_channel,
+            )
+
+
+def serve(runtime: Runtime, host: str, port: int) -> int:
+    """Serve until SIGTERM or Ctrl-C; in-flight requests finish, the outbox keeps the rest."""
+    service = build_service(runtime)
+    server = create_server(service.app, host=host, port=port, threads=8)
+    service.start_background()
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signum)
+        server.close()  # stop accepting; the request threads finish what they hold
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.warning("vmi-bot serving on http://%s:%s", host, server.effective_port)
+    try:
+        server.run()
+    except OSError:
+        pass  # the listening socket was closed by stop()
+    finally:
+        server.task_dispatcher.shutdown()
+        service.stop_background()
+    return 0

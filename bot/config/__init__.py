@@ -1,0 +1,1 @@
+"""The agreement file: checked, and mapped onto vmi_rules terms."""

@@ -1,0 +1,1 @@
+"""Background loops: the inbox worker, delivery, the scheduler and its leader lock."""

@@ -1,0 +1,118 @@
+"""The scheduled jobs, at the addresses the job store keeps.
+
+apscheduler stores a job as a reference to its function (`bot.runtime.jobs:run_scheduled_review`)
+and pickles its trigger by class path (`bot.runtime.jobs.EveryNDays`): moving or renaming
+anything here would lose every stored job. Keep these names where they are.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+
+from bot.runtime.context import Runtime
+from bot.services.reminders import post_reminders
+from bot.services.review import review
+from bot.services.settlement import post_statements
+from bot.storage.db import transaction
+from bot.storage.outbox import platforms_on
+
+log = logging.getLogger(__name__)
+
+# Reviews fall on the same days across restarts: every R days counted from this day.
+SCHEDULE_EPOCH = date(2026, 1, 1)
+
+_active: Runtime | None = None  # what the scheduled jobs review (one scheduler per process)
+
+
+def activate(runtime: Runtime | None) -> None:
+    """What the jobs of this process run on (None: nothing, they skip)."""
+    global _active
+    _active = runtime
+
+
+def active() -> Runtime | None:
+    """What the jobs of this process run on now."""
+    return _active
+
+
+def _run_for(agreement_id: str, job: str, work: Callable[..., object]) -> object:
+    """Run one agreement's job on the active runtime, in one transaction, as of now."""
+    runtime = _active
+    if runtime is None or runtime.config.agreement(agreement_id) is None:
+        log.warning("%s of %s skipped: agreement not loaded", job, agreement_id)
+        return None
+    with transaction(runtime.engine) as session:
+        return work(
+            session,
+            runtime.config,
+            datetime.now(UTC),
+            agreement_ids=[agreement_id],
+            platforms=platforms_on(),
+        )
+
+
+def run_scheduled_review(agreement_id: str) -> None:
+    """The job: review one agreement now, as `vmi-bot check` would."""
+    results = _run_for(agreement_id, "scheduled review", review) or []
+    proposed = [r for r in results if r.decision.action in ("propose", "update")]  # type: ignore[attr-defined]
+    log.info("scheduled review of %s: %d proposal(s) made or resized", agreement_id, len(proposed))
+
+
+def run_scheduled_settlement(agreement_id: str) -> None:
+    """The job: post the agreement's settlement statement and monthly review to its group."""
+    _run_for(agreement_id, "settlement", post_statements)
+
+
+def run_scheduled_reminders(agreement_id: str) -> None:
+    """The job: post the reminders due now (each occasion once)."""
+    _run_for(agreement_id, "reminders", post_reminders)
+
+
+class EveryNDays(BaseTrigger):
+    """Every `days` calendar days at `at` on the local clock, counted from SCHEDULE_EPOCH.
+
+    apscheduler's IntervalTrigger adds fixed seconds, so across a daylight-saving change an
+    08:00 review would move to 09:00; this one counts days on the calendar instead.
+    """
+
+    def __init__(self, days: int, at: time, timezone: ZoneInfo) -> None:
+        self.days = days
+        self.at = at
+        self.timezone = timezone
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """The first review time after the previous one, or at or after `now` for a new job."""
+        after = previous_fire_time or now
+        elapsed = (after.astimezone(self.timezone).date() - SCHEDULE_EPOCH).days
+        k = max(0, elapsed // self.days)
+        while True:
+            fire = self._fire_time(k)
+            if fire > after or (previous_fire_time is None and fire == now):
+                return fire
+            k += 1
+
+    def _fire_time(self, k: int) -> datetime:
+        day = SCHEDULE_EPOCH + timedelta(days=k * self.days)
+        return datetime.combine(day, self.at, tzinfo=self.timezone)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EveryNDays) and (self.days, self.at, str(self.timezone)) == (
+            other.days,
+            other.at,
+            str(other.timezone),
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return f"every {self.days} days at {self.at:%H:%M} {self.timezone}"
+
+    def __repr__(self) -> str:
+        return f"<EveryNDays ({self})>"

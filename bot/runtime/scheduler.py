@@ -1,0 +1,216 @@
+"""Scheduled reviews: one apscheduler job per agreement, every `review_every_days` at its
+`review_time`, in the agreement's time zone.
+
+The job store lives in the bot's own database, so a review that fell due while the bot was down
+runs once (coalesced) at the next start. On PostgreSQL several bot processes may run; only the
+one holding an advisory lock runs the scheduler, and another takes over when it stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Connection, text
+
+from bot.config.file import AgreementConfig
+from bot.runtime import jobs
+from bot.runtime.context import Runtime
+from bot.runtime.jobs import EveryNDays
+from bot.storage.db import DEFERRED
+
+log = logging.getLogger(__name__)
+
+JOB_PREFIX = "review:"
+SETTLE_PREFIX = "settle:"
+REMIND_PREFIX = "remind:"
+LEADER_LOCK_KEY = 0x564D4903
+
+
+def settlement_trigger(agreement: AgreementConfig) -> CronTrigger:
+    """At 09:00 on the settlement day (25th), in the agreement's time zone."""
+    return CronTrigger(day=agreement.terms.settlement_day, hour=9, timezone=agreement.tz)
+
+
+def _same_schedule(stored: BaseTrigger, wanted: BaseTrigger) -> bool:
+    if isinstance(wanted, EveryNDays):
+        return stored == wanted
+    return (str(stored), str(getattr(stored, "timezone", ""))) == (
+        str(wanted),
+        str(getattr(wanted, "timezone", "")),
+    )
+
+
+def review_trigger(agreement: AgreementConfig) -> EveryNDays:
+    """Every `review_every_days` at `review_time` in the agreement's time zone."""
+    return EveryNDays(agreement.terms.review_every_days, agreement.review_time, agreement.tz)
+
+
+class ReviewScheduler:
+    """apscheduler 3 in this process, its jobs stored in the bot's database."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.scheduler = BackgroundScheduler(
+            # The job store's transactions are single statements: a deferred BEGIN is enough,
+            # and its polling then never holds up the bot's writers.
+            jobstores={
+                "default": SQLAlchemyJobStore(
+                    engine=runtime.engine.execution_options(**{DEFERRED: True})
+                )
+            },
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=UTC,
+        )
+
+    def start(self) -> None:
+        """Start; jobs that fell due while no scheduler ran are run once now."""
+        jobs.activate(self.runtime)
+        # Paused first: the jobs are brought in line with the configuration before any runs.
+        self.scheduler.start(paused=True)
+        self.sync_jobs()
+        self.scheduler.resume()
+
+    def sync_jobs(self) -> None:
+        """Per agreement, its review and its settlement day; a job whose schedule did not
+        change keeps its next run time (and so a run missed while the bot was down)."""
+        wanted: dict[str, tuple[str, BaseTrigger, str]] = {}
+        for a in self.runtime.config.agreements:
+            wanted[JOB_PREFIX + a.id] = ("run_scheduled_review", review_trigger(a), a.id)
+            wanted[SETTLE_PREFIX + a.id] = ("run_scheduled_settlement", settlement_trigger(a), a.id)
+            # hourly: each reminder knows its own hour (10:00 counts, Friday 16:00 plans, …)
+            hourly = CronTrigger(minute=5, timezone=a.tz)
+            wanted[REMIND_PREFIX + a.id] = ("run_scheduled_reminders", hourly, a.id)
+        for job in self.scheduler.get_jobs():
+            if (
+                job.id.startswith((JOB_PREFIX, SETTLE_PREFIX, REMIND_PREFIX))
+                and job.id not in wanted
+            ):
+                job.remove()
+        for job_id, (function, trigger, agreement_id) in wanted.items():
+            job = self.scheduler.get_job(job_id)
+            ref = f"{jobs.__name__}:{function}"
+            if job is not None and _same_schedule(job.trigger, trigger):
+                if job.func_ref != ref:  # stored by an earlier layout: same run, new address
+                    job.modify(func=ref)
+                continue
+            self.scheduler.add_job(
+                ref,
+                trigger=trigger,
+                args=[agreement_id],
+                id=job_id,
+                name=job_id,
+                replace_existing=True,
+            )
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        """When each agreement is reviewed next."""
+        return {
+            job.id.removeprefix(JOB_PREFIX): job.next_run_time
+            for job in self.scheduler.get_jobs()
+            if job.id.startswith(JOB_PREFIX)
+        }
+
+    def stop(self) -> None:
+        """Stop, waiting for a running review to finish."""
+        if self.scheduler.running:
+            # apscheduler 3 processes due jobs once more after shutdown() and, its executor
+            # gone, drops them while moving their next run on: a review due now would be
+            # lost. Detaching the store first leaves such a review for the next start.
+            self.scheduler.pause()
+            self.scheduler.remove_jobstore("default", shutdown=False)  # it would dispose our engine
+            self.scheduler.shutdown(wait=True)
+        if jobs.active() is self.runtime:
+            jobs.activate(None)
+
+
+class SchedulerLeader:
+    """Runs the scheduler only while this process holds the leader lock (PostgreSQL), else waits.
+
+    On SQLite there is one process per database file, so it leads at once.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        poll_seconds: float = 5.0,
+        make_scheduler: Callable[[Runtime], ReviewScheduler] = ReviewScheduler,
+    ) -> None:
+        self.runtime = runtime
+        self.poll_seconds = poll_seconds
+        self.make_scheduler = make_scheduler
+        self.scheduler: ReviewScheduler | None = None
+        self._stop = threading.Event()
+        self._leading = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def leading(self) -> bool:
+        """This process runs the scheduler now."""
+        return self._leading.is_set()
+
+    def wait_until_leading(self, timeout: float) -> bool:
+        """Block until this process leads, or `timeout` seconds pass."""
+        return self._leading.wait(timeout)
+
+    def start(self) -> None:
+        """Lead now (SQLite), or start trying to become the leader in the background."""
+        if self.runtime.engine.dialect.name != "postgresql":
+            self._lead()
+            return
+        self._thread = threading.Thread(target=self._campaign, name="scheduler-leader", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the scheduler if leading and give up the lock."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._step_down()
+
+    def _lead(self) -> None:
+        self.scheduler = self.make_scheduler(self.runtime)
+        self.scheduler.start()
+        self._leading.set()
+        log.info("this process runs the review scheduler")
+
+    def _step_down(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
+        self._leading.clear()
+
+    def _campaign(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self.runtime.engine.connect() as conn:
+                    if self._try_lock(conn):
+                        self._hold(conn)
+            except Exception:  # a lost connection must not end the campaign
+                log.exception("scheduler leader lock lost; trying again")
+            self._step_down()
+            self._stop.wait(self.poll_seconds)
+
+    @staticmethod
+    def _try_lock(conn: Connection) -> bool:
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY})
+        conn.commit()
+        return bool(got.scalar())
+
+    def _hold(self, conn: Connection) -> None:
+        try:
+            self._lead()
+            while not self._stop.wait(self.poll_seconds):
+                conn.execute(text("SELECT 1"))  # the lock lives as long as this session
+                conn.commit()
+        finally:
+            self._step_down()
+            # Ending the server session is the one sure way to drop the lock, even when the
+            # connection is broken: the pool must never hand out a connection still holding it.
+            conn.invalidate()

@@ -1,0 +1,1 @@
+"""What the bot does on a schedule or on demand: reviews, settlement, reminders, status."""

@@ -1,0 +1,237 @@
+"""The review (补货检查): the rules run over stored state, in one transaction.
+
+For the agreements asked for, it reads every item's stock, open proposals and plans with one
+query each, lets `vmi_rules.review.review_item` decide, then creates or resizes proposals,
+logs them, and queues their announcement cards in the outbox. Running it twice, in two
+processes, or after a restart proposes nothing new: the open proposal counts in the position,
+reviews take a lock on PostgreSQL (SQLite serialises writers), and a unique index guards last.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlmodel import Session
+
+from bot.config.file import AgreementConfig, Config
+from bot.storage.outbox import SLACK, Destination, Message, enqueue_all, proposal_destinations
+from bot.storage.plans import plans_by_item
+from bot.storage.proposals import apply, as_rule, log_creation, open_proposals, public_id
+from bot.storage.stock import stock_levels
+from bot.storage.tables import OutboxRow, ProposalRow
+from messages.render import proposal_buttons, render_card
+from vmi_rules.proposal import SYSTEM, ProposalState
+from vmi_rules.review import ReviewDecision, review_item
+from vmi_rules.terms import Item
+
+REVIEW_LOCK_KEY = 0x564D4902
+REVIEWER = SYSTEM
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    """What the review decided for one item, and the proposal it created or resized."""
+
+    agreement_id: str
+    item: Item
+    decision: ReviewDecision
+    proposal_id: str | None = None  # "P1" when proposed, updated or kept
+    previous_qty: int | None = None  # for an update
+
+
+def review(
+    session: Session,
+    config: Config,
+    now: datetime,
+    *,
+    agreement_ids: Collection[str] | None = None,
+    platforms: frozenset[str] = frozenset(),
+) -> list[ReviewResult]:
+    """Review every item of the agreements (all by default) at `now`, in the caller's session."""
+    agreements = [
+        a for a in config.agreements if agreement_ids is None or a.id in set(agreement_ids)
+    ]
+    if not agreements:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        # Reviews from two processes queue up here instead of deciding on the same state.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REVIEW_LOCK_KEY})
+    ids = [a.id for a in agreements]
+    levels = stock_levels(session, ids)
+    proposals = open_proposals(session, ids)
+    earliest_today = min(now.astimezone(a.tz).date() for a in agreements)
+    plans = plans_by_item(session, ids, earliest_today)
+
+    results: list[ReviewResult] = []
+    outgoing: list[Message] = []  # queued together at the end: one key look-up for all
+    created: list[tuple[AgreementConfig, ProposalRow, ReviewResult]] = []
+    for agreement in agreements:
+        local_now = now.astimezone(agreement.tz)
+        for item in agreement.items:
+            key = (agreement.id, item.sku)
+            level = levels.get(key)
+            if level is None:
+                continue  # never counted: the bot does not guess stock it has not been told
+            rows = proposals.get(key, [])
+            decision = review_item(
+                item,
+                level.on_hand,
+                [as_rule(r) for r in rows],
+                plans.get(key, []),
+                local_now,
+                agreement.terms.review_every_days,
+            )
+            if decision.action == "propose":
+                row = ProposalRow(
+                    agreement_id=agreement.id,
+                    sku=item.sku,
+                    qty=decision.qty,
+                    state=ProposalState.PROPOSED.value,
+                    reason=decision.reason,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+                created.append((agreement, row, ReviewResult(agreement.id, item, decision)))
+            elif decision.action in ("update", "withdraw"):
+                row = next(r for r in rows if public_id(r.id) == decision.proposal_id)  # type: ignore[arg-type]
+                result = _change(
+                    session, config, agreement, item, row, decision, now, outgoing, platforms
+                )
+                if result is not None:
+                    results.append(result)
+            else:
+                results.append(ReviewResult(agreement.id, item, decision, decision.proposal_id))
+    if created:
+        session.flush()  # one multi-row INSERT; the ids come back for the cards
+    for agreement, row, result in created:
+        log_creation(session, row, REVIEWER, now)
+        outgoing.extend(
+            _announce(config, agreement, result.item, row, result.decision, now, platforms)
+        )
+        results.append(
+            ReviewResult(agreement.id, result.item, result.decision, public_id(row.id))  # type: ignore[arg-type]
+        )
+    enqueue_all(session, outgoing)
+    return results
+
+
+def _change(
+    session: Session,
+    config: Config,
+    agreement: AgreementConfig,
+    item: Item,
+    row: ProposalRow,
+    decision: ReviewDecision,
+    now: datetime,
+    outgoing: list[Message],
+    platforms: frozenset[str],
+) -> ReviewResult | None:
+    """Resize or withdraw a proposal nobody has confirmed yet, as a guarded transition."""
+    before = as_rule(row)
+    if decision.action == "update":
+        transition = before.resize(decision.qty, now, decision.reason)
+    else:
+        transition = replace(before.expire(now), note=decision.reason)
+    if not apply(session, row, transition):
+        return None  # the buyer acted on it meanwhile; their decision stands
+    row.qty, row.state, row.version = transition.after.qty, transition.after.state, row.version + 1
+    outgoing.extend(
+        _announce(
+            config, agreement, item, row, decision, now, platforms,
+            previous_qty=before.qty, in_place=posted_cards(session, row.id),  # type: ignore[arg-type]
+        )
+    )  # fmt: skip
+    return ReviewResult(agreement.id, item, decision, public_id(row.id), before.qty)  # type: ignore[arg-type]
+
+
+def proposal_card_context(
+    item: Item, decision: ReviewDecision, proposal_id: str, qty: int
+) -> dict[str, object]:
+    """The figures a proposal card shows: item, quantity, and why."""
+    days, cover = decision.days_to_min, decision.days_of_cover
+    return {
+        "proposal_id": proposal_id,
+        "item_name": item.name,
+        "sku": item.sku,
+        "unit": item.unit,
+        "qty": qty,
+        "min": item.min,
+        "max": item.max,
+        "on_hand": decision.on_hand,
+        "position": decision.position,
+        "reason": decision.reason,
+        "days_to_min": None if days is None else max(0, math.floor(days * 10) / 10),
+        "daily_demand": None if cover is None else round(decision.daily_demand or 0, 1),
+        "days_of_cover": None if cover is None else math.floor(cover * 10) / 10,
+    }
+
+
+def _announce(
+    config: Config,
+    agreement: AgreementConfig,
+    item: Item,
+    row: ProposalRow,
+    decision: ReviewDecision,
+    now: datetime,
+    platforms: frozenset[str],
+    previous_qty: int | None = None,
+    in_place: dict[tuple[str, str], str] | None = None,
+) -> list[Message]:
+    """The proposal's card for each place it is announced; where `in_place` has the card
+    already posted (Slack: channel and ts), that card is changed instead of a new one."""
+    pid = public_id(row.id)  # type: ignore[arg-type]
+    context = proposal_card_context(item, decision, pid, row.qty)
+    outcome = {"propose": "new", "update": "updated", "withdraw": "withdrawn"}[decision.action]
+    if outcome == "updated" and previous_qty is not None:
+        context["position"] = decision.position - previous_qty  # the why is without it
+    card = render_card(
+        "proposal",
+        config.bot.locale,
+        buttons=() if outcome == "withdrawn" else proposal_buttons(pid, row.qty),
+        outcome=outcome,
+        previous_qty=previous_qty,
+        **context,
+    )
+    places = [
+        replace(d, mode="update", ref=in_place[(d.platform, d.chat)])
+        if in_place and (d.platform, d.chat) in in_place
+        else d
+        for d in proposal_destinations(config, agreement, platforms)
+    ]
+    return [
+        Message(
+            destination,
+            card,
+            now,
+            key=proposal_card_key(row, destination),
+            agreement_id=agreement.id,
+            proposal_id=row.id,
+        )
+        for destination in places
+    ]
+
+
+def posted_cards(session: Session, proposal_row_id: int) -> dict[tuple[str, str], str]:
+    """Where a proposal's card went out as a message that can be changed later (Slack)."""
+    rows = session.execute(
+        select(OutboxRow.platform, OutboxRow.chat, OutboxRow.platform_ref)
+        .where(
+            OutboxRow.proposal_id == proposal_row_id,
+            OutboxRow.platform == SLACK,
+            OutboxRow.state == "sent",
+            OutboxRow.mode == "post",
+            OutboxRow.platform_ref != "",
+        )
+        .order_by(OutboxRow.id)
+    )
+    return {(platform, chat): ref for platform, chat, ref in rows}
+
+
+def proposal_card_key(row: ProposalRow, destination: Destination) -> str:
+    """One card per proposal version and chat, however often it is announced."""
+    return f"proposal:{row.id}:v{row.version}:{destination.platform}:{destination.chat}"

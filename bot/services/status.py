@@ -1,0 +1,100 @@
+"""Where every item stands: on hand, in transit, position, aged units, proposals and plans.
+
+The JSON shape is the one `vmi-bot status --json` and `GET /api/status` promise (CONTRACT §4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.config.file import Config
+from bot.storage.plans import plans_by_item
+from bot.storage.proposals import as_rule, open_proposals
+from bot.storage.stock import aged_quantities, stock_levels
+from messages.render import render_card
+from messages.words import state_labels
+from vmi_rules.proposal import in_transit, position
+
+
+def status(
+    session: Session,
+    config: Config,
+    now: datetime,
+    agreement_ids: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """The status document for the agreements (all by default), read in a few set-wise queries."""
+    agreements = [
+        a for a in config.agreements if agreement_ids is None or a.id in set(agreement_ids)
+    ]
+    ids = [a.id for a in agreements]
+    levels = stock_levels(session, ids)
+    proposals = open_proposals(session, ids)
+    aged = aged_quantities(session, levels, {a.id: a.terms.overstock_days for a in agreements}, now)
+    today = min((now.astimezone(a.tz).date() for a in agreements), default=now.date())
+    plans = plans_by_item(session, ids, today)
+
+    out = []
+    for agreement in agreements:
+        items = []
+        for item in agreement.items:
+            key = (agreement.id, item.sku)
+            level = levels.get(key)
+            on_hand = level.on_hand if level else 0
+            open_rules = [as_rule(row) for row in proposals.get(key, [])]
+            last_count = level.last_count_at if level else None
+            items.append(
+                {
+                    "sku": item.sku,
+                    "name": item.name,
+                    "unit": item.unit,
+                    "on_hand": on_hand,
+                    "in_transit": in_transit(open_rules),
+                    "position": position(on_hand, open_rules),
+                    "min": item.min,
+                    "max": item.max,
+                    "aged_qty": aged.get(key, 0),
+                    "last_count_at": (
+                        last_count.astimezone(agreement.tz).isoformat() if last_count else None
+                    ),
+                    "open_proposals": [
+                        {
+                            "id": p.id,
+                            "qty": p.qty,
+                            "state": p.state.value,
+                            "urgent": p.urgent,
+                            "received_qty": p.received_qty,
+                        }
+                        for p in open_rules
+                    ],
+                    "demand_plans": [
+                        {"period": plan.period.label, "qty": plan.qty}
+                        for plan in plans.get(key, [])
+                    ],
+                }
+            )
+        customer, supplier = config.party(agreement.customer), config.party(agreement.supplier)
+        out.append(
+            {
+                "id": agreement.id,
+                "customer": agreement.customer,
+                "supplier": agreement.supplier,
+                "customer_name": customer.name if customer else agreement.customer,
+                "supplier_name": supplier.name if supplier else agreement.supplier,
+                "items": items,
+            }
+        )
+    return {"agreements": out}
+
+
+def status_text(document: dict[str, Any], locale: str = "zh") -> str:
+    """The status document as a person reads it: the chat's status card, as plain text."""
+    return "\n\n".join(
+        render_card(
+            "status", locale, agreement=a["id"], items=a["items"], states=state_labels(locale)
+        ).as_text()
+        for a in document["agreements"]
+    )

@@ -1,0 +1,1 @@
+"""The database: schema and migrations, the ledger, proposals, plans, the inbox and the outbox."""

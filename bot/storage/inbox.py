@@ -1,0 +1,87 @@
+"""The inbox: every incoming message or click is stored once per platform message id.
+
+Platforms redeliver (Slack retries, WeCom retries) and people double-click; the second copy
+finds its id taken and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from bot.storage.tables import InboxRow
+from handlers.incoming import Incoming
+
+
+def receive(
+    session: Session | Connection,
+    platform: str,
+    platform_message_id: str,
+    received_at: datetime,
+    *,
+    chat: str = "",
+    sender: str = "",
+    text: str = "",
+    action: str = "",
+    incoming: str = "",
+) -> int | None:
+    """Store an incoming message; its inbox id, or None when this id was already received."""
+    dialect = (
+        session.dialect.name if isinstance(session, Connection) else session.get_bind().dialect.name
+    )
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(InboxRow)
+        .values(
+            platform=platform,
+            platform_message_id=platform_message_id,
+            chat=chat,
+            sender=sender,
+            text=text,
+            action=action,
+            incoming=incoming,
+            received_at=received_at,
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "platform_message_id"])
+        .returning(InboxRow.id)
+    )
+    return session.execute(statement).scalar_one_or_none()
+
+
+def claim(session: Session, inbox_id: int, at: datetime) -> Incoming | None:
+    """Take a stored message to handle it in this transaction; None when it is taken already."""
+    taken = session.execute(
+        update(InboxRow)
+        .where(InboxRow.id == inbox_id, InboxRow.handled_at.is_(None))
+        .values(handled_at=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        return None
+    stored = session.scalar(select(InboxRow.incoming).where(InboxRow.id == inbox_id))
+    return Incoming.from_json(stored) if stored else None
+
+
+def waiting(session: Session, limit: int = 100) -> list[int]:
+    """Messages stored but not handled yet, oldest first."""
+    return list(
+        session.scalars(
+            select(InboxRow.id)
+            .where(InboxRow.handled_at.is_(None))
+            .order_by(InboxRow.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_failed(session: Session, inbox_id: int, at: datetime, error: str) -> None:
+    """A message whose handling raised: set aside with the reason, so it blocks nothing."""
+    session.execute(
+        update(InboxRow)
+        .where(InboxRow.id == inbox_id)
+        .values(handled_at=at, error=error[:500])
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,177 @@
+"""Proposals in the database: read them as rule objects, and move them as guarded transitions.
+
+A transition is one conditional UPDATE (`… WHERE id = ? AND state = ? AND version = ?`) plus its
+log row, in the caller's transaction. When two people press Confirm at once, one UPDATE wins; the
+other finds the row changed, reads it again, and the rules answer "already confirmed by …".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from bot.storage.stock import ItemKey, record_receipt
+from bot.storage.tables import ProposalRow, ProposalTransitionRow
+from vmi_rules.proposal import (
+    OPEN_STATES,
+    Actor,
+    Proposal,
+    ProposalState,
+    Transition,
+    TransitionRefused,
+)
+
+PUBLIC_ID = re.compile(r"^[Pp](\d{1,12})$")
+
+
+def public_id(row_id: int) -> str:
+    """`P12` for row 12: the id people type."""
+    return f"P{row_id}"
+
+
+def row_id(public: str) -> int | None:
+    """12 for `P12` (or `p12`); None when it is not a proposal id."""
+    match = PUBLIC_ID.match(public.strip())
+    return int(match.group(1)) if match else None
+
+
+def as_rule(row: ProposalRow) -> Proposal:
+    """The stored proposal as the rules see it."""
+    assert row.id is not None
+    return Proposal(
+        id=public_id(row.id),
+        sku=row.sku,
+        qty=row.qty,
+        state=ProposalState(row.state),
+        urgent=row.urgent,
+        received_qty=row.received_qty,
+        eta=row.eta,
+        reject_reason=row.reject_reason,
+        decided_by=row.decided_by,
+    )
+
+
+def open_proposals(
+    session: Session, agreement_ids: Collection[str] | None = None
+) -> dict[ItemKey, list[ProposalRow]]:
+    """Open proposals (proposed, confirmed, shipped) per item, in one query."""
+    query = select(ProposalRow).where(ProposalRow.state.in_([s.value for s in OPEN_STATES]))
+    if agreement_ids is not None:
+        query = query.where(ProposalRow.agreement_id.in_(list(agreement_ids)))
+    found: dict[ItemKey, list[ProposalRow]] = defaultdict(list)
+    for row in session.scalars(query.order_by(ProposalRow.id)):
+        found[(row.agreement_id, row.sku)].append(row)
+    return found
+
+
+def get(session: Session, public: str) -> ProposalRow | None:
+    """The stored proposal with this public id, read afresh from the database."""
+    rid = row_id(public)
+    if rid is None:
+        return None
+    return session.scalars(
+        select(ProposalRow).where(ProposalRow.id == rid).execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def log_creation(session: Session, row: ProposalRow, by: Actor, at: datetime) -> None:
+    """The first line of a proposal's log: who proposed it (usually the review)."""
+    assert row.id is not None
+    session.add(
+        ProposalTransitionRow(
+            proposal_id=row.id,
+            action="propose",
+            from_state=None,
+            to_state=row.state,
+            member_id=None if by.role == "system" else by.member_id,
+            by_name=by.name,
+            qty=row.qty,
+            note=row.reason,
+            at=at,
+        )
+    )
+
+
+def apply(session: Session, row: ProposalRow, transition: Transition) -> bool:
+    """Store a transition if the row is still as the rules saw it; False when someone was first."""
+    after = transition.after
+    result = session.execute(
+        update(ProposalRow)
+        .where(
+            ProposalRow.id == row.id,
+            ProposalRow.state == transition.before.state.value,
+            ProposalRow.version == row.version,
+        )
+        .values(
+            state=after.state.value,
+            qty=after.qty,
+            received_qty=after.received_qty,
+            eta=after.eta,
+            reject_reason=after.reject_reason,
+            decided_by=after.decided_by,
+            version=row.version + 1,
+            updated_at=transition.at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    by = transition.by
+    session.add(
+        ProposalTransitionRow(
+            proposal_id=row.id,
+            action=transition.action,
+            from_state=transition.before.state.value,
+            to_state=after.state.value,
+            member_id=None if by.role == "system" else by.member_id,
+            by_name=by.name,
+            qty=transition.qty,
+            note=transition.note,
+            at=transition.at,
+        )
+    )
+    return True
+
+
+def act(
+    session: Session,
+    public: str,
+    action: str,
+    actor: Actor,
+    at: datetime,
+    **options: object,
+) -> tuple[ProposalRow, Transition]:
+    """Do `action` (confirm, adjust, reject, ship, receive, expire) on a proposal, once.
+
+    Raises `LookupError` for an unknown id and `TransitionRefused` when the rules say no
+    (wrong role, already done by someone, not possible from this state, bad quantity).
+    A receipt also writes its ledger row, in the same transaction.
+    """
+    for _ in range(3):
+        row = get(session, public)
+        if row is None:
+            raise LookupError(public)
+        proposal = as_rule(row)
+        if action == "expire":
+            transition = proposal.expire(at)
+        else:
+            transition = getattr(proposal, action)(actor, at=at, **options)
+        if apply(session, row, transition):
+            if action == "receive":
+                record_receipt(
+                    session,
+                    row.agreement_id,
+                    row.sku,
+                    transition.qty,
+                    at,
+                    member_id=actor.member_id,
+                    proposal_id=row.id,
+                )
+            return get(session, public) or row, transition
+    # Three lost races in a row means something keeps changing it; say so rather than loop.
+    raise TransitionRefused("already", action, ProposalState(row.state), row.decided_by)  # type: ignore[call-arg]

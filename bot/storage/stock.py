@@ -1,0 +1,274 @@
+"""The stock ledger in the database: record movements, and read on-hand levels set-wise.
+
+On hand follows rule 1 exactly as `vmi_rules.ledger.on_hand` does: the latest count plus the
+receipts, withdrawals and adjustments recorded after it (ledger order is the row id).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, case, func, select
+from sqlmodel import Session
+
+from bot.storage.tables import ItemRow, LedgerRow
+from vmi_rules.ledger import CountOutcome, Movement, infer_from_count
+
+ItemKey = tuple[str, str]  # (agreement id, sku)
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """What the ledger says of one item now."""
+
+    on_hand: int
+    last_count_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CountRecorded:
+    """A stored count, with what was on the book before it and what it implied."""
+
+    count_row: LedgerRow
+    book_on_hand: int | None
+    outcome: CountOutcome
+
+
+def stock_levels(
+    session: Session,
+    agreement_ids: Collection[str] | None = None,
+    skus: Collection[str] | None = None,
+) -> dict[ItemKey, StockLevel]:
+    """On hand and the time of the latest count of every item with ledger rows, in one query.
+
+    Items come from the catalog (the `item` table, inactive ones included).
+    """
+    L = LedgerRow
+    # Driven by the items: one index look-up finds each item's latest count, and only the rows
+    # from there on are read, instead of the item's whole history.
+    count_id = (
+        select(func.max(L.id))
+        .where(L.agreement_id == ItemRow.agreement_id, L.sku == ItemRow.sku, L.kind == "count")
+        .correlate(ItemRow)
+        .scalar_subquery()
+    )
+    latest = select(ItemRow.agreement_id, ItemRow.sku, count_id.label("count_id"))
+    if agreement_ids is not None:
+        latest = latest.where(ItemRow.agreement_id.in_(list(agreement_ids)))
+    if skus is not None:
+        latest = latest.where(ItemRow.sku.in_(list(skus)))
+    latest = latest.subquery("latest")
+
+    signed_qty = case((L.kind == "withdrawal", -L.qty), else_=L.qty)
+    count_at = case((L.id == latest.c.count_id, L.at))
+    query = (
+        select(latest.c.agreement_id, latest.c.sku, func.sum(signed_qty), func.max(count_at))
+        .select_from(latest)
+        .join(
+            L,
+            and_(
+                L.agreement_id == latest.c.agreement_id,
+                L.sku == latest.c.sku,
+                L.id >= func.coalesce(latest.c.count_id, 0),
+            ),
+        )
+        .group_by(latest.c.agreement_id, latest.c.sku)
+    )
+    levels = {}
+    for agreement_id, sku, total, last_count_at in session.execute(query):
+        if isinstance(last_count_at, str):  # SQLite hands back MAX() of a datetime as text
+            last_count_at = datetime.fromisoformat(last_count_at).replace(tzinfo=UTC)
+        elif last_count_at is not None and last_count_at.tzinfo is None:
+            last_count_at = last_count_at.replace(tzinfo=UTC)
+        levels[(agreement_id, sku)] = StockLevel(int(total or 0), last_count_at)
+    return levels
+
+
+def hold_item(session: Session, agreement_id: str, sku: str) -> None:
+    """Lock the item's row until the transaction ends, so that its ledger writes take turns.
+
+    Two counts at once must not both infer a withdrawal from the same book, and ledger order
+    (the row id) must be commit order. SQLite's BEGIN IMMEDIATE serialises writers already.
+    """
+    session.execute(
+        select(ItemRow.id)
+        .where(ItemRow.agreement_id == agreement_id, ItemRow.sku == sku)
+        .with_for_update()
+    )
+
+
+def aged_quantities(
+    session: Session,
+    levels: dict[ItemKey, StockLevel],
+    overstock_days: dict[str, int],
+    now: datetime,
+) -> dict[ItemKey, int]:
+    """Units on hand for `overstock_days` or more (rule 9), per item, in one query per limit.
+
+    First in, first out leaves the newest units on the shelf, so what is aged is on hand less
+    everything that came in within the limit (receipts, additions, a first count, count gains):
+    the same figure as `vmi_rules.aging.aged_qty`, without reading the whole history.
+    """
+    L = LedgerRow
+    first_count = (
+        select(func.min(L.id))
+        .where(L.agreement_id == ItemRow.agreement_id, L.sku == ItemRow.sku, L.kind == "count")
+        .correlate(ItemRow)
+        .scalar_subquery()
+    )
+    came_in = case(
+        (L.kind == "receipt", L.qty),
+        (and_(L.kind == "adjustment", L.qty > 0), L.qty),
+        (and_(L.kind == "count", L.id == first_count), L.qty),
+        (L.kind == "count", L.anomaly_gain),
+        else_=0,
+    )
+    recent: dict[ItemKey, int] = {}
+    by_limit: dict[int, list[str]] = defaultdict(list)
+    for agreement_id, days in overstock_days.items():
+        by_limit[days].append(agreement_id)
+    for days, agreement_ids in by_limit.items():
+        query = (
+            select(ItemRow.agreement_id, ItemRow.sku, func.sum(came_in))
+            .select_from(ItemRow)
+            .join(L, and_(L.agreement_id == ItemRow.agreement_id, L.sku == ItemRow.sku))
+            .where(ItemRow.agreement_id.in_(agreement_ids), L.at > now - timedelta(days=days))
+            .group_by(ItemRow.agreement_id, ItemRow.sku)
+        )
+        for agreement_id, sku, qty in session.execute(query):
+            recent[(agreement_id, sku)] = int(qty or 0)
+    return {
+        key: max(0, level.on_hand - recent.get(key, 0))
+        for key, level in levels.items()
+        if key[0] in overstock_days
+    }
+
+
+def book_before_count(session: Session, agreement_id: str, sku: str) -> int | None:
+    """What the ledger says before a new count: None when the item was never counted."""
+    level = stock_levels(session, [agreement_id], [sku]).get((agreement_id, sku))
+    if level is None or level.last_count_at is None:
+        return None
+    return level.on_hand
+
+
+def record_count(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    counted: int,
+    at: datetime,
+    member_id: str | None = None,
+    inbox_id: int | None = None,
+    correction: bool = False,
+) -> CountRecorded:
+    """Store a stock count (盘点); a drop since the book is first stored as a withdrawal.
+
+    A `correction` (a count typed wrong, put right) sets the level and infers nothing: no
+    withdrawal to bill, no gain to flag.
+    """
+    hold_item(session, agreement_id, sku)
+    book = book_before_count(session, agreement_id, sku)
+    outcome = infer_from_count(None if correction else book, counted)
+    if outcome.withdrawn:
+        _add(
+            session,
+            agreement_id,
+            sku,
+            "withdrawal",
+            outcome.withdrawn,
+            at,
+            member_id,
+            inbox_id,
+            inferred=True,
+            note="inferred from count",
+        )
+    row = _add(
+        session,
+        agreement_id,
+        sku,
+        "count",
+        counted,
+        at,
+        member_id,
+        inbox_id,
+        anomaly_gain=outcome.gain,
+        note="correction" if correction else "",
+    )
+    return CountRecorded(row, book, outcome)
+
+
+def record_receipt(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    qty: int,
+    at: datetime,
+    member_id: str | None = None,
+    proposal_id: int | None = None,
+    inbox_id: int | None = None,
+) -> LedgerRow:
+    """Store goods received into the VMI area (入库)."""
+    hold_item(session, agreement_id, sku)
+    return _add(
+        session, agreement_id, sku, "receipt", qty, at, member_id, inbox_id, proposal_id=proposal_id
+    )
+
+
+def record_withdrawal(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    qty: int,
+    at: datetime,
+    member_id: str | None = None,
+    inbox_id: int | None = None,
+) -> LedgerRow:
+    """Store a withdrawal (领用) posted explicitly."""
+    hold_item(session, agreement_id, sku)
+    return _add(session, agreement_id, sku, "withdrawal", qty, at, member_id, inbox_id)
+
+
+def movements_by_item(
+    session: Session, agreement_ids: Collection[str]
+) -> dict[ItemKey, list[Movement]]:
+    """Every movement of the agreements' items in ledger order, in one query (for aging)."""
+    rows = session.execute(
+        select(LedgerRow.agreement_id, LedgerRow.sku, LedgerRow.kind, LedgerRow.qty, LedgerRow.at)
+        .where(LedgerRow.agreement_id.in_(list(agreement_ids)))
+        .order_by(LedgerRow.id)
+    )
+    found: dict[ItemKey, list[Movement]] = defaultdict(list)
+    for agreement_id, sku, kind, qty, at in rows:
+        found[(agreement_id, sku)].append(Movement(kind, qty, at))
+    return found
+
+
+def _add(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    kind: str,
+    qty: int,
+    at: datetime,
+    member_id: str | None,
+    inbox_id: int | None,
+    **extra: object,
+) -> LedgerRow:
+    row = LedgerRow(
+        agreement_id=agreement_id,
+        sku=sku,
+        kind=kind,
+        qty=qty,
+        at=at,
+        recorded_at=datetime.now(UTC),
+        member_id=member_id,
+        inbox_id=inbox_id,
+        **extra,
+    )
+    session.add(row)
+    session.flush()  # the id is the ledger order; later reads in this transaction must see it
+    return row

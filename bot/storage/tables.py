@@ -1,0 +1,238 @@
+"""The stored state: who takes part, what was agreed, the stock ledger, proposals, plans, and
+the inbox and outbox that make every write safe to repeat.
+
+Parties, members, agreements and items mirror the configuration file (see `bot.storage.catalog`);
+everything else is history and is never overwritten: a correction is a new ledger row, and
+every proposal transition leaves a row in `proposal_transition`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from bot.storage.db import DecimalText, UTCDateTime
+from vmi_rules.proposal import OPEN_STATES, ProposalState
+
+# ('proposed', 'confirmed', 'shipped'), in the rules' order, for the partial unique index
+OPEN_STATES_SQL = "(" + ", ".join(f"'{s.value}'" for s in ProposalState if s in OPEN_STATES) + ")"
+
+
+def _utc(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class PartyRow(SQLModel, table=True):
+    """A company: the customer (客户) or a supplier (供应商)."""
+
+    __tablename__ = "party"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    role: str = Field(max_length=16)
+    active: bool = True
+
+
+class MemberRow(SQLModel, table=True):
+    """A person the bot talks to, with a role and an id per platform."""
+
+    __tablename__ = "member"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    party_id: str | None = Field(default=None, max_length=64)
+    role: str = Field(max_length=16)
+    console: str | None = None
+    slack: str | None = None
+    wecom: str | None = None
+    locale: str | None = Field(default=None, max_length=8)
+    active: bool = True
+
+
+class AgreementRow(SQLModel, table=True):
+    """A VMI agreement (VMI 协议) between a customer and a supplier."""
+
+    __tablename__ = "agreement"
+    id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(max_length=64)
+    supplier_id: str = Field(max_length=64)
+    timezone: str = Field(max_length=64)
+    review_time: str = Field(max_length=5)
+    review_every_days: int
+    plan_due_day: int
+    settlement_day: int
+    overstock_days: int
+    emergency_notice_hours: int
+    emergency_freight_customer_share: Decimal = Field(
+        sa_column=Column(DecimalText(), nullable=False)
+    )
+    slack_channel: str | None = None
+    wecom_chat: str | None = None
+    active: bool = True
+
+
+class ItemRow(SQLModel, table=True):
+    """An item (物料) of an agreement with its reorder point and order-up-to level."""
+
+    __tablename__ = "item"
+    __table_args__ = (UniqueConstraint("agreement_id", "sku", name="uq_item_agreement_sku"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: str = Field(foreign_key="agreement.id", max_length=64)
+    sku: str = Field(max_length=64)
+    name: str
+    aliases: str = "[]"  # JSON list
+    unit: str = Field(max_length=16)
+    min: int
+    max: int
+    pack_size: int
+    moq: int
+    rounding: str = Field(max_length=8)
+    unit_price: Decimal = Field(sa_column=Column(DecimalText(), nullable=False))
+    lead_time_days: int
+    active: bool = True
+
+
+class LedgerRow(SQLModel, table=True):
+    """One stock movement (库存台账): count, receipt, withdrawal or adjustment.
+
+    `id` is the ledger order. A withdrawal inferred from a count is stored just before that
+    count with `inferred` set; a count above the book with no receipt keeps the gain in
+    `anomaly_gain` (rule 7).
+    """
+
+    __tablename__ = "ledger"
+    __table_args__ = (
+        Index("ix_ledger_item_kind", "agreement_id", "sku", "kind", "id"),
+        Index("ix_ledger_item", "agreement_id", "sku", "id"),
+        Index("ix_ledger_item_at", "agreement_id", "sku", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    qty: int
+    at: datetime = Field(sa_column=_utc())
+    recorded_at: datetime = Field(sa_column=_utc())
+    member_id: str | None = Field(default=None, max_length=64)
+    proposal_id: int | None = None
+    inbox_id: int | None = None
+    inferred: bool = False
+    anomaly_gain: int = 0
+    note: str = ""
+
+
+class ProposalRow(SQLModel, table=True):
+    """A replenishment proposal (补货建议); public id `P{id}`."""
+
+    __tablename__ = "proposal"
+    __table_args__ = (
+        # At most one open regular proposal per item: the last guard against a second
+        # review (another process, a re-run) proposing the same thing twice.
+        Index(
+            "uq_proposal_open_regular",
+            "agreement_id",
+            "sku",
+            unique=True,
+            sqlite_where=text(f"state IN {OPEN_STATES_SQL} AND urgent = 0"),
+            postgresql_where=text(f"state IN {OPEN_STATES_SQL} AND NOT urgent"),
+        ),
+        Index("ix_proposal_state", "state", "agreement_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    qty: int
+    state: str = Field(max_length=16)
+    urgent: bool = False
+    received_qty: int = 0
+    reason: str = ""
+    eta: date | None = None
+    reject_reason: str = ""
+    decided_by: str = ""
+    version: int = 1
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class ProposalTransitionRow(SQLModel, table=True):
+    """Who moved a proposal from which state to which, when (the proposal's log)."""
+
+    __tablename__ = "proposal_transition"
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    action: str = Field(max_length=16)
+    from_state: str | None = Field(default=None, max_length=16)
+    to_state: str = Field(max_length=16)
+    member_id: str | None = Field(default=None, max_length=64)
+    by_name: str = ""
+    qty: int = 0
+    note: str = ""
+    at: datetime = Field(sa_column=_utc())
+
+
+class DemandPlanRow(SQLModel, table=True):
+    """The buyer's demand plan (需求计划) for one item and period (`YYYY-MM` or `YYYY-Www`)."""
+
+    __tablename__ = "demand_plan"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "sku", "period", name="uq_plan_item_period"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    period: str = Field(max_length=16)
+    period_start: date
+    period_end: date
+    qty: int
+    member_id: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class InboxRow(SQLModel, table=True):
+    """Every message or click that reached the bot, once per platform message id."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "platform_message_id", name="uq_inbox_platform_message"),
+        Index("ix_inbox_waiting", "handled_at", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    platform_message_id: str = Field(max_length=255)
+    chat: str = ""
+    sender: str = ""
+    text: str = ""
+    action: str = ""  # a pressed button, "confirm:P1", when it was one
+    incoming: str = ""  # the whole message as JSON, to handle it after the platform's answer
+    received_at: datetime = Field(sa_column=_utc())
+    handled_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    error: str = ""  # why handling it failed, when it did
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message waiting to go out, or gone: delivery reads from here, in order per chat."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_outbox_key"),
+        Index("ix_outbox_pending", "state", "platform", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    key: str | None = Field(default=None, max_length=255)  # repeat-safe writes share a key
+    platform: str = Field(max_length=16)
+    chat: str = Field(max_length=255)
+    mode: str = Field(default="post", max_length=16)  # post | thread | update | ephemeral
+    target_ref: str = ""  # the message to answer in a thread or to update in place
+    recipient: str = ""  # who alone sees an ephemeral answer (their platform id)
+    card: str  # JSON of a neutral card
+    agreement_id: str | None = Field(default=None, max_length=64)
+    proposal_id: int | None = None
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    last_error: str = ""
+    platform_ref: str = ""  # e.g. Slack's channel+ts or WeCom's task id, to update a card later
+    created_at: datetime = Field(sa_column=_utc())
+    sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    claimed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
