@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from bot.config.file import AgreementConfig, Config, Member
+from bot.config import AgreementConfig, Config, Member
 from bot.storage.db import transaction, write_connection
 from bot.storage.inbox import claim, mark_failed, receive
 from bot.storage.outbox import Destination, enqueue

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
-from bot.config.file import AgreementConfig
+from bot.config import AgreementConfig
 from bot.services.review import proposal_card_key, review
 from bot.services.status import status
 from bot.storage import proposals as stored_proposals

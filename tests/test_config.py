@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.file import (
+from bot.config import (
     DEFAULT_CONFIG,
     AgreementConfig,
     Config,

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bot.app.bootstrap import start
 from bot.app.server import build_service
-from bot.config.file import load_config
+from bot.config import load_config
 from bot.runtime import jobs as jobs_module
 from bot.runtime.context import Runtime
 from bot.runtime.jobs import EveryNDays, run_scheduled_settlement

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.config.file import load_config, resolve_config_path
+from bot.config import load_config, resolve_config_path
 from bot.runtime.context import Runtime
 from bot.storage.catalog import sync_catalog
 from bot.storage.db import make_engine, resolve_database_url, transaction

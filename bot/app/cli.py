@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.adapters.console.chat import ConsoleChat, banner
 from bot.app import bootstrap as runtime_module
 from bot.app.demo import run_demo
-from bot.config.file import ConfigError
+from bot.config import ConfigError
 from bot.runtime.clock import aware, clock_from, real_clock
 from bot.runtime.context import Runtime
 from bot.runtime.scheduler import SchedulerLeader

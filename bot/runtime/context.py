@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from bot.config.file import Config
+from bot.config import Config
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from bot.config.file import Config
+from bot.config import Config
 from bot.runtime.background import BackgroundLoop
 from bot.storage.db import transaction
 from bot.storage.inbox import waiting

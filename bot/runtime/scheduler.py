@@ -19,7 +19,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Connection, text
 
-from bot.config.file import AgreementConfig
+from bot.config import AgreementConfig
 from bot.runtime import jobs
 from bot.runtime.context import Runtime
 from bot.runtime.jobs import EveryNDays

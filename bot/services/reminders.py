@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.config.file import Config
+from bot.config import Config
 from bot.storage.outbox import Message, enqueue_all, group_messages
 from bot.storage.proposals import as_rule, open_proposals
 from bot.storage.stock import stock_levels

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from bot.config.file import AgreementConfig, Config
+from bot.config import AgreementConfig, Config
 from bot.storage.outbox import SLACK, Destination, Message, enqueue_all, proposal_destinations
 from bot.storage.plans import plans_by_item
 from bot.storage.proposals import apply, as_rule, log_creation, open_proposals, public_id

@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from bot.config.file import AgreementConfig, Config
+from bot.config import AgreementConfig, Config
 from bot.storage.outbox import enqueue_all, group_messages
 from bot.storage.stock import movements_by_item
 from bot.storage.tables import DemandPlanRow, ProposalRow

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.config.file import Config
+from bot.config import Config
 from bot.storage.plans import plans_by_item
 from bot.storage.proposals import as_rule, open_proposals
 from bot.storage.stock import aged_quantities, stock_levels

@@ -11,7 +11,7 @@ import json
 from sqlalchemy import text, update
 from sqlmodel import Session, SQLModel, select
 
-from bot.config.file import Config
+from bot.config import Config
 from bot.storage.migrate import MIGRATION_LOCK_KEY
 from bot.storage.tables import AgreementRow, ItemRow, MemberRow, PartyRow
 

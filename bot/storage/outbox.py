@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.config.file import AgreementConfig, Config
+from bot.config import AgreementConfig, Config
 from bot.storage.tables import OutboxRow
 from messages.cards import Card
 

@@ -4,7 +4,7 @@ Run on demand (pytest does not collect it), from the repository root:
 
     python tests/benchmarks/review_scale.py --keep /tmp/bench.sqlite --repeat 3
 
-It builds the configuration in memory (TOML text through `bot.config.file.parse_config`), a SQLite
+It builds the configuration in memory (TOML text through `bot.config.parse_config`), a SQLite
 file in WAL mode (`bot.storage.db.make_engine` + `bot.storage.migrate.upgrade` +
 `bot.storage.catalog.sync_catalog`)
 holding a year of daily counts, most-days withdrawals, fortnightly receipts and some open and
@@ -47,7 +47,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from bot.config.file import Config, parse_config
+from bot.config import Config, parse_config
 from bot.services.review import ReviewResult, review
 from bot.storage.catalog import sync_catalog
 from bot.storage.db import make_engine, transaction

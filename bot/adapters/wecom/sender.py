@@ -17,7 +17,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.render import card_markdown, card_text, template_card
-from bot.config.file import Config
+from bot.config import Config
 from bot.runtime.delivery import NeverDeliverable, Outgoing, RetryLater
 from bot.storage.outbox import APPCHAT, WEBHOOK
 
