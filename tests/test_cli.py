@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from bot.app.bootstrap import start
 from bot.storage.db import transaction
@@ -95,11 +98,93 @@ def test_a_bad_now_is_refused_with_an_example(tmp_path: Path) -> None:
     assert "not an ISO 8601 time" in shown.stderr and "2026-11-21T10:00:00+08:00" in shown.stderr
 
 
-def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+def test_a_database_in_a_missing_folder_names_the_folder(tmp_path: Path) -> None:
     missing = tmp_path / "no" / "such" / "dir" / "x.sqlite"
     shown = vmi_bot("--config", str(EXAMPLE), "--db", f"sqlite:///{missing}", "status")
-    assert shown.returncode == 3
-    assert shown.stderr.count("\n") == 1 and "cannot use the database" in shown.stderr
+    assert shown.returncode == 2
+    assert shown.stderr.count("\n") == 1
+    assert f"{missing.parent} does not exist" in shown.stderr
+    assert "sqlite:///path/file.sqlite" in shown.stderr and "postgresql://" in shown.stderr
+
+
+@pytest.mark.parametrize("url", ["foo", "mysql://u:secret@h/d"])
+def test_a_database_url_we_cannot_use_says_what_one_looks_like(tmp_path: Path, url: str) -> None:
+    shown = vmi_bot("--config", str(EXAMPLE), "--db", url, "status", cwd=tmp_path)
+    assert shown.returncode == 2
+    assert shown.stderr.count("\n") == 1 and "sqlite:///path/file.sqlite" in shown.stderr
+    assert "secret" not in shown.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_global_option_after_the_command_gets_a_hint() -> None:
+    shown = vmi_bot("status", "--db", "sqlite:///x.sqlite")
+    assert shown.returncode == 2 and shown.stderr.count("\n") == 1
+    assert "--db goes before the command" in shown.stderr
+
+
+def test_in_an_empty_folder_the_shipped_example_is_used_and_a_new_file_named_once(
+    tmp_path: Path,
+) -> None:
+    first = vmi_bot("status", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "plant-6205" in first.stdout
+    notes = first.stderr.strip().splitlines()
+    assert len(notes) == 2
+    assert "using the example agreement" in notes[0]
+    assert notes[1] == f"vmi-bot: new database {tmp_path.resolve() / 'vmi-bot.sqlite'}"
+    again = vmi_bot("status", cwd=tmp_path)
+    assert "new database" not in again.stderr and again.stderr.count("\n") == 1
+
+
+def test_demo_runs_in_an_empty_folder(tmp_path: Path) -> None:
+    shown = vmi_bot("demo", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "1062.50" in shown.stdout.replace(",", "")
+    assert list(tmp_path.iterdir()) == []  # its database is a temporary one
+
+
+def test_init_writes_a_commented_agreement_that_loads_and_never_overwrites(tmp_path: Path) -> None:
+    made = vmi_bot("init", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    written = tmp_path / "vmi-bot.toml"
+    assert "vmi-bot --config vmi-bot.toml chat" in made.stdout
+    assert written.read_text(encoding="utf-8").startswith("#")
+    used = vmi_bot("--config", str(written), "status", cwd=tmp_path)
+    assert used.returncode == 0, used.stderr
+    written.write_text("# mine\n", encoding="utf-8")
+    again = vmi_bot("init", str(written), cwd=tmp_path)
+    assert again.returncode == 2 and "exists already" in again.stderr
+    assert written.read_text(encoding="utf-8") == "# mine\n"
+
+
+@pytest.mark.parametrize("port", ["-1", "70000", "http"])
+def test_a_port_out_of_range_is_one_line(port: str) -> None:
+    shown = vmi_bot("serve", "--port", port)
+    assert shown.returncode == 2 and shown.stderr.count("\n") == 1
+    assert "port" in shown.stderr
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        shown = vmi_bot(
+            "--config", str(EXAMPLE), "--db", f"sqlite:///{tmp_path / 'x.sqlite'}",
+            "serve", "--port", str(port),
+        )  # fmt: skip
+    assert shown.returncode == 2
+    [line] = [x for x in shown.stderr.splitlines() if "cannot listen" in x]
+    assert line.startswith(f"vmi-bot: cannot listen on 127.0.0.1:{port}") and "--port" in line
+    assert "Traceback" not in shown.stderr
+
+
+def test_serve_help_names_the_paths_and_the_defaults() -> None:
+    shown = vmi_bot("serve", "--help")
+    assert shown.returncode == 0
+    text = " ".join(shown.stdout.split())
+    for words in ("/wecom/callback", "/slack/events", "/healthz", "127.0.0.1", "8080"):
+        assert words in text
 
 
 def test_defaults_are_the_example_config_and_a_sqlite_file_here(tmp_path: Path) -> None:

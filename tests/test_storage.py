@@ -3,6 +3,8 @@ the inbox and the review service, each against a real database."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ from bot.runtime.context import Runtime
 from bot.services.review import review
 from bot.storage.db import transaction
 from bot.storage.inbox import receive
+from bot.storage.migrate import HEAD, alembic_config
 from bot.storage.plans import set_plan
 from bot.storage.proposals import act, as_rule
 from bot.storage.proposals import apply as apply_transition
@@ -86,6 +89,27 @@ def test_restart_applies_no_migration_twice_and_keeps_the_ledger(database_url: s
         assert versions == [("0001",)]
     finally:
         again.engine.dispose()
+
+
+def test_a_current_database_starts_without_loading_alembic(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
+    probe = (
+        "import sys; from bot.app.bootstrap import start; "
+        f"start({str(EXAMPLE)!r}, {db!r}).engine.dispose(); print('alembic' in sys.modules)"
+    )
+    run = [sys.executable, "-c", probe]
+    assert subprocess.run(run, capture_output=True, text=True, check=True).stdout.split() == [
+        "True"
+    ]  # a new database is migrated
+    assert subprocess.run(run, capture_output=True, text=True, check=True).stdout.split() == [
+        "False"
+    ]
+
+
+def test_head_names_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
 
 
 def test_changed_config_updates_items_and_keeps_history(database_url: str, tmp_path: Path) -> None:

@@ -2,25 +2,88 @@
 
 from __future__ import annotations
 
-from bot.config import load_config, resolve_config_path
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from bot.config import DEFAULT_CONFIG, load_config, resolve_config_path
 from bot.runtime.context import Runtime
 from bot.storage.catalog import sync_catalog
 from bot.storage.db import make_engine, resolve_database_url, transaction
 from bot.storage.migrate import upgrade
 
+Say = Callable[[str], None]
+URL_EXAMPLES = "sqlite:///path/file.sqlite or postgresql://user:pass@host/db"
 
-def start(config_arg: str | None = None, db_arg: str | None = None) -> Runtime:
+
+class StartRefused(Exception):
+    """A command cannot start; the message is the one line the user reads."""
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+def shipped_example() -> Path:
+    """The seed's agreement as installed with the package (works from any folder)."""
+    return Path(str(resources.files("bot.config") / "example.toml"))
+
+
+def agreement_file(config_arg: str | None, say: Say = _quiet) -> Path:
+    """`--config`, else `$VMI_CONFIG`, else ./config/example.toml, else the shipped example."""
+    path = resolve_config_path(config_arg)
+    if path == DEFAULT_CONFIG and not path.exists():
+        path = shipped_example()
+        say(f"vmi-bot: no {DEFAULT_CONFIG} here; using the example agreement ({path})")
+    return path
+
+
+def database_url(db_arg: str | None) -> str:
+    """The database URL to use, checked enough to say what is wrong in one line."""
+    url = resolve_database_url(db_arg)
+    try:
+        parsed = make_url(url)
+    except Exception as err:  # sqlalchemy's ArgumentError; the text may hold a password
+        raise StartRefused(
+            "cannot use the database URL (--db or $DATABASE_URL): it does not read as one; "
+            f"a URL looks like {URL_EXAMPLES}"
+        ) from err
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).resolve().parent
+        if not folder.is_dir():
+            raise StartRefused(
+                f"cannot open the SQLite file {parsed.database}: the folder {folder} does not "
+                f"exist (a URL looks like {URL_EXAMPLES})"
+            )
+    return url
+
+
+def start(config_arg: str | None = None, db_arg: str | None = None, say: Say = _quiet) -> Runtime:
     """Load and check the configuration, migrate the database and load the catalog into it.
 
-    Raises `ConfigError` for a bad configuration file and `ValueError` for a database URL
-    that cannot be used.
+    `say` hears the one-line notes a person should see (which file, a database made anew).
+    Raises `ConfigError` for a bad configuration file and `StartRefused` for a database that
+    cannot be used.
     """
-    config = load_config(resolve_config_path(config_arg))
+    config = load_config(agreement_file(config_arg, say))
+    url = database_url(db_arg)
+    parsed = make_url(url)
+    sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    new_file = bool(sqlite_file) and sqlite_file != ":memory:" and not Path(sqlite_file).exists()
     try:
-        engine = make_engine(resolve_database_url(db_arg))
-    except (ValueError, ImportError) as err:  # the URL itself, or a driver we do not ship
-        raise ValueError(f"cannot use the database URL (--db or $DATABASE_URL): {err}") from err
+        engine = make_engine(url)
+    except (ValueError, ImportError) as err:  # a driver we do not ship, a bad port
+        shown = parsed.render_as_string(hide_password=True)
+        why = "only SQLite and PostgreSQL are supported" if isinstance(err, ImportError) else err
+        raise StartRefused(
+            f"cannot use the database URL {shown} (--db or $DATABASE_URL): {why}; a URL looks "
+            f"like {URL_EXAMPLES}"
+        ) from err
     upgrade(engine)
     with transaction(engine) as session:
         sync_catalog(session, config)
+    if new_file:
+        say(f"vmi-bot: new database {Path(sqlite_file).resolve()}")  # type: ignore[arg-type]
     return Runtime(config, engine)

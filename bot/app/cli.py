@@ -1,4 +1,8 @@
-"""The `vmi-bot` command line: `vmi-bot [--config PATH] [--db URL] COMMAND [OPTIONS]`."""
+"""The `vmi-bot` command line: `vmi-bot [--config PATH] [--db URL] COMMAND [OPTIONS]`.
+
+Only argparse is loaded up front; each command imports what it needs when it runs, so
+`vmi-bot --help` answers at once and `status` never loads Slack, WeCom or alembic.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +12,52 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import datetime
-from typing import NoReturn
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
-from sqlalchemy.exc import SQLAlchemyError
+if TYPE_CHECKING:
+    from bot.runtime.context import Runtime
+    from bot.services.review import ReviewResult
 
-from bot.adapters.console.chat import ConsoleChat, banner
-from bot.app import bootstrap as runtime_module
-from bot.app.demo import run_demo
-from bot.config import ConfigError
-from bot.runtime.clock import aware, clock_from, real_clock
-from bot.runtime.context import Runtime
-from bot.runtime.scheduler import SchedulerLeader
-from bot.services.review import ReviewResult, review
-from bot.services.status import status, status_text
-from bot.storage.db import transaction
-from bot.storage.outbox import platforms_on
-
-log = logging.getLogger("vmi_bot")
+GLOBAL_OPTIONS = ("--config", "--db")
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
+INIT_FILE = "vmi-bot.toml"
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a mistake on the command line is one line, with where to look for help."""
 
     def error(self, message: str) -> NoReturn:
+        misplaced = [o for o in GLOBAL_OPTIONS if f"unrecognized arguments: {o}" in message]
+        if misplaced:  # `vmi-bot status --db X`: the global options come first
+            message += (
+                f" ({misplaced[0]} goes before the command: vmi-bot {misplaced[0]} … COMMAND)"
+            )
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port < 65536:  # 0: any free port (the server says which)
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (1-65535, or 0 for any)")
+    return port
+
+
+def _parse_now(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time: {text!r} (e.g. 2026-11-21T10:00:00+08:00)"
+        ) from err
+
+
+def _add_now(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--now", metavar="ISO8601", type=_parse_now, help=what)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,12 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         metavar="PATH",
-        help="configuration file (default: $VMI_CONFIG, else config/example.toml)",
+        help="agreement file (default: $VMI_CONFIG, else config/example.toml, else the "
+        "example shipped with vmi-bot)",
     )
     parser.add_argument(
         "--db",
         metavar="URL",
-        help="database URL (default: $DATABASE_URL, else SQLite file vmi-bot.sqlite here)",
+        help="database URL, e.g. sqlite:///path/file.sqlite or postgresql://user:pass@host/db "
+        "(default: $DATABASE_URL, else SQLite file vmi-bot.sqlite here)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -70,23 +96,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MEMBER",
         help="who speaks first: a member's console name (default: the first console member)",
     )
-    chat.add_argument(
-        "--now",
-        metavar="ISO8601",
-        type=_parse_now,
-        help="start the chat's clock at this time, e.g. 2026-11-21T10:00:00+08:00, to try "
-        "another day (scheduled jobs then stay off: they follow the real clock)",
+    _add_now(
+        chat,
+        "start the chat's clock at this time, e.g. 2026-11-21T10:00:00+08:00, to try another "
+        "day (scheduled jobs then stay off: they follow the real clock)",
     )
 
     serve_cmd = commands.add_parser(
         "serve",
-        help="HTTP server for Slack (and the JSON status), the scheduler and delivery",
-        description="Serve POST /slack/events, GET /healthz and GET /api/status, run the "
-        "review scheduler and deliver the outbox. Slack is on when SLACK_BOT_TOKEN and "
-        "SLACK_SIGNING_SECRET are set; Socket Mode too when SLACK_APP_TOKEN is set.",
+        help="HTTP server for Slack and WeCom (and the JSON status), the scheduler and delivery",
+        description="Serve POST /slack/events, GET and POST /wecom/callback, GET /healthz and "
+        "GET /api/status; run the review scheduler and deliver the outbox. Slack is on when "
+        "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set (Socket Mode too when SLACK_APP_TOKEN "
+        "is set); WeCom when WECOM_CORP_ID, WECOM_CORP_SECRET and WECOM_AGENT_ID are set, and it "
+        "hears messages when WECOM_TOKEN and WECOM_ENCODING_AES_KEY are set too.",
     )
-    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve_cmd.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve_cmd.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
+    )
+    serve_cmd.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"port to listen on (default {DEFAULT_PORT})",
+    )
 
     check = commands.add_parser(
         "check",
@@ -94,12 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Review every item of every agreement now (or at --now) and print the "
         "proposals it made. Running it again proposes nothing new.",
     )
-    check.add_argument(
-        "--now",
-        metavar="ISO8601",
-        type=_parse_now,
-        help="review as of this time, e.g. 2026-11-21T10:00:00+08:00 (a time without an "
-        "offset is read in [bot].timezone)",
+    _add_now(
+        check,
+        "review as of this time, e.g. 2026-11-21T10:00:00+08:00 (a time without an offset is "
+        "read in [bot].timezone)",
     )
 
     commands.add_parser(
@@ -107,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay the seed's month (counts, proposal, confirmation, receipt, withdrawals, "
         "emergency, settlement) and print the conversation and the figures",
         description="Replay a month of bearing 6205 on a simulated clock, in a temporary "
-        "database, through the same conversation the chat uses.",
+        "database, through the same conversation the chat uses. Works in an empty folder.",
     )
 
     status_cmd = commands.add_parser(
@@ -116,22 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show on hand, in transit, position, open proposals and demand plans.",
     )
     status_cmd.add_argument("--json", action="store_true", help="print the status as JSON")
-    status_cmd.add_argument(
-        "--now",
-        metavar="ISO8601",
-        type=_parse_now,
-        help="the status as of this time (ages and due dates are counted to it)",
+    _add_now(status_cmd, "the status as of this time (ages and due dates are counted to it)")
+
+    init = commands.add_parser(
+        "init",
+        help="write a commented agreement file to start from",
+        description="Write the example agreement (bearing 6205, commented in Chinese and "
+        "English) to PATH, to edit into your own. An existing file is never overwritten.",
     )
+    init.add_argument("path", nargs="?", default=INIT_FILE, metavar="PATH",
+                      help=f"where to write it (default {INIT_FILE})")  # fmt: skip
     return parser
-
-
-def _parse_now(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text.strip())
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 time: {text!r} (e.g. 2026-11-21T10:00:00+08:00)"
-        ) from err
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,27 +169,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `vmi-bot demo | head`: the reader has had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except ConfigError as err:
-        for line in err.problems:  # the one exception: one line per problem in the file
+    except Exception as err:
+        return _explain(err)
+
+
+def _explain(err: Exception) -> int:
+    """The one line (or one line per problem in the file) a failed start gets; else raise."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.app.bootstrap import StartRefused
+    from bot.config import ConfigError
+
+    if isinstance(err, ConfigError):
+        for line in err.problems:
             print(line, file=sys.stderr)
         return 2
-    except SQLAlchemyError as err:
+    if isinstance(err, StartRefused):
+        print(f"vmi-bot: {err}", file=sys.stderr)
+        return 2
+    if isinstance(err, SQLAlchemyError):
         print(f"vmi-bot: cannot use the database: {_first_line(err)}", file=sys.stderr)
         return 3
-    except (ValueError, ImportError) as err:  # e.g. a malformed or unsupported --db URL
-        print(f"vmi-bot: {_first_line(err)}", file=sys.stderr)
-        return 2
+    raise err
 
 
 def _first_line(err: Exception) -> str:
     return str(getattr(err, "orig", None) or err).strip().splitlines()[0]
 
 
+def _note(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "init":
+        return _init(Path(args.path))
     if args.command == "demo":  # its own temporary database: it must not touch yours
+        from bot.app.demo import run_demo
+
         run_demo(sys.stdout, args.config)
         return 0
-    runtime = runtime_module.start(args.config, args.db)
+    from bot.app.bootstrap import start
+
+    runtime = start(args.config, args.db, say=_note)
     if args.command == "chat":
         return _chat(runtime, args.speaker, args.now)
     if args.command == "serve":
@@ -178,7 +226,32 @@ def _run(args: argparse.Namespace) -> int:
     return 1  # argparse has already refused anything else
 
 
+def _init(path: Path) -> int:
+    from bot.app.bootstrap import shipped_example
+
+    if path.exists():
+        print(f"vmi-bot: {path} exists already; choose another PATH", file=sys.stderr)
+        return 2
+    try:
+        path.write_text(shipped_example().read_text(encoding="utf-8"), encoding="utf-8")
+    except OSError as err:
+        print(f"vmi-bot: cannot write {path}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: edit the parties, members and items, then: vmi-bot --config {path} chat")
+    return 0
+
+
+def _zone(runtime: Runtime) -> tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(runtime.config.bot.timezone)
+
+
 def _chat(runtime: Runtime, speaker: str | None, now: datetime | None) -> int:
+    from bot.adapters.console.chat import ConsoleChat, banner
+    from bot.runtime.clock import clock_from
+    from bot.runtime.scheduler import SchedulerLeader
+
     consoles = [m.console for m in runtime.config.members if m.console]
     speaker = speaker or (consoles[0] if consoles else None)
     if speaker is None or speaker not in consoles:
@@ -186,8 +259,7 @@ def _chat(runtime: Runtime, speaker: str | None, now: datetime | None) -> int:
             f"vmi-bot: no console member {speaker!r}; known: {', '.join(consoles)}", file=sys.stderr
         )
         return 2
-    zone = ZoneInfo(runtime.config.bot.timezone)
-    chat = ConsoleChat(runtime, speaker, clock=clock_from(now, zone))
+    chat = ConsoleChat(runtime, speaker, clock=clock_from(now, _zone(runtime)))
     leader = SchedulerLeader(runtime)
     if now is None:
         leader.start()
@@ -218,11 +290,15 @@ def _lines(interactive: bool) -> Iterator[str]:
 
 
 def _check(runtime: Runtime, now: datetime | None) -> int:
-    config = runtime.config
-    now = real_clock() if now is None else aware(now, ZoneInfo(config.bot.timezone))
+    from bot.runtime.clock import aware, real_clock
+    from bot.services.review import review
+    from bot.storage.db import transaction
+    from bot.storage.outbox import platforms_on
+
+    at = real_clock() if now is None else aware(now, _zone(runtime))
     with transaction(runtime.engine) as session:
-        results = review(session, config, now, platforms=platforms_on())
-    print(check_report(results, config.bot.locale))
+        results = review(session, runtime.config, at, platforms=platforms_on())
+    print(check_report(results, runtime.config.bot.locale))
     return 0
 
 
@@ -258,11 +334,13 @@ def check_report(results: list[ReviewResult], locale: str) -> str:
 
 
 def _status(runtime: Runtime, as_json: bool, now: datetime | None) -> int:
-    zone = ZoneInfo(runtime.config.bot.timezone)
+    from bot.runtime.clock import aware, real_clock
+    from bot.services.status import status, status_text
+    from bot.storage.db import transaction
+
+    at = real_clock() if now is None else aware(now, _zone(runtime))
     with transaction(runtime.engine, read_only=True) as session:
-        document = status(
-            session, runtime.config, real_clock() if now is None else aware(now, zone)
-        )
+        document = status(session, runtime.config, at)
     if as_json:
         print(json.dumps(document, ensure_ascii=False, indent=2))
     else:

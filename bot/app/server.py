@@ -16,6 +16,7 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy import text
 from waitress.server import create_server
 
+from bot.app.bootstrap import StartRefused
 from bot.runtime.context import Runtime
 from bot.runtime.delivery import DeliveryWorker, Sender
 from bot.runtime.inbox_worker import InboxWorker
@@ -37,6 +38,7 @@ class Service:
     leader: SchedulerLeader
     slack_app: Any = None
     socket_mode: Any = None
+    platforms: frozenset[str] = frozenset()
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     def start_background(self) -> None:
@@ -143,7 +145,7 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
         return jsonify(document), 200
 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    return Service(app, inbox, delivery, leader, slack, socket_mode)
+    return Service(app, inbox, delivery, leader, slack, socket_mode, platforms)
 
 
 def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[str]) -> None:
@@ -166,7 +168,19 @@ def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[st
 def serve(runtime: Runtime, host: str, port: int) -> int:
     """Serve until SIGTERM or Ctrl-C; in-flight requests finish, the outbox keeps the rest."""
     service = build_service(runtime)
-    server = create_server(service.app, host=host, port=port, threads=8)
+    try:
+        server = create_server(service.app, host=host, port=port, threads=8)
+    except OSError as err:  # in use, or an address this machine does not have
+        raise StartRefused(
+            f"cannot listen on {host}:{port}: {err.strerror or err} (another vmi-bot serve? "
+            "choose another with --port, or --host)"
+        ) from None
+    if not service.platforms & {SLACK, WECOM}:
+        log.warning(
+            "no platform is configured: only GET /healthz and GET /api/status are served. "
+            "Slack is on with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN), "
+            "WeCom with WECOM_CORP_ID, WECOM_CORP_SECRET and WECOM_AGENT_ID (README: Slack, WeCom)"
+        )
     service.start_background()
 
     def stop(signum: int, _frame: object) -> None:
