@@ -89,9 +89,10 @@ def process(
     """
     try:
         with transaction(engine) as session:
-            incoming = claim(session, inbox_id, datetime.now(UTC))
-            if incoming is None:
+            stored = claim(session, inbox_id, datetime.now(UTC))
+            if stored is None:
                 return False
+            incoming = Incoming.from_json(stored)
             _answer(session, config, incoming, platforms, inbox_id)
             return True
     except DBAPIError:

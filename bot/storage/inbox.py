@@ -13,7 +13,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from bot.storage.tables import InboxRow
-from handlers.incoming import Incoming
 
 
 def receive(
@@ -51,8 +50,9 @@ def receive(
     return session.execute(statement).scalar_one_or_none()
 
 
-def claim(session: Session, inbox_id: int, at: datetime) -> Incoming | None:
-    """Take a stored message to handle it in this transaction; None when it is taken already."""
+def claim(session: Session, inbox_id: int, at: datetime) -> str | None:
+    """Take a stored message to handle it in this transaction: the message as the adapter
+    stored it (JSON), or None when it is taken already."""
     taken = session.execute(
         update(InboxRow)
         .where(InboxRow.id == inbox_id, InboxRow.handled_at.is_(None))
@@ -61,8 +61,7 @@ def claim(session: Session, inbox_id: int, at: datetime) -> Incoming | None:
     ).rowcount
     if taken != 1:
         return None
-    stored = session.scalar(select(InboxRow.incoming).where(InboxRow.id == inbox_id))
-    return Incoming.from_json(stored) if stored else None
+    return session.scalar(select(InboxRow.incoming).where(InboxRow.id == inbox_id)) or None
 
 
 def waiting(session: Session, limit: int = 100) -> list[int]:
