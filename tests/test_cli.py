@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -207,3 +208,26 @@ def test_an_unknown_command_is_one_line_pointing_to_help() -> None:
     shown = vmi_bot("frobnicate")
     assert shown.returncode == 2
     assert shown.stderr.count("\n") == 1 and "vmi-bot --help" in shown.stderr
+
+
+def test_serve_with_no_platform_says_what_it_serves_and_how_to_turn_one_on(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WECOM_"))}
+    process = subprocess.Popen(
+        [VMI_BOT, "--config", str(EXAMPLE), "--db", f"sqlite:///{tmp_path / 'x.sqlite'}",
+         "serve", "--port", "0"],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        said = []
+        while not said or "serving on" not in said[-1]:
+            said.append(process.stderr.readline())
+            assert said[-1], f"the server did not start: {said}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    [note] = [line for line in said if "no platform" in line]
+    assert "only GET /healthz and GET /api/status are served" in note
+    assert "SLACK_BOT_TOKEN" in note and "WECOM_CORP_ID" in note
