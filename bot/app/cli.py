@@ -23,8 +23,8 @@ from bot.runtime.context import Runtime
 from bot.runtime.scheduler import SchedulerLeader
 from bot.services.review import ReviewResult, review
 from bot.services.status import status, status_text
+from bot.settings import Settings, SettingsError
 from bot.storage.db import transaction
-from bot.storage.outbox import platforms_on
 
 log = logging.getLogger("vmi_bot")
 
@@ -139,7 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        return _run(args)
+        return _run(args, Settings.from_environment())  # the environment, read here only
+    except SettingsError as err:
+        for line in err.problems:  # one line per variable, like the configuration file's
+            print(line, file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `vmi-bot demo | head`: the reader has had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -159,11 +163,11 @@ def _first_line(err: Exception) -> str:
     return str(getattr(err, "orig", None) or err).strip().splitlines()[0]
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "demo":  # its own temporary database: it must not touch yours
-        run_demo(sys.stdout, args.config)
+        run_demo(sys.stdout, args.config, settings=settings)
         return 0
-    runtime = runtime_module.start(args.config, args.db)
+    runtime = runtime_module.start(args.config, args.db, settings)
     if args.command == "chat":
         return _chat(runtime, args.speaker, args.now)
     if args.command == "serve":
@@ -221,7 +225,7 @@ def _check(runtime: Runtime, now: datetime | None) -> int:
     config = runtime.config
     now = real_clock() if now is None else aware(now, ZoneInfo(config.bot.timezone))
     with transaction(runtime.engine) as session:
-        results = review(session, config, now, platforms=platforms_on())
+        results = review(session, config, now, platforms=runtime.settings.platforms_on)
     print(check_report(results, config.bot.locale))
     return 0
 

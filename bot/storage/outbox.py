@@ -3,8 +3,6 @@ transaction as the change it announces. Delivery reads it; nothing is sent from 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,19 +34,6 @@ class Destination:
     mode: str = "post"
     ref: str = ""
     recipient: str = ""
-
-
-def platforms_on(env: Mapping[str, str] | None = None) -> frozenset[str]:
-    """The platforms whose credentials are in the environment; the console is always on."""
-    env = os.environ if env is None else env
-    on = {CONSOLE}
-    if env.get("SLACK_BOT_TOKEN") and (
-        env.get("SLACK_SIGNING_SECRET") or env.get("SLACK_APP_TOKEN")
-    ):
-        on.add(SLACK)
-    if all(env.get(k) for k in ("WECOM_CORP_ID", "WECOM_CORP_SECRET", "WECOM_AGENT_ID")):
-        on.add(WECOM)
-    return frozenset(on)
 
 
 def group_destinations(agreement: AgreementConfig, platforms: frozenset[str]) -> list[Destination]:

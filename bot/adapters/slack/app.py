@@ -16,7 +16,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.runtime.context import Runtime
-from bot.storage.outbox import SLACK
+from bot.settings import SLACK
 from handlers.conversation import accept
 from handlers.incoming import ButtonPress, Incoming
 from handlers.roles import may
