@@ -36,7 +36,7 @@ from bot.services.review import review
 from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.outbox import Destination, enqueue
-from bot.storage.tables import LedgerRow, OutboxRow, ProposalRow
+from bot.storage.tables import InboxRow, LedgerRow, OutboxRow, ProposalRow
 from messages.cards import Card
 from tests.fake_slack import FakeSlack
 from tests.support import EXAMPLE, shanghai
@@ -556,3 +556,35 @@ def test_a_resized_proposal_changes_its_card_in_place(bot: Bot) -> None:
     assert confirm == ["P1@70"]
     cards = [c for c in bot.slack.calls_to("chat.postMessage") if "thread_ts" not in c.params]
     assert len(cards) == 1  # no second card
+
+
+def test_slack_markup_is_undone_before_the_conversation_reads_the_text(bot: Bot) -> None:
+    signed_post(bot, message_event("6205 库存 45"), "application/json")
+    review_now(bot)
+    bot.slack.wait_for("chat.postMessage", 2)
+    # as Slack sends what the buyer typed: "@VMI 拒绝 P1 @王仓管 说 <库存> 不对 & 太多"
+    typed = "<@UBOT> 拒绝 P1 <@U01KEEPER> 说 &lt;库存&gt; 不对 &amp; 太多"
+    signed_post(bot, message_event(typed, user=BUYER, ts="1763690900.000100", event_id="Ev9"),
+                "application/json")  # fmt: skip
+    with transaction(bot.runtime.engine) as s:
+        heard = s.scalar(select(InboxRow.text).order_by(InboxRow.id.desc()))
+    assert " ".join(heard.split()) == "拒绝 P1 说 <库存> 不对 & 太多"
+    reply = bot.slack.wait_for("chat.postMessage", 3)[-1]
+    assert "说 &lt;库存&gt; 不对 &amp; 太多" in reply.params["text"]  # shown as typed
+
+
+def test_a_message_needing_attention_gets_slacks_warning_emoji(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    with transaction(runtime.engine) as s:
+        mark = Destination("slack", CHANNEL, mode="react", ref=f"{CHANNEL}:1763690500.000100")
+        enqueue(s, mark, Card("attention"), shanghai(2026, 11, 21, 10))
+    worker = DeliveryWorker(
+        runtime.engine, {"slack": SlackSender(slack_client("xoxb-test", slack.base_url))}
+    )
+    assert worker.run_once() == 1
+    [reaction] = slack.calls_to("reactions.add")
+    assert reaction.params == {"channel": CHANNEL, "timestamp": "1763690500.000100",
+                               "name": "warning"}  # fmt: skip
+    runtime.engine.dispose()

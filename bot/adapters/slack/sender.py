@@ -16,6 +16,9 @@ DEFAULT_API = "https://slack.com/api/"
 TRY_AGAIN = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+# A neutral mark on a message, as the emoji Slack reacts with. A name not here is taken as an
+# emoji's own: marks queued before they were neutral say "warning".
+REACTIONS = {"attention": "warning"}
 
 
 def slack_client(token: str, base_url: str | None = None) -> WebClient:
@@ -52,7 +55,8 @@ class SlackSender:
         try:
             if message.mode == "react":
                 channel, ts = message.target_ref.split(":", 1)
-                self.client.reactions_add(channel=channel, timestamp=ts, name=message.card.title)
+                name = REACTIONS.get(message.card.title, message.card.title)
+                self.client.reactions_add(channel=channel, timestamp=ts, name=name)
                 return message.target_ref
             if message.mode == "update" and message.target_ref:
                 channel, ts = message.target_ref.split(":", 1)
