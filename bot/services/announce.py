@@ -133,6 +133,7 @@ def proposal_destinations(
     return destinations(PROPOSAL, config, agreement, platforms)
 
 
+# handlers/intents.py still asks storage's deprecated proposal_destinations; this answers it
 answer_proposal_destinations(proposal_destinations)
 
 
