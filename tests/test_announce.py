@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from waitress.server import create_server
 
 from bot.app.bootstrap import start
@@ -22,6 +23,7 @@ from bot.services.reminders import post_reminders
 from bot.services.review import review
 from bot.settings import Settings
 from bot.storage.db import transaction
+from bot.storage.tables import OutboxRow
 from handlers import intents
 from tests.fake_slack import FakeSlack
 from tests.fake_wecom import FakeWeCom
@@ -45,9 +47,22 @@ class Both:
         sent = [c.body for c in self.wecom.calls_to("message/send")]
         return [b["template_card"] for b in sent if b["touser"] == person and "template_card" in b]
 
-    def deliver(self) -> None:
-        self.service.delivery.wake()
-        time.sleep(0.3)  # what is due goes out at once; anything more would be a mistake
+    def deliver(self, timeout: float = 10) -> None:
+        """Wait until everything queued for Slack and WeCom has gone out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.service.delivery.wake()
+            with transaction(self.runtime.engine, read_only=True) as s:
+                waiting = s.scalar(
+                    select(func.count()).where(
+                        OutboxRow.platform.in_(["slack", "wecom"]),
+                        OutboxRow.state.in_(["pending", "sending"]),
+                    )
+                )
+            if not waiting:
+                return
+            time.sleep(0.05)
+        raise TimeoutError("the outbox was not delivered")
 
 
 @pytest.fixture
