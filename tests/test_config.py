@@ -17,6 +17,7 @@ from bot.config import (
     parse_config,
     resolve_config_path,
 )
+from bot.settings import Settings
 from vmi_rules.terms import AgreementTerms, Item
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "example.toml"
@@ -823,21 +824,21 @@ def test_parse_config_names_the_given_path() -> None:
 # ---- which file ----
 
 
-def test_resolve_config_path_prefers_the_argument(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VMI_CONFIG", "/env/vmi.toml")
-    assert resolve_config_path("/arg/vmi.toml") == Path("/arg/vmi.toml")
+def test_resolve_config_path_prefers_the_argument() -> None:
+    env = Settings(vmi_config="/env/vmi.toml").vmi_config
+    assert resolve_config_path("/arg/vmi.toml", env) == Path("/arg/vmi.toml")
 
 
-def test_resolve_config_path_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VMI_CONFIG", "/env/vmi.toml")
-    assert resolve_config_path(None) == Path("/env/vmi.toml")
+def test_resolve_config_path_then_the_environment() -> None:
+    env = Settings(vmi_config="/env/vmi.toml").vmi_config
+    assert resolve_config_path(None, env) == Path("/env/vmi.toml")
 
 
-def test_resolve_config_path_then_the_example(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("VMI_CONFIG", raising=False)
-    assert resolve_config_path(None) == DEFAULT_CONFIG == Path("config/example.toml")
-    monkeypatch.setenv("VMI_CONFIG", "")  # set but empty counts as not set
-    assert resolve_config_path(None) == Path("config/example.toml")
+def test_resolve_config_path_then_the_example() -> None:
+    assert resolve_config_path(None, Settings().vmi_config) == DEFAULT_CONFIG
+    assert Path("config/example.toml") == DEFAULT_CONFIG
+    blank = Settings(vmi_config="").vmi_config  # set but empty counts as not set
+    assert resolve_config_path(None, blank) == Path("config/example.toml")
 
 
 def test_moq_above_max_with_rounding_down_could_never_order(tmp_path: Path) -> None:

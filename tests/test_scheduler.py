@@ -175,7 +175,7 @@ def test_on_postgres_the_leading_process_handles_every_processs_messages(
     postgres_url: str,
 ) -> None:
     one, two = start(str(EXAMPLE), postgres_url), start(str(EXAMPLE), postgres_url)
-    first, second = build_service(one, {}), build_service(two, {})
+    first, second = build_service(one), build_service(two)
     first.leader.poll_seconds = second.leader.poll_seconds = 0.2
     try:
         first.leader.start()

@@ -33,9 +33,10 @@ from bot.runtime import delivery as delivery_module
 from bot.runtime.context import Runtime
 from bot.runtime.delivery import DeliveryWorker
 from bot.services.review import review
+from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.outbox import Destination, enqueue
-from bot.storage.tables import LedgerRow, OutboxRow, ProposalRow
+from bot.storage.tables import InboxRow, LedgerRow, OutboxRow, ProposalRow
 from messages.cards import Card
 from tests.fake_slack import FakeSlack
 from tests.support import EXAMPLE, shanghai
@@ -65,17 +66,15 @@ def slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def bot(tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
-    env = {
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_BASE_URL": slack.base_url,
-        "VMI_API_TOKEN": "api-secret",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+    settings = Settings(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_base_url=slack.base_url,
+        vmi_api_token="api-secret",
+    )
     monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
-    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
-    service = build_service(runtime, env)
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings)
+    service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -309,7 +308,7 @@ def test_health_and_the_status_api(bot: Bot) -> None:
 
 def test_without_an_api_token_the_status_api_is_not_there(tmp_path: Path) -> None:
     runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
-    client = build_service(runtime, {}).app.test_client()
+    client = build_service(runtime).app.test_client()
     assert client.get("/api/status").status_code == 404
     runtime.engine.dispose()
 
@@ -326,14 +325,16 @@ def queue(runtime: Runtime, texts: list[str], chat: str = CHANNEL) -> None:
 def test_rate_limits_and_server_errors_delay_but_keep_the_order(
     tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SLACK_API_BASE_URL", slack.base_url)
     monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
     runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
     queue(runtime, ["one", "two", "three"])
     slack.fail_next(1, status=429, retry_after=1)
     slack.fail_next(2, status=500)
-    worker = DeliveryWorker(runtime.engine, {"slack": SlackSender(slack_client("xoxb-test"))},
-                            idle_seconds=0.05)  # fmt: skip
+    worker = DeliveryWorker(
+        runtime.engine,
+        {"slack": SlackSender(slack_client("xoxb-test", slack.base_url))},
+        idle_seconds=0.05,
+    )
     worker.start()
     try:
         posted = slack.wait_for("chat.postMessage", 6, timeout=20)
@@ -346,17 +347,15 @@ def test_rate_limits_and_server_errors_delay_but_keep_the_order(
     runtime.engine.dispose()
 
 
-def test_a_restart_delivers_what_was_left_exactly_once(
-    tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SLACK_API_BASE_URL", slack.base_url)
+def test_a_restart_delivers_what_was_left_exactly_once(tmp_path: Path, slack: FakeSlack) -> None:
     url = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
     first = start(str(EXAMPLE), url)
     queue(first, ["left behind 1", "left behind 2"])
     first.engine.dispose()  # the bot stopped before delivering
 
     again = start(str(EXAMPLE), url)
-    worker = DeliveryWorker(again.engine, {"slack": SlackSender(slack_client("xoxb-test"))})
+    sender = SlackSender(slack_client("xoxb-test", slack.base_url))
+    worker = DeliveryWorker(again.engine, {"slack": sender})
     assert [worker.run_once() for _ in range(4)] == [1, 1, 0, 0]
     assert [c.params["text"] for c in slack.calls_to("chat.postMessage")] == [
         "left behind 1",
@@ -366,14 +365,14 @@ def test_a_restart_delivers_what_was_left_exactly_once(
 
 
 def test_a_channel_that_does_not_exist_fails_the_message_once(
-    tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: Any
+    tmp_path: Path, slack: FakeSlack, caplog: Any
 ) -> None:
-    monkeypatch.setenv("SLACK_API_BASE_URL", slack.base_url)
     runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
     queue(runtime, ["lost"], chat="CGONE")
     queue(runtime, ["fine"])
     slack.error_for("chat.postMessage", "channel_not_found", count=1)
-    worker = DeliveryWorker(runtime.engine, {"slack": SlackSender(slack_client("xoxb-test"))})
+    sender = SlackSender(slack_client("xoxb-test", slack.base_url))
+    worker = DeliveryWorker(runtime.engine, {"slack": sender})
     worker.run_once()
     worker.run_once()
     with transaction(runtime.engine) as s:
@@ -434,10 +433,10 @@ def test_a_count_below_min_gets_a_warning_reaction_beside_its_thread_reply(bot: 
 def test_an_app_token_turns_on_socket_mode_with_the_same_listeners(
     tmp_path: Path, slack: FakeSlack
 ) -> None:
-    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
-    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
-           "SLACK_API_BASE_URL": slack.base_url, "SLACK_APP_TOKEN": "xapp-test"}  # fmt: skip
-    service = build_service(runtime, env)
+    settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
+                        slack_api_base_url=slack.base_url, slack_app_token="xapp-test")  # fmt: skip
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings)
+    service = build_service(runtime)
     assert service.socket_mode is not None
     assert service.socket_mode.app is service.slack_app
     runtime.engine.dispose()
@@ -557,3 +556,35 @@ def test_a_resized_proposal_changes_its_card_in_place(bot: Bot) -> None:
     assert confirm == ["P1@70"]
     cards = [c for c in bot.slack.calls_to("chat.postMessage") if "thread_ts" not in c.params]
     assert len(cards) == 1  # no second card
+
+
+def test_slack_markup_is_undone_before_the_conversation_reads_the_text(bot: Bot) -> None:
+    signed_post(bot, message_event("6205 库存 45"), "application/json")
+    review_now(bot)
+    bot.slack.wait_for("chat.postMessage", 2)
+    # as Slack sends what the buyer typed: "@VMI 拒绝 P1 @王仓管 说 <库存> 不对 & 太多"
+    typed = "<@UBOT> 拒绝 P1 <@U01KEEPER> 说 &lt;库存&gt; 不对 &amp; 太多"
+    signed_post(bot, message_event(typed, user=BUYER, ts="1763690900.000100", event_id="Ev9"),
+                "application/json")  # fmt: skip
+    with transaction(bot.runtime.engine) as s:
+        heard = s.scalar(select(InboxRow.text).order_by(InboxRow.id.desc()))
+    assert " ".join(heard.split()) == "拒绝 P1 说 <库存> 不对 & 太多"
+    reply = bot.slack.wait_for("chat.postMessage", 3)[-1]
+    assert "说 &lt;库存&gt; 不对 &amp; 太多" in reply.params["text"]  # shown as typed
+
+
+def test_a_message_needing_attention_gets_slacks_warning_emoji(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    with transaction(runtime.engine) as s:
+        mark = Destination("slack", CHANNEL, mode="react", ref=f"{CHANNEL}:1763690500.000100")
+        enqueue(s, mark, Card("attention"), shanghai(2026, 11, 21, 10))
+    worker = DeliveryWorker(
+        runtime.engine, {"slack": SlackSender(slack_client("xoxb-test", slack.base_url))}
+    )
+    assert worker.run_once() == 1
+    [reaction] = slack.calls_to("reactions.add")
+    assert reaction.params == {"channel": CHANNEL, "timestamp": "1763690500.000100",
+                               "name": "warning"}  # fmt: skip
+    runtime.engine.dispose()

@@ -28,6 +28,7 @@ from bot.runtime.context import Runtime
 from bot.runtime.delivery import DeliveryWorker
 from bot.services.review import review
 from bot.services.settlement import post_statements
+from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.outbox import Destination, enqueue
 from bot.storage.stock import stock_levels
@@ -63,22 +64,22 @@ def wecom() -> Iterator[FakeWeCom]:
         fake.stop()
 
 
-def environment(fake: FakeWeCom) -> dict[str, str]:
-    return {
-        "WECOM_CORP_ID": CORP,
-        "WECOM_CORP_SECRET": SECRET,
-        "WECOM_AGENT_ID": AGENT,
-        "WECOM_TOKEN": TOKEN,
-        "WECOM_ENCODING_AES_KEY": AES_KEY,
-        "WECOM_API_BASE_URL": fake.base_url,
-    }
+def settings_for(fake: FakeWeCom) -> Settings:
+    return Settings(
+        wecom_corp_id=CORP,
+        wecom_corp_secret=SECRET,
+        wecom_agent_id=AGENT,
+        wecom_token=TOKEN,
+        wecom_encoding_aes_key=AES_KEY,
+        wecom_api_base_url=fake.base_url,
+    )
 
 
 @pytest.fixture
 def bot(tmp_path: Path, wecom: FakeWeCom, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
     monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
-    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
-    service = build_service(runtime, environment(wecom))
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings_for(wecom))
+    service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     service.delivery.idle_seconds = 0.05

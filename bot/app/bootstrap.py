@@ -8,8 +8,13 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bot.adapters.console.audience import AUDIENCE as CONSOLE_AUDIENCE
+from bot.adapters.slack.audience import AUDIENCE as SLACK_AUDIENCE
+from bot.adapters.wecom.audience import AUDIENCE as WECOM_AUDIENCE
 from bot.config import DEFAULT_CONFIG, load_config, resolve_config_path
 from bot.runtime.context import Runtime
+from bot.services import announce
+from bot.settings import Settings, secret
 from bot.storage.catalog import sync_catalog
 from bot.storage.db import make_engine, resolve_database_url, transaction
 from bot.storage.migrate import upgrade
@@ -31,18 +36,18 @@ def shipped_example() -> Path:
     return Path(str(resources.files("bot.config") / "example.toml"))
 
 
-def agreement_file(config_arg: str | None, say: Say = _quiet) -> Path:
+def agreement_file(config_arg: str | None, from_env: str | None, say: Say = _quiet) -> Path:
     """`--config`, else `$VMI_CONFIG`, else ./config/example.toml, else the shipped example."""
-    path = resolve_config_path(config_arg)
+    path = resolve_config_path(config_arg, from_env)
     if path == DEFAULT_CONFIG and not path.exists():
         path = shipped_example()
         say(f"vmi-bot: no {DEFAULT_CONFIG} here; using the example agreement ({path})")
     return path
 
 
-def database_url(db_arg: str | None) -> str:
+def database_url(db_arg: str | None, from_env: str | None) -> str:
     """The database URL to use, checked enough to say what is wrong in one line."""
-    url = resolve_database_url(db_arg)
+    url = resolve_database_url(db_arg, from_env)
     try:
         parsed = make_url(url)
     except Exception as err:  # sqlalchemy's ArgumentError; the text may hold a password
@@ -60,15 +65,24 @@ def database_url(db_arg: str | None) -> str:
     return url
 
 
-def start(config_arg: str | None = None, db_arg: str | None = None, say: Say = _quiet) -> Runtime:
-    """Load and check the configuration, migrate the database and load the catalog into it.
+def start(
+    config_arg: str | None = None,
+    db_arg: str | None = None,
+    settings: Settings | None = None,
+    say: Say = _quiet,
+) -> Runtime:
+    """Load and check the configuration, migrate the database and load the catalog into it;
+    let announcements reach every platform the bot has an adapter for.
 
-    `say` hears the one-line notes a person should see (which file, a database made anew).
-    Raises `ConfigError` for a bad configuration file and `StartRefused` for a database that
-    cannot be used.
+    `settings` are what `vmi-bot` read from the environment (none: no platform but the console,
+    no `$VMI_CONFIG`, no `$DATABASE_URL`). `say` hears the one-line notes a person should see
+    (which file, a database made anew). Raises `ConfigError` for a bad configuration file and
+    `StartRefused` for a database that cannot be used.
     """
-    config = load_config(agreement_file(config_arg, say))
-    url = database_url(db_arg)
+    settings = Settings() if settings is None else settings
+    register_audiences()
+    config = load_config(agreement_file(config_arg, settings.vmi_config, say))
+    url = database_url(db_arg, secret(settings.database_url) or None)
     parsed = make_url(url)
     sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" else None
     new_file = bool(sqlite_file) and sqlite_file != ":memory:" and not Path(sqlite_file).exists()
@@ -86,4 +100,10 @@ def start(config_arg: str | None = None, db_arg: str | None = None, say: Say = _
         sync_catalog(session, config)
     if new_file:
         say(f"vmi-bot: new database {Path(sqlite_file).resolve()}")  # type: ignore[arg-type]
-    return Runtime(config, engine)
+    return Runtime(config, engine, settings)
+
+
+def register_audiences() -> None:
+    """Let announcements reach every platform the bot has an adapter for, each its own way."""
+    # the order is the order a proposal's cards are queued in
+    announce.register(CONSOLE_AUDIENCE, SLACK_AUDIENCE, WECOM_AUDIENCE)

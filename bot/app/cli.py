@@ -179,8 +179,9 @@ def _explain(err: Exception) -> int:
 
     from bot.app.bootstrap import StartRefused
     from bot.config import ConfigError
+    from bot.settings import SettingsError
 
-    if isinstance(err, ConfigError):
+    if isinstance(err, ConfigError | SettingsError):  # one line per problem in the file or env
         for line in err.problems:
             print(line, file=sys.stderr)
         return 2
@@ -204,14 +205,17 @@ def _note(line: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "init":
         return _init(Path(args.path))
+    from bot.settings import Settings
+
+    settings = Settings.from_environment()  # the environment, read here only
     if args.command == "demo":  # its own temporary database: it must not touch yours
         from bot.app.demo import run_demo
 
-        run_demo(sys.stdout, args.config)
+        run_demo(sys.stdout, args.config, settings=settings)
         return 0
     from bot.app.bootstrap import start
 
-    runtime = start(args.config, args.db, say=_note)
+    runtime = start(args.config, args.db, settings, say=_note)
     if args.command == "chat":
         return _chat(runtime, args.speaker, args.now)
     if args.command == "serve":
@@ -293,11 +297,10 @@ def _check(runtime: Runtime, now: datetime | None) -> int:
     from bot.runtime.clock import aware, real_clock
     from bot.services.review import review
     from bot.storage.db import transaction
-    from bot.storage.outbox import platforms_on
 
     at = real_clock() if now is None else aware(now, _zone(runtime))
     with transaction(runtime.engine) as session:
-        results = review(session, runtime.config, at, platforms=platforms_on())
+        results = review(session, runtime.config, at, platforms=runtime.settings.platforms_on)
     print(check_report(results, runtime.config.bot.locale))
     return 0
 

@@ -21,8 +21,8 @@ from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services.review import review
 from bot.services.settlement import post_statements
+from bot.settings import CONSOLE, Settings
 from bot.storage.db import transaction
-from bot.storage.outbox import CONSOLE
 from bot.storage.stock import stock_levels
 from bot.storage.tables import ProposalRow
 
@@ -96,10 +96,15 @@ class Figures:
     aged: int
 
 
-def run_demo(out: TextIO = sys.stdout, config_path: str | None = None, year: int = 2026) -> Figures:
+def run_demo(
+    out: TextIO = sys.stdout,
+    config_path: str | None = None,
+    year: int = 2026,
+    settings: Settings | None = None,
+) -> Figures:
     """Replay the month in a temporary database and print it; returns the figures."""
     with tempfile.TemporaryDirectory(prefix="vmi-demo-") as folder:
-        runtime = start(config_path, f"sqlite:///{Path(folder) / 'demo.sqlite'}")
+        runtime = start(config_path, f"sqlite:///{Path(folder) / 'demo.sqlite'}", settings)
         try:
             return _replay(runtime, out, year)
         finally:

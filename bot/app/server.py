@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from bot.runtime.delivery import DeliveryWorker, Sender
 from bot.runtime.inbox_worker import InboxWorker
 from bot.runtime.scheduler import SchedulerLeader
 from bot.services.status import status
+from bot.settings import SLACK, WECOM, secret
 from bot.storage.db import transaction
-from bot.storage.outbox import SLACK, WECOM, platforms_on
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +61,10 @@ class Service:
         self.delivery.stop()
 
 
-def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Service:
-    """The app and its background parts, from the environment (tokens, endpoints)."""
-    env = dict(os.environ if env is None else env)
-    platforms = platforms_on(env)
+def build_service(runtime: Runtime) -> Service:
+    """The app and its background parts, from the runtime's settings (tokens, endpoints)."""
+    settings = runtime.settings
+    platforms = settings.platforms_on
     senders: dict[str, Sender] = {}
     app = Flask("vmi-bot")
     delivery = DeliveryWorker(runtime.engine, senders)
@@ -88,20 +87,21 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
         from bot.adapters.slack.app import build_slack_app
         from bot.adapters.slack.sender import SlackSender, slack_client
 
-        client = slack_client(env.get("SLACK_BOT_TOKEN"), env.get("SLACK_API_BASE_URL"))
+        client = slack_client(secret(settings.slack_bot_token), settings.slack_api_base_url)
         senders[SLACK] = SlackSender(client)
-        slack = build_slack_app(runtime, client, env.get("SLACK_SIGNING_SECRET", ""), inbox.wake)
-        if env.get("SLACK_SIGNING_SECRET"):  # HTTP needs it; Socket Mode alone does not
+        signing_secret = secret(settings.slack_signing_secret)
+        slack = build_slack_app(runtime, client, signing_secret, inbox.wake)
+        if signing_secret:  # HTTP needs it; Socket Mode alone does not
             slack_handler = SlackRequestHandler(slack)
 
             @app.post("/slack/events")
             def slack_events() -> Response:
                 return slack_handler.handle(request)
 
-        if env.get("SLACK_APP_TOKEN"):
+        if settings.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            socket_mode = SocketModeHandler(slack, env["SLACK_APP_TOKEN"])
+            socket_mode = SocketModeHandler(slack, secret(settings.slack_app_token))
     if WECOM in platforms:
         from wechatpy.enterprise.crypto import WeChatCrypto
 
@@ -109,11 +109,14 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
         from bot.adapters.wecom.client import WeComClient, api_root
         from bot.adapters.wecom.sender import WeComSender
 
-        corp_id = env["WECOM_CORP_ID"]
-        wecom = WeComClient(corp_id, env["WECOM_CORP_SECRET"], api_root(env))
-        senders[WECOM] = WeComSender(wecom, int(env["WECOM_AGENT_ID"]), runtime.config)
-        if env.get("WECOM_TOKEN") and env.get("WECOM_ENCODING_AES_KEY"):
-            crypto = WeChatCrypto(env["WECOM_TOKEN"], env["WECOM_ENCODING_AES_KEY"], corp_id)
+        corp_id = settings.wecom_corp_id or ""
+        root = api_root(settings.wecom_api_base_url)
+        wecom = WeComClient(corp_id, secret(settings.wecom_corp_secret), root)
+        senders[WECOM] = WeComSender(wecom, settings.wecom_agent_id or 0, runtime.config)
+        if settings.wecom_callback_on:
+            crypto = WeChatCrypto(
+                secret(settings.wecom_token), secret(settings.wecom_encoding_aes_key), corp_id
+            )
             register_wecom(app, runtime, crypto, inbox.wake)
         else:
             log.warning(
@@ -131,7 +134,7 @@ def build_service(runtime: Runtime, env: dict[str, str] | None = None) -> Servic
             return jsonify({"status": "error", "reason": "database"}), 503
         return jsonify({"status": "ok"}), 200
 
-    api_token = env.get("VMI_API_TOKEN", "")
+    api_token = secret(settings.vmi_api_token)
 
     @app.get("/api/status")
     def api_status() -> tuple[Response, int]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 import tomllib
 from collections.abc import Iterable
@@ -73,13 +72,13 @@ _REVIEW_TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _MISSING = object()
 
 
-def resolve_config_path(arg: str | None) -> Path:
-    """The configuration file to use: `--config PATH`, else `$VMI_CONFIG`, else the example."""
+def resolve_config_path(arg: str | None, from_env: str | None = None) -> Path:
+    """The configuration file to use: `--config PATH`, else `$VMI_CONFIG` (`from_env`, as the
+    settings read it), else the example."""
     if arg:
         return Path(arg)
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        return Path(env)
+    if from_env:
+        return Path(from_env)
     return DEFAULT_CONFIG
 
 

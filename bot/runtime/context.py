@@ -1,17 +1,21 @@
-"""What the background loops and adapters run on: the checked configuration and the engine."""
+"""What the background loops and adapters run on: the checked configuration, the engine and the
+settings read from the environment at start."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from bot.config import Config
+from bot.settings import Settings
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """The loaded configuration and the database engine."""
+    """The loaded configuration, the database engine and the settings (no platform but the
+    console when none are given)."""
 
     config: Config
     engine: Engine
+    settings: Settings = field(default_factory=Settings)

@@ -19,7 +19,6 @@ from bot.services.reminders import post_reminders
 from bot.services.review import review
 from bot.services.settlement import post_statements
 from bot.storage.db import transaction
-from bot.storage.outbox import platforms_on
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,8 @@ def active() -> Runtime | None:
 
 
 def _run_for(agreement_id: str, job: str, work: Callable[..., object]) -> object:
-    """Run one agreement's job on the active runtime, in one transaction, as of now."""
+    """Run one agreement's job on the active runtime, in one transaction, as of now, for the
+    platforms its settings turn on."""
     runtime = _active
     if runtime is None or runtime.config.agreement(agreement_id) is None:
         log.warning("%s of %s skipped: agreement not loaded", job, agreement_id)
@@ -52,7 +52,7 @@ def _run_for(agreement_id: str, job: str, work: Callable[..., object]) -> object
             runtime.config,
             datetime.now(UTC),
             agreement_ids=[agreement_id],
-            platforms=platforms_on(),
+            platforms=runtime.settings.platforms_on,
         )
 
 

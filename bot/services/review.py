@@ -14,15 +14,19 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config
-from bot.storage.outbox import SLACK, Destination, Message, enqueue_all, proposal_destinations
+from bot.services.announce import (
+    proposal_card_key,  # noqa: F401  (handlers/intents.py's)
+    proposal_messages,
+)
+from bot.storage.outbox import Message, enqueue_all
 from bot.storage.plans import plans_by_item
 from bot.storage.proposals import apply, as_rule, log_creation, open_proposals, public_id
 from bot.storage.stock import stock_levels
-from bot.storage.tables import OutboxRow, ProposalRow
+from bot.storage.tables import ProposalRow
 from messages.render import proposal_buttons, render_card
 from vmi_rules.proposal import SYSTEM, ProposalState
 from vmi_rules.review import ReviewDecision, review_item
@@ -111,7 +115,7 @@ def review(
     for agreement, row, result in created:
         log_creation(session, row, REVIEWER, now)
         outgoing.extend(
-            _announce(config, agreement, result.item, row, result.decision, now, platforms)
+            _announce(session, config, agreement, result.item, row, result.decision, now, platforms)
         )
         results.append(
             ReviewResult(agreement.id, result.item, result.decision, public_id(row.id))  # type: ignore[arg-type]
@@ -142,8 +146,8 @@ def _change(
     row.qty, row.state, row.version = transition.after.qty, transition.after.state, row.version + 1
     outgoing.extend(
         _announce(
-            config, agreement, item, row, decision, now, platforms,
-            previous_qty=before.qty, in_place=posted_cards(session, row.id),  # type: ignore[arg-type]
+            session, config, agreement, item, row, decision, now, platforms,
+            previous_qty=before.qty,
         )
     )  # fmt: skip
     return ReviewResult(agreement.id, item, decision, public_id(row.id), before.qty)  # type: ignore[arg-type]
@@ -172,6 +176,7 @@ def proposal_card_context(
 
 
 def _announce(
+    session: Session,
     config: Config,
     agreement: AgreementConfig,
     item: Item,
@@ -180,10 +185,9 @@ def _announce(
     now: datetime,
     platforms: frozenset[str],
     previous_qty: int | None = None,
-    in_place: dict[tuple[str, str], str] | None = None,
 ) -> list[Message]:
-    """The proposal's card for each place it is announced; where `in_place` has the card
-    already posted (Slack: channel and ts), that card is changed instead of a new one."""
+    """The proposal's card for everyone who hears of it (bot.services.announce decides who,
+    and where a changed card replaces the one posted)."""
     pid = public_id(row.id)  # type: ignore[arg-type]
     context = proposal_card_context(item, decision, pid, row.qty)
     outcome = {"propose": "new", "update": "updated", "withdraw": "withdrawn"}[decision.action]
@@ -197,41 +201,5 @@ def _announce(
         previous_qty=previous_qty,
         **context,
     )
-    places = [
-        replace(d, mode="update", ref=in_place[(d.platform, d.chat)])
-        if in_place and (d.platform, d.chat) in in_place
-        else d
-        for d in proposal_destinations(config, agreement, platforms)
-    ]
-    return [
-        Message(
-            destination,
-            card,
-            now,
-            key=proposal_card_key(row, destination),
-            agreement_id=agreement.id,
-            proposal_id=row.id,
-        )
-        for destination in places
-    ]
-
-
-def posted_cards(session: Session, proposal_row_id: int) -> dict[tuple[str, str], str]:
-    """Where a proposal's card went out as a message that can be changed later (Slack)."""
-    rows = session.execute(
-        select(OutboxRow.platform, OutboxRow.chat, OutboxRow.platform_ref)
-        .where(
-            OutboxRow.proposal_id == proposal_row_id,
-            OutboxRow.platform == SLACK,
-            OutboxRow.state == "sent",
-            OutboxRow.mode == "post",
-            OutboxRow.platform_ref != "",
-        )
-        .order_by(OutboxRow.id)
-    )
-    return {(platform, chat): ref for platform, chat, ref in rows}
-
-
-def proposal_card_key(row: ProposalRow, destination: Destination) -> str:
-    """One card per proposal version and chat, however often it is announced."""
-    return f"proposal:{row.id}:v{row.version}:{destination.platform}:{destination.chat}"
+    changed = outcome != "new"
+    return proposal_messages(session, config, agreement, row, card, now, platforms, changed=changed)

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config
-from bot.storage.outbox import enqueue_all, group_messages
+from bot.services.announce import statement_messages
+from bot.storage.outbox import enqueue_all
 from bot.storage.stock import movements_by_item
 from bot.storage.tables import DemandPlanRow, ProposalRow
 from messages.render import render_card
@@ -98,7 +99,8 @@ def post_statements(
     agreement_ids: list[str] | None = None,
     platforms: frozenset[str] = frozenset(),
 ) -> list[Statement]:
-    """Queue each agreement's statement and monthly review for its group chats."""
+    """Queue each agreement's statement and monthly review for whoever hears of statements
+    (bot.services.announce: the agreement's group)."""
     made = []
     for agreement in config.agreements:
         if agreement_ids is not None and agreement.id not in agreement_ids:
@@ -115,7 +117,7 @@ def post_statements(
             overstock_days=agreement.terms.overstock_days,
         )
         key = f"settlement:{agreement.id}:{done.end.date()}"
-        enqueue_all(session, group_messages(agreement, platforms, card, now, key))
+        enqueue_all(session, statement_messages(config, agreement, card, now, platforms, key))
         made.append(done)
     return made
 

@@ -7,7 +7,6 @@ PostgreSQL comes in through `DATABASE_URL`.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -25,9 +24,10 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 DEFERRED = "vmi_deferred_begin"  # an execution option: begin without taking the write lock
 
 
-def resolve_database_url(arg: str | None) -> str:
-    """`--db URL`, else `$DATABASE_URL`, else SQLite in the working folder."""
-    url = arg or os.environ.get("DATABASE_URL") or f"sqlite:///{Path(DEFAULT_SQLITE_FILE)}"
+def resolve_database_url(arg: str | None, from_env: str | None = None) -> str:
+    """`--db URL`, else `$DATABASE_URL` (`from_env`, as the settings read it), else SQLite in
+    the working folder."""
+    url = arg or from_env or f"sqlite:///{Path(DEFAULT_SQLITE_FILE)}"
     # Heroku-style URLs name the scheme "postgres"; psycopg 3 is the driver we ship.
     if url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgres://")

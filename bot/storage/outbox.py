@@ -3,8 +3,7 @@ transaction as the change it announces. Delivery reads it; nothing is sent from 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,13 +13,6 @@ from sqlmodel import Session
 from bot.config import AgreementConfig, Config
 from bot.storage.tables import OutboxRow
 from messages.cards import Card
-
-CONSOLE = "console"
-SLACK = "slack"
-WECOM = "wecom"
-# WeCom chats that are groups, not a person's user id: an app group chat, or a group robot
-APPCHAT = "appchat:"
-WEBHOOK = "webhook:"
 
 
 @dataclass(frozen=True)
@@ -36,60 +28,6 @@ class Destination:
     mode: str = "post"
     ref: str = ""
     recipient: str = ""
-
-
-def platforms_on(env: Mapping[str, str] | None = None) -> frozenset[str]:
-    """The platforms whose credentials are in the environment; the console is always on."""
-    env = os.environ if env is None else env
-    on = {CONSOLE}
-    if env.get("SLACK_BOT_TOKEN") and (
-        env.get("SLACK_SIGNING_SECRET") or env.get("SLACK_APP_TOKEN")
-    ):
-        on.add(SLACK)
-    if all(env.get(k) for k in ("WECOM_CORP_ID", "WECOM_CORP_SECRET", "WECOM_AGENT_ID")):
-        on.add(WECOM)
-    return frozenset(on)
-
-
-def group_destinations(agreement: AgreementConfig, platforms: frozenset[str]) -> list[Destination]:
-    """The agreement's group chat on every platform that is on and configured for it."""
-    found = []
-    if CONSOLE in platforms:
-        found.append(Destination(CONSOLE, agreement.id))
-    if SLACK in platforms and agreement.slack_channel:
-        found.append(Destination(SLACK, agreement.slack_channel))
-    if WECOM in platforms and agreement.wecom_chat:
-        found.append(Destination(WECOM, f"{APPCHAT}{agreement.wecom_chat}"))
-    elif WECOM in platforms and agreement.wecom_webhook_key:
-        found.append(Destination(WECOM, f"{WEBHOOK}{agreement.id}"))
-    return found
-
-
-def group_messages(
-    agreement: AgreementConfig, platforms: frozenset[str], card: Card, at: datetime, key: str
-) -> list[Message]:
-    """`card` for each of the agreement's group chats, queued once per `key` and chat."""
-    return [
-        Message(d, card, at, key=f"{key}:{d.platform}:{d.chat}", agreement_id=agreement.id)
-        for d in group_destinations(agreement, platforms)
-    ]
-
-
-def proposal_destinations(
-    config: Config, agreement: AgreementConfig, platforms: frozenset[str]
-) -> list[Destination]:
-    """Where a proposal is announced: the group chats, and on WeCom, whose group posts carry no
-    buttons, each buyer (and admin) of the customer as a card of their own to press."""
-    found = group_destinations(agreement, platforms)
-    if WECOM in platforms:
-        for member in config.members:
-            deciding = member.role in ("buyer", "admin") and member.party in (
-                agreement.customer,
-                None,
-            )
-            if deciding and member.wecom:
-                found.append(Destination(WECOM, member.wecom))
-    return found
 
 
 @dataclass(frozen=True)
@@ -159,3 +97,43 @@ def pending(session: Session, platform: str, limit: int = 100) -> list[OutboxRow
             .limit(limit)
         )
     )
+
+
+def sent_posts(
+    session: Session, proposal_row_id: int, platforms: Collection[str]
+) -> dict[tuple[str, str], str]:
+    """The platform's reference of each card of the proposal posted (and sent) on `platforms`,
+    by platform and chat; the latest where there were several."""
+    rows = session.execute(
+        select(OutboxRow.platform, OutboxRow.chat, OutboxRow.platform_ref)
+        .where(
+            OutboxRow.proposal_id == proposal_row_id,
+            OutboxRow.platform.in_(list(platforms)),
+            OutboxRow.state == "sent",
+            OutboxRow.mode == "post",
+            OutboxRow.platform_ref != "",
+        )
+        .order_by(OutboxRow.id)
+    )
+    return {(platform, chat): ref for platform, chat, ref in rows}
+
+
+# --- for handlers/intents.py, until it calls bot.services.announce.urgent_proposal ------------
+# It still asks storage where a proposal goes. bot.services.announce decides that, and storage
+# may not import it, so announce answers through this hook. Remove both with that change.
+
+ProposalAudience = Callable[[Config, AgreementConfig, frozenset[str]], list[Destination]]
+_proposal_audience: list[ProposalAudience] = []
+
+
+def answer_proposal_destinations(decide: ProposalAudience) -> None:
+    """Let `decide` (bot.services.announce) answer `proposal_destinations`."""
+    _proposal_audience[:] = [decide]
+
+
+def proposal_destinations(
+    config: Config, agreement: AgreementConfig, platforms: frozenset[str]
+) -> list[Destination]:
+    """Deprecated: where a proposal is announced, as bot.services.announce decides it."""
+    [decide] = _proposal_audience
+    return decide(config, agreement, platforms)

@@ -47,6 +47,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
+from bot.app.bootstrap import register_audiences
 from bot.config import Config, parse_config
 from bot.services.review import ReviewResult, review
 from bot.storage.catalog import sync_catalog
@@ -520,6 +521,7 @@ def _seconds(values: Sequence[float]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Generate or reuse the database, time floor and review, check them, print the figures."""
     args = parse_args(argv)
+    register_audiences()  # the review announces its proposals, as at `vmi-bot` start
     size = Size(args.agreements, args.items, args.days)
     print(f"size: {size.agreements} agreements x {size.items} items x {size.days} days")
     start = time.perf_counter()

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 
 from bot.runtime.context import Runtime
+from bot.settings import CONSOLE
 from bot.storage.db import transaction
-from bot.storage.outbox import CONSOLE, pending
+from bot.storage.outbox import pending
 from bot.storage.tables import OutboxRow
 from handlers.conversation import handle
 from handlers.incoming import ButtonPress, Incoming

@@ -16,7 +16,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.runtime.context import Runtime
-from bot.storage.outbox import SLACK
+from bot.settings import SLACK
 from handlers.conversation import accept
 from handlers.incoming import ButtonPress, Incoming
 from handlers.roles import may
@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 ADJUST_FORM = "vmi_adjust"
 QTY_BLOCK, QTY_INPUT = "qty", "value"
 MAX_QTY = 1_000_000
+# Slack's markup for a person, a channel or a broadcast in a message's text: <@U1>, <#C1|name>,
+# <!channel>. Nobody types them as words, so they are dropped.
+MENTION = re.compile(r"<[@!#][^<>]*>")
+
+
+def typed_text(text: str) -> str:
+    """A Slack message's text as the person typed it: mentions become a space, and Slack's
+    escapes (&lt; &gt; &amp;) the characters they stand for. Links (<http://…|label>) stay."""
+    text = MENTION.sub(" ", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def slack_time(ts: str | None) -> datetime:
@@ -69,8 +79,6 @@ def build_slack_app(
         bot = context.bot_user_id or ""
         text = event.get("text", "")
         addressed = mentioned or (bool(bot) and f"<@{bot}>" in text)
-        if bot:
-            text = text.replace(f"<@{bot}>", " ")
         channel, ts = event.get("channel", ""), event.get("ts", "")
         take(
             Incoming(
@@ -80,7 +88,7 @@ def build_slack_app(
                 # the message and its app_mention are one message: one id for both
                 message_id=f"msg:{channel}:{ts}",
                 at=slack_time(ts),
-                text=text,
+                text=typed_text(text),
                 direct=direct,
                 addressed=addressed or direct,
                 origin_ref=f"{channel}:{ts}",
@@ -107,7 +115,7 @@ def build_slack_app(
                 sender=command.get("user_id", ""),
                 message_id=f"cmd:{command.get('trigger_id', '')}",
                 at=datetime.now(UTC),
-                text=command.get("text", "") or "help",
+                text=typed_text(command.get("text", "")) or "help",
                 direct=True,
                 via="command",
                 # answered through the command's response_url: it works in any channel

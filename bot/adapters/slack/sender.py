@@ -3,8 +3,6 @@ chat.update, chat.postEphemeral), with Slack's errors sorted into retry-later an
 
 from __future__ import annotations
 
-import os
-
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
@@ -18,16 +16,19 @@ DEFAULT_API = "https://slack.com/api/"
 TRY_AGAIN = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+# A neutral mark on a message, as the emoji Slack reacts with. A name not here is taken as an
+# emoji's own: marks queued before they were neutral say "warning".
+REACTIONS = {"attention": "warning"}
 
 
-def slack_client(token: str | None = None, base_url: str | None = None) -> WebClient:
-    """A Web API client at `SLACK_API_BASE_URL` (Slack's own by default), without its own
-    retries: delivery decides when to try again and keeps the order per channel."""
+def slack_client(token: str, base_url: str | None = None) -> WebClient:
+    """A Web API client with the bot token at `base_url` (`SLACK_API_BASE_URL`; None: Slack's
+    own), without its own retries: delivery decides when to try again and keeps the order per
+    channel."""
     return WebClient(
-        token=token or os.environ.get("SLACK_BOT_TOKEN"),
+        token=token,
         # slack_sdk joins method names onto it: without the slash it would drop "/api"
-        base_url=(base_url or os.environ.get("SLACK_API_BASE_URL") or DEFAULT_API).rstrip("/")
-        + "/",
+        base_url=(base_url or DEFAULT_API).rstrip("/") + "/",
         retry_handlers=[],
         timeout=15,
     )
@@ -54,7 +55,8 @@ class SlackSender:
         try:
             if message.mode == "react":
                 channel, ts = message.target_ref.split(":", 1)
-                self.client.reactions_add(channel=channel, timestamp=ts, name=message.card.title)
+                name = REACTIONS.get(message.card.title, message.card.title)
+                self.client.reactions_add(channel=channel, timestamp=ts, name=name)
                 return message.target_ref
             if message.mode == "update" and message.target_ref:
                 channel, ts = message.target_ref.split(":", 1)

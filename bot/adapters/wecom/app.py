@@ -20,7 +20,7 @@ from wechatpy.exceptions import InvalidSignatureException
 
 from bot.adapters.wecom.render import parse_button_key
 from bot.runtime.context import Runtime
-from bot.storage.outbox import WECOM
+from bot.settings import WECOM
 from handlers.conversation import accept
 from handlers.incoming import ButtonPress, Incoming
 

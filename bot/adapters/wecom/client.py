@@ -4,7 +4,6 @@ minute before it expires and fetches a new one on errcode 40014 / 42001 by itsel
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import requests
@@ -13,10 +12,9 @@ from wechatpy.enterprise import WeChatClient
 DEFAULT_API = "https://qyapi.weixin.qq.com"
 
 
-def api_root(env: dict[str, str] | None = None) -> str:
-    """The API's root: `WECOM_API_BASE_URL`, else WeCom's own."""
-    env = os.environ if env is None else env  # type: ignore[assignment]
-    return (env.get("WECOM_API_BASE_URL") or DEFAULT_API).rstrip("/")
+def api_root(base_url: str | None = None) -> str:
+    """The API's root: `base_url` (`WECOM_API_BASE_URL`), else WeCom's own."""
+    return (base_url or DEFAULT_API).rstrip("/")
 
 
 class _TimedSession(requests.Session):

@@ -15,11 +15,11 @@ from dataclasses import replace
 import requests
 from wechatpy.exceptions import WeChatClientException
 
+from bot.adapters.wecom.audience import APPCHAT, WEBHOOK
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.render import card_markdown, card_text, template_card
 from bot.config import Config
 from bot.runtime.delivery import NeverDeliverable, Outgoing, RetryLater
-from bot.storage.outbox import APPCHAT, WEBHOOK
 
 log = logging.getLogger(__name__)
 
