@@ -243,8 +243,8 @@ def _pieces(
             if begin < cut < finish:
                 cuts.add(cut)
     for a, b in pairwise(sorted(cuts)):
-        plan = _plan_at(plans, a)
-        per_day = Fraction(plan.qty, plan.period.days) if plan else Fraction(0)
+        covering = _plan_at(plans, a)
+        per_day = Fraction(covering.qty, covering.period.days) if covering else Fraction(0)
         yield _days(b - a), per_day
 
 

@@ -85,7 +85,11 @@ def start(
     url = database_url(db_arg, secret(settings.database_url) or None)
     parsed = make_url(url)
     sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" else None
-    new_file = bool(sqlite_file) and sqlite_file != ":memory:" and not Path(sqlite_file).exists()
+    new_file = (
+        Path(sqlite_file)
+        if sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists()
+        else None
+    )
     try:
         engine = make_engine(url)
     except (ValueError, ImportError) as err:  # a driver we do not ship, a bad port
@@ -98,8 +102,8 @@ def start(
     upgrade(engine)
     with transaction(engine) as session:
         sync_catalog(session, config)
-    if new_file:
-        say(f"vmi-bot: new database {Path(sqlite_file).resolve()}")  # type: ignore[arg-type]
+    if new_file is not None:
+        say(f"vmi-bot: new database {new_file.resolve()}")
     return Runtime(config, engine, settings)
 
 

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.adapters.console.chat import ConsoleChat
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services.review import review
-from bot.services.settlement import post_statements
+from bot.services.settlement import Statement, post_statements
 from bot.settings import CONSOLE, Settings
 from bot.storage.db import transaction
 from bot.storage.stock import stock_levels
@@ -62,7 +63,7 @@ class Scheduled:
     job: str
 
 
-MONTH = [
+MONTH: list[Say | Press | Scheduled] = [
     Say(10, 25, 10, "keeper", "6205 库存 90"),
     Say(10, 26, 10, "buyer", "下月 6205 需求 90"),
     Say(10, 27, 10, "keeper", "6205 库存 70"),
@@ -118,7 +119,7 @@ def _replay(runtime: Runtime, out: TextIO, year: int) -> Figures:
     now = datetime(year, 10, 25, 9, tzinfo=agreement.tz)
     chat = ConsoleChat(runtime, "keeper", out=out, clock=lambda: now)
     after_receipt = 0
-    statement = None
+    statement: Statement | None = None
     out.write("VMI demo: 一个月的 6205 轴承 / a month of bearing 6205\n")
     for step in MONTH:
         now = datetime(year, step.month, step.day, step.hour, tzinfo=agreement.tz)
@@ -154,12 +155,14 @@ def _replay(runtime: Runtime, out: TextIO, year: int) -> Figures:
     return figures
 
 
-def _figures(runtime: Runtime, after_receipt: int, statement) -> Figures:  # type: ignore[no-untyped-def]
+def _figures(runtime: Runtime, after_receipt: int, statement: Statement) -> Figures:
     agreement = runtime.config.agreement(AGREEMENT)
     assert agreement is not None
     with transaction(runtime.engine) as session:
-        first = session.scalars(select(ProposalRow).order_by(ProposalRow.id)).first()
-        urgent = session.scalars(select(ProposalRow).where(ProposalRow.urgent.is_(True))).first()
+        first = session.scalars(select(ProposalRow).order_by(col(ProposalRow.id))).first()
+        urgent = session.scalars(
+            select(ProposalRow).where(col(ProposalRow.urgent).is_(True))
+        ).first()
     [line] = [line for line in statement.lines if line.item.sku == SKU]
     return Figures(
         proposed=first.qty if first else 0,

@@ -7,13 +7,17 @@ marked inactive rather than deleted, so the ledger and proposals that name it ke
 from __future__ import annotations
 
 import json
+from typing import Any, TypeVar
 
 from sqlalchemy import text, update
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, col, select
 
 from bot.config import Config
 from bot.storage.migrate import MIGRATION_LOCK_KEY
 from bot.storage.tables import AgreementRow, ItemRow, MemberRow, PartyRow
+
+# The catalog tables keyed by the configuration's own ids.
+Mirrored = TypeVar("Mirrored", PartyRow, MemberRow, AgreementRow)
 
 
 def sync_catalog(session: Session, config: Config) -> None:
@@ -67,8 +71,8 @@ def sync_catalog(session: Session, config: Config) -> None:
     _sync_items(session, config)
 
 
-def _sync(session: Session, table: type[SQLModel], wanted: dict[str, dict]) -> None:
-    stored = {row.id: row for row in session.exec(select(table))}  # type: ignore[attr-defined]
+def _sync(session: Session, table: type[Mirrored], wanted: dict[str, dict[str, Any]]) -> None:
+    stored = {row.id: row for row in session.exec(select(table))}
     for key, values in wanted.items():
         row = stored.get(key)
         if row is None:
@@ -79,12 +83,12 @@ def _sync(session: Session, table: type[SQLModel], wanted: dict[str, dict]) -> N
                 setattr(row, name, value)
     gone = [key for key in stored if key not in wanted]
     if gone:
-        session.execute(update(table).where(table.id.in_(gone)).values(active=False))  # type: ignore[attr-defined]
+        session.execute(update(table).where(col(table.id).in_(gone)).values(active=False))
 
 
 def _sync_items(session: Session, config: Config) -> None:
     stored = {(row.agreement_id, row.sku): row for row in session.exec(select(ItemRow))}
-    wanted = {}
+    wanted: dict[tuple[str, str], dict[str, Any]] = {}
     for agreement in config.agreements:
         for item in agreement.items:
             wanted[(agreement.id, item.sku)] = {

@@ -7,10 +7,11 @@ finds its id taken and changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, CursorResult, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.storage.tables import InboxRow
 
@@ -45,7 +46,7 @@ def receive(
             received_at=received_at,
         )
         .on_conflict_do_nothing(index_elements=["platform", "platform_message_id"])
-        .returning(InboxRow.id)
+        .returning(col(InboxRow.id))
     )
     return session.execute(statement).scalar_one_or_none()
 
@@ -53,24 +54,29 @@ def receive(
 def claim(session: Session, inbox_id: int, at: datetime) -> str | None:
     """Take a stored message to handle it in this transaction: the message as the adapter
     stored it (JSON), or None when it is taken already."""
-    taken = session.execute(
+    statement = (
         update(InboxRow)
-        .where(InboxRow.id == inbox_id, InboxRow.handled_at.is_(None))
+        .where(col(InboxRow.id) == inbox_id, col(InboxRow.handled_at).is_(None))
         .values(handled_at=at)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    # An UPDATE gives a CursorResult, which has the rowcount; Session.execute is typed for any
+    # statement and promises only a Result.
+    taken = cast("CursorResult[Any]", session.execute(statement)).rowcount
     if taken != 1:
         return None
-    return session.scalar(select(InboxRow.incoming).where(InboxRow.id == inbox_id)) or None
+    return (
+        session.scalar(select(col(InboxRow.incoming)).where(col(InboxRow.id) == inbox_id)) or None
+    )
 
 
 def waiting(session: Session, limit: int = 100) -> list[int]:
     """Messages stored but not handled yet, oldest first."""
     return list(
         session.scalars(
-            select(InboxRow.id)
-            .where(InboxRow.handled_at.is_(None))
-            .order_by(InboxRow.id)
+            select(col(InboxRow.id))
+            .where(col(InboxRow.handled_at).is_(None))
+            .order_by(col(InboxRow.id))
             .limit(limit)
         )
     )
@@ -80,7 +86,7 @@ def mark_failed(session: Session, inbox_id: int, at: datetime, error: str) -> No
     """A message whose handling raised: set aside with the reason, so it blocks nothing."""
     session.execute(
         update(InboxRow)
-        .where(InboxRow.id == inbox_id)
+        .where(col(InboxRow.id) == inbox_id)
         .values(handled_at=at, error=error[:500])
         .execution_options(synchronize_session=False)
     )

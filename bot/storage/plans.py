@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.storage.stock import ItemKey
 from bot.storage.tables import DemandPlanRow
@@ -27,9 +27,9 @@ def set_plan(
     """Store the plan for one item and period; returns the row and the quantity it replaced."""
     row = session.scalars(
         select(DemandPlanRow).where(
-            DemandPlanRow.agreement_id == agreement_id,
-            DemandPlanRow.sku == sku,
-            DemandPlanRow.period == period.label,
+            col(DemandPlanRow.agreement_id) == agreement_id,
+            col(DemandPlanRow.sku) == sku,
+            col(DemandPlanRow.period) == period.label,
         )
     ).one_or_none()
     if row is None:
@@ -59,10 +59,10 @@ def plans_by_item(
     rows = session.scalars(
         select(DemandPlanRow)
         .where(
-            DemandPlanRow.agreement_id.in_(list(agreement_ids)),
-            DemandPlanRow.period_end > ending_after,
+            col(DemandPlanRow.agreement_id).in_(list(agreement_ids)),
+            col(DemandPlanRow.period_end) > ending_after,
         )
-        .order_by(DemandPlanRow.period_start, DemandPlanRow.id)
+        .order_by(col(DemandPlanRow.period_start), col(DemandPlanRow.id))
     )
     found: dict[ItemKey, list[DemandPlan]] = defaultdict(list)
     for row in rows:

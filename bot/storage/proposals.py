@@ -11,9 +11,10 @@ import re
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, select, update
+from sqlmodel import Session, col
 
 from bot.storage.stock import ItemKey, record_receipt
 from bot.storage.tables import ProposalRow, ProposalTransitionRow
@@ -60,11 +61,11 @@ def open_proposals(
     session: Session, agreement_ids: Collection[str] | None = None
 ) -> dict[ItemKey, list[ProposalRow]]:
     """Open proposals (proposed, confirmed, shipped) per item, in one query."""
-    query = select(ProposalRow).where(ProposalRow.state.in_([s.value for s in OPEN_STATES]))
+    query = select(ProposalRow).where(col(ProposalRow.state).in_([s.value for s in OPEN_STATES]))
     if agreement_ids is not None:
-        query = query.where(ProposalRow.agreement_id.in_(list(agreement_ids)))
+        query = query.where(col(ProposalRow.agreement_id).in_(list(agreement_ids)))
     found: dict[ItemKey, list[ProposalRow]] = defaultdict(list)
-    for row in session.scalars(query.order_by(ProposalRow.id)):
+    for row in session.scalars(query.order_by(col(ProposalRow.id))):
         found[(row.agreement_id, row.sku)].append(row)
     return found
 
@@ -75,7 +76,9 @@ def get(session: Session, public: str) -> ProposalRow | None:
     if rid is None:
         return None
     return session.scalars(
-        select(ProposalRow).where(ProposalRow.id == rid).execution_options(populate_existing=True)
+        select(ProposalRow)
+        .where(col(ProposalRow.id) == rid)
+        .execution_options(populate_existing=True)
     ).one_or_none()
 
 
@@ -99,13 +102,14 @@ def log_creation(session: Session, row: ProposalRow, by: Actor, at: datetime) ->
 
 def apply(session: Session, row: ProposalRow, transition: Transition) -> bool:
     """Store a transition if the row is still as the rules saw it; False when someone was first."""
+    assert row.id is not None
     after = transition.after
-    result = session.execute(
+    statement = (
         update(ProposalRow)
         .where(
-            ProposalRow.id == row.id,
-            ProposalRow.state == transition.before.state.value,
-            ProposalRow.version == row.version,
+            col(ProposalRow.id) == row.id,
+            col(ProposalRow.state) == transition.before.state.value,
+            col(ProposalRow.version) == row.version,
         )
         .values(
             state=after.state.value,
@@ -119,6 +123,9 @@ def apply(session: Session, row: ProposalRow, transition: Transition) -> bool:
         )
         .execution_options(synchronize_session=False)
     )
+    # An UPDATE gives a CursorResult, which has the rowcount; Session.execute is typed for any
+    # statement and promises only a Result.
+    result = cast("CursorResult[Any]", session.execute(statement))
     if result.rowcount != 1:
         return False
     by = transition.by
@@ -153,9 +160,10 @@ def act(
     A receipt also writes its ledger row, in the same transaction.
     """
     for _ in range(3):
-        row = get(session, public)
-        if row is None:
+        found = get(session, public)
+        if found is None:
             raise LookupError(public)
+        row = found
         proposal = as_rule(row)
         if action == "expire":
             transition = proposal.expire(at)
@@ -174,4 +182,4 @@ def act(
                 )
             return get(session, public) or row, transition
     # Three lost races in a row means something keeps changing it; say so rather than loop.
-    raise TransitionRefused("already", action, ProposalState(row.state), row.decided_by)  # type: ignore[call-arg]
+    raise TransitionRefused("already", action, ProposalState(row.state), row.decided_by)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, case, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.storage.tables import ItemRow, LedgerRow
 from vmi_rules.ledger import CountOutcome, Movement, infer_from_count
@@ -51,33 +51,37 @@ def stock_levels(
     # from there on are read, instead of the item's whole history.
     count_id = (
         select(func.max(L.id))
-        .where(L.agreement_id == ItemRow.agreement_id, L.sku == ItemRow.sku, L.kind == "count")
+        .where(
+            col(L.agreement_id) == ItemRow.agreement_id,
+            col(L.sku) == ItemRow.sku,
+            col(L.kind) == "count",
+        )
         .correlate(ItemRow)
         .scalar_subquery()
     )
-    latest = select(ItemRow.agreement_id, ItemRow.sku, count_id.label("count_id"))
+    items = select(col(ItemRow.agreement_id), col(ItemRow.sku), count_id.label("count_id"))
     if agreement_ids is not None:
-        latest = latest.where(ItemRow.agreement_id.in_(list(agreement_ids)))
+        items = items.where(col(ItemRow.agreement_id).in_(list(agreement_ids)))
     if skus is not None:
-        latest = latest.where(ItemRow.sku.in_(list(skus)))
-    latest = latest.subquery("latest")
+        items = items.where(col(ItemRow.sku).in_(list(skus)))
+    latest = items.subquery("latest")
 
-    signed_qty = case((L.kind == "withdrawal", -L.qty), else_=L.qty)
-    count_at = case((L.id == latest.c.count_id, L.at))
+    signed_qty = case((col(L.kind) == "withdrawal", -col(L.qty)), else_=col(L.qty))
+    count_at = case((col(L.id) == latest.c.count_id, col(L.at)))
     query = (
         select(latest.c.agreement_id, latest.c.sku, func.sum(signed_qty), func.max(count_at))
         .select_from(latest)
         .join(
             L,
             and_(
-                L.agreement_id == latest.c.agreement_id,
-                L.sku == latest.c.sku,
-                L.id >= func.coalesce(latest.c.count_id, 0),
+                col(L.agreement_id) == latest.c.agreement_id,
+                col(L.sku) == latest.c.sku,
+                col(L.id) >= func.coalesce(latest.c.count_id, 0),
             ),
         )
         .group_by(latest.c.agreement_id, latest.c.sku)
     )
-    levels = {}
+    levels: dict[ItemKey, StockLevel] = {}
     for agreement_id, sku, total, last_count_at in session.execute(query):
         if isinstance(last_count_at, str):  # SQLite hands back MAX() of a datetime as text
             last_count_at = datetime.fromisoformat(last_count_at).replace(tzinfo=UTC)
@@ -94,8 +98,8 @@ def hold_item(session: Session, agreement_id: str, sku: str) -> None:
     (the row id) must be commit order. SQLite's BEGIN IMMEDIATE serialises writers already.
     """
     session.execute(
-        select(ItemRow.id)
-        .where(ItemRow.agreement_id == agreement_id, ItemRow.sku == sku)
+        select(col(ItemRow.id))
+        .where(col(ItemRow.agreement_id) == agreement_id, col(ItemRow.sku) == sku)
         .with_for_update()
     )
 
@@ -115,15 +119,19 @@ def aged_quantities(
     L = LedgerRow
     first_count = (
         select(func.min(L.id))
-        .where(L.agreement_id == ItemRow.agreement_id, L.sku == ItemRow.sku, L.kind == "count")
+        .where(
+            col(L.agreement_id) == ItemRow.agreement_id,
+            col(L.sku) == ItemRow.sku,
+            col(L.kind) == "count",
+        )
         .correlate(ItemRow)
         .scalar_subquery()
     )
     came_in = case(
-        (L.kind == "receipt", L.qty),
-        (and_(L.kind == "adjustment", L.qty > 0), L.qty),
-        (and_(L.kind == "count", L.id == first_count), L.qty),
-        (L.kind == "count", L.anomaly_gain),
+        (col(L.kind) == "receipt", col(L.qty)),
+        (and_(col(L.kind) == "adjustment", col(L.qty) > 0), col(L.qty)),
+        (and_(col(L.kind) == "count", col(L.id) == first_count), col(L.qty)),
+        (col(L.kind) == "count", col(L.anomaly_gain)),
         else_=0,
     )
     recent: dict[ItemKey, int] = {}
@@ -132,11 +140,20 @@ def aged_quantities(
         by_limit[days].append(agreement_id)
     for days, agreement_ids in by_limit.items():
         query = (
-            select(ItemRow.agreement_id, ItemRow.sku, func.sum(came_in))
+            select(col(ItemRow.agreement_id), col(ItemRow.sku), func.sum(came_in))
             .select_from(ItemRow)
-            .join(L, and_(L.agreement_id == ItemRow.agreement_id, L.sku == ItemRow.sku))
-            .where(ItemRow.agreement_id.in_(agreement_ids), L.at > now - timedelta(days=days))
-            .group_by(ItemRow.agreement_id, ItemRow.sku)
+            .join(
+                L,
+                and_(
+                    col(L.agreement_id) == ItemRow.agreement_id,
+                    col(L.sku) == ItemRow.sku,
+                ),
+            )
+            .where(
+                col(ItemRow.agreement_id).in_(agreement_ids),
+                col(L.at) > now - timedelta(days=days),
+            )
+            .group_by(col(ItemRow.agreement_id), col(ItemRow.sku))
         )
         for agreement_id, sku, qty in session.execute(query):
             recent[(agreement_id, sku)] = int(qty or 0)
@@ -237,9 +254,15 @@ def movements_by_item(
 ) -> dict[ItemKey, list[Movement]]:
     """Every movement of the agreements' items in ledger order, in one query (for aging)."""
     rows = session.execute(
-        select(LedgerRow.agreement_id, LedgerRow.sku, LedgerRow.kind, LedgerRow.qty, LedgerRow.at)
-        .where(LedgerRow.agreement_id.in_(list(agreement_ids)))
-        .order_by(LedgerRow.id)
+        select(
+            col(LedgerRow.agreement_id),
+            col(LedgerRow.sku),
+            col(LedgerRow.kind),
+            col(LedgerRow.qty),
+            col(LedgerRow.at),
+        )
+        .where(col(LedgerRow.agreement_id).in_(list(agreement_ids)))
+        .order_by(col(LedgerRow.id))
     )
     found: dict[ItemKey, list[Movement]] = defaultdict(list)
     for agreement_id, sku, kind, qty, at in rows:
@@ -256,7 +279,11 @@ def _add(
     at: datetime,
     member_id: str | None,
     inbox_id: int | None,
-    **extra: object,
+    *,
+    proposal_id: int | None = None,
+    inferred: bool = False,
+    anomaly_gain: int = 0,
+    note: str = "",
 ) -> LedgerRow:
     row = LedgerRow(
         agreement_id=agreement_id,
@@ -267,7 +294,10 @@ def _add(
         recorded_at=datetime.now(UTC),
         member_id=member_id,
         inbox_id=inbox_id,
-        **extra,
+        proposal_id=proposal_id,
+        inferred=inferred,
+        anomaly_gain=anomaly_gain,
+        note=note,
     )
     session.add(row)
     session.flush()  # the id is the ledger order; later reads in this transaction must see it

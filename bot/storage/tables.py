@@ -21,7 +21,7 @@ from vmi_rules.proposal import OPEN_STATES, ProposalState
 OPEN_STATES_SQL = "(" + ", ".join(f"'{s.value}'" for s in ProposalState if s in OPEN_STATES) + ")"
 
 
-def _utc(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+def _utc(nullable: bool = False) -> Column[datetime]:
     return Column(UTCDateTime(), nullable=nullable)
 
 

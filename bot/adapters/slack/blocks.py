@@ -8,7 +8,12 @@ plain_text, which Slack never parses, so they are sent as they are.
 
 from __future__ import annotations
 
+from typing import Any
+
 from messages.cards import Button, Card
+
+# A Block Kit object as JSON: its values are text, lists and other objects by turns.
+Json = dict[str, Any]
 
 ACTIONS_BLOCK_ID = "vmi_actions"
 ACTION_PREFIX = "vmi:"
@@ -35,13 +40,13 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def card_to_message(card: Card, *, done_by: str | None = None) -> dict:
+def card_to_message(card: Card, *, done_by: str | None = None) -> Json:
     """`{"text": ..., "blocks": [...]}` for chat.postMessage / chat.update.
 
     With `done_by` (e.g. "已确认 · 王采购") the card is the version shown after a click: the
     buttons and the what-to-type hint are gone and `done_by` is said in their place.
     """
-    blocks: list[dict] = []
+    blocks: list[Json] = []
     title = " ".join(card.title.split())  # bold needs one line without edge spaces
     if title:
         mark = URGENT_MARK if card.urgent else ""
@@ -72,15 +77,15 @@ def _fallback(card: Card, done_by: str | None) -> str:
     return _fit(text, FALLBACK_LIMIT) or " "
 
 
-def _section(text: str) -> dict:
+def _section(text: str) -> Json:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _context(texts: list[str]) -> dict:
+def _context(texts: list[str]) -> Json:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": t} for t in texts]}
 
 
-def _field(label: str, value: str) -> dict:
+def _field(label: str, value: str) -> Json:
     label_text = f"*{escape_mrkdwn(' '.join(label.split()))}*" if label.strip() else ""
     value_text = escape_mrkdwn(value)
     if not label_text:
@@ -90,7 +95,7 @@ def _field(label: str, value: str) -> dict:
     return {"type": "mrkdwn", "text": _fit(text or " ", FIELD_LIMIT)}
 
 
-def _button(button: Button) -> dict:
+def _button(button: Button) -> Json:
     action_id = f"{ACTION_PREFIX}{button.action}"
     if len(action_id) > ACTION_ID_LIMIT:
         raise ValueError(f"action_id longer than {ACTION_ID_LIMIT} characters: {action_id!r}")
@@ -100,7 +105,7 @@ def _button(button: Button) -> dict:
     label = " ".join(button.label.split()) or button.action
     if len(label) > BUTTON_LABEL_LIMIT:
         label = label[: BUTTON_LABEL_LIMIT - 1] + "…"
-    element: dict = {
+    element: Json = {
         "type": "button",
         "text": {"type": "plain_text", "text": label, "emoji": True},
         "action_id": action_id,
@@ -111,10 +116,10 @@ def _button(button: Button) -> dict:
     return element
 
 
-def _actions_blocks(buttons: tuple[Button, ...]) -> list[dict]:
+def _actions_blocks(buttons: tuple[Button, ...]) -> list[Json]:
     """One actions block, "vmi_actions". Slack wants action_ids unique within a block and at
     most 25 elements, so a repeated action or a 26th button starts "vmi_actions_2" and so on."""
-    groups: list[list[dict]] = [[]]
+    groups: list[list[Json]] = [[]]
     for button in buttons:
         element = _button(button)
         current = groups[-1]
@@ -133,7 +138,7 @@ def _actions_blocks(buttons: tuple[Button, ...]) -> list[dict]:
     ]
 
 
-def _type_instead(buttons: tuple[Button, ...]) -> dict | None:
+def _type_instead(buttons: tuple[Button, ...]) -> Json | None:
     """What to type instead of pressing, for clients that show no buttons."""
     typed = [escape_mrkdwn(b.text_equivalent.strip()) for b in buttons if b.text_equivalent.strip()]
     if not typed:

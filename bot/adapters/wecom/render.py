@@ -15,6 +15,8 @@ text content 2048 bytes, markdown 2048 bytes (message/send, appchat/send) or 409
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any, TypedDict
 
 from messages.cards import Button, ButtonStyle, Card
 
@@ -92,7 +94,7 @@ def card_markdown(card: Card, *, limit: int = MARKDOWN_LIMIT) -> str:
     return _fit_lines(head, [hint] if hint else [], limit)
 
 
-def template_card(card: Card, task_id: str) -> dict:
+def template_card(card: Card, task_id: str) -> dict[str, Any]:
     """The `template_card` object of a message/send with msgtype "template_card", card_type
     "button_interaction":
 
@@ -120,7 +122,7 @@ def template_card(card: Card, task_id: str) -> dict:
         main_title["desc"] = _cut(_one_line(lines[0]), DESC_LIMIT)
     if not main_title:
         raise ValueError("a template card needs a title or a line")
-    out: dict = {"card_type": "button_interaction", "main_title": main_title}
+    out: dict[str, Any] = {"card_type": "button_interaction", "main_title": main_title}
     sub_title = "\n".join(lines[1:])
     if sub_title:
         out["sub_title_text"] = _cut(sub_title, SUB_TITLE_LIMIT)
@@ -161,7 +163,7 @@ def parse_button_key(key: str) -> tuple[str, str] | None:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _rows(card: Card, escape, *, title_format: str) -> list[str]:
+def _rows(card: Card, escape: Callable[[str], str], *, title_format: str) -> list[str]:
     rows: list[str] = []
     title = _one_line(escape(card.title))
     if title:
@@ -177,7 +179,7 @@ def _rows(card: Card, escape, *, title_format: str) -> list[str]:
     return rows
 
 
-def _type_instead(buttons: tuple[Button, ...], escape) -> str | None:
+def _type_instead(buttons: tuple[Button, ...], escape: Callable[[str], str]) -> str | None:
     typed = [_one_line(escape(b.text_equivalent)) for b in buttons]
     typed = [t for t in typed if t]
     if not typed:
@@ -191,7 +193,15 @@ def _horizontal(label: str, value: str) -> dict[str, str]:
     return {"keyname": _cut(keyname, KEYNAME_LIMIT), "value": _cut(value_text, VALUE_LIMIT)}
 
 
-def _button(button: Button) -> dict:
+class _TemplateButton(TypedDict):
+    """One entry of a template card's button_list."""
+
+    text: str
+    style: int
+    key: str
+
+
+def _button(button: Button) -> _TemplateButton:
     text = _one_line(plain(button.label)) or button.action
     return {
         "text": _cut(text, BUTTON_TEXT_LIMIT),
