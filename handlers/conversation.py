@@ -19,7 +19,7 @@ from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow
 from handlers import intents
 from handlers.incoming import ButtonPress, Incoming
-from handlers.parse import ProposalAction, Refusal, parse
+from handlers.parsing import ProposalAction, Refusal, parse
 from handlers.roles import may, roles_for
 from messages.cards import Card
 from messages.render import render_card

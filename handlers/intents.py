@@ -16,7 +16,7 @@ from bot.storage.outbox import enqueue, proposal_destinations
 from bot.storage.plans import set_plan
 from bot.storage.stock import record_count, record_withdrawal, stock_levels
 from bot.storage.tables import ProposalRow
-from handlers.parse import (
+from handlers.parsing import (
     Correction,
     Count,
     Emergency,

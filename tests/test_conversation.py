@@ -19,7 +19,7 @@ from bot.storage.db import transaction
 from bot.storage.tables import DemandPlanRow, LedgerRow, OutboxRow, ProposalRow
 from handlers.conversation import handle
 from handlers.incoming import ButtonPress, Incoming
-from handlers.parse import Refusal, parse
+from handlers.parsing import Refusal, parse
 from messages.cards import Card
 from tests.support import EXAMPLE, shanghai
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.parse import (
+from handlers.parsing import (
     Count,
     Emergency,
     Help,
