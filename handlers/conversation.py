@@ -1,12 +1,11 @@
-"""One conversation for every platform: inbox → parse → role → rules and storage in one
-transaction → reply cards into the outbox. Nothing here sends anything or knows a platform."""
+"""One conversation for every platform: inbox → parse (or the button pressed) → the intent's
+row in the registry → role → rules and storage in one transaction → reply cards into the
+outbox. Nothing here sends anything or knows a platform."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
@@ -17,43 +16,17 @@ from bot.storage.db import transaction, write_connection
 from bot.storage.inbox import claim, mark_failed, receive
 from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow
-from handlers import intents
-from handlers.incoming import ButtonPress, Incoming
-from handlers.parse import ProposalAction, Refusal, parse
-from handlers.roles import may, roles_for
+from handlers.incoming import Incoming
+from handlers.intents.queries import help_card
+from handlers.parsing import Refusal, parse
+from handlers.registry import pressed, row_for
+from handlers.turn import Turn
 from messages.cards import Card
 from messages.render import render_card
-from messages.words import label, role_label
+from messages.words import example, label, role_label
+from vmi_rules.periods import parse_period
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Turn:
-    """Everything one incoming message is handled with, in one transaction."""
-
-    session: Session
-    config: Config
-    incoming: Incoming
-    member: Member
-    agreement: AgreementConfig
-    locale: str
-    platforms: frozenset[str]
-    inbox_id: int
-
-    @property
-    def now(self) -> datetime:
-        """When it was said."""
-        return self.incoming.at
-
-    def card(self, name: str, **context: Any) -> Card:
-        """A card from the templates in this member's language."""
-        return render_card(name, self.locale, **context)
-
-    def refuse(self, reason: str, **context: Any) -> Card:
-        """A refusal card: why, and what to type instead."""
-        defaults = {"detail": "", "example": "", "items": intents.item_labels(self.agreement)}
-        return self.card("refusal", reason=reason, **{**defaults, **context})
 
 
 def accept(engine: Engine, incoming: Incoming) -> int | None:
@@ -150,7 +123,8 @@ def _answer(
         enqueue(session, mark, Card(ATTENTION), incoming.at, key=f"react:{inbox_id}")
 
 
-ATTENTION = "warning"  # the reaction a message gets when its answer needs a look
+# A neutral mark on a message whose answer needs a look; each adapter shows it its own way.
+ATTENTION = "attention"
 
 
 def needs_attention(incoming: Incoming, reply: Card) -> bool:
@@ -198,32 +172,43 @@ def _reply(
     turn = Turn(session, config, incoming, member, agreement, locale, platforms, inbox_id)
 
     if incoming.button is not None:
-        intent: object = pressed(incoming.button)
+        intent = pressed(incoming.button)
     else:
         intent = parse(incoming.text, agreement.items, incoming.at.astimezone(agreement.tz).date())
     if isinstance(intent, Refusal):
         if intent.reason == "not_understood" and not speaks:
             return None  # people chat about lunch in the group too
         if intent.reason == "not_understood" and incoming.direct:
-            return intents.help_card(turn, puzzled=incoming.text.strip()[:40])
-        return intents.refusal_card(turn, intent)
+            return help_card(turn, puzzled=incoming.text.strip()[:40])
+        return refusal_card(turn, intent)
 
-    name = intents.intent_name(intent)
-    if not may(member.role, name):
+    row = row_for(intent)
+    if not row.allows(member.role):
         return turn.refuse(
             "wrong_role",
-            intent_label=label(name, locale),
-            allowed=[role_label(r, locale) for r in roles_for(name)],
+            intent_label=label(row.name, locale),
+            allowed=[role_label(r, locale) for r in row.roles],
             role=role_label(member.role, locale),
         )
-    return intents.run(turn, intent)
+    return row.handler(turn, intent)
 
 
-def pressed(button: ButtonPress) -> ProposalAction:
-    """A card's button as the step it stands for; Confirm says the quantity the card showed."""
-    proposal_id, _, shown = button.value.partition("@")
-    qty = int(shown) if button.action == "confirm" and shown.isdecimal() else None
-    return ProposalAction(button.action, proposal_id, qty=qty)
+def refusal_card(turn: Turn, refusal: Refusal) -> Card:
+    """Why the text was not taken, and what to type instead."""
+    reason: str = refusal.reason  # the card has more reasons than the parser
+    if reason == "bad_period" and _has_passed(refusal.detail, turn):
+        reason = "past_period"  # a real period, only over: say that, not "unreadable"
+    return turn.refuse(reason, detail=refusal.detail, example=example(refusal.hint, turn.locale))
+
+
+def _has_passed(text: str, turn: Turn) -> bool:
+    if text.strip() in ("上月", "上周", "last month", "last week"):
+        return True
+    try:
+        period = parse_period(text)
+    except ValueError:
+        return False
+    return period.end <= turn.now.astimezone(turn.agreement.tz).date()
 
 
 def _agreement_for(config: Config, member: Member, incoming: Incoming) -> AgreementConfig | None:

@@ -33,13 +33,14 @@ EXAMPLES = {
            "plan": "下月 6205 需求 90", "plan_week": "下周 6205 预计领用 20",
            "emergency": "紧急 6205 下月需求改为 120",
            "confirm": "确认 P1", "adjust": "调整 P1 60", "reject": "拒绝 P1 原因",
-           "ship": "发货 P1", "status": "6205 库存?", "proposal": "确认 P1 · 入库 P1 · 发货 P1"},
+           "ship": "发货 P1", "status": "6205 库存?", "review": "检查", "help": "帮助",
+           "proposal": "确认 P1 · 入库 P1 · 发货 P1"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
            "plan": "plan next month 6205 90", "plan_week": "plan next week 6205 20",
            "emergency": "urgent 6205 next month 120",
            "confirm": "confirm P1", "adjust": "adjust P1 60", "reject": "reject P1 reason",
-           "ship": "shipped P1", "status": "status",
+           "ship": "shipped P1", "status": "status", "review": "check", "help": "help",
            "proposal": "confirm P1 · received P1 · shipped P1"},
 }  # fmt: skip
 

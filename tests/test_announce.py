@@ -18,13 +18,11 @@ from bot.app.bootstrap import start
 from bot.app.server import Service, build_service
 from bot.runtime import delivery as delivery_module
 from bot.runtime.context import Runtime
-from bot.services import announce
 from bot.services.reminders import post_reminders
 from bot.services.review import review
 from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.tables import OutboxRow
-from handlers import intents
 from tests.fake_slack import FakeSlack
 from tests.fake_wecom import FakeWeCom
 from tests.support import EXAMPLE, shanghai
@@ -146,14 +144,7 @@ def test_a_reminder_goes_to_the_groups_only(both: Both) -> None:
     assert both.wecom.calls_to("message/send") == []  # nobody privately
 
 
-@pytest.mark.parametrize("announcing", ["handlers today", "announce.urgent_proposal"])
-def test_an_urgent_change_reaches_everyone_but_the_asker_twice(
-    both: Both, announcing: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if announcing == "announce.urgent_proposal":
-        # handlers/intents.py is being restructured on another branch; this is the one line
-        # its `_announce_urgent` becomes, run through the real conversation
-        monkeypatch.setattr(intents, "_announce_urgent", announce.urgent_proposal)
+def test_an_urgent_change_reaches_everyone_but_the_asker(both: Both) -> None:
     callback(both, said(KEEPER, "6205 库存 100", shanghai(2026, 11, 20, 9), "u1"))
     callback(both, said(BUYER, "紧急 6205 下月需求改为 120", shanghai(2026, 11, 20, 15), "u2"))
     both.deliver()

@@ -5,6 +5,7 @@ parse changes no state."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from bot.storage.db import transaction
 from bot.storage.tables import DemandPlanRow, LedgerRow, OutboxRow, ProposalRow
 from handlers.conversation import handle
 from handlers.incoming import ButtonPress, Incoming
-from handlers.parse import Refusal, parse
+from handlers.parsing import Refusal, parse
 from messages.cards import Card
 from tests.support import EXAMPLE, shanghai
 
@@ -99,6 +100,23 @@ def test_a_keeper_pressing_confirm_is_told_who_may(rt: Runtime) -> None:
     assert "只有采购、管理员可以做" in refused.lines[0]
     with transaction(rt.engine) as s:
         assert s.scalar(select(ProposalRow.state)) == "proposed"
+
+
+def test_the_keepers_receive_button_takes_the_goods_in_and_a_buyers_is_refused(
+    rt: Runtime,
+) -> None:
+    say(rt, "keeper", "6205 库存 45")
+    say(rt, "supplier", "检查")
+    say(rt, "buyer", "确认 P1")
+    say(rt, "supplier", "发货 P1")
+    [refused] = say(rt, "buyer", button=ButtonPress("receive", "P1"))
+    assert refused.refusal and refused.title == "你的角色不能做这一步"
+    assert refused.lines[0] == "「入库」只有仓管员、管理员可以做，你是采购。什么都没有改变。"
+    [received] = say(rt, "keeper", button=ButtonPress("receive", "P1"))
+    assert received.title == "已入库 P1 · 王仓管"
+    assert "本次入库 55 件，现有 100 件" in received.lines
+    with transaction(rt.engine) as s:
+        assert s.scalar(select(ProposalRow.state)) == "received"
 
 
 def test_an_unknown_person_is_told_to_ask_an_admin_and_nothing_happens(rt: Runtime) -> None:
@@ -214,12 +232,13 @@ max = 40
 def test_a_message_that_breaks_the_handler_is_set_aside_and_its_sender_told(
     rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from handlers import intents
+    from handlers import registry
 
     def broken(turn: object, intent: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setitem(intents.HANDLERS, intents.Count, broken)
+    rows = [replace(r, handler=broken) if r.name == "count" else r for r in registry.INTENTS]
+    monkeypatch.setattr(registry, "INTENTS", tuple(rows))
     [sorry] = say(rt, "keeper", "6205 库存 45")
     assert sorry.title == "出了点问题" and sorry.refusal
     [after] = say(rt, "keeper", "状态")  # the next message goes on as usual

@@ -8,6 +8,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from messages.render import LOCALES, TEMPLATES, proposal_buttons, render_card
+from vmi_rules.roles import MAY, may
 
 LINE = {"name": "6205 深沟球轴承", "sku": "6205", "unit": "件", "qty": 45, "on_hand": 45,
         "min": 50, "max": 100, "inferred": 5, "gain": 2, "open": "P1"}  # fmt: skip
@@ -137,7 +138,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "help",
             {
                 "member_name": "王仓管",
-                "role": role,
+                "may_do": [action for action in MAY if may(role, action)],
                 "role_label": role,
                 "sku": "6205",
                 "others": ["6206"],

@@ -14,6 +14,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from vmi_rules.roles import MAY
+
 
 class ProposalState(StrEnum):
     """Where a proposal is in its life."""
@@ -32,16 +34,6 @@ OPEN_STATES: frozenset[ProposalState] = frozenset(
 IN_TRANSIT_STATES: frozenset[ProposalState] = frozenset(
     {ProposalState.CONFIRMED, ProposalState.SHIPPED}
 )
-
-ALLOWED_ROLES: dict[str, frozenset[str]] = {
-    "confirm": frozenset({"buyer", "admin"}),
-    "adjust": frozenset({"buyer", "admin"}),
-    "reject": frozenset({"buyer", "admin"}),
-    "ship": frozenset({"supplier", "admin"}),
-    "receive": frozenset({"warehouse", "admin"}),
-    "expire": frozenset({"system"}),
-    "resize": frozenset({"system"}),
-}
 
 # For each action: the states it starts from, and the states where it was already done.
 _STARTS_FROM: dict[str, frozenset[ProposalState]] = {
@@ -62,6 +54,9 @@ _ALREADY_IN: dict[str, frozenset[ProposalState]] = {
     "expire": frozenset({ProposalState.EXPIRED}),
     "resize": frozenset(),
 }
+
+# Who may take each step: the one role table's answer for it.
+ALLOWED_ROLES: dict[str, frozenset[str]] = {step: MAY[step] for step in _STARTS_FROM}
 
 RefusalReason = Literal["wrong_role", "already", "not_allowed", "bad_quantity"]
 

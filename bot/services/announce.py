@@ -27,7 +27,6 @@ from bot.config import AgreementConfig, Config, Member
 from bot.storage.outbox import (
     Destination,
     Message,
-    answer_proposal_destinations,
     enqueue_all,
     sent_posts,
 )
@@ -131,10 +130,6 @@ def proposal_destinations(
     """Where a proposal is announced: the group chats, and each decider's own chat where the
     platform wants that."""
     return destinations(PROPOSAL, config, agreement, platforms)
-
-
-# handlers/intents.py still asks storage's deprecated proposal_destinations; this answers it
-answer_proposal_destinations(proposal_destinations)
 
 
 def proposal_card_key(row: ProposalRow, destination: Destination) -> str:

@@ -19,7 +19,6 @@ from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config
 from bot.services.announce import (
-    proposal_card_key,  # noqa: F401  (handlers/intents.py's)
     proposal_messages,
 )
 from bot.storage.outbox import Message, enqueue_all

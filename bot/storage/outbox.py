@@ -3,14 +3,13 @@ transaction as the change it announces. Delivery reads it; nothing is sent from 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.config import AgreementConfig, Config
 from bot.storage.tables import OutboxRow
 from messages.cards import Card
 
@@ -116,24 +115,3 @@ def sent_posts(
         .order_by(OutboxRow.id)
     )
     return {(platform, chat): ref for platform, chat, ref in rows}
-
-
-# --- for handlers/intents.py, until it calls bot.services.announce.urgent_proposal ------------
-# It still asks storage where a proposal goes. bot.services.announce decides that, and storage
-# may not import it, so announce answers through this hook. Remove both with that change.
-
-ProposalAudience = Callable[[Config, AgreementConfig, frozenset[str]], list[Destination]]
-_proposal_audience: list[ProposalAudience] = []
-
-
-def answer_proposal_destinations(decide: ProposalAudience) -> None:
-    """Let `decide` (bot.services.announce) answer `proposal_destinations`."""
-    _proposal_audience[:] = [decide]
-
-
-def proposal_destinations(
-    config: Config, agreement: AgreementConfig, platforms: frozenset[str]
-) -> list[Destination]:
-    """Deprecated: where a proposal is announced, as bot.services.announce decides it."""
-    [decide] = _proposal_audience
-    return decide(config, agreement, platforms)

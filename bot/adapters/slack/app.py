@@ -19,8 +19,8 @@ from bot.runtime.context import Runtime
 from bot.settings import SLACK
 from handlers.conversation import accept
 from handlers.incoming import ButtonPress, Incoming
-from handlers.roles import may
 from messages.render import render_card
+from vmi_rules.roles import may
 
 log = logging.getLogger(__name__)
 

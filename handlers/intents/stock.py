@@ -1,0 +1,79 @@
+"""Stock: counts (盘点), corrections of a mistyped count (更正) and withdrawals (领用)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.storage import proposals as stored_proposals
+from bot.storage.stock import record_count, record_withdrawal, stock_levels
+from handlers.parsing import Correction, Count, ItemQty, Withdrawal
+from handlers.turn import Turn
+from messages.cards import Card
+from messages.words import example
+from vmi_rules.ledger import CountOutcome
+
+
+def on_count(turn: Turn, intent: Count | Correction) -> Card:
+    """Record each counted item; a drop since the book is a withdrawal, a rise is flagged.
+
+    A correction puts a mistyped count right: the level is set, no withdrawal is inferred or
+    billed.
+    """
+    correction = isinstance(intent, Correction)
+    outcomes: dict[str, CountOutcome] = {}
+    for line in intent.lines:
+        recorded = record_count(
+            turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
+            member_id=turn.member.id, inbox_id=turn.inbox_id, correction=correction,
+        )  # fmt: skip
+        if not correction:
+            outcomes[line.sku] = recorded.outcome
+    return _stock_card(turn, "correction" if correction else "count", intent.lines, outcomes)
+
+
+def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
+    """Record withdrawals (领用) posted explicitly; never more than is on hand."""
+    levels = stock_levels(turn.session, [turn.agreement.id], [line.sku for line in intent.lines])
+    for line in intent.lines:
+        level = levels.get((turn.agreement.id, line.sku))
+        on_hand = level.on_hand if level else 0
+        if line.qty > on_hand:  # the book is behind the shelf: a count, not a negative stock
+            item = turn.agreement.item(line.sku)
+            return turn.refuse(
+                "over_stock", detail=str(line.qty), on_hand=on_hand, unit=item.unit if item else "",
+                example=example("count", turn.locale).replace("6205", line.sku),
+            )  # fmt: skip
+    for line in intent.lines:
+        record_withdrawal(
+            turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
+            member_id=turn.member.id, inbox_id=turn.inbox_id,
+        )  # fmt: skip
+    return _stock_card(turn, "withdrawal", intent.lines, {})
+
+
+def _stock_card(
+    turn: Turn, kind: str, lines: tuple[ItemQty, ...], outcomes: Mapping[str, CountOutcome]
+) -> Card:
+    levels = stock_levels(turn.session, [turn.agreement.id])
+    open_rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id])
+    shown = []
+    for line in lines:
+        item = turn.agreement.item(line.sku)
+        assert item is not None
+        key = (turn.agreement.id, item.sku)
+        outcome = outcomes.get(item.sku)
+        shown.append(
+            {
+                "name": item.name,
+                "sku": item.sku,
+                "unit": item.unit,
+                "qty": line.qty,
+                "on_hand": levels[key].on_hand if key in levels else 0,
+                "min": item.min,
+                "max": item.max,
+                "inferred": outcome.withdrawn if outcome else 0,
+                "gain": outcome.gain if outcome else 0,
+                "open": "、".join(stored_proposals.public_id(r.id) for r in open_rows.get(key, [])),  # type: ignore[arg-type]
+            }
+        )
+    return turn.card("stock", kind=kind, lines=shown)

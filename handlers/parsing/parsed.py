@@ -1,0 +1,156 @@
+"""What a chat message means once read: one of the intents, or a `Refusal` saying why not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from vmi_rules.periods import Period
+
+
+@dataclass(frozen=True)
+class ItemQty:
+    """One item and a quantity, in the item's unit."""
+
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class Count:
+    """A stock count (库存 / 盘点 / stock): what is on the shelf now, one line per item."""
+
+    lines: tuple[ItemQty, ...]
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A count typed wrong, put right (更正): the level is set, and no withdrawal is inferred."""
+
+    lines: tuple[ItemQty, ...]
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """Parts taken out of the VMI area (领用 / used)."""
+
+    lines: tuple[ItemQty, ...]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A proposal's goods arrived (入库 / received); `qty` is set for a partial receipt."""
+
+    proposal_id: str
+    qty: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The buyer's demand plan for one item and period (需求计划)."""
+
+    sku: str
+    period: Period
+    qty: int
+
+
+@dataclass(frozen=True)
+class Emergency:
+    """An urgent change of demand (紧急需求): the new requirement for the period."""
+
+    sku: str
+    period: Period
+    qty: int
+
+
+Action = Literal["confirm", "adjust", "reject", "ship"]
+
+
+@dataclass(frozen=True)
+class ProposalAction:
+    """A buyer's or supplier's answer to a replenishment proposal.
+
+    `adjust` carries the new quantity (adjusting also confirms, DESIGN §3.5), `reject` a reason,
+    `ship` an optional quantity and ETA.
+    """
+
+    action: Action
+    proposal_id: str
+    qty: int | None = None
+    reason: str = ""
+    eta: date | None = None
+
+
+@dataclass(frozen=True)
+class Status:
+    """A question about stock and proposals; `sku` None means every item."""
+
+    sku: str | None = None
+
+
+@dataclass(frozen=True)
+class Help:
+    """帮助 / help / ?"""
+
+
+@dataclass(frozen=True)
+class ReviewNow:
+    """Run the replenishment review now (检查 / check)."""
+
+
+Intent = (
+    Count
+    | Correction
+    | Withdrawal
+    | Receipt
+    | Plan
+    | Emergency
+    | ProposalAction
+    | Status
+    | Help
+    | ReviewNow
+)
+
+RefusalReason = Literal[
+    "unknown_item",
+    "bad_quantity",
+    "too_large",
+    "fraction",
+    "ambiguous",
+    "not_understood",
+    "bad_period",
+]
+
+# The hints a Refusal can carry: the intent the message looked like, so the reply can show
+# the right example. "proposal" means a proposal id without a verb (P1 alone).
+HINTS = (
+    "count",
+    "correction",
+    "withdrawal",
+    "receipt",
+    "plan",
+    "emergency",
+    "confirm",
+    "adjust",
+    "reject",
+    "ship",
+    "status",
+    "proposal",
+)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a message was not turned into an intent; nothing must change because of it.
+
+    `detail` is the offending text as typed (an unknown item, a bad number or period);
+    `hint` is the intent it looked like (one of HINTS, or "" for plain chat).
+    """
+
+    reason: RefusalReason
+    detail: str = ""
+    hint: str = ""
+
+
+MAX_QTY = 1_000_000

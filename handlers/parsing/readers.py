@@ -1,0 +1,418 @@
+"""The readers: which intent a scanned message states, and that intent's reader, which pairs
+items with quantities and checks them. `parse` is the parser's one entry point."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from handlers.parsing.dates import closest_date
+from handlers.parsing.numbers import Number
+from handlers.parsing.parsed import (
+    MAX_QTY,
+    Action,
+    Correction,
+    Count,
+    Emergency,
+    Help,
+    Intent,
+    ItemQty,
+    Plan,
+    ProposalAction,
+    Receipt,
+    Refusal,
+    ReviewNow,
+    Status,
+    Withdrawal,
+)
+from handlers.parsing.tokens import Message, Tok
+from handlers.parsing.vocabulary import TODAY
+from vmi_rules.periods import Period
+from vmi_rules.terms import Item
+
+# ---------------------------------------------------------------------------------------------
+# Deciding
+
+
+def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
+    """Read one chat message: the intent it states, or a Refusal saying why not.
+
+    `items` are the agreement's items (matched by sku, alias or name, case-insensitively);
+    `today` is the date in the agreement's time zone, for 下月 / next week / 明天.
+    Never raises.
+    """
+    message = Message(text, items, today)
+    if not message.raw:
+        return Refusal("not_understood")
+    return _decide(message, today)
+
+
+# When several action words meet, the more specific wins:
+# 确认收货 is a receipt, 确认发货 a shipment.
+_ACTIONS: tuple[Action | Literal["receipt"], ...] = (
+    "reject",
+    "ship",
+    "receipt",
+    "adjust",
+    "confirm",
+)
+
+
+def _decide(msg: Message, today: date) -> Intent | Refusal:
+    """The intent, by the strongest signal first: a proposal id, then the intent words."""
+    families = msg.families
+    if msg.of("pid"):
+        return _proposal(msg, today)
+    if "emergency" in families:
+        return _demand(msg, Emergency, "emergency")
+    if "plan" in families:
+        return _demand(msg, Plan, "plan")
+    if "status" in families:
+        return _status(msg, "status")
+    if "withdrawal" in families:
+        return _withdrawal(msg, today)
+    if "correction" in families:
+        return _item_lines(msg, Correction, "correction", allow_zero=True)
+    if "count" in families:
+        return _count(msg, today)
+    if msg.of("period"):
+        return _demand(msg, Plan, "plan")
+    for action in _ACTIONS:
+        if action in families:
+            # "6205 入库 50" without a proposal id: say which id is needed.
+            return Refusal("not_understood") if msg.vague(action) else _ambiguous(msg, action)
+    if "review" in families:
+        if msg.vague("review") or msg.of("num", "code"):
+            return Refusal("not_understood")
+        items = _skus(msg)
+        return Status(items[0]) if len(items) == 1 else ReviewNow()
+    if "help" in families:
+        return Refusal("not_understood") if msg.vague("help") or msg.has_data else Help()
+    return _no_keyword(msg)
+
+
+def _ambiguous(msg: Message, hint: str) -> Refusal:
+    detail = " ".join(tok.text for tok in msg.of("item", "pid"))
+    return Refusal("ambiguous", detail=detail, hint=hint)
+
+
+def _skus(msg: Message) -> list[str]:
+    """The distinct items named, in order."""
+    return list(dict.fromkeys(str(tok.value) for tok in msg.of("item")))
+
+
+def _asks(msg: Message) -> bool:
+    return msg.question or msg.has("status") or msg.has("review")
+
+
+def _quantities(msg: Message) -> list[Tok]:
+    """Numbers that can only be quantities ("6299 库存?" has a part number, not a quantity)."""
+    return [tok for tok in msg.of("num") if not _maybe_part_number(tok)]
+
+
+def _no_keyword(msg: Message) -> Intent | Refusal:
+    """No intent word: "6205 45" lines are a count, "6205" alone a question, "?" help."""
+    if msg.of("num") and (msg.of("item") or msg.of("code") or _numeric_codes(msg)):
+        # Only clean lines: "6205 was late by 45 minutes" is chat, not a count.
+        numbered = {_line_of(msg, tok) for tok in msg.of("num")}
+        if any(_line_of(msg, tok) in numbered for tok in msg.of("text")):
+            return Refusal("not_understood")
+        return _item_lines(msg, Count, "count", allow_zero=True)
+    if msg.of("num"):
+        return Refusal("not_understood")
+    if msg.of("item"):
+        return _status(msg, "status")
+    if msg.of("code") and msg.question and not msg.of("text"):
+        return Refusal("unknown_item", detail=msg.of("code")[0].text, hint="status")
+    if msg.question and not msg.tokens:
+        return Help()  # "?" alone
+    return Refusal("not_understood")
+
+
+def _numeric_codes(msg: Message) -> list[Tok]:
+    return [tok for tok in msg.of("num") if _maybe_part_number(tok)]
+
+
+def _line_of(msg: Message, tok: Tok) -> int:
+    return bisect_right(msg.line_starts, tok.start)
+
+
+# ---------------------------------------------------------------------------------------------
+# Items with quantities
+
+
+@dataclass
+class _Pairing:
+    pairs: list[tuple[Tok, Tok]]  # (item, code or text; number)
+    strays: list[Tok]  # numbers with no item
+    orphans: list[Tok]  # items or codes with no number
+
+
+def _maybe_part_number(tok: Tok) -> bool:
+    number = tok.value
+    assert isinstance(number, Number)
+    return number.plain and len(number.text) >= 3 and not number.after_equals
+
+
+def _pair(msg: Message) -> _Pairing:
+    """Pair each item with the number after it: "6205 45 6206 30", "库存 6205=45, 6206=30".
+
+    A plain number of three or more digits followed by another number is an unknown part
+    number ("6299 45"); text followed by a number is an unknown item name ("滚子轴承 45").
+    """
+    sequence = msg.of("item", "code", "num", "text")
+    result = _Pairing([], [], [])
+    subject: Tok | None = None
+    for index, tok in enumerate(sequence):
+        following = sequence[index + 1] if index + 1 < len(sequence) else None
+        if tok.kind == "num" and subject is None and _is_numeric_code(tok, following):
+            tok = Tok("code", tok.start, tok.end, tok.text, tok.text)
+        if tok.kind in ("item", "code"):
+            same_item = subject is not None and subject.kind == tok.kind == "item"
+            if (
+                subject is not None
+                and subject.kind != "text"
+                and not (same_item and subject.value == tok.value)
+            ):
+                result.orphans.append(subject)
+            subject = tok
+        elif tok.kind == "text":
+            subject = subject or tok  # text after an item describes it: "6205 深沟 45"
+        elif subject is None:
+            result.strays.append(tok)
+        else:
+            result.pairs.append((subject, tok))
+            subject = None
+    if subject is not None and subject.kind != "text":
+        result.orphans.append(subject)
+    if not result.pairs and len(result.strays) == 1 and len(result.orphans) == 1:
+        # "领用10件6205": one number before one item.
+        result = _Pairing([(result.orphans[0], result.strays[0])], [], [])
+    return result
+
+
+def _is_numeric_code(tok: Tok, following: Tok | None) -> bool:
+    if not _maybe_part_number(tok) or following is None:
+        return False
+    return following.kind == "num" or (following.kind == "text" and following.start == tok.end)
+
+
+def _quantity(tok: Tok, hint: str, allow_zero: bool) -> int | Refusal:
+    """A whole, positive (or zero, for counts and plans), sane quantity, or why not."""
+    number = tok.value
+    assert isinstance(number, Number)
+    if number.negative and number.value != 0:
+        return Refusal("bad_quantity", detail=number.text, hint=hint)
+    if number.value > MAX_QTY:
+        return Refusal("too_large", detail=number.text, hint=hint)
+    if number.value != number.value.to_integral_value():
+        return Refusal("fraction", detail=number.text, hint=hint)
+    if number.value == 0 and not allow_zero:
+        return Refusal("bad_quantity", detail=number.text, hint=hint)
+    if number.odd_unit:
+        return Refusal("ambiguous", detail=number.text + number.unit, hint=hint)
+    return int(number.value)
+
+
+def _item_quantities(msg: Message, hint: str, allow_zero: bool) -> list[tuple[str, int]] | Refusal:
+    """The (sku, qty) pairs of the message, or the first problem found, most telling first."""
+    pairing = _pair(msg)
+    for subject, _ in pairing.pairs:
+        if subject.kind != "item":
+            return Refusal("unknown_item", detail=subject.text, hint=hint)
+    for orphan in pairing.orphans:
+        if orphan.kind == "code":
+            return Refusal("unknown_item", detail=orphan.text, hint=hint)
+    lines: list[tuple[str, int]] = []
+    for subject, number in pairing.pairs:
+        qty = _quantity(number, hint, allow_zero)
+        if isinstance(qty, Refusal):
+            return qty
+        lines.append((str(subject.value), qty))
+    if pairing.orphans:  # "库存 6205": how many?
+        return Refusal("ambiguous", detail=pairing.orphans[0].text, hint=hint)
+    if pairing.strays or not lines:  # "库存 45": of what?
+        detail = pairing.strays[0].text if pairing.strays else ""
+        return Refusal("ambiguous", detail=detail, hint=hint)
+    skus = [sku for sku, _ in lines]
+    if len(set(skus)) != len(skus):  # "6205 45, 6205 50": which one?
+        duplicate = next(sku for sku in skus if skus.count(sku) > 1)
+        return Refusal("ambiguous", detail=duplicate, hint=hint)
+    return lines
+
+
+def _item_lines(
+    msg: Message,
+    make: type[Count] | type[Correction] | type[Withdrawal],
+    hint: str,
+    allow_zero: bool,
+) -> Intent | Refusal:
+    lines = _item_quantities(msg, hint, allow_zero)
+    if isinstance(lines, Refusal):
+        return lines
+    return make(tuple(ItemQty(sku, qty) for sku, qty in lines))
+
+
+def _count(msg: Message, today: date) -> Intent | Refusal:
+    """库存 / 盘点 / stock, one or several items; "6205 库存?" is a question instead."""
+    if msg.vague("count"):
+        return Refusal("not_understood")
+    if _asks(msg) and not _quantities(msg):
+        return _status(msg, "count")
+    if _periods_other_than_now(msg, today):
+        return Refusal("ambiguous", detail=msg.of("period")[0].text, hint="count")
+    return _item_lines(msg, Count, "count", allow_zero=True)
+
+
+def _withdrawal(msg: Message, today: date) -> Intent | Refusal:
+    """领用 / used. With a future period it is a plan (下周 6205 领用 20)."""
+    if msg.vague("withdrawal"):
+        return Refusal("not_understood")
+    if _asks(msg) and not _quantities(msg):
+        return _status(msg, "withdrawal")
+    periods = [tok.value for tok in msg.of("period")]
+    if periods and all(isinstance(p, Period) and p.start > today for p in periods):
+        return _demand(msg, Plan, "plan")
+    if periods:
+        # "本月领用 85": a month's total, not a new withdrawal; recording it would double count.
+        return Refusal("ambiguous", detail=msg.of("period")[0].text, hint="withdrawal")
+    return _item_lines(msg, Withdrawal, "withdrawal", allow_zero=False)
+
+
+def _periods_other_than_now(msg: Message, today: date) -> bool:
+    """A count is for today: "本月盘点" is fine, "下月 6205 库存 45" is not a count."""
+    return any(
+        not (isinstance(tok.value, Period) and today in tok.value) for tok in msg.of("period")
+    )
+
+
+def _status(msg: Message, hint: str) -> Intent | Refusal:
+    """状态 / status / 6205 库存? — for one item when exactly one is named, else all."""
+    if hint == "status" and msg.vague("status"):
+        return Refusal("not_understood")
+    skus = _skus(msg)
+    if not skus:
+        codes = msg.of("code") + _numeric_codes(msg)
+        if codes:
+            return Refusal("unknown_item", detail=codes[0].text, hint="status")
+    return Status(skus[0] if len(skus) == 1 else None)
+
+
+def _demand(msg: Message, make: type[Plan] | type[Emergency], hint: str) -> Intent | Refusal:
+    """A plan or an emergency change: one item, one period, one quantity."""
+    if msg.vague(hint):
+        return Refusal("not_understood")
+    if _asks(msg) and not _quantities(msg):
+        return _status(msg, hint)
+    lines = _item_quantities(msg, hint, allow_zero=True)  # a plan of 0 is "no demand"
+    if isinstance(lines, Refusal) and lines.reason != "ambiguous":
+        return lines
+    period_toks = msg.of("period")
+    for tok in period_toks:
+        if tok.value is None:
+            return Refusal("bad_period", detail=tok.text, hint=hint)
+    if isinstance(lines, Refusal):
+        return lines
+    periods = list(dict.fromkeys(tok.value for tok in period_toks))
+    if len(periods) != 1:  # "6205 需求 90": for when?
+        detail = " ".join(tok.text for tok in period_toks)
+        return Refusal("ambiguous", detail=detail, hint=hint)
+    if len(lines) != 1:  # one item per plan line; the reply says so
+        return Refusal("ambiguous", detail=" ".join(sku for sku, _ in lines), hint=hint)
+    (sku, qty), period = lines[0], periods[0]
+    assert isinstance(period, Period)
+    return make(sku=sku, period=period, qty=qty)
+
+
+# ---------------------------------------------------------------------------------------------
+# Proposals
+
+
+def _proposal(msg: Message, today: date) -> Intent | Refusal:
+    """确认 / 调整 / 拒绝 / 发货 / 入库 + P1."""
+    families = msg.families
+    action = next((a for a in _ACTIONS if a in families), None)
+    if action is None and msg.has("yes"):
+        action = "confirm"  # "ok P1", "好的 P1"
+    ids = list(dict.fromkeys(str(tok.value) for tok in msg.of("pid")))
+    if action is not None and msg.of("item") and families & {"count", "withdrawal"}:
+        # "P1 入库后 6205 库存 95": the 95 is a count, not a partial receipt.
+        return Refusal("ambiguous", detail=" ".join(ids), hint=action)
+    if action is None:
+        if _asks(msg):
+            return Status(None)  # "P1?", "P1 状态": the status lists open proposals
+        return Refusal("ambiguous", detail=" ".join(ids), hint="proposal")
+    if len(ids) > 1:
+        return Refusal("ambiguous", detail=" ".join(ids), hint=action)
+    proposal_id = ids[0]
+    if action == "reject":
+        return ProposalAction("reject", proposal_id, reason=_reason(msg))
+    numbers = msg.of("num")
+    eta: date | None = None
+    if action == "ship":
+        eta_or_refusal = _eta(msg, numbers, today)
+        if isinstance(eta_or_refusal, Refusal):
+            return eta_or_refusal
+        eta, numbers = eta_or_refusal
+    if len(numbers) > 1:
+        return Refusal("ambiguous", detail=" ".join(tok.text for tok in numbers), hint=action)
+    qty: int | None = None
+    if numbers:
+        qty_or_refusal = _quantity(numbers[0], action, allow_zero=False)
+        if isinstance(qty_or_refusal, Refusal):
+            return qty_or_refusal
+        qty = qty_or_refusal
+    if action == "receipt":
+        return Receipt(proposal_id, qty)
+    if action == "ship":
+        return ProposalAction("ship", proposal_id, qty=qty, eta=eta)
+    if action == "confirm" and qty is not None:
+        # "确认 P1 60": confirm at 60, which is what an adjustment is (adjusted, then confirmed).
+        action = "adjust"
+    if action == "adjust" and qty is None:
+        return Refusal("ambiguous", detail=proposal_id, hint="adjust")  # adjust P1 to what?
+    return ProposalAction(action, proposal_id, qty=qty)
+
+
+_DOTTED_DATE = re.compile(r"([0-9]{1,2})\.([0-9]{1,2})")
+
+
+def _eta(msg: Message, numbers: list[Tok], today: date) -> tuple[date | None, list[Tok]] | Refusal:
+    """The expected arrival named in a shipment: 预计 11-25, eta 2026-11-25, 明天, 11.25."""
+    dates = [tok for tok in msg.of("date") if tok.text.lower() not in TODAY]
+    rest = []
+    for tok in numbers:
+        # "预计 11.25" is a date, not 11.25 pieces.
+        if (match := _DOTTED_DATE.fullmatch(tok.text)) and (
+            day := closest_date(today, int(match[1]), int(match[2]))
+        ):
+            dates.append(Tok("date", tok.start, tok.end, tok.text, day))
+        else:
+            rest.append(tok)
+    for tok in dates:
+        if tok.value is None:
+            return Refusal("bad_period", detail=tok.text, hint="ship")
+    days = list(dict.fromkeys(tok.value for tok in dates))
+    if len(days) > 1:
+        return Refusal("ambiguous", detail=" ".join(tok.text for tok in dates), hint="ship")
+    eta = days[0] if days else None
+    assert eta is None or isinstance(eta, date)
+    return eta, rest
+
+
+_REASON_PREFIX = re.compile(r"^(?:原因|理由|因为|reason|because)\s*[:,]?\s*(?=\S)", re.IGNORECASE)
+_EDGE = " \t\n,.;:!?、。()[]{}【】<>\"'-~·"
+
+
+def _reason(msg: Message) -> str:
+    """The words after "拒绝 P1" (or before, if nothing follows), as typed."""
+    verb = next(tok for tok in msg.tokens if tok.kind == "kw" and tok.family == "reject")
+    pid = msg.of("pid")[0]
+    after = msg.raw[max(verb.end, pid.end) :].strip(_EDGE)
+    text = after or msg.raw[: min(verb.start, pid.start)].strip(_EDGE)
+    text = _REASON_PREFIX.sub("", text).lstrip("了吧").strip(_EDGE)
+    return text

@@ -1,0 +1,125 @@
+"""The intents, one row each: what the parser makes of the message (or which card button means
+it), who may do it, the function that does it, and what to type for it.
+
+The conversation looks a parsed message or a pressed button up here and checks the role from
+the row; nothing else maps intents to roles or functions. The rows read two things they do not
+hold: who may do what is the one role table in vmi_rules/roles.py, because the proposal rules
+check the same roles on every step; and the words (a label, an example per locale) are in
+messages/words.py, because the reminders, below the handlers, show the same examples. Adding an
+intent is a row here, its roles there, and its words and card in messages/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from handlers.incoming import ButtonPress
+from handlers.intents.plans import on_emergency, on_plan
+from handlers.intents.proposals import on_proposal_action, on_receipt, on_review
+from handlers.intents.queries import on_help, on_status
+from handlers.intents.stock import on_count, on_withdrawal
+from handlers.parsing import (
+    Action,
+    Correction,
+    Count,
+    Emergency,
+    Help,
+    Intent,
+    Plan,
+    ProposalAction,
+    Receipt,
+    Refusal,
+    ReviewNow,
+    Status,
+    Withdrawal,
+)
+from handlers.turn import Turn
+from messages.cards import Card
+from messages.words import example
+from vmi_rules.roles import may, roles_for
+
+Handler = Callable[[Turn, Any], Card]
+# What pressing a card's button means: the proposal it is on, and the quantity the card showed.
+Press = Callable[[str, int | None], Intent]
+
+
+@dataclass(frozen=True)
+class IntentRow:
+    """One intent: how it is recognised, who may do it, what does it."""
+
+    name: str  # as the labels and examples call it ("receipt": 入库)
+    parsed: tuple[type, ...]  # the parser's results that mean it
+    handler: Handler
+    step: str = ""  # a step of a proposal's life: ProposalAction.action and the button's action
+    press: Press | None = None  # the intent a pressed button of this step stands for
+
+    @property
+    def action(self) -> str:
+        """What the role table calls it: a proposal step by the step's name, as the rules do."""
+        return self.step or self.name
+
+    @property
+    def roles(self) -> list[str]:
+        """The roles that may do it, the admin last."""
+        return roles_for(self.action)
+
+    def allows(self, role: str) -> bool:
+        """True when a member with `role` may do it."""
+        return may(role, self.action)
+
+    def example(self, locale: str) -> str:
+        """What to type for it, in `locale` (zh or en)."""
+        return example(self.name, locale)
+
+
+def _answer(step: Action) -> Press:
+    """A proposal card's button; only Confirm carries the quantity the card showed, so that
+    pressing it on a card resized since confirms nothing."""
+    return lambda proposal_id, shown: ProposalAction(
+        step, proposal_id, qty=shown if step == "confirm" else None
+    )
+
+
+def _received(proposal_id: str, shown: int | None) -> Receipt:
+    """The keeper's button: the whole proposal is in, as "入库 P1" says."""
+    return Receipt(proposal_id)
+
+
+# fmt: off
+INTENTS: tuple[IntentRow, ...] = (
+    #         name          parsed as            handler             step       a button means
+    IntentRow("count",      (Count, Correction), on_count),
+    IntentRow("withdrawal", (Withdrawal,),       on_withdrawal),
+    IntentRow("receipt",    (Receipt,),          on_receipt,         "receive", _received),
+    IntentRow("plan",       (Plan,),             on_plan),
+    IntentRow("emergency",  (Emergency,),        on_emergency),
+    IntentRow("confirm",    (ProposalAction,),   on_proposal_action, "confirm", _answer("confirm")),
+    IntentRow("adjust",     (ProposalAction,),   on_proposal_action, "adjust",  _answer("adjust")),
+    IntentRow("reject",     (ProposalAction,),   on_proposal_action, "reject",  _answer("reject")),
+    IntentRow("ship",       (ProposalAction,),   on_proposal_action, "ship",    _answer("ship")),
+    IntentRow("review",     (ReviewNow,),        on_review),
+    IntentRow("status",     (Status,),           on_status),
+    IntentRow("help",       (Help,),             on_help),
+)
+# fmt: on
+
+
+def row_for(intent: Intent) -> IntentRow:
+    """The row of a parsed intent; a proposal action by its step."""
+    step = intent.action if isinstance(intent, ProposalAction) else ""
+    for row in INTENTS:
+        if isinstance(intent, row.parsed) and step in ("", row.step):
+            return row
+    raise LookupError(f"no intent in the registry for {intent!r}")
+
+
+def pressed(button: ButtonPress) -> Intent | Refusal:
+    """A card's button as the intent its text equivalent states ("P1@55": Confirm on a card
+    that showed 55); a button of no intent is not understood."""
+    for row in INTENTS:
+        if row.press is not None and row.step == button.action:
+            proposal_id, _, shown = button.value.partition("@")
+            return row.press(proposal_id, int(shown) if shown.isdecimal() else None)
+    return Refusal("not_understood")

@@ -1,0 +1,55 @@
+"""One turn of the conversation: everything an incoming message is handled with, in one
+transaction. Its own module, so that the intents and the conversation both import it and
+neither imports the other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.config import AgreementConfig, Config, Member
+from handlers.incoming import Incoming
+from messages.cards import Card
+from messages.render import render_card
+from vmi_rules.proposal import Actor
+
+
+@dataclass
+class Turn:
+    """Everything one incoming message is handled with, in one transaction."""
+
+    session: Session
+    config: Config
+    incoming: Incoming
+    member: Member
+    agreement: AgreementConfig
+    locale: str
+    platforms: frozenset[str]
+    inbox_id: int
+
+    @property
+    def now(self) -> datetime:
+        """When it was said."""
+        return self.incoming.at
+
+    @property
+    def actor(self) -> Actor:
+        """The member as the rules see them."""
+        return Actor(self.member.id, self.member.name, self.member.role)
+
+    def card(self, name: str, **context: Any) -> Card:
+        """A card from the templates in this member's language."""
+        return render_card(name, self.locale, **context)
+
+    def refuse(self, reason: str, **context: Any) -> Card:
+        """A refusal card: why, and what to type instead."""
+        defaults = {"detail": "", "example": "", "items": item_labels(self.agreement)}
+        return self.card("refusal", reason=reason, **{**defaults, **context})
+
+
+def item_labels(agreement: AgreementConfig) -> list[str]:
+    """How the items are listed to people: sku and name."""
+    return [i.sku if i.name.startswith(i.sku) else f"{i.sku} {i.name}" for i in agreement.items]

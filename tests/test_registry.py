@@ -1,0 +1,67 @@
+"""The registry: one row per intent. Whatever the parser can make of a message and whatever
+button a card can carry has a row; a row's example, typed, is that intent; its button means
+what its example says; and someone may do it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import get_args
+
+import pytest
+
+from handlers.incoming import ButtonPress
+from handlers.parsing import Action, Intent, ProposalAction, Refusal, parse
+from handlers.registry import INTENTS, IntentRow, pressed, row_for
+from messages.render import LOCALES, proposal_buttons
+from messages.words import label
+from vmi_rules.terms import Item
+
+ITEMS = (Item(sku="6205", name="6205 深沟球轴承", min=50, max=100),)
+TODAY = date(2026, 11, 21)
+MEMBER_ROLES = {"warehouse", "buyer", "supplier", "admin"}
+
+
+def test_every_intent_the_parser_makes_has_one_row() -> None:
+    for kind in get_args(Intent):
+        if kind is ProposalAction:
+            continue
+        assert [row.name for row in INTENTS if kind in row.parsed] != [], kind
+    for step in get_args(Action):
+        assert [r.name for r in INTENTS if ProposalAction in r.parsed and r.step == step] == [step]
+    assert len({row.name for row in INTENTS}) == len(INTENTS)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("row", INTENTS, ids=lambda row: row.name)
+def test_a_rows_example_typed_is_that_intent(row: IntentRow, locale: str) -> None:
+    typed = row.example(locale)
+    assert typed, f"{row.name} has no example in {locale}"
+    intent = parse(typed, ITEMS, TODAY)
+    assert not isinstance(intent, Refusal), (typed, intent)
+    assert row_for(intent) is row, (typed, intent)
+
+
+@pytest.mark.parametrize("row", INTENTS, ids=lambda row: row.name)
+def test_someone_may_do_each_intent_and_it_has_a_name_in_each_language(row: IntentRow) -> None:
+    assert row.roles and set(row.roles) <= MEMBER_ROLES
+    assert row.roles[-1] == "admin"  # the refusal names the admin last
+    assert all(label(row.name, locale) != row.name for locale in LOCALES)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("row", [r for r in INTENTS if r.step], ids=lambda row: row.name)
+def test_a_button_means_what_typing_its_example_means(row: IntentRow, locale: str) -> None:
+    button = pressed(ButtonPress(row.step, "P7"))
+    typed = parse(row.example(locale).replace("P1", "P7"), ITEMS, TODAY)
+    assert not isinstance(button, Refusal) and not isinstance(typed, Refusal)
+    assert row_for(button) is row is row_for(typed)
+    assert getattr(button, "proposal_id", None) == "P7"
+
+
+def test_every_button_on_a_proposal_card_has_a_row() -> None:
+    for action, value, _ in proposal_buttons("P3", 55):
+        intent = pressed(ButtonPress(action, value))
+        assert isinstance(intent, ProposalAction) and intent.proposal_id == "P3"
+        assert row_for(intent).step == action
+    confirm = pressed(ButtonPress("confirm", "P3@55"))
+    assert confirm == ProposalAction("confirm", "P3", qty=55)  # the quantity the card showed

@@ -1,0 +1,40 @@
+"""Who may do what (CONTRACT §2 roles): the one role table, for what members say in the chat
+and for the steps of a proposal's life alike, so the two can never disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+KEEPERS = frozenset({"warehouse", "admin"})
+BUYERS = frozenset({"buyer", "admin"})
+SUPPLIERS = frozenset({"supplier", "admin"})
+EVERYONE = frozenset({"warehouse", "buyer", "supplier", "admin"})
+THE_BOT = frozenset({"system"})  # steps no member takes: the bot expires and resizes proposals
+
+MAY: Mapping[str, frozenset[str]] = {
+    "count": KEEPERS,
+    "withdrawal": KEEPERS,
+    "plan": BUYERS,
+    "emergency": BUYERS,
+    "review": SUPPLIERS,
+    "status": EVERYONE,
+    "help": EVERYONE,
+    # the steps of a proposal (DESIGN §3.5)
+    "confirm": BUYERS,
+    "adjust": BUYERS,
+    "reject": BUYERS,
+    "ship": SUPPLIERS,
+    "receive": KEEPERS,
+    "expire": THE_BOT,
+    "resize": THE_BOT,
+}
+
+
+def may(role: str, action: str) -> bool:
+    """True when a member with `role` may do `action` (an intent or a proposal step)."""
+    return role in MAY.get(action, frozenset())
+
+
+def roles_for(action: str) -> list[str]:
+    """The roles that may do `action`, the admin last."""
+    return sorted(MAY.get(action, frozenset()), key=lambda r: (r == "admin", r))
