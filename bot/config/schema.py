@@ -163,7 +163,10 @@ class ItemTable(_Table):
     pack_size: int = Field(_ITEM.pack_size, ge=1)
     moq: Count = _ITEM.moq
     rounding: Rounding = _ITEM.rounding
-    unit_price: Number = _ITEM.unit_price
+    # Required: a forgotten price would bill every withdrawal at 0.
+    unit_price: Number = Field(
+        description="the price a withdrawn unit is billed at; write 0 if the part is free"
+    )
     lead_time_days: Count = _ITEM.lead_time_days
 
 
