@@ -832,6 +832,20 @@ def test_all_problems_are_reported_together(tmp_path: Path) -> None:
     assert len(problems) == 7, "\n".join(problems)
 
 
+def test_problems_are_listed_in_the_order_of_the_file(tmp_path: Path) -> None:
+    text = edit("max = 40", "max = 40\nmoq = -2")
+    text = edit('customer = "plant"', 'customer = "factory"', text)
+    text = edit('slack = "U2"', 'slack = "U1"', text)
+    text = edit('timezone = "Asia/Shanghai"', 'timezone = "Mars/Base"', text)
+    keys = [line.split(": ")[1] for line in problems_in(tmp_path, text)]
+    assert keys == [
+        "bot.timezone",
+        "members[1].slack",
+        "agreements[0].customer",
+        "agreements[0].items[1].moq",
+    ]
+
+
 def test_config_error_str_is_one_line_per_problem() -> None:
     err = ConfigError(["a.toml: x: bad", "a.toml: y: worse"])
     assert str(err) == "a.toml: x: bad\na.toml: y: worse"
