@@ -22,12 +22,11 @@ from pydantic_core import ErrorDetails
 
 from bot.config.locate import CONFIG_ENV
 from bot.config.model import PLATFORMS, AgreementConfig, BotSettings, Config, Member, Party, norm
-from bot.config.schema import TABLES, AgreementFile, AgreementTable, got, kind, show
+from bot.config.schema import TABLES, AgreementFile, AgreementTable, got, show
 from vmi_rules.terms import AgreementTerms, Item
 
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
-_ABSENT = object()
 
 # Which party role each member role belongs to; admin may belong to either party or none.
 MEMBER_PARTY_ROLE = {"warehouse": "customer", "buyer": "customer", "supplier": "supplier"}
@@ -84,7 +83,8 @@ def parse_config(text: str, path: Path | str = "<string>") -> Config:
         problems = [(tuple(e["loc"]), _why(e)) for e in exc.errors(include_url=False)]
     problems += _relations(_Accepted(data, {loc for loc, _ in problems}))
     if problems or file is None:
-        problems.sort(key=lambda problem: _position(data, problem[0]))
+        # From the top of the file down; a missing key comes first in its table.
+        problems.sort(key=lambda problem: [step for step, _ in _steps(data, problem[0])])
         raise ConfigError(f"{path}: {key_path(loc)}: {why}" for loc, why in problems)
     return _build(file, Path(path))
 
@@ -144,7 +144,7 @@ def _why(error: ErrorDetails) -> str:
             return f"no {loc[-1]}; add at least one [[{header}]] table"
         if isinstance(value, dict):  # the usual slip: [parties] where [[parties]] was meant
             return f"write [[{header}]] (double brackets), not [{header}]"
-        return f"expected [[{header}]] tables, got {kind(value)}"
+        return f"expected [[{header}]] tables, got {got(value)}"
     if type_.endswith("_type"):
         expected = f"expected {_EXPECTED[type_]}" if type_ in _EXPECTED else error["msg"]
         return f"{expected}, got {got(value)}"
@@ -163,21 +163,17 @@ def _out_of_range(value: object, field: FieldInfo | None) -> str:
     return f"{show(value)} {why}{note}"
 
 
-def _position(data: dict[str, object], loc: Loc) -> list[int]:
-    """Where `loc` is in the file, so problems are listed from top to bottom."""
-    place: list[int] = []
+def _steps(data: dict[str, object], loc: Loc) -> Iterator[tuple[int, object]]:
+    """Down from the top of the file towards `loc`: each step's index and the value there."""
     node: object = data
     for part in loc:
-        if isinstance(node, dict) and isinstance(part, str):
-            keys = list(node)
-            place.append(keys.index(part) if part in node else len(keys))  # missing: table's end
-            node = node.get(part)
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            step, node = list(node).index(part), node[part]
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            place.append(part)
-            node = node[part]
+            step, node = part, node[part]
         else:
-            break
-    return place
+            return
+        yield step, node
 
 
 class _Accepted:
@@ -192,41 +188,26 @@ class _Accepted:
         self.data = data
         self.bad = bad
 
-    def _at(self, loc: Loc) -> object:
-        """The value at `loc`, right or wrong, or _ABSENT."""
-        node: object = self.data
-        for part in loc:
-            if isinstance(node, dict) and isinstance(part, str):
-                node = node.get(part, _ABSENT)
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                node = node[part]
-            else:
-                return _ABSENT
-        return node
-
     def given(self, loc: Loc) -> bool:
         """Whether the file has a value at `loc`, right or wrong."""
-        return self._at(loc) is not _ABSENT
+        return len(list(_steps(self.data, loc))) == len(loc)
 
     def get(self, loc: Loc) -> object:
-        """The accepted value at `loc`, or None when it is missing or has a problem."""
-        if any(loc[:n] in self.bad for n in range(1, len(loc) + 1)):
+        """The value at `loc`, or None when it is missing or has a problem."""
+        steps = list(_steps(self.data, loc))
+        if len(steps) < len(loc) or any(loc[:n] in self.bad for n in range(1, len(loc) + 1)):
             return None
-        value = self._at(loc)
-        return None if value is _ABSENT else value
+        return steps[-1][1]
 
     def text(self, loc: Loc) -> str | None:
-        """An accepted string; "" is not set."""
         value = self.get(loc)
-        return value if isinstance(value, str) and value else None
+        return value if isinstance(value, str) and value else None  # "": not set
 
     def whole(self, loc: Loc) -> int | None:
-        """An accepted whole number."""
         value = self.get(loc)
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     def entries(self, loc: Loc) -> list[Loc]:
-        """The locations of an accepted array's entries."""
         value = self.get(loc)
         return [(*loc, i) for i in range(len(value))] if isinstance(value, list) else []
 
@@ -317,23 +298,13 @@ def _items(view: _Accepted, agreement: Loc) -> Iterator[Problem]:
 
 def _build(file: AgreementFile, path: Path) -> Config:
     """The Config the bot reads, from a file that passed every check."""
-    bot = BotSettings(timezone=file.bot.timezone, locale=file.bot.locale)
-    parties = tuple(Party(id=p.id, name=p.name, role=p.role) for p in file.parties)
+    bot = BotSettings(file.bot.timezone, file.bot.locale)
+    parties = tuple(Party(p.id, p.name, p.role) for p in file.parties)
     members = tuple(
-        Member(
-            id=m.id,
-            name=m.name,
-            party=m.party,
-            role=m.role,
-            console=m.console,
-            slack=m.slack,
-            wecom=m.wecom,
-            locale=m.locale,
-        )
+        Member(m.id, m.name, m.party, m.role, m.console, m.slack, m.wecom, m.locale)
         for m in file.members
     )
-    agreements = tuple(_agreement(a, bot) for a in file.agreements)
-    return Config(path, bot, parties, members, agreements)
+    return Config(path, bot, parties, members, tuple(_agreement(a, bot) for a in file.agreements))
 
 
 def _agreement(a: AgreementTable, bot: BotSettings) -> AgreementConfig:

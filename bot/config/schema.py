@@ -30,6 +30,7 @@ _BOT = BotSettings()
 _TERMS = AgreementTerms()
 _ITEM = Item(sku="", name="", min=0, max=0)
 _HH_MM = re.compile(r"(\d{1,2}):(\d{2})")
+_TOML_TYPES = ((bool, "boolean"), (int, "integer"), (float, "float"), (str, "string"))
 
 
 def show(value: object) -> str:
@@ -38,26 +39,17 @@ def show(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
+    if isinstance(value, dict | list):
+        return "a table" if isinstance(value, dict) else "an array"
     return str(value)
 
 
-def kind(value: object) -> str:
-    """The TOML type name of a parsed value."""
-    if isinstance(value, bool):
-        return "boolean"
-    for python, toml in ((int, "integer"), (float, "float"), (str, "string"), (list, "array")):
-        if isinstance(value, python):
-            return toml
-    return "table" if isinstance(value, dict) else "date/time"
-
-
 def got(value: object) -> str:
-    """A wrong value for "expected ..., got ...": its type and, unless a table or array, itself."""
-    return show(value) if isinstance(value, dict | list) else f"{kind(value)} {show(value)}"
+    """A wrong value, for "expected ..., got ...": its TOML type and, for a plain value, itself."""
+    if isinstance(value, dict | list):
+        return show(value)
+    toml = next((name for python, name in _TOML_TYPES if isinstance(value, python)), "date/time")
+    return f"{toml} {show(value)}"
 
 
 def _not_blank(value: str) -> str:
@@ -71,11 +63,6 @@ def _no_spaces(value: str) -> str:
     if any(ch.isspace() for ch in value):
         raise PydanticCustomError("spaces", "{id} must not contain spaces", {"id": show(value)})
     return value
-
-
-def _not_set_if_empty(value: object) -> object:
-    # `slack = ""` in the file means the member is not on Slack.
-    return None if value == "" else value
 
 
 def _known_zone(value: str) -> str:
@@ -110,7 +97,8 @@ def _time_of_day(value: object) -> object:
 
 Text = Annotated[str, AfterValidator(_not_blank)]
 Id = Annotated[Text, AfterValidator(_no_spaces)]
-PlatformId = Annotated[Text | None, BeforeValidator(_not_set_if_empty)]
+# `slack = ""` in the file means the member is not on Slack.
+PlatformId = Annotated[Text | None, BeforeValidator(lambda v: None if v == "" else v)]
 TimeZone = Annotated[Text, AfterValidator(_known_zone)]
 Count = Annotated[int, Field(ge=0)]
 Number = Annotated[Decimal, BeforeValidator(_toml_number), Field(ge=0)]
