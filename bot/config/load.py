@@ -83,8 +83,7 @@ def parse_config(text: str, path: Path | str = "<string>") -> Config:
         problems = [(tuple(e["loc"]), _why(e)) for e in exc.errors(include_url=False)]
     problems += _relations(_Accepted(data, {loc for loc, _ in problems}))
     if problems or file is None:
-        # From the top of the file down; a missing key comes first in its table.
-        problems.sort(key=lambda problem: [step for step, _ in _steps(data, problem[0])])
+        problems.sort(key=lambda problem: _position(data, problem[0]))
         raise ConfigError(f"{path}: {key_path(loc)}: {why}" for loc, why in problems)
     return _build(file, Path(path))
 
@@ -163,17 +162,31 @@ def _out_of_range(value: object, field: FieldInfo | None) -> str:
     return f"{show(value)} {why}{note}"
 
 
-def _steps(data: dict[str, object], loc: Loc) -> Iterator[tuple[int, object]]:
-    """Down from the top of the file towards `loc`: each step's index and the value there."""
+def _value(data: dict[str, object], loc: Loc) -> object:
+    """The parsed value at `loc`, right or wrong; None when the file has none (TOML has no null)."""
     node: object = data
     for part in loc:
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
-            step, node = list(node).index(part), node[part]
+        if isinstance(node, dict) and isinstance(part, str):
+            node = node.get(part)
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            step, node = part, node[part]
+            node = node[part]
         else:
-            return
-        yield step, node
+            return None
+    return node
+
+
+def _position(data: dict[str, object], loc: Loc) -> list[int]:
+    """Where `loc` is in the file, to list problems from the top down."""
+    place: list[int] = []
+    for n, part in enumerate(loc):
+        parent = _value(data, loc[:n])
+        if isinstance(parent, dict) and part in parent:
+            place.append(list(parent).index(part))
+        elif isinstance(parent, list) and isinstance(part, int) and part < len(parent):
+            place.append(part)
+        else:
+            break  # a missing key comes first in its table
+    return place
 
 
 class _Accepted:
@@ -190,14 +203,13 @@ class _Accepted:
 
     def given(self, loc: Loc) -> bool:
         """Whether the file has a value at `loc`, right or wrong."""
-        return len(list(_steps(self.data, loc))) == len(loc)
+        return _value(self.data, loc) is not None
 
     def get(self, loc: Loc) -> object:
         """The value at `loc`, or None when it is missing or has a problem."""
-        steps = list(_steps(self.data, loc))
-        if len(steps) < len(loc) or any(loc[:n] in self.bad for n in range(1, len(loc) + 1)):
+        if self.bad and any(loc[:n] in self.bad for n in range(1, len(loc) + 1)):
             return None
-        return steps[-1][1]
+        return _value(self.data, loc)
 
     def text(self, loc: Loc) -> str | None:
         value = self.get(loc)
