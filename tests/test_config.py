@@ -1,4 +1,4 @@
-"""Loading and checking the TOML configuration (bot/config.py)."""
+"""Loading and checking the TOML configuration (bot/config)."""
 
 from __future__ import annotations
 
@@ -80,12 +80,14 @@ name = "6205 bearing"
 aliases = ["6205轴承"]
 min = 50
 max = 100
+unit_price = 12.5
 
 [[agreements.items]]
 sku = "6206"
 name = "6206 bearing"
 min = 20
 max = 40
+unit_price = 8
 """
 
 
@@ -212,7 +214,7 @@ def test_parse_config_applies_the_defaults() -> None:
     agreement = config.agreements[0]
     assert isinstance(agreement, AgreementConfig)
     item = agreement.item("6206")
-    assert item == Item(sku="6206", name="6206 bearing", min=20, max=40)
+    assert item == Item(sku="6206", name="6206 bearing", min=20, max=40, unit_price=Decimal(8))
     assert (item.unit, item.aliases, item.pack_size, item.moq, item.rounding) == (
         "件",
         (),
@@ -220,7 +222,7 @@ def test_parse_config_applies_the_defaults() -> None:
         0,
         "up",
     )
-    assert item.unit_price == Decimal(0) and item.lead_time_days == 0
+    assert item.lead_time_days == 0
     terms = agreement.terms
     assert (
         terms.review_every_days,
@@ -295,6 +297,7 @@ sku = "6300"
 name = "6300 bearing"
 min = 1
 max = 2
+unit_price = 3.2
 """
     )
     config = parse_config(text)
@@ -367,11 +370,27 @@ def test_not_utf8(tmp_path: Path) -> None:
         ('name = "6205 bearing"\n', "agreements[0].items[0].name"),
         ("min = 50\n", "agreements[0].items[0].min"),
         ("max = 40\n", "agreements[0].items[1].max"),
+        ("unit_price = 8\n", "agreements[0].items[1].unit_price"),
     ],
 )
 def test_missing_required_key(tmp_path: Path, old: str, key: str) -> None:
     problems = problems_in(tmp_path, edit(old, ""))
     find(problems, tmp_path, key, "missing (required)")
+
+
+def test_missing_unit_price_says_what_it_is_for(tmp_path: Path) -> None:
+    # Left out, it once billed every withdrawal at 0; a free part says so with 0.
+    only(
+        tmp_path,
+        edit("unit_price = 8\n", ""),
+        "agreements[0].items[1].unit_price",
+        "missing (required); the price a withdrawn unit is billed at; write 0 if the part is free",
+    )
+
+
+def test_a_unit_price_of_zero_is_accepted() -> None:
+    config = parse_config(edit("unit_price = 8", "unit_price = 0"))
+    assert config.agreements[0].item("6206").unit_price == Decimal(0)
 
 
 def test_missing_party_says_when_it_is_required(tmp_path: Path) -> None:
@@ -411,14 +430,14 @@ def test_config_without_agreements(tmp_path: Path) -> None:
         ("max = 100", "max = 100.0", "agreements[0].items[0].max", "got float 100.0"),
         ("min = 20", "min = true", "agreements[0].items[1].min", "got boolean true"),
         (
-            "max = 40",
-            'max = 40\nunit_price = "12.5"',
+            "unit_price = 8",
+            'unit_price = "12.5"',
             "agreements[0].items[1].unit_price",
             'expected a number, got string "12.5"',
         ),
         (
-            "max = 40",
-            "max = 40\nunit_price = false",
+            "unit_price = 8",
+            "unit_price = false",
             "agreements[0].items[1].unit_price",
             "expected a number, got boolean false",
         ),
@@ -623,15 +642,20 @@ def test_min_above_max(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "key", "value"),
+    ("old", "new", "key", "value"),
     [
-        ("moq = -1", "agreements[0].items[1].moq", "-1"),
-        ("unit_price = -0.5", "agreements[0].items[1].unit_price", "-0.5"),
-        ("lead_time_days = -3", "agreements[0].items[1].lead_time_days", "-3"),
+        ("max = 40", "max = 40\nmoq = -1", "agreements[0].items[1].moq", "-1"),
+        ("unit_price = 8", "unit_price = -0.5", "agreements[0].items[1].unit_price", "-0.5"),
+        (
+            "max = 40",
+            "max = 40\nlead_time_days = -3",
+            "agreements[0].items[1].lead_time_days",
+            "-3",
+        ),
     ],
 )
-def test_negative_item_numbers(tmp_path: Path, extra: str, key: str, value: str) -> None:
-    only(tmp_path, edit("max = 40", f"max = 40\n{extra}"), key, f"{value} is negative")
+def test_negative_item_numbers(tmp_path: Path, old: str, new: str, key: str, value: str) -> None:
+    only(tmp_path, edit(old, new), key, f"{value} is negative")
 
 
 def test_negative_min_and_max(tmp_path: Path) -> None:
@@ -807,6 +831,20 @@ def test_all_problems_are_reported_together(tmp_path: Path) -> None:
     find(problems, tmp_path, "agreements[0].items[1].moq", "-2 is negative")
     find(problems, tmp_path, "agreements[0].items[1].mni", "did you mean 'min'?")
     assert len(problems) == 7, "\n".join(problems)
+
+
+def test_problems_are_listed_in_the_order_of_the_file(tmp_path: Path) -> None:
+    text = edit("max = 40", "max = 40\nmoq = -2")
+    text = edit('customer = "plant"', 'customer = "factory"', text)
+    text = edit('slack = "U2"', 'slack = "U1"', text)
+    text = edit('timezone = "Asia/Shanghai"', 'timezone = "Mars/Base"', text)
+    keys = [line.split(": ")[1] for line in problems_in(tmp_path, text)]
+    assert keys == [
+        "bot.timezone",
+        "members[1].slack",
+        "agreements[0].customer",
+        "agreements[0].items[1].moq",
+    ]
 
 
 def test_config_error_str_is_one_line_per_problem() -> None:

@@ -17,7 +17,10 @@ from tests.support import EXAMPLE
 
 VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
 SAID = re.compile(r"^\[\d\d-\d\d \d\d:\d\d\] [^:]+: (.*)$", re.MULTILINE)
-ITEM_6206 = '\n[[agreements.items]]\nsku = "6206"\nname = "6206 深沟球轴承"\nmin = 20\nmax = 60\n'
+ITEM_6206 = (
+    '\n[[agreements.items]]\nsku = "6206"\nname = "6206 深沟球轴承"\nmin = 20\nmax = 60\n'
+    "unit_price = 15\n"
+)
 
 
 # The seed's Saturday: 下月 is 2026-12 and 下周 is 2026-W48, whatever today is.

@@ -180,7 +180,8 @@ def test_lines_pasted_from_excel_are_one_count_of_several_items(tmp_path: Path) 
     two_items = tmp_path / "two.toml"
     two_items.write_text(
         EXAMPLE.read_text(encoding="utf-8")
-        + '\n[[agreements.items]]\nsku = "6206"\nname = "6206 深沟球轴承"\nmin = 20\nmax = 60\n',
+        + '\n[[agreements.items]]\nsku = "6206"\nname = "6206 深沟球轴承"\nmin = 20\nmax = 60\n'
+        + "unit_price = 15\n",
         encoding="utf-8",
     )
     rt2 = start(str(two_items), f"sqlite:///{tmp_path / 'two.sqlite'}")
@@ -217,6 +218,7 @@ sku = "6301"
 name = "6301 轴承"
 min = 10
 max = 40
+unit_price = 9.8
 """,
         encoding="utf-8",
     )

@@ -119,6 +119,7 @@ def test_changed_config_updates_items_and_keeps_history(database_url: str, tmp_p
 
     changed = EXAMPLE.read_text(encoding="utf-8").replace("min = 50", "min = 40")
     changed += '\n[[agreements.items]]\nsku = "6206"\nname = "6206 轴承"\nmin = 10\nmax = 20\n'
+    changed += "unit_price = 15\n"
     path = tmp_path / "changed.toml"
     path.write_text(changed, encoding="utf-8")
     second = start(str(path), database_url)

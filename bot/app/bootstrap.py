@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -11,7 +10,7 @@ from sqlalchemy.engine import make_url
 from bot.adapters.console.audience import AUDIENCE as CONSOLE_AUDIENCE
 from bot.adapters.slack.audience import AUDIENCE as SLACK_AUDIENCE
 from bot.adapters.wecom.audience import AUDIENCE as WECOM_AUDIENCE
-from bot.config import DEFAULT_CONFIG, load_config, resolve_config_path
+from bot.config import load_config, resolve_config_path
 from bot.runtime.context import Runtime
 from bot.services import announce
 from bot.settings import Settings, secret
@@ -29,20 +28,6 @@ class StartRefused(Exception):
 
 def _quiet(_line: str) -> None:
     pass
-
-
-def shipped_example() -> Path:
-    """The seed's agreement as installed with the package (works from any folder)."""
-    return Path(str(resources.files("bot.config") / "example.toml"))
-
-
-def agreement_file(config_arg: str | None, from_env: str | None, say: Say = _quiet) -> Path:
-    """`--config`, else `$VMI_CONFIG`, else ./config/example.toml, else the shipped example."""
-    path = resolve_config_path(config_arg, from_env)
-    if path == DEFAULT_CONFIG and not path.exists():
-        path = shipped_example()
-        say(f"vmi-bot: no {DEFAULT_CONFIG} here; using the example agreement ({path})")
-    return path
 
 
 def database_url(db_arg: str | None, from_env: str | None) -> str:
@@ -81,7 +66,7 @@ def start(
     """
     settings = Settings() if settings is None else settings
     register_audiences()
-    config = load_config(agreement_file(config_arg, settings.vmi_config, say))
+    config = load_config(resolve_config_path(config_arg, settings.vmi_config, say))
     url = database_url(db_arg, secret(settings.database_url) or None)
     parsed = make_url(url)
     sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" else None

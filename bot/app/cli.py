@@ -231,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _init(path: Path) -> int:
-    from bot.app.bootstrap import shipped_example
+    from bot.config.locate import shipped_example
 
     if path.exists():
         print(f"vmi-bot: {path} exists already; choose another PATH", file=sys.stderr)

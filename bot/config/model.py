@@ -1,0 +1,125 @@
+"""The loaded configuration, as the rest of the bot reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from vmi_rules.terms import AgreementTerms, Item
+
+PLATFORMS = ("console", "slack", "wecom")
+DEFAULT_REVIEW_TIME = time(8, 0)
+
+
+def norm(name: str) -> str:
+    """Sku and alias form for comparing: no spaces, case folded."""
+    return "".join(name.split()).casefold()
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    """Bot-wide settings from `[bot]`."""
+
+    timezone: str = "Asia/Shanghai"
+    locale: str = "zh"
+
+
+@dataclass(frozen=True)
+class Party:
+    """A company in an agreement: the customer (客户) or a supplier (供应商)."""
+
+    id: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person the bot talks to, with a role and an id per chat platform."""
+
+    id: str
+    name: str
+    party: str | None
+    role: str
+    console: str | None = None
+    slack: str | None = None
+    wecom: str | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class AgreementConfig:
+    """One VMI agreement (VMI 协议): its two parties, terms, schedule and the chats it lives in."""
+
+    id: str
+    customer: str
+    supplier: str
+    timezone: str
+    review_time: time
+    terms: AgreementTerms
+    slack_channel: str | None = None
+    wecom_chat: str | None = None
+    wecom_webhook_key: str | None = None
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        """The items kept under this agreement."""
+        return self.terms.items
+
+    def item(self, sku: str) -> Item | None:
+        """The item with this sku; failing that, the one whose sku or alias matches loosely.
+
+        The loose match ignores case and spaces, the same rule that keeps skus and aliases
+        unique in the file, so at most one item can match.
+        """
+        exact = self.terms.item(sku)
+        if exact is not None:
+            return exact
+        key = norm(sku)
+        for item in self.terms.items:
+            if key == norm(item.sku) or any(key == norm(a) for a in item.aliases):
+                return item
+        return None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The agreement's time zone, for its schedule and dates."""
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole loaded configuration."""
+
+    path: Path
+    bot: BotSettings
+    parties: tuple[Party, ...]
+    members: tuple[Member, ...]
+    agreements: tuple[AgreementConfig, ...]
+
+    def party(self, id: str) -> Party | None:
+        """The party with this id, or None."""
+        return next((p for p in self.parties if p.id == id), None)
+
+    def member(self, id: str) -> Member | None:
+        """The member with this id, or None."""
+        return next((m for m in self.members if m.id == id), None)
+
+    def agreement(self, id: str) -> AgreementConfig | None:
+        """The agreement with this id, or None."""
+        return next((a for a in self.agreements if a.id == id), None)
+
+    def member_by_platform(self, platform: str, platform_id: str) -> Member | None:
+        """The member whose id on `platform` ("console", "slack" or "wecom") is `platform_id`."""
+        if platform not in PLATFORMS:
+            # A wrong platform name is a bug in the caller, not an unknown user.
+            raise ValueError(f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}")
+        return next((m for m in self.members if getattr(m, platform) == platform_id), None)
+
+    def agreements_of(self, member: Member) -> tuple[AgreementConfig, ...]:
+        """The agreements the member takes part in: all of them for an admin without a party."""
+        if member.party is None:
+            return self.agreements if member.role == "admin" else ()
+        return tuple(a for a in self.agreements if member.party in (a.customer, a.supplier))
