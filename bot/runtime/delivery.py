@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Engine, func, or_, select, update
+from sqlmodel import col
 
 from bot.runtime.background import BackgroundLoop
 from bot.storage.db import transaction
@@ -98,6 +99,7 @@ class DeliveryWorker(BackgroundLoop):
         sent = 0
         for row in self._claim(limit):
             if self._stop.is_set():
+                assert row.id is not None  # a row read from the table has its key
                 self._release(row.id)
                 continue
             sent += self._deliver(row)
@@ -105,24 +107,28 @@ class DeliveryWorker(BackgroundLoop):
 
     def _claim(self, limit: int) -> list[OutboxRow]:
         now = self.clock()
-        unsent = (OutboxRow.state.in_(("pending", "sending")),)
+        unsent = (col(OutboxRow.state).in_(("pending", "sending")),)
         first = (
-            select(OutboxRow.platform, OutboxRow.chat, func.min(OutboxRow.id).label("first_id"))
-            .where(*unsent, OutboxRow.platform.in_(list(self.senders)))
-            .group_by(OutboxRow.platform, OutboxRow.chat)
+            select(
+                col(OutboxRow.platform),
+                col(OutboxRow.chat),
+                func.min(col(OutboxRow.id)).label("first_id"),
+            )
+            .where(*unsent, col(OutboxRow.platform).in_(list(self.senders)))
+            .group_by(col(OutboxRow.platform), col(OutboxRow.chat))
             .subquery("first")
         )
+        next_at = col(OutboxRow.next_attempt_at)
         may_go = or_(
-            (OutboxRow.state == "pending")
-            & (OutboxRow.next_attempt_at.is_(None) | (OutboxRow.next_attempt_at <= now)),
-            (OutboxRow.state == "sending") & (OutboxRow.claimed_at < now - STALE_CLAIM),
+            (col(OutboxRow.state) == "pending") & (next_at.is_(None) | (next_at <= now)),
+            (col(OutboxRow.state) == "sending") & (col(OutboxRow.claimed_at) < now - STALE_CLAIM),
         )
         with transaction(self.engine) as session:
             rows = session.scalars(
                 select(OutboxRow)
-                .join(first, OutboxRow.id == first.c.first_id)
+                .join(first, col(OutboxRow.id) == first.c.first_id)
                 .where(may_go)
-                .order_by(OutboxRow.id)
+                .order_by(col(OutboxRow.id))
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=OutboxRow)
             ).all()
@@ -132,10 +138,11 @@ class DeliveryWorker(BackgroundLoop):
 
     def _deliver(self, row: OutboxRow) -> bool:
         """Send one row; True when it is done with (sent, or failed for good)."""
+        assert row.id is not None  # a row read from the table has its key
         try:
             message = Outgoing(
                 row.id, row.chat, row.mode, row.target_ref, row.recipient, Card.from_json(row.card)
-            )  # type: ignore[arg-type]
+            )
             ref = self.senders[row.platform].send(message)
         except RetryLater as later:
             return self._retry_or_give_up(row, later)
@@ -150,6 +157,7 @@ class DeliveryWorker(BackgroundLoop):
         return True
 
     def _retry_or_give_up(self, row: OutboxRow, later: RetryLater) -> bool:
+        assert row.id is not None  # a row read from the table has its key
         attempts = row.attempts + 1
         where = (row.id, row.platform, row.chat, later)
         if attempts >= MAX_ATTEMPTS:
@@ -183,12 +191,12 @@ class DeliveryWorker(BackgroundLoop):
         if wait is not None:
             values["next_attempt_at"] = now + timedelta(seconds=wait)
         with transaction(self.engine) as session:
-            session.execute(update(OutboxRow).where(OutboxRow.id == row_id).values(**values))
+            session.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id).values(**values))
 
     def _release(self, row_id: int) -> None:
         with transaction(self.engine) as session:
             session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == row_id, OutboxRow.state == "sending")
+                .where(col(OutboxRow.id) == row_id, col(OutboxRow.state) == "sending")
                 .values(state="pending", claimed_at=None)
             )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.storage.tables import OutboxRow
 from messages.cards import Card
@@ -44,9 +44,10 @@ class Message:
 def enqueue_all(session: Session, messages: list[Message]) -> list[OutboxRow]:
     """Queue, in order, the messages whose key is not queued yet (one look-up for all)."""
     keys = [m.key for m in messages if m.key is not None]
-    taken = set()
+    taken: set[str | None] = set()
     if keys:
-        taken = set(session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(keys))))
+        key = col(OutboxRow.key)
+        taken = set(session.scalars(select(key).where(key.in_(keys))))
     rows = []
     for m in messages:
         if m.key is not None:
@@ -91,8 +92,8 @@ def pending(session: Session, platform: str, limit: int = 100) -> list[OutboxRow
     return list(
         session.scalars(
             select(OutboxRow)
-            .where(OutboxRow.platform == platform, OutboxRow.state == "pending")
-            .order_by(OutboxRow.id)
+            .where(col(OutboxRow.platform) == platform, col(OutboxRow.state) == "pending")
+            .order_by(col(OutboxRow.id))
             .limit(limit)
         )
     )
@@ -104,14 +105,14 @@ def sent_posts(
     """The platform's reference of each card of the proposal posted (and sent) on `platforms`,
     by platform and chat; the latest where there were several."""
     rows = session.execute(
-        select(OutboxRow.platform, OutboxRow.chat, OutboxRow.platform_ref)
+        select(col(OutboxRow.platform), col(OutboxRow.chat), col(OutboxRow.platform_ref))
         .where(
-            OutboxRow.proposal_id == proposal_row_id,
-            OutboxRow.platform.in_(list(platforms)),
-            OutboxRow.state == "sent",
-            OutboxRow.mode == "post",
-            OutboxRow.platform_ref != "",
+            col(OutboxRow.proposal_id) == proposal_row_id,
+            col(OutboxRow.platform).in_(list(platforms)),
+            col(OutboxRow.state) == "sent",
+            col(OutboxRow.mode) == "post",
+            col(OutboxRow.platform_ref) != "",
         )
-        .order_by(OutboxRow.id)
+        .order_by(col(OutboxRow.id))
     )
     return {(platform, chat): ref for platform, chat, ref in rows}
