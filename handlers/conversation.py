@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config, Member
 from bot.storage.db import transaction, write_connection
@@ -78,7 +78,7 @@ def process(
 
 def _set_aside(engine: Engine, config: Config, inbox_id: int, error: str) -> None:
     with transaction(engine) as session:
-        stored = session.scalar(select(InboxRow.incoming).where(InboxRow.id == inbox_id))
+        stored = session.scalar(select(col(InboxRow.incoming)).where(col(InboxRow.id) == inbox_id))
         mark_failed(session, inbox_id, datetime.now(UTC), error)
         if not stored:
             return

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.config import Config
 from bot.services.announce import reminder_messages
@@ -40,7 +40,7 @@ def post_reminders(
             if level.last_count_at
         ]
         periods = session.scalars(
-            select(DemandPlanRow.period).where(DemandPlanRow.agreement_id == agreement.id)
+            select(col(DemandPlanRow.period)).where(col(DemandPlanRow.agreement_id) == agreement.id)
         )
         opens = [
             OpenProposal(as_rule(row), row.updated_at, item.lead_time_days)

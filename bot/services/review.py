@@ -196,6 +196,7 @@ def _announce(
         "proposal",
         config.bot.locale,
         buttons=() if outcome == "withdrawn" else proposal_buttons(pid, row.qty),
+        urgent=False,  # the review's own proposals; an urgent one is asked for in a chat
         outcome=outcome,
         previous_qty=previous_qty,
         **context,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config
 from bot.services.announce import statement_messages
@@ -54,21 +54,22 @@ def statement(session: Session, agreement: AgreementConfig, now: datetime) -> St
     month = month_of((end - timedelta(days=1)).date())
     plans = dict(
         session.execute(
-            select(DemandPlanRow.sku, DemandPlanRow.qty).where(
-                DemandPlanRow.agreement_id == agreement.id, DemandPlanRow.period == month.label
+            select(col(DemandPlanRow.sku), col(DemandPlanRow.qty)).where(
+                col(DemandPlanRow.agreement_id) == agreement.id,
+                col(DemandPlanRow.period) == month.label,
             )
         ).all()
     )
     urgent = dict(
         session.execute(
-            select(ProposalRow.sku, func.count())
+            select(col(ProposalRow.sku), func.count())
             .where(
-                ProposalRow.agreement_id == agreement.id,
-                ProposalRow.urgent.is_(True),
-                ProposalRow.created_at >= start,
-                ProposalRow.created_at < end,
+                col(ProposalRow.agreement_id) == agreement.id,
+                col(ProposalRow.urgent).is_(True),
+                col(ProposalRow.created_at) >= start,
+                col(ProposalRow.created_at) < end,
             )
-            .group_by(ProposalRow.sku)
+            .group_by(col(ProposalRow.sku))
         ).all()
     )
     lines = []
