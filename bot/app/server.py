@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy import text
-from waitress.server import create_server
+from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from bot.app.bootstrap import StartRefused
 from bot.runtime.context import Runtime
@@ -168,6 +168,18 @@ def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[st
             )
 
 
+def _listening_on(server: MultiSocketServer | BaseWSGIServer, host: str) -> str:
+    """Where the server listens: `host` and its port, or each address when the name resolved to
+    several (waitress listens on all of them, as on 127.0.0.1 and ::1 for some localhosts)."""
+    if isinstance(server, MultiSocketServer):
+        return ", ".join(
+            f"http://[{at}]:{port}" if ":" in at else f"http://{at}:{port}"
+            for at, port in server.effective_listen
+        )
+    # waitress sets effective_port on every single-socket server; typeshed's stubs leave it out
+    return f"http://{host}:{server.effective_port}"  # type: ignore[attr-defined]
+
+
 def serve(runtime: Runtime, host: str, port: int) -> int:
     """Serve until SIGTERM or Ctrl-C; in-flight requests finish, the outbox keeps the rest."""
     service = build_service(runtime)
@@ -192,7 +204,7 @@ def serve(runtime: Runtime, host: str, port: int) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.warning("vmi-bot serving on http://%s:%s", host, server.effective_port)
+    log.warning("vmi-bot serving on %s", _listening_on(server, host))
     try:
         server.run()
     except OSError:

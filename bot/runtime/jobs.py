@@ -73,7 +73,7 @@ def run_scheduled_reminders(agreement_id: str) -> None:
     _run_for(agreement_id, "reminders", post_reminders)
 
 
-class EveryNDays(BaseTrigger):
+class EveryNDays(BaseTrigger):  # type: ignore[misc]  # apscheduler 3 ships no types: Any
     """Every `days` calendar days at `at` on the local clock, counted from SCHEDULE_EPOCH.
 
     apscheduler's IntervalTrigger adds fixed seconds, so across a daylight-saving change an

@@ -40,7 +40,7 @@ def settlement_trigger(agreement: AgreementConfig) -> CronTrigger:
 
 def _same_schedule(stored: BaseTrigger, wanted: BaseTrigger) -> bool:
     if isinstance(wanted, EveryNDays):
-        return stored == wanted
+        return bool(stored == wanted)  # already a bool: apscheduler's untyped trigger makes it Any
     return (str(stored), str(getattr(stored, "timezone", ""))) == (
         str(wanted),
         str(getattr(wanted, "timezone", "")),

@@ -13,6 +13,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from bot.runtime.context import Runtime
 from bot.settings import CONSOLE
@@ -115,9 +116,11 @@ class ConsoleChat:
             if rows:
                 session.execute(
                     update(OutboxRow)
-                    .where(OutboxRow.id.in_([r.id for r in rows]))
+                    .where(col(OutboxRow.id).in_([r.id for r in rows]))
                     .values(
-                        state="sent", sent_at=datetime.now(UTC), attempts=OutboxRow.attempts + 1
+                        state="sent",
+                        sent_at=datetime.now(UTC),
+                        attempts=col(OutboxRow.attempts) + 1,
                     )
                 )
 

@@ -7,7 +7,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.adapters.slack.blocks import card_to_message
+from bot.adapters.slack.blocks import Json, card_to_message
 from bot.runtime.delivery import NeverDeliverable, Outgoing, RetryLater
 
 DEFAULT_API = "https://slack.com/api/"
@@ -40,7 +40,7 @@ class SlackSender:
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
-    def _respond(self, url: str, body: dict[str, object]) -> str:
+    def _respond(self, url: str, body: Json) -> str:
         """Answer a slash command privately through its response_url."""
         answer = WebhookClient(url, timeout=15).send(
             response_type="ephemeral", text=str(body["text"]), blocks=body.get("blocks")
