@@ -1,7 +1,8 @@
 """Alembic environment: migrations run on the connection the bot hands over (see migrate.py)."""
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool
+from sqlalchemy.schema import SchemaItem
 from sqlmodel import SQLModel
 
 import bot.storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -13,11 +14,13 @@ target_metadata = SQLModel.metadata
 FOREIGN_TABLES = {"apscheduler_jobs"}
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def include_object(
+    obj: SchemaItem, name: str | None, type_: str, reflected: bool, compare_to: SchemaItem | None
+) -> bool:
     return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
-def run(connection) -> None:  # type: ignore[no-untyped-def]
+def run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
