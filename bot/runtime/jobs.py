@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -21,6 +22,7 @@ from bot.services.settlement import post_statements
 from bot.storage.db import transaction
 
 log = logging.getLogger(__name__)
+Done = TypeVar("Done")  # what a job's work returns
 
 # Reviews fall on the same days across restarts: every R days counted from this day.
 SCHEDULE_EPOCH = date(2026, 1, 1)
@@ -39,7 +41,7 @@ def active() -> Runtime | None:
     return _active
 
 
-def _run_for(agreement_id: str, job: str, work: Callable[..., object]) -> object:
+def _run_for(agreement_id: str, job: str, work: Callable[..., Done]) -> Done | None:
     """Run one agreement's job on the active runtime, in one transaction, as of now, for the
     platforms its settings turn on."""
     runtime = _active
@@ -59,7 +61,7 @@ def _run_for(agreement_id: str, job: str, work: Callable[..., object]) -> object
 def run_scheduled_review(agreement_id: str) -> None:
     """The job: review one agreement now, as `vmi-bot check` would."""
     results = _run_for(agreement_id, "scheduled review", review) or []
-    proposed = [r for r in results if r.decision.action in ("propose", "update")]  # type: ignore[attr-defined]
+    proposed = [r for r in results if r.decision.action in ("propose", "update")]
     log.info("scheduled review of %s: %d proposal(s) made or resized", agreement_id, len(proposed))
 
 

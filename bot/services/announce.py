@@ -252,7 +252,7 @@ class Asking(Protocol):
 def urgent_proposal(turn: Asking, row: ProposalRow, context: Mapping[str, Any]) -> None:
     """Queue an urgent proposal, as the plan card of `context` with its buttons, for everyone
     a proposal goes to, but not in the chat it was asked in: the reply says it there."""
-    pid = public_id(row.id)  # type: ignore[arg-type]
+    pid = public_id(row.id)
     card = render_card(
         "plan",
         turn.config.bot.locale,

@@ -101,7 +101,7 @@ def review(
                 session.add(row)
                 created.append((agreement, row, ReviewResult(agreement.id, item, decision)))
             elif decision.action in ("update", "withdraw"):
-                row = next(r for r in rows if public_id(r.id) == decision.proposal_id)  # type: ignore[arg-type]
+                row = next(r for r in rows if public_id(r.id) == decision.proposal_id)
                 result = _change(
                     session, config, agreement, item, row, decision, now, outgoing, platforms
                 )
@@ -116,9 +116,7 @@ def review(
         outgoing.extend(
             _announce(session, config, agreement, result.item, row, result.decision, now, platforms)
         )
-        results.append(
-            ReviewResult(agreement.id, result.item, result.decision, public_id(row.id))  # type: ignore[arg-type]
-        )
+        results.append(ReviewResult(agreement.id, result.item, result.decision, public_id(row.id)))
     enqueue_all(session, outgoing)
     return results
 
@@ -149,7 +147,7 @@ def _change(
             previous_qty=before.qty,
         )
     )  # fmt: skip
-    return ReviewResult(agreement.id, item, decision, public_id(row.id), before.qty)  # type: ignore[arg-type]
+    return ReviewResult(agreement.id, item, decision, public_id(row.id), before.qty)
 
 
 def proposal_card_context(
@@ -187,7 +185,7 @@ def _announce(
 ) -> list[Message]:
     """The proposal's card for everyone who hears of it (bot.services.announce decides who,
     and where a changed card replaces the one posted)."""
-    pid = public_id(row.id)  # type: ignore[arg-type]
+    pid = public_id(row.id)
     context = proposal_card_context(item, decision, pid, row.qty)
     outcome = {"propose": "new", "update": "updated", "withdraw": "withdrawn"}[decision.action]
     if outcome == "updated" and previous_qty is not None:

@@ -30,8 +30,10 @@ from vmi_rules.proposal import (
 PUBLIC_ID = re.compile(r"^[Pp](\d{1,12})$")
 
 
-def public_id(row_id: int) -> str:
-    """`P12` for row 12: the id people type."""
+def public_id(row_id: int | None) -> str:
+    """`P12` for row 12: the id people type (a row gets its id when it is flushed)."""
+    if row_id is None:
+        raise ValueError("a proposal has no id before it is stored")
     return f"P{row_id}"
 
 

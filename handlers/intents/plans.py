@@ -61,7 +61,7 @@ def on_emergency(turn: Turn, intent: Emergency) -> Card:
         turn.session.add(row)
         turn.session.flush()
         stored_proposals.log_creation(turn.session, row, turn.actor, turn.now)
-        pid = stored_proposals.public_id(row.id)  # type: ignore[arg-type]
+        pid = stored_proposals.public_id(row.id)
         context.update(
             extra=top_up.qty, proposal_id=pid, late=top_up.late,
             customer_share=_percent(top_up.customer_freight_share),

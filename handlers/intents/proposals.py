@@ -90,7 +90,7 @@ def _act(
     return turn.card(
         "proposal_action",
         action=action,
-        proposal_id=stored_proposals.public_id(row.id),  # type: ignore[arg-type]
+        proposal_id=stored_proposals.public_id(row.id),
         by=turn.member.name,
         item_name=item.name,
         unit=item.unit,

@@ -73,7 +73,7 @@ def _stock_card(
                 "max": item.max,
                 "inferred": outcome.withdrawn if outcome else 0,
                 "gain": outcome.gain if outcome else 0,
-                "open": "、".join(stored_proposals.public_id(r.id) for r in open_rows.get(key, [])),  # type: ignore[arg-type]
+                "open": "、".join(stored_proposals.public_id(r.id) for r in open_rows.get(key, [])),
             }
         )
     return turn.card("stock", kind=kind, lines=shown)
