@@ -44,8 +44,7 @@ class Audience(Enum):
 
 
 PROPOSAL = (Audience.GROUP, Audience.DECIDERS)
-STATEMENT = (Audience.GROUP,)
-REMINDER = (Audience.GROUP,)
+GROUP_ONLY = (Audience.GROUP,)  # settlement statements and reminders
 DECIDING_ROLES = ("buyer", "admin")  # who confirms, adjusts or rejects a proposal
 
 
@@ -177,7 +176,7 @@ def _posted(
     return sent_posts(session, row.id, in_place) if in_place else {}  # type: ignore[arg-type]
 
 
-def statement_messages(
+def group_messages(
     config: Config,
     agreement: AgreementConfig,
     card: Card,
@@ -185,34 +184,11 @@ def statement_messages(
     platforms: frozenset[str],
     key: str,
 ) -> list[Message]:
-    """A settlement statement for the agreement's group, queued once per `key` and chat."""
-    return _once_per_chat(STATEMENT, config, agreement, card, at, platforms, key)
-
-
-def reminder_messages(
-    config: Config,
-    agreement: AgreementConfig,
-    card: Card,
-    at: datetime,
-    platforms: frozenset[str],
-    key: str,
-) -> list[Message]:
-    """A reminder for the agreement's group, queued once per `key` (its occasion) and chat."""
-    return _once_per_chat(REMINDER, config, agreement, card, at, platforms, key)
-
-
-def _once_per_chat(
-    who: Sequence[Audience],
-    config: Config,
-    agreement: AgreementConfig,
-    card: Card,
-    at: datetime,
-    platforms: frozenset[str],
-    key: str,
-) -> list[Message]:
+    """A settlement statement or a reminder for the agreement's group, queued once per `key`
+    (the statement, the reminder's occasion) and chat."""
     return [
         Message(d, card, at, key=f"{key}:{d.platform}:{d.chat}", agreement_id=agreement.id)
-        for d in destinations(who, config, agreement, platforms)
+        for d in destinations(GROUP_ONLY, config, agreement, platforms)
     ]
 
 

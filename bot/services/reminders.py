@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from bot.config import Config
-from bot.services.announce import reminder_messages
+from bot.services.announce import group_messages
 from bot.storage.outbox import Message, enqueue_all
 from bot.storage.proposals import as_rule, open_proposals
 from bot.storage.stock import stock_levels
@@ -69,7 +69,7 @@ def post_reminders(
                 example=_example(reminder, locale, first_sku),
             )
             key = f"remind:{agreement.id}:{reminder.key}"
-            messages.extend(reminder_messages(config, agreement, card, now, platforms, key))
+            messages.extend(group_messages(config, agreement, card, now, platforms, key))
         posted.extend(due)
     enqueue_all(session, messages)
     return posted

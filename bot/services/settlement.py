@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config
-from bot.services.announce import statement_messages
+from bot.services.announce import group_messages
 from bot.storage.outbox import enqueue_all
 from bot.storage.stock import movements_by_item
 from bot.storage.tables import DemandPlanRow, ProposalRow
@@ -118,7 +118,7 @@ def post_statements(
             overstock_days=agreement.terms.overstock_days,
         )
         key = f"settlement:{agreement.id}:{done.end.date()}"
-        enqueue_all(session, statement_messages(config, agreement, card, now, platforms, key))
+        enqueue_all(session, group_messages(config, agreement, card, now, platforms, key))
         made.append(done)
     return made
 
