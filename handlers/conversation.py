@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config, Member
+from bot.services import announce
 from bot.storage.db import transaction, write_connection
 from bot.storage.inbox import claim, mark_failed, receive
 from bot.storage.outbox import Destination, enqueue
@@ -216,7 +217,6 @@ def _agreement_for(config: Config, member: Member, incoming: Incoming) -> Agreem
     chats, Slack's direct messages and slash commands belong to no agreement)."""
     mine = config.agreements_of(member)
     for agreement in mine:
-        chats = {"console": agreement.id, "slack": agreement.slack_channel}
-        if chats.get(incoming.platform) == incoming.chat:
+        if announce.group_chat(incoming.platform, agreement) == incoming.chat:
             return agreement
     return mine[0] if mine else None

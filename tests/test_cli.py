@@ -131,7 +131,7 @@ def test_in_an_empty_folder_the_shipped_example_is_used_and_a_new_file_named_onc
     assert "plant-6205" in first.stdout
     notes = first.stderr.strip().splitlines()
     assert len(notes) == 2
-    assert "using the example agreement" in notes[0]
+    assert "using the example installed with vmi-bot" in notes[0] and "vmi-bot init" in notes[0]
     assert notes[1] == f"vmi-bot: new database {tmp_path.resolve() / 'vmi-bot.sqlite'}"
     again = vmi_bot("status", cwd=tmp_path)
     assert "new database" not in again.stderr and again.stderr.count("\n") == 1
@@ -229,5 +229,5 @@ def test_serve_with_no_platform_says_what_it_serves_and_how_to_turn_one_on(
         process.terminate()
         process.wait(timeout=30)
     [note] = [line for line in said if "no platform" in line]
-    assert "only GET /healthz and GET /api/status are served" in note
+    assert "only GET /healthz and GET /api/status (with VMI_API_TOKEN) are served" in note
     assert "SLACK_BOT_TOKEN" in note and "WECOM_CORP_ID" in note

@@ -106,10 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="HTTP server for Slack and WeCom (and the JSON status), the scheduler and delivery",
         description="Serve POST /slack/events, GET and POST /wecom/callback, GET /healthz and "
-        "GET /api/status; run the review scheduler and deliver the outbox. Slack is on when "
-        "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set (Socket Mode too when SLACK_APP_TOKEN "
-        "is set); WeCom when WECOM_CORP_ID, WECOM_CORP_SECRET and WECOM_AGENT_ID are set, and it "
-        "hears messages when WECOM_TOKEN and WECOM_ENCODING_AES_KEY are set too.",
+        "GET /api/status (with VMI_API_TOKEN set); run the review scheduler and deliver the "
+        "outbox. Slack is on when SLACK_BOT_TOKEN is set with SLACK_SIGNING_SECRET (HTTP) or "
+        "SLACK_APP_TOKEN (Socket Mode); WeCom when WECOM_CORP_ID, WECOM_CORP_SECRET and "
+        "WECOM_AGENT_ID are set, and it hears messages when WECOM_TOKEN and "
+        "WECOM_ENCODING_AES_KEY are set too.",
     )
     serve_cmd.add_argument(
         "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
@@ -225,9 +226,7 @@ def _run(args: argparse.Namespace) -> int:
         return serve(runtime, args.host, args.port)
     if args.command == "check":
         return _check(runtime, args.now)
-    if args.command == "status":
-        return _status(runtime, args.json, args.now)
-    return 1  # argparse has already refused anything else
+    return _status(runtime, args.json, args.now)  # argparse has refused anything else
 
 
 def _init(path: Path) -> int:

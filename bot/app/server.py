@@ -162,7 +162,8 @@ def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[st
         if agreement.slack_channel and SLACK not in platforms:
             log.warning(
                 "agreement %s names Slack channel %s, but Slack is off "
-                "(set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET); its posts are skipped",
+                "(set SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN); its posts "
+                "are skipped",
                 agreement.id,
                 agreement.slack_channel,
             )
@@ -192,8 +193,9 @@ def serve(runtime: Runtime, host: str, port: int) -> int:
         ) from None
     if not service.platforms & {SLACK, WECOM}:
         log.warning(
-            "no platform is configured: only GET /healthz and GET /api/status are served. "
-            "Slack is on with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN), "
+            "no platform is configured: only GET /healthz and GET /api/status (with "
+            "VMI_API_TOKEN) are served. Slack is on with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
+            "(or SLACK_APP_TOKEN), "
             "WeCom with WECOM_CORP_ID, WECOM_CORP_SECRET and WECOM_AGENT_ID (README: Slack, WeCom)"
         )
     service.start_background()

@@ -28,5 +28,9 @@ def resolve_config_path(
         return Path(from_env)
     if DEFAULT_CONFIG.exists() or say is None:
         return DEFAULT_CONFIG
-    say(f"vmi-bot: no {DEFAULT_CONFIG} here; using the example agreement ({shipped_example()})")
+    say(
+        f"vmi-bot: no agreement file given (--config PATH, $VMI_CONFIG or {DEFAULT_CONFIG}); "
+        f"using the example installed with vmi-bot ({shipped_example()}); `vmi-bot init` "
+        "writes a copy to edit"
+    )
     return shipped_example()

@@ -82,6 +82,12 @@ def register(*audiences: PlatformAudience) -> None:
         _registered[audience.platform] = audience
 
 
+def group_chat(platform: str, agreement: AgreementConfig) -> str | None:
+    """The agreement's group chat on `platform`, as its messages name it; None: it has none."""
+    audience = _registered.get(platform)
+    return audience.group_chat(agreement) if audience else None
+
+
 def _reaching(platforms: Collection[str]) -> list[PlatformAudience]:
     """The audiences of the platforms that are on, in the order they were registered."""
     missing = sorted(set(platforms) - set(_registered))
