@@ -14,7 +14,7 @@ import pytest
 from bot.app.bootstrap import start
 from bot.storage.db import transaction
 from bot.storage.stock import record_count
-from tests.support import EXAMPLE, shanghai
+from tests.support import EXAMPLE, serve, shanghai
 
 VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
 
@@ -214,20 +214,9 @@ def test_serve_with_no_platform_says_what_it_serves_and_how_to_turn_one_on(
     tmp_path: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WECOM_"))}
-    process = subprocess.Popen(
-        [VMI_BOT, "--config", str(EXAMPLE), "--db", f"sqlite:///{tmp_path / 'x.sqlite'}",
-         "serve", "--port", "0"],
-        stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    try:
-        assert process.stderr is not None
-        said = []
-        while not said or "serving on" not in said[-1]:
-            said.append(process.stderr.readline())
-            assert said[-1], f"the server did not start: {said}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    process, said = serve(f"sqlite:///{tmp_path / 'x.sqlite'}", env)
+    process.terminate()
+    process.wait(timeout=30)
     [note] = [line for line in said if "no platform" in line]
     assert "only GET /healthz and GET /api/status (with VMI_API_TOKEN) are served" in note
     assert "SLACK_BOT_TOKEN" in note and "WECOM_CORP_ID" in note

@@ -15,7 +15,7 @@ from bot.runtime import jobs
 from bot.runtime.jobs import run_scheduled_settlement
 from bot.settings import Settings
 from tests.fake_slack import FakeSlack
-from tests.support import EXAMPLE
+from tests.support import EXAMPLE, serve
 
 VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
 SECRETS = {"WECOM_CORP_SECRET": "corp-s3cret", "SLACK_SIGNING_SECRET": "signing-s3cret",
@@ -44,20 +44,11 @@ def test_a_wecom_agent_id_that_is_no_number_stops_serve_with_one_line(tmp_path: 
 def test_serve_never_logs_a_secret(tmp_path: Path) -> None:
     env = environment(WECOM_CORP_ID="ww-corp", WECOM_AGENT_ID="1000002",
                       WECOM_API_BASE_URL="http://127.0.0.1:9", **SECRETS)  # fmt: skip
-    process = subprocess.Popen(
-        [VMI_BOT, "--config", str(EXAMPLE), "--db", f"sqlite:///{tmp_path / 'vmi.sqlite'}",
-         "serve", "--port", "0"],
-        stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+    process, said = serve(f"sqlite:///{tmp_path / 'vmi.sqlite'}", env)
     try:
-        assert process.stderr is not None
-        said = []
-        while not said or "serving on" not in said[-1]:
-            said.append(process.stderr.readline())
-            assert said[-1], "the server did not start:\n" + "".join(said)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-        said.append(process.stderr.read())
+        said.append(process.stderr.read() if process.stderr else "")
     finally:
         process.kill()
     log = "".join(said)

@@ -9,8 +9,6 @@ import itertools
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -39,7 +37,7 @@ from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow, LedgerRow, OutboxRow, ProposalRow
 from messages.cards import Card
 from tests.fake_slack import FakeSlack
-from tests.support import EXAMPLE, shanghai
+from tests.support import EXAMPLE, serve, shanghai
 
 SECRET = "test-signing-secret"
 CHANNEL = "C01VMI"
@@ -390,18 +388,9 @@ def test_serve_stops_on_sigterm_after_handling_what_it_accepted(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WECOM_"))}
     env.update(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
                SLACK_API_BASE_URL=slack.base_url)  # fmt: skip
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("vmi-bot")), "--config", str(EXAMPLE), "--db", url,
-         "serve", "--port", "0"],
-        stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+    process, said = serve(url, env)
     try:
-        assert process.stderr is not None
-        line = ""
-        while "serving on" not in line:
-            line = process.stderr.readline()
-            assert line, "the server did not start"
-        address = line.strip().rsplit(" ", 1)[-1]
+        address = said[-1].strip().rsplit(" ", 1)[-1]
         served = Bot(address, None, None, slack)  # type: ignore[arg-type]
         with urllib.request.urlopen(f"{address}/healthz", timeout=5) as answer:
             assert answer.status == 200
