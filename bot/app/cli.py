@@ -7,6 +7,7 @@ Only argparse is loaded up front; each command imports what it needs when it run
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -165,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; 0 on success, non-zero with a one-line reason on stderr otherwise."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    # Starting up builds many long-lived objects (tables, models, templates) and no cycles
+    # worth collecting: collecting during it costs ~10 % of `status`. `_started()` turns the
+    # collector back on, with the start-up objects frozen out of its way.
+    gc.disable()
     try:
         return _run(args)
     except BrokenPipeError:  # `vmi-bot demo | head`: the reader has had enough
@@ -172,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as err:
         return _explain(err)
+    finally:
+        gc.enable()  # for callers that go on after `main` returns, such as tests
 
 
 def _explain(err: Exception) -> int:
@@ -212,11 +219,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":  # its own temporary database: it must not touch yours
         from bot.app.demo import run_demo
 
+        _started()
         run_demo(sys.stdout, args.config, settings=settings)
         return 0
     from bot.app.bootstrap import start
 
     runtime = start(args.config, args.db, settings, say=_note)
+    _started()
     if args.command == "chat":
         return _chat(runtime, args.speaker, args.now)
     if args.command == "serve":
@@ -227,6 +236,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         return _check(runtime, args.now)
     return _status(runtime, args.json, args.now)  # argparse has refused anything else
+
+
+def _started() -> None:
+    """The collector back on for the command's own work; start-up objects stay out of it."""
+    gc.freeze()
+    gc.enable()
 
 
 def _init(path: Path) -> int:
