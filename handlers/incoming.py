@@ -3,8 +3,32 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+
+# How far a platform's own time for a message may stray from our clock before ours is used
+# instead: a phone that was offline for a day sends late, and Slack retries for hours; a message
+# dated 1970 or 2286 is a forgery or a broken client and would land in no settlement period.
+TRUSTED_PAST = timedelta(days=3)
+TRUSTED_FUTURE = timedelta(minutes=5)  # clocks differ by seconds, not hours
+
+
+def said_at(claimed: float | str | None, now: datetime) -> tuple[datetime, bool]:
+    """When a message was said: the platform's time (Unix seconds, as Slack's `ts` or WeCom's
+    `CreateTime` give it) when it is a number within the trusted window around `now`; else
+    `now`, and True to say the platform's time was doubted (missing ones are not doubted)."""
+    if claimed is None or claimed == "":
+        return now, False
+    try:
+        seconds = float(claimed)
+    except (TypeError, ValueError):
+        return now, True
+    if not math.isfinite(seconds) or not (
+        (now - TRUSTED_PAST).timestamp() <= seconds <= (now + TRUSTED_FUTURE).timestamp()
+    ):
+        return now, True
+    return datetime.fromtimestamp(seconds, UTC), False
 
 
 @dataclass(frozen=True)
@@ -31,6 +55,7 @@ class Incoming:
     via: str = "message"  # message | button | form | command (a slash command: answer privately)
     origin_ref: str = ""  # the platform's reference of the message said or the card pressed
     thread_ref: str = ""  # the thread the message was said in, when it was a reply in one
+    time_doubted: bool = False  # the platform's time was out of the window: `at` is ours
 
     def to_json(self) -> str:
         """The whole message as JSON, kept in the inbox until it is handled."""

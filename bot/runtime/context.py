@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from bot.config import Config
+from bot.runtime.clock import Clock, real_clock
 from bot.settings import Settings
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """The loaded configuration, the database engine and the settings (no platform but the
-    console when none are given)."""
+    """The loaded configuration, the database engine, the settings (no platform but the
+    console when none are given) and the clock adapters read "now" from."""
 
     config: Config
     engine: Engine
     settings: Settings = field(default_factory=Settings)
+    clock: Clock = real_clock
