@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config, Member
-from bot.services import announce
+from bot.storage import proposals as stored_proposals
 from bot.storage.db import transaction, write_connection
 from bot.storage.inbox import claim, mark_failed, receive
 from bot.storage.outbox import Destination, enqueue
@@ -20,6 +20,7 @@ from bot.storage.tables import InboxRow
 from handlers.incoming import Incoming
 from handlers.intents.queries import help_card
 from handlers.parsing import Refusal, parse
+from handlers.placement import Placement, place
 from handlers.registry import pressed, row_for
 from handlers.turn import Turn
 from messages.cards import Card
@@ -166,16 +167,17 @@ def _reply(
         if not speaks:
             return None
         return render_card("refusal", config.bot.locale, reason="unknown_member", example="")
-    agreement = _agreement_for(config, member, incoming)
     locale = member.locale or config.bot.locale
-    if agreement is None:
-        return render_card("refusal", locale, reason="unknown_member", example="")
+    placed = place(config, member, incoming, lambda public: _agreement_of_proposal(session, public))
+    if placed.agreement is None:
+        return _misplaced(config, member, incoming, placed, locale, speaks)
+    agreement = placed.agreement
     turn = Turn(session, config, incoming, member, agreement, locale, platforms, inbox_id)
 
     if incoming.button is not None:
         intent = pressed(incoming.button)
     else:
-        intent = parse(incoming.text, agreement.items, incoming.at.astimezone(agreement.tz).date())
+        intent = parse(placed.text, agreement.items, incoming.at.astimezone(agreement.tz).date())
     if isinstance(intent, Refusal):
         if intent.reason == "not_understood" and not speaks:
             return None  # people chat about lunch in the group too
@@ -212,11 +214,38 @@ def _has_passed(text: str, turn: Turn) -> bool:
     return period.end <= turn.now.astimezone(turn.agreement.tz).date()
 
 
-def _agreement_for(config: Config, member: Member, incoming: Incoming) -> AgreementConfig | None:
-    """The agreement of the chat it came from, else the member's first agreement (WeCom's
-    chats, Slack's direct messages and slash commands belong to no agreement)."""
-    mine = config.agreements_of(member)
-    for agreement in mine:
-        if announce.group_chat(incoming.platform, agreement) == incoming.chat:
-            return agreement
-    return mine[0] if mine else None
+def _agreement_of_proposal(session: Session, public: str) -> str | None:
+    row = stored_proposals.get(session, public)
+    return row.agreement_id if row else None
+
+
+def _misplaced(
+    config: Config,
+    member: Member,
+    incoming: Incoming,
+    placed: Placement,
+    locale: str,
+    speaks: bool,
+) -> Card | None:
+    """The answer to a message that belongs to none of the sender's agreements here: nothing
+    recorded, and nothing of any agreement's stock shown."""
+    if placed.refusal == "not_this_agreement" and placed.chat_agreement is not None:
+        chat = placed.chat_agreement
+        words = parse(incoming.text, chat.items, incoming.at.astimezone(chat.tz).date())
+        if not speaks and isinstance(words, Refusal) and words.reason == "not_understood":
+            return None  # talk among people in someone else's group: not ours to answer
+        return render_card("refusal", locale, reason="not_this_agreement",
+                           detail=placed.chat_agreement.id, example="", items=[])  # fmt: skip
+    if placed.refusal == "which_agreement":
+        mine = config.agreements_of(member)
+        choices = [_agreement_label(config, a) for a in mine]
+        typed = incoming.text.strip()[:200] or example("count", locale)
+        return render_card("refusal", locale, reason="which_agreement", choices=choices,
+                           detail="", example=f"{mine[0].id}: {typed}", items=[])  # fmt: skip
+    return render_card("refusal", locale, reason="unknown_member", example="")
+
+
+def _agreement_label(config: Config, agreement: AgreementConfig) -> str:
+    customer, supplier = config.party(agreement.customer), config.party(agreement.supplier)
+    names = [p.name for p in (customer, supplier) if p is not None]
+    return f"{agreement.id}（{' ↔ '.join(names)}）" if names else agreement.id

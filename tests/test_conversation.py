@@ -226,9 +226,16 @@ unit_price = 9.8
     handle(rt2.engine, rt2.config, Incoming("console", "plant-6301", "keeper", "c1", T0,
                                             "6301 库存 5"))  # fmt: skip
     say(rt2, "supplier", "检查", chat="plant-6301")
-    # the buyer answers from a chat of the first agreement (as WeCom's one-to-one chats are)
-    [done] = say(rt2, "buyer", "确认 P1", chat="plant-6205")
+    # not from the first agreement's chat: that chat is another agreement's business
+    [refused] = say(rt2, "buyer", "确认 P1", chat="plant-6205")
+    assert refused.title == "没有这个补货建议" and refused.refusal
+    # one to one (as WeCom's chats with the app are), the proposal says which agreement
+    [done] = say(rt2, "buyer", "确认 P1", chat="wangcaigou")
     assert done.title == "已确认 P1 · 王采购"
+    [asked] = say(rt2, "buyer", "状态", chat="wangcaigou")
+    assert asked.title == "是哪个协议的？" and "plant-6301" in " ".join(asked.lines)
+    [told] = say(rt2, "buyer", "plant-6301：状态", chat="wangcaigou")
+    assert "6301" in " ".join(told.lines) and "6205" not in " ".join(told.lines)
 
 
 def test_a_message_that_breaks_the_handler_is_set_aside_and_its_sender_told(
@@ -305,3 +312,21 @@ def test_a_plan_for_a_past_period_is_refused_as_past(rt: Runtime) -> None:
 def test_a_count_far_above_max_says_how_to_put_a_typo_right(rt: Runtime) -> None:
     [reply] = say(rt, "keeper", "6205 库存 1000")
     assert any("高于安全线 100" in line and "更正 6205" in line for line in reply.lines)
+
+
+def test_a_count_whose_platform_time_was_doubted_says_so_and_is_marked(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 90")
+    with transaction(rt.engine) as s:
+        before = s.scalar(select(func.max(OutboxRow.id))) or 0
+    doubted = Incoming(
+        platform="console", chat="plant-6205", sender="keeper", message_id="doubted", at=T0,
+        text="6205 库存 80", time_doubted=True,
+    )  # fmt: skip
+    handle(rt.engine, rt.config, doubted)
+    with transaction(rt.engine) as s:
+        [reply] = [Card.from_json(r.card) for r in s.scalars(
+            select(OutboxRow).where(OutboxRow.id > before))]  # fmt: skip
+        notes = list(s.scalars(select(LedgerRow.note).order_by(LedgerRow.id)))
+    assert any("不可信" in line and "2026-11-21 10:00" in line for line in reply.lines)
+    # the count of 80 and the 10 inferred withdrawn both carry the doubt; the first count not
+    assert ["platform time" in note for note in notes] == [False, True, True]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -46,8 +47,17 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         for outcome in ("new", "updated", "withdrawn")
     ],
     *[
-        ("stock", {"kind": kind, "lines": [LINE]})
+        (
+            "stock",
+            {
+                "kind": kind,
+                "lines": [LINE],
+                "time_doubted": doubted,
+                "received_at": datetime(2026, 11, 21, 10, 0),
+            },
+        )
         for kind in ("count", "correction", "withdrawal", "receipt")
+        for doubted in (False, True)
     ],
     *[
         (
@@ -112,6 +122,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "unit": "件",
                 "qty": 70,
                 "shown": 55,
+                "choices": ["plant-6205（工厂 ↔ 轴承厂）", "plant-7306（工厂二 ↔ 轴承厂）"],
             },
         )
         for reason in (
@@ -131,6 +142,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "over_stock",
             "changed",
             "past_period",
+            "not_this_agreement",
+            "which_agreement",
         )
     ],
     *[

@@ -18,6 +18,9 @@ from bot.storage.tables import ItemRow, LedgerRow
 from vmi_rules.ledger import CountOutcome, Movement, infer_from_count
 
 ItemKey = tuple[str, str]  # (agreement id, sku)
+# A ledger note: the platform's time for the message was out of bounds, the row is dated when
+# the message reached us (see handlers.incoming.said_at).
+DOUBTED_TIME = "platform time doubted: dated on receipt"
 
 
 @dataclass(frozen=True)
@@ -181,12 +184,15 @@ def record_count(
     member_id: str | None = None,
     inbox_id: int | None = None,
     correction: bool = False,
+    time_doubted: bool = False,
 ) -> CountRecorded:
     """Store a stock count (盘点); a drop since the book is first stored as a withdrawal.
 
     A `correction` (a count typed wrong, put right) sets the level and infers nothing: no
-    withdrawal to bill, no gain to flag.
+    withdrawal to bill, no gain to flag. `time_doubted`: the platform's time for the message
+    was out of bounds and `at` is when it reached us; the rows say so.
     """
+    doubted = [DOUBTED_TIME] if time_doubted else []
     hold_item(session, agreement_id, sku)
     book = book_before_count(session, agreement_id, sku)
     outcome = infer_from_count(None if correction else book, counted)
@@ -201,7 +207,7 @@ def record_count(
             member_id,
             inbox_id,
             inferred=True,
-            note="inferred from count",
+            note="; ".join(["inferred from count", *doubted]),
         )
     row = _add(
         session,
@@ -213,7 +219,7 @@ def record_count(
         member_id,
         inbox_id,
         anomaly_gain=outcome.gain,
-        note="correction" if correction else "",
+        note="; ".join((["correction"] if correction else []) + doubted),
     )
     return CountRecorded(row, book, outcome)
 
@@ -243,10 +249,12 @@ def record_withdrawal(
     at: datetime,
     member_id: str | None = None,
     inbox_id: int | None = None,
+    time_doubted: bool = False,
 ) -> LedgerRow:
-    """Store a withdrawal (领用) posted explicitly."""
+    """Store a withdrawal (领用) posted explicitly (`time_doubted`: as for a count)."""
     hold_item(session, agreement_id, sku)
-    return _add(session, agreement_id, sku, "withdrawal", qty, at, member_id, inbox_id)
+    note = DOUBTED_TIME if time_doubted else ""
+    return _add(session, agreement_id, sku, "withdrawal", qty, at, member_id, inbox_id, note=note)
 
 
 def movements_by_item(

@@ -3,7 +3,6 @@ adjust, reject, ship and receive, each done once by someone allowed to."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from bot.services.review import review
@@ -57,10 +56,7 @@ def _act(
     turn: Turn, proposal_id: str, action: str, shown_qty: int | None = None, **options: Any
 ) -> Card:
     row = stored_proposals.get(turn.session, proposal_id)
-    if row is not None and row.agreement_id != turn.agreement.id:
-        # a one-to-one chat belongs to no agreement: the proposal says which one it is about
-        theirs = [a for a in turn.config.agreements_of(turn.member) if a.id == row.agreement_id]
-        turn = replace(turn, agreement=theirs[0]) if theirs else turn
+    # another agreement's proposal is not there for this chat (see handlers.placement)
     if row is None or row.agreement_id != turn.agreement.id:
         return turn.refuse("unknown_proposal", detail=proposal_id)
     if shown_qty is not None and shown_qty != row.qty and row.state == "proposed":

@@ -25,6 +25,7 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
         recorded = record_count(
             turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
             member_id=turn.member.id, inbox_id=turn.inbox_id, correction=correction,
+            time_doubted=turn.incoming.time_doubted,
         )  # fmt: skip
         if not correction:
             outcomes[line.sku] = recorded.outcome
@@ -47,6 +48,7 @@ def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
         record_withdrawal(
             turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
             member_id=turn.member.id, inbox_id=turn.inbox_id,
+            time_doubted=turn.incoming.time_doubted,
         )  # fmt: skip
     return _stock_card(turn, "withdrawal", intent.lines, {})
 
@@ -76,4 +78,5 @@ def _stock_card(
                 "open": "、".join(stored_proposals.public_id(r.id) for r in open_rows.get(key, [])),
             }
         )
-    return turn.card("stock", kind=kind, lines=shown)
+    return turn.card("stock", kind=kind, lines=shown, time_doubted=turn.incoming.time_doubted,
+                     received_at=turn.now.astimezone(turn.agreement.tz))  # fmt: skip

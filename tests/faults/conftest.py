@@ -39,6 +39,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_sep("=", "fault suite")
     for nodeid, (probe, verdict) in rows:
         where = nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        if "[" in nodeid:  # a parametrized probe: which case
+            where += "[" + nodeid.split("[", 1)[1]
         terminalreporter.write_line(f"{verdict:6}  {probe:{width}}  {where}")
     failed = sum(1 for _, (_, verdict) in rows if verdict == "failed")
     terminalreporter.write_line(f"{len(rows) - failed} held, {failed} failed")

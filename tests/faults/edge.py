@@ -17,12 +17,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 from waitress.server import create_server
 
 from bot.app.bootstrap import start
@@ -31,6 +33,7 @@ from bot.runtime import delivery as delivery_module
 from bot.runtime.context import Runtime
 from bot.settings import Settings
 from bot.storage.db import transaction
+from bot.storage.tables import OutboxRow
 from tests.fake_slack import FakeSlack
 from tests.fake_wecom import FakeWeCom
 from tests.support import EXAMPLE
@@ -121,6 +124,22 @@ class Edge:
         """Wait until every stored message is handled."""
         assert self.service.inbox.wait_until_idle()
 
+    def delivered(self, timeout: float = 10) -> None:
+        """Wait until the outbox holds nothing waiting to be sent."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with transaction(self.runtime.engine, read_only=True) as session:
+                waiting = session.scalar(
+                    select(func.count())
+                    .select_from(OutboxRow)
+                    .where(col(OutboxRow.state).in_(("pending", "sending")))
+                )
+            if not waiting:
+                return
+            self.service.delivery.wake()
+            time.sleep(0.02)
+        raise AssertionError("the outbox still holds messages to send")
+
     def count(self, table: Any) -> int:
         """Rows in a table now."""
         with transaction(self.runtime.engine, read_only=True) as session:
@@ -153,6 +172,13 @@ def slack_message(text: str, user: str = KEEPER, channel: str = CHANNEL,
 @pytest.fixture
 def edge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Edge]:
     """The served app with both platforms on, on a SQLite file of its own."""
+    with served(tmp_path, monkeypatch, EXAMPLE) as running:
+        yield running
+
+
+@contextmanager
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: Path) -> Iterator[Edge]:
+    """The served app for the agreements in `config`, with both platforms on."""
     slack, wecom = FakeSlack().start(), FakeWeCom().start()
     settings = Settings(
         slack_bot_token="xoxb-test",
@@ -167,7 +193,7 @@ def edge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Edge]:
         vmi_api_token="api-secret",
     )
     monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
-    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings)
+    runtime = start(str(config), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings)
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
