@@ -16,9 +16,11 @@ INTENT_LABELS = {
            "emergency": "紧急需求变更", "confirm": "确认", "adjust": "调整", "reject": "拒绝",
            "ship": "发货", "receive": "入库", "review": "补货检查", "status": "查询",
            "help": "帮助"},
+    # English labels are verbs a sentence can take as they are: "Only buyer may confirm",
+    # "P1 is shipped now, so you cannot reject it".
     "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
-           "plan": "post plans", "emergency": "post urgent changes", "confirm": "confirmed",
-           "adjust": "adjusted", "reject": "rejected", "ship": "shipped", "receive": "received",
+           "plan": "post plans", "emergency": "post urgent changes", "confirm": "confirm",
+           "adjust": "adjust", "reject": "reject", "ship": "ship", "receive": "receive",
            "review": "run the review", "status": "ask status", "help": "ask for help"},
 }  # fmt: skip
 STATE_LABELS = {

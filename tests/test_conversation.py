@@ -330,3 +330,19 @@ def test_a_count_whose_platform_time_was_doubted_says_so_and_is_marked(rt: Runti
     assert any("不可信" in line and "2026-11-21 10:00" in line for line in reply.lines)
     # the count of 80 and the 10 inferred withdrawn both carry the doubt; the first count not
     assert ["platform time" in note for note in notes] == [False, True, True]
+
+
+def test_an_english_refusal_of_a_step_reads_as_a_sentence(tmp_path: Path) -> None:
+    english = tmp_path / "en.toml"
+    english.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"', 1),
+        encoding="utf-8",
+    )
+    rt_en = start(str(english), f"sqlite:///{tmp_path / 'en.sqlite'}")
+    say(rt_en, "keeper", "6205 stock 20")
+    say(rt_en, "supplier", "review")
+    [refused] = say(rt_en, "keeper", "confirm P1")
+    assert "may confirm; you are warehouse keeper" in " ".join(refused.lines)
+    say(rt_en, "buyer", "reject P1 too many")
+    [late] = say(rt_en, "buyer", "confirm P1")
+    assert "P1 is rejected now, so you cannot confirm it." in " ".join(late.lines)
