@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -346,3 +347,35 @@ def test_an_english_refusal_of_a_step_reads_as_a_sentence(tmp_path: Path) -> Non
     say(rt_en, "buyer", "reject P1 too many")
     [late] = say(rt_en, "buyer", "confirm P1")
     assert "P1 is rejected now, so you cannot confirm it." in " ".join(late.lines)
+
+
+def test_status_shows_what_the_next_statement_bills_and_where_each_proposal_is(
+    rt: Runtime,
+) -> None:
+    from bot.services.status import status
+
+    def at(moment: datetime, sender: str, text: str) -> None:
+        message = Incoming("console", "plant-6205", sender, f"m{next(_ids)}", moment, text)
+        handle(rt.engine, rt.config, message)
+
+    at(shanghai(2026, 11, 24, 9), "keeper", "6205 库存 100")
+    at(shanghai(2026, 11, 24, 17), "keeper", "6205 库存 90")  # 10 withdrawn before the cutoff
+    at(shanghai(2026, 11, 25, 9), "keeper", "6205 库存 40")  # 50 after it: the next statement's
+    at(shanghai(2026, 11, 25, 10), "keeper", "领用 6205 5")
+    at(shanghai(2026, 11, 25, 10), "supplier", "检查")
+    at(shanghai(2026, 11, 25, 11), "buyer", "确认 P1")
+    at(shanghai(2026, 11, 25, 12), "supplier", "发货 P1 2026-11-28")
+
+    def item(now: datetime) -> dict[str, Any]:
+        with transaction(rt.engine, read_only=True) as s:
+            return status(s, rt.config, now)["agreements"][0]["items"][0]  # type: ignore[no-any-return]
+
+    today = item(shanghai(2026, 11, 25, 18))
+    assert today["billable_qty"] == 55
+    [p1] = today["open_proposals"]
+    assert (p1["id"], p1["state"], p1["shipped_qty"], p1["received_qty"], p1["eta"]) == (
+        "P1", "shipped", p1["qty"], 0, "2026-11-28",
+    )  # fmt: skip
+    assert p1["updated_at"] == "2026-11-25T12:00:00+08:00"
+    # the next cutoff (12-25) starts a new period: nothing is billable yet
+    assert item(shanghai(2026, 12, 25, 1))["billable_qty"] == 0

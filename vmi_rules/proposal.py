@@ -126,6 +126,11 @@ class Proposal:
         return max(self.qty - self.received_qty, 0)
 
     @property
+    def shipped_qty(self) -> int:
+        """What the supplier has sent: the whole quantity once shipped (one shipment each)."""
+        return self.qty if self.state in (ProposalState.SHIPPED, ProposalState.RECEIVED) else 0
+
+    @property
     def in_transit(self) -> int:
         """The outstanding quantity once the buyer confirmed it (confirmed or shipped)."""
         return self.outstanding if self.state in IN_TRANSIT_STATES else 0

@@ -14,10 +14,11 @@ from sqlmodel import Session
 from bot.config import Config
 from bot.storage.plans import plans_by_item
 from bot.storage.proposals import as_rule, open_proposals
-from bot.storage.stock import aged_quantities, stock_levels
+from bot.storage.stock import aged_quantities, movements_by_item, stock_levels
 from messages.render import render_card
 from messages.words import state_labels
 from vmi_rules.proposal import in_transit, position
+from vmi_rules.settlement import settle, settlement_period
 
 
 def status(
@@ -36,6 +37,13 @@ def status(
     aged = aged_quantities(session, levels, {a.id: a.terms.overstock_days for a in agreements}, now)
     today = min((now.astimezone(a.tz).date() for a in agreements), default=now.date())
     plans = plans_by_item(session, ids, today)
+    # what the next statement bills: withdrawals since each agreement's latest cutoff
+    cutoffs = {
+        a.id: settlement_period(now.astimezone(a.tz), a.terms.settlement_day)[1] for a in agreements
+    }
+    withdrawn = movements_by_item(
+        session, ids, kinds=["withdrawal"], since=min(cutoffs.values(), default=now)
+    )
 
     out = []
     for agreement in agreements:
@@ -57,6 +65,9 @@ def status(
                     "min": item.min,
                     "max": item.max,
                     "aged_qty": aged.get(key, 0),
+                    "billable_qty": settle(
+                        withdrawn.get(key, []), cutoffs[agreement.id], now, item.unit_price
+                    ).qty,
                     "last_count_at": (
                         last_count.astimezone(agreement.tz).isoformat() if last_count else None
                     ),
@@ -66,9 +77,12 @@ def status(
                             "qty": p.qty,
                             "state": p.state.value,
                             "urgent": p.urgent,
+                            "shipped_qty": p.shipped_qty,
                             "received_qty": p.received_qty,
+                            "eta": p.eta.isoformat() if p.eta else None,
+                            "updated_at": row.updated_at.astimezone(agreement.tz).isoformat(),
                         }
-                        for p in open_rules
+                        for row, p in zip(proposals.get(key, []), open_rules, strict=True)
                     ],
                     "demand_plans": [
                         {"period": plan.period.label, "qty": plan.qty}

@@ -258,10 +258,14 @@ def record_withdrawal(
 
 
 def movements_by_item(
-    session: Session, agreement_ids: Collection[str]
+    session: Session,
+    agreement_ids: Collection[str],
+    kinds: Collection[str] | None = None,
+    since: datetime | None = None,
 ) -> dict[ItemKey, list[Movement]]:
-    """Every movement of the agreements' items in ledger order, in one query (for aging)."""
-    rows = session.execute(
+    """Every movement of the agreements' items in ledger order, in one query (for aging); only
+    those of `kinds` dated at or after `since`, when given (a statement's withdrawals)."""
+    query = (
         select(
             col(LedgerRow.agreement_id),
             col(LedgerRow.sku),
@@ -272,6 +276,11 @@ def movements_by_item(
         .where(col(LedgerRow.agreement_id).in_(list(agreement_ids)))
         .order_by(col(LedgerRow.id))
     )
+    if kinds is not None:
+        query = query.where(col(LedgerRow.kind).in_(list(kinds)))
+    if since is not None:
+        query = query.where(col(LedgerRow.at) >= since)
+    rows = session.execute(query)
     found: dict[ItemKey, list[Movement]] = defaultdict(list)
     for agreement_id, sku, kind, qty, at in rows:
         found[(agreement_id, sku)].append(Movement(kind, qty, at))
