@@ -379,3 +379,18 @@ def test_status_shows_what_the_next_statement_bills_and_where_each_proposal_is(
     assert p1["updated_at"] == "2026-11-25T12:00:00+08:00"
     # the next cutoff (12-25) starts a new period: nothing is billable yet
     assert item(shanghai(2026, 12, 25, 1))["billable_qty"] == 0
+
+
+def test_status_explains_the_position_and_judges_it_as_the_review_does(rt: Runtime) -> None:
+    def status_lines() -> str:
+        [card] = say(rt, "keeper", "状态")
+        return "\n".join(card.lines)
+
+    say(rt, "keeper", "6205 库存 30")
+    assert "⚠ 库存位置低于补货线 50，下次检查会提出补货" in status_lines()
+    say(rt, "supplier", "检查")
+    covered = status_lines()
+    assert "库存位置 100 件（= 现有 30 + 待确认 70）" in covered
+    assert "现有低于补货线 50，补货 P1 会补上" in covered and "⚠" not in covered
+    say(rt, "keeper", "6205 库存 0")
+    assert "⚠ 缺货，补货 P1 还没到" in status_lines()

@@ -14,10 +14,11 @@ from vmi_rules.roles import MAY, may
 LINE = {"name": "6205 深沟球轴承", "sku": "6205", "unit": "件", "qty": 45, "on_hand": 45,
         "min": 50, "max": 100, "inferred": 5, "gain": 2, "open": "P1"}  # fmt: skip
 ITEM = {"sku": "6205", "name": "6205 深沟球轴承", "unit": "件", "on_hand": 45, "in_transit": 55,
-        "position": 100, "min": 50, "max": 100, "aged_qty": 5,
+        "position": 100, "min": 50, "max": 100, "aged_qty": 5, "billable_qty": 10,
         "last_count_at": "2026-11-21T10:00:00+08:00",
         "open_proposals": [{"id": "P1", "qty": 55, "state": "confirmed", "urgent": False,
-                            "received_qty": 30}],
+                            "shipped_qty": 0, "received_qty": 30, "eta": "2026-11-24",
+                            "updated_at": "2026-11-21T10:00:00+08:00"}],
         "demand_plans": [{"period": "2026-12", "qty": 90}]}  # fmt: skip
 STATES = dict.fromkeys(["proposed", "confirmed", "shipped", "received", "rejected"], "s")
 
