@@ -18,7 +18,7 @@ from typing import Any
 from handlers.incoming import ButtonPress
 from handlers.intents.plans import on_emergency, on_plan
 from handlers.intents.proposals import on_proposal_action, on_receipt, on_review
-from handlers.intents.queries import on_help, on_status
+from handlers.intents.queries import on_help, on_history, on_status, on_todo
 from handlers.intents.stock import on_count, on_withdrawal
 from handlers.parsing import (
     Action,
@@ -26,6 +26,7 @@ from handlers.parsing import (
     Count,
     Emergency,
     Help,
+    History,
     Intent,
     Plan,
     ProposalAction,
@@ -33,6 +34,7 @@ from handlers.parsing import (
     Refusal,
     ReviewNow,
     Status,
+    Todo,
     Withdrawal,
 )
 from handlers.turn import Turn
@@ -101,6 +103,8 @@ INTENTS: tuple[IntentRow, ...] = (
     IntentRow("ship",       (ProposalAction,),   on_proposal_action, "ship",    _answer("ship")),
     IntentRow("review",     (ReviewNow,),        on_review),
     IntentRow("status",     (Status,),           on_status),
+    IntentRow("todo",       (Todo,),             on_todo),
+    IntentRow("history",    (History,),          on_history),
     IntentRow("help",       (Help,),             on_help),
 )
 # fmt: on

@@ -394,3 +394,40 @@ def test_status_explains_the_position_and_judges_it_as_the_review_does(rt: Runti
     assert "现有低于补货线 50，补货 P1 会补上" in covered and "⚠" not in covered
     say(rt, "keeper", "6205 库存 0")
     assert "⚠ 缺货，补货 P1 还没到" in status_lines()
+
+
+def test_each_role_asks_what_waits_for_it_and_follows_a_proposal(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 30")
+    say(rt, "supplier", "检查")
+    [buyer_todo] = say(rt, "buyer", "有什么要我确认的")
+    assert buyer_todo.title == "待办 · 王采购"
+    assert buyer_todo.lines[0].startswith("P1 待确认：6205 深沟球轴承 70 件")
+    [nothing] = say(rt, "keeper", "待办")
+    assert nothing.lines == ("没有等你处理的补货建议。",)
+    say(rt, "buyer", "调整 P1 60")
+    say(rt, "supplier", "发货 P1 2026-11-20")  # an ETA already past: the keeper's is late
+    [keeper_todo] = say(rt, "keeper", "还有哪些没入库")
+    assert keeper_todo.lines[0].startswith("⚠ P1 待入库：6205 深沟球轴承 60 件，预计 11-20 到")
+    assert keeper_todo.lines[0].endswith("已超时")
+    [steps] = say(rt, "keeper", "P1到哪了")
+    assert steps.title == "P1 · 已发货"
+    assert [line.split(" ", 2)[2] for line in steps.lines[1:]] == [
+        "补货检查 提出 70 件", "王采购 调整为 60 件", "李供应 发货",
+    ]  # fmt: skip
+    assert state(rt) == (1, 1, 0)  # questions record nothing
+
+
+def test_pending_and_a_proposals_steps_in_english(tmp_path: Path) -> None:
+    english = tmp_path / "en.toml"
+    english.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"', 1),
+        encoding="utf-8",
+    )
+    rt_en = start(str(english), f"sqlite:///{tmp_path / 'en.sqlite'}")
+    say(rt_en, "keeper", "stock 6205 30")
+    say(rt_en, "supplier", "check")
+    [pending] = say(rt_en, "buyer", "what's pending")
+    assert pending.title == "Pending · 王采购"
+    assert pending.lines[0].startswith("P1 to confirm: 6205 深沟球轴承 70 件")
+    [steps] = say(rt_en, "buyer", "P1 status")
+    assert steps.title == "P1 · proposed" and steps.lines[-1].endswith("the review proposed 70 件")

@@ -148,6 +148,41 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         )
     ],
     *[
+        ("todo", {"member_name": "王采购", "lines": lines})
+        for lines in (
+            [],
+            [
+                {
+                    "id": "P1",
+                    "step": "确认",
+                    "item_name": "6205",
+                    "unit": "件",
+                    "qty": 55,
+                    "received_qty": 10,
+                    "eta": "11-24",
+                    "waited": "3 天",
+                    "late": True,
+                }
+            ],
+        )
+    ],
+    (
+        "history",
+        {
+            "proposal_id": "P1",
+            "item_name": "6205",
+            "unit": "件",
+            "qty": 55,
+            "state": "已发货",
+            "received_qty": 0,
+            "eta": "2026-11-24",
+            "steps": [
+                {"action": a, "by": b, "at": "11-21 10:00", "qty": 55, "note": "太多"}
+                for a, b in (("propose", "system"), ("reject", "王采购"))
+            ],
+        },
+    ),
+    *[
         (
             "help",
             {

@@ -18,6 +18,8 @@ MAY: Mapping[str, frozenset[str]] = {
     "emergency": BUYERS,
     "review": SUPPLIERS,
     "status": EVERYONE,
+    "todo": EVERYONE,
+    "history": EVERYONE,
     "help": EVERYONE,
     # the steps of a proposal (DESIGN §3.5)
     "confirm": BUYERS,

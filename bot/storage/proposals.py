@@ -185,3 +185,14 @@ def act(
             return get(session, public) or row, transition
     # Three lost races in a row means something keeps changing it; say so rather than loop.
     raise TransitionRefused("already", action, ProposalState(row.state), row.decided_by)
+
+
+def steps(session: Session, proposal_row_id: int) -> list[ProposalTransitionRow]:
+    """A proposal's log, first step first: proposed, then each step somebody took."""
+    return list(
+        session.scalars(
+            select(ProposalTransitionRow)
+            .where(col(ProposalTransitionRow.proposal_id) == proposal_row_id)
+            .order_by(col(ProposalTransitionRow.id))
+        )
+    )

@@ -25,6 +25,7 @@ from handlers.parsing.parsed import (
     Count,
     Emergency,
     Help,
+    History,
     Intent,
     ItemQty,
     Plan,
@@ -34,6 +35,7 @@ from handlers.parsing.parsed import (
     RefusalReason,
     ReviewNow,
     Status,
+    Todo,
     Withdrawal,
 )
 from handlers.parsing.readers import parse
@@ -46,6 +48,7 @@ __all__ = [
     "Count",
     "Emergency",
     "Help",
+    "History",
     "Intent",
     "ItemQty",
     "Plan",
@@ -55,6 +58,7 @@ __all__ = [
     "RefusalReason",
     "ReviewNow",
     "Status",
+    "Todo",
     "Withdrawal",
     "normalise",
     "parse",

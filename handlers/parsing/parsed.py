@@ -90,6 +90,18 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Todo:
+    """待办 / pending: the proposals waiting for the one who asks."""
+
+
+@dataclass(frozen=True)
+class History:
+    """P1 / P1到哪了 / P1 status: one proposal's steps, who took them, when."""
+
+    proposal_id: str
+
+
+@dataclass(frozen=True)
 class Help:
     """帮助 / help / ?"""
 
@@ -108,6 +120,8 @@ Intent = (
     | Emergency
     | ProposalAction
     | Status
+    | Todo
+    | History
     | Help
     | ReviewNow
 )

@@ -19,6 +19,7 @@ from handlers.parsing.parsed import (
     Count,
     Emergency,
     Help,
+    History,
     Intent,
     ItemQty,
     Plan,
@@ -27,6 +28,7 @@ from handlers.parsing.parsed import (
     Refusal,
     ReviewNow,
     Status,
+    Todo,
     Withdrawal,
 )
 from handlers.parsing.tokens import Message, Tok
@@ -71,6 +73,8 @@ def _decide(msg: Message, today: date) -> Intent | Refusal:
         return _demand(msg, Emergency, "emergency")
     if "plan" in families:
         return _demand(msg, Plan, "plan")
+    if "todo" in families and not msg.of("item"):
+        return Todo()  # "待确认", "what's pending": before status, which "what's" also names
     if "status" in families:
         return _status(msg, "status")
     if "withdrawal" in families:
@@ -343,8 +347,10 @@ def _proposal(msg: Message, today: date) -> Intent | Refusal:
         # "P1 入库后 6205 库存 95": the 95 is a count, not a partial receipt.
         return Refusal("ambiguous", detail=" ".join(ids), hint=action)
     if action is None:
+        if len(ids) == 1 and not msg.of("item", "num"):
+            return History(ids[0])  # "P1", "P1到哪了", "P1 status": where it is, step by step
         if _asks(msg):
-            return Status(None)  # "P1?", "P1 状态": the status lists open proposals
+            return Status(None)  # "P1 P2?": the status lists the open proposals
         return Refusal("ambiguous", detail=" ".join(ids), hint="proposal")
     if len(ids) > 1:
         return Refusal("ambiguous", detail=" ".join(ids), hint=action)
