@@ -19,7 +19,7 @@ from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow
 from handlers.incoming import Incoming
 from handlers.intents.queries import help_card
-from handlers.parsing import Refusal, parse
+from handlers.parsing import Courtesy, Refusal, parse
 from handlers.placement import Placement, place
 from handlers.registry import pressed, row_for
 from handlers.turn import Turn
@@ -186,6 +186,8 @@ def _reply(
         return refusal_card(turn, intent)
 
     row = row_for(intent)
+    if isinstance(intent, Courtesy) and not speaks:
+        return None  # "谢谢" between people in the group is not for the bot
     if not row.allows(member.role):
         return turn.refuse(
             "wrong_role",

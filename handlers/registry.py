@@ -18,12 +18,13 @@ from typing import Any
 from handlers.incoming import ButtonPress
 from handlers.intents.plans import on_emergency, on_plan
 from handlers.intents.proposals import on_proposal_action, on_receipt, on_review
-from handlers.intents.queries import on_help, on_history, on_status, on_todo
+from handlers.intents.queries import on_courtesy, on_help, on_history, on_status, on_todo
 from handlers.intents.stock import on_count, on_withdrawal
 from handlers.parsing import (
     Action,
     Correction,
     Count,
+    Courtesy,
     Emergency,
     Help,
     History,
@@ -106,6 +107,7 @@ INTENTS: tuple[IntentRow, ...] = (
     IntentRow("todo",       (Todo,),             on_todo),
     IntentRow("history",    (History,),          on_history),
     IntentRow("help",       (Help,),             on_help),
+    IntentRow("courtesy",   (Courtesy,),         on_courtesy),
 )
 # fmt: on
 

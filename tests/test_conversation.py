@@ -431,3 +431,13 @@ def test_pending_and_a_proposals_steps_in_english(tmp_path: Path) -> None:
     assert pending.lines[0].startswith("P1 to confirm: 6205 深沟球轴承 70 件")
     [steps] = say(rt_en, "buyer", "P1 status")
     assert steps.title == "P1 · proposed" and steps.lines[-1].endswith("the review proposed 70 件")
+
+
+@pytest.mark.parametrize("text", ["谢谢", "好的", "收到", "👍", "thanks!", "ok 👍"])
+def test_thanks_get_a_short_answer_one_to_one_and_silence_in_the_group(
+    rt: Runtime, text: str
+) -> None:
+    [welcome] = say(rt, "keeper", text)
+    assert welcome.title == "不客气 🙂" and len(welcome.lines) == 1
+    assert say(rt, "keeper", text, direct=False, addressed=False) == []
+    assert state(rt) == (0, 0, 0)

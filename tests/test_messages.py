@@ -166,6 +166,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             ],
         )
     ],
+    ("courtesy", {"member_name": "王仓管"}),
     (
         "history",
         {

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from handlers.parsing import (
     Count,
+    Courtesy,
     Emergency,
     Help,
     History,
@@ -371,11 +372,11 @@ TABLE: list[tuple[str, str, Intent | Refused]] = [
     # --- chat -------------------------------------------------------------------------------
     ("chat-lunch", "中午吃什么", Refused("not_understood")),
     ("chat-hello", "hello everyone", Refused("not_understood")),
-    ("chat-ok", "ok", Refused("not_understood")),
-    ("chat-shoudao", "收到", Refused("not_understood")),
-    ("chat-haode", "好的", Refused("not_understood")),
-    ("chat-thanks", "谢谢", Refused("not_understood")),
-    ("chat-emoji", "👍", Refused("not_understood")),
+    ("courtesy-ok", "ok", Courtesy()),
+    ("courtesy-shoudao", "收到", Courtesy()),
+    ("courtesy-haode", "好的", Courtesy()),
+    ("courtesy-thanks", "谢谢", Courtesy()),
+    ("courtesy-emoji", "👍", Courtesy()),
     ("chat-empty", "", Refused("not_understood")),
     ("chat-blank", "  \n\t ", Refused("not_understood")),
     ("chat-meeting-tomorrow", "明天开会", Refused("not_understood")),

@@ -21,6 +21,7 @@ MAY: Mapping[str, frozenset[str]] = {
     "todo": EVERYONE,
     "history": EVERYONE,
     "help": EVERYONE,
+    "courtesy": EVERYONE,
     # the steps of a proposal (DESIGN §3.5)
     "confirm": BUYERS,
     "adjust": BUYERS,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.services.status import status
 from bot.storage import proposals as stored_proposals
-from handlers.parsing import Help, History, Status, Todo
+from handlers.parsing import Courtesy, Help, History, Status, Todo
 from handlers.turn import Turn, item_labels
 from messages.cards import Card
 from messages.words import label, role_label, state_labels
@@ -94,6 +94,11 @@ def _duration(age: timedelta, locale: str) -> str:
     if hours >= 48:
         return f"{hours // 24} 天" if locale == "zh" else f"{hours // 24} days"
     return f"{hours} 小时" if locale == "zh" else f"{hours} h"
+
+
+def on_courtesy(turn: Turn, intent: Courtesy) -> Card:
+    """A short friendly word back to thanks and okays, not the whole help menu."""
+    return turn.card("courtesy", member_name=turn.member.name)
 
 
 def on_help(turn: Turn, intent: Help) -> Card:

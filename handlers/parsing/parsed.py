@@ -102,6 +102,11 @@ class History:
 
 
 @dataclass(frozen=True)
+class Courtesy:
+    """谢谢 / 好的 / 收到 / thanks / 👍: manners, nothing to act on."""
+
+
+@dataclass(frozen=True)
 class Help:
     """帮助 / help / ?"""
 
@@ -122,6 +127,7 @@ Intent = (
     | Status
     | Todo
     | History
+    | Courtesy
     | Help
     | ReviewNow
 )

@@ -4,6 +4,7 @@ items with quantities and checks them. `parse` is the parser's one entry point."
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from handlers.parsing.parsed import (
     Action,
     Correction,
     Count,
+    Courtesy,
     Emergency,
     Help,
     History,
@@ -69,6 +71,8 @@ def _decide(msg: Message, today: date) -> Intent | Refusal:
     families = msg.families
     if msg.of("pid"):
         return _proposal(msg, today)
+    if _courtesy(msg):
+        return Courtesy()
     if "emergency" in families:
         return _demand(msg, Emergency, "emergency")
     if "plan" in families:
@@ -97,6 +101,23 @@ def _decide(msg: Message, today: date) -> Intent | Refusal:
     if "help" in families:
         return Refusal("not_understood") if msg.vague("help") or msg.has_data else Help()
     return _no_keyword(msg)
+
+
+def _courtesy(msg: Message) -> bool:
+    """谢谢, 好的, 收到, ok 👍: manners with nothing to act on (no data, no question, no
+    command word but the weak ones that are everyday chat)."""
+    if msg.has_data or msg.question:
+        return False
+    if not msg.tokens:  # "👍", "🙏": symbols only
+        return not any(unicodedata.category(c)[0] in "LN" for c in msg.raw)
+    for tok in msg.tokens:
+        if tok.kind == "text" and any(unicodedata.category(c)[0] in "LN" for c in tok.text):
+            return False  # words of its own: chat the bot does not know, not manners
+        if tok.kind == "kw" and tok.strong and tok.family not in ("thanks", "yes", "filler"):
+            return False
+        if tok.kind not in ("kw", "text"):
+            return False
+    return True
 
 
 def _ambiguous(msg: Message, hint: str) -> Refusal:

@@ -29,8 +29,8 @@ INTENT_FAMILIES = frozenset(
         "plan", "emergency", "confirm", "adjust", "reject", "ship",
     }
 )  # fmt: skip
-# Words that are no intent: agreement, question, "the old value" and filler words.
-OTHER_FAMILIES = ("yes", "question", "was", "filler")
+# Words that are no intent: agreement, question, "the old value", filler and thanks.
+OTHER_FAMILIES = ("yes", "question", "was", "filler", "thanks")
 
 
 def _past(_: date) -> Period:
