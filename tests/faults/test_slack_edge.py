@@ -102,6 +102,14 @@ def proposal(edge: Edge) -> tuple[str, int]:
     return str(state), int(qty)
 
 
+@pytest.fixture
+def everything_logged(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Every log record, debug up, from before the app is built (bolt's loggers take the
+    level they find then)."""
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
 # --- 1. acknowledged only once stored -----------------------------------------------------------
 
 
@@ -151,17 +159,20 @@ def test_the_event_itself_says_who_the_bot_is(edge: Edge) -> None:
 # --- 2. unsigned bodies -------------------------------------------------------------------------
 
 
+FLOODS = {
+    "form": (FORM, b"payload=" + b"x" * TEN_MB),
+    "JSON": ("application/json", b'{"a": "' + b"x" * TEN_MB + b'"}'),
+    "broken JSON": ("application/json", b'{"a": ' + b"[" * TEN_MB),
+}
+
+
 @pytest.mark.probe("unsigned 10 MB form and JSON bodies: 401, short answers, short log lines")
-@pytest.mark.parametrize("content_type", [FORM, "application/json"])
+@pytest.mark.parametrize("kind", list(FLOODS))
 def test_an_unsigned_flood_is_refused_without_logging_it(
-    edge: Edge, caplog: pytest.LogCaptureFixture, content_type: str
+    everything_logged: pytest.LogCaptureFixture, edge: Edge, kind: str
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    body = (
-        (b"payload=" + b"x" * TEN_MB)
-        if content_type == FORM
-        else b'{"a": "' + b"x" * TEN_MB + b'"}'
-    )
+    caplog = everything_logged
+    content_type, body = FLOODS[kind]
     for _ in range(3):
         status, text = edge.slack_post(body, content_type, signed=False, settle=False)
         assert status == 401 and len(text) < 100
@@ -170,6 +181,16 @@ def test_an_unsigned_flood_is_refused_without_logging_it(
     assert stored(edge) == []
     assert max((len(r.getMessage()) for r in caplog.records), default=0) < 500
     assert sum(len(r.getMessage()) for r in caplog.records) < 10_000
+
+
+@pytest.mark.probe("Slack's unsigned certificate check and a signed URL verification: answered")
+def test_slacks_own_checks_are_still_answered(edge: Edge) -> None:
+    assert edge.slack_post("ssl_check=1&token=legacy", FORM, signed=False) == (200, "")
+    challenge = json.dumps({"type": "url_verification", "token": "legacy", "challenge": "c-42"})
+    status, text = edge.slack_post(challenge)
+    assert status == 200 and "c-42" in text
+    refused = edge.slack_post(challenge, signed=False)
+    assert refused[0] == 401 and "c-42" not in refused[1]
 
 
 # --- 3. a 4xx, not a 500 ------------------------------------------------------------------------
@@ -205,11 +226,14 @@ BROKEN = {
     "signed bodies Slack never sends (bad JSON, arrays, 100k nesting, no button): 400"
 )
 @pytest.mark.parametrize("name", list(BROKEN))
-def test_a_signed_body_slack_never_sends_is_a_bad_request(edge: Edge, name: str) -> None:
+def test_a_signed_body_slack_never_sends_is_a_bad_request(
+    everything_logged: pytest.LogCaptureFixture, edge: Edge, name: str
+) -> None:
     content_type, body = BROKEN[name]
     status, text = edge.slack_post(body, content_type)
     assert status == 400 and len(text) < 100
     assert stored(edge) == []
+    assert max(len(r.getMessage()) for r in everything_logged.records) < 500
 
 
 @pytest.mark.probe(

@@ -143,7 +143,8 @@ def build_slack_app(
     again. A signed request that does not hold together is answered 400."""
     identity = BotIdentity(client)
     bot_log = logging.getLogger("vmi.slack_bolt")
-    bot_log.addFilter(_ShortLines())  # bolt copies its base logger's filters to its own
+    if not any(isinstance(f, _ShortLines) for f in bot_log.filters):
+        bot_log.addFilter(_ShortLines())  # bolt copies its base logger's filters to its own
     # A form's hidden fields are sealed with a key only this bot has: the signing secret's
     # (or, for Socket Mode alone, the token's); a random one when neither is set.
     form_key = hmac.new(
