@@ -75,9 +75,10 @@ class BotIdentity:
         """The bot's user id: from this event's own authorization of the bot when there is
         one, else as learned before, else from auth.test (one at a time, and after Slack
         rate-limited it not before its Retry-After)."""
-        for authorization in body.get("authorizations") or ():
-            user = authorization.get("user_id")
-            if authorization.get("is_bot") is True and isinstance(user, str) and user:
+        authorizations = body.get("authorizations")
+        for authorization in authorizations if isinstance(authorizations, list) else ():
+            user = _object(authorization).get("user_id")
+            if _object(authorization).get("is_bot") is True and isinstance(user, str) and user:
                 self._user_id = user
                 return user
         with self._lock:  # one auth.test at a time, however many requests wait for it
