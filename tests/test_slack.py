@@ -15,7 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from bot.adapters.slack.sender import SlackSender, slack_client
 from bot.app.bootstrap import start
 from bot.app.server import Service, build_service
 from bot.runtime import delivery as delivery_module
+from bot.runtime.clock import clock_from
 from bot.runtime.context import Runtime
 from bot.runtime.delivery import DeliveryWorker
 from bot.services.review import review
@@ -35,6 +36,7 @@ from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow, LedgerRow, OutboxRow, ProposalRow
+from handlers.incoming import Incoming
 from messages.cards import Card
 from tests.fake_slack import FakeSlack
 from tests.support import EXAMPLE, serve, shanghai
@@ -42,6 +44,7 @@ from tests.support import EXAMPLE, serve, shanghai
 SECRET = "test-signing-secret"
 CHANNEL = "C01VMI"
 KEEPER, BUYER = "U01KEEPER", "U01BUYER"
+BOT_NOW = datetime(2025, 11, 21, 2, 30, tzinfo=UTC)
 
 
 @dataclass
@@ -72,6 +75,9 @@ def bot(tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> It
     )
     monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
     runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings)
+    # the messages below are dated 2025-11-21 02:00-02:10 UTC by their Slack ts: the bot's
+    # clock reads just after, so their own times are trusted (said_at), as Slack's would be
+    runtime = replace(runtime, clock=clock_from(BOT_NOW, UTC))
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -186,6 +192,10 @@ def test_count_review_card_and_one_confirmation(bot: Bot) -> None:
     [reply] = bot.slack.wait_for("chat.postMessage")
     assert reply.params["channel"] == CHANNEL and reply.params["thread_ts"] == "1763690400.000100"
     assert "现有 45 件" in reply.params["text"]
+    with transaction(bot.runtime.engine) as s:
+        count = Incoming.from_json(s.scalars(select(InboxRow.incoming)).one())
+        assert s.scalar(select(LedgerRow.at)) == datetime(2025, 11, 21, 2, 0, 0, 100, UTC)
+    assert not count.time_doubted  # Slack's own time, near the clock, is the count's time
 
     review_now(bot)
     card = posted_card(bot)
@@ -241,9 +251,24 @@ def test_user_text_cannot_ping_the_channel_or_hide_a_link(bot: Bot) -> None:
     signed_post(bot, message_event(text, user=BUYER, ts="1763690900.000100", event_id="Ev9"),
                 "application/json")  # fmt: skip
     reply = bot.slack.wait_for("chat.postMessage", 3)[-1]
-    shown = json.dumps(reply.params, ensure_ascii=False)
-    assert "<!channel>" not in shown and "<http://evil" not in shown
-    assert "&lt;http://evil.example|银行" in shown  # echoed as text, not as a link
+    assert "<!channel>" not in json.dumps(reply.params, ensure_ascii=False)
+    # echoed as text, not as a link: escaped in the mrkdwn notification text, and in the blocks
+    # only ever as plain text, which Slack shows as it is
+    assert "&lt;http://evil.example|银行" in reply.params["text"]
+    echoed = [t for block in reply.params["blocks"] for t in _text_objects(block)
+              if "evil.example" in t["text"]]  # fmt: skip
+    assert echoed and all(t["type"] == "plain_text" for t in echoed)
+
+
+def _text_objects(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if node.get("type") in ("mrkdwn", "plain_text", "text") and "text" in node:
+            yield node
+        for value in node.values():
+            yield from _text_objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _text_objects(value)
 
 
 def test_adjust_opens_a_form_that_checks_the_quantity(bot: Bot) -> None:

@@ -1,5 +1,6 @@
-"""A neutral card as a Slack message: the exact Block Kit, escaping of user text everywhere it
-appears, Slack's length limits, and the version shown after a click."""
+"""A neutral card as a Slack message: the exact Block Kit, user text shown as typed everywhere
+it appears (never as mrkdwn, which has no escape for * _ ~), Slack's length limits, and the
+version shown after a click."""
 
 from __future__ import annotations
 
@@ -40,6 +41,31 @@ def assert_valid_for_slack(message: dict) -> None:
             assert 1 <= len(json.loads(f'"{text}"')) <= 3000
 
 
+def texts(message: dict) -> list[tuple[str, str]]:
+    """Every piece of text in the blocks with how Slack reads it: "mrkdwn" is formatted;
+    "plain_text" and rich text's "text" elements are shown exactly as given."""
+    found: list[tuple[str, str]] = []
+    stack: list[object] = list(message["blocks"])
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("type") in ("mrkdwn", "plain_text", "text") and "text" in item:
+                found.append((item["type"], item["text"]))
+            stack.extend(v for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def plain(text: str) -> dict:
+    return {"type": "plain_text", "text": text, "emoji": False}
+
+
+def bold_title(*elements: dict) -> dict:
+    return {"type": "rich_text", "elements": [{"type": "rich_text_section",
+                                               "elements": list(elements)}]}  # fmt: skip
+
+
 def test_escape_mrkdwn_is_slacks_rule() -> None:
     assert escape_mrkdwn("a & b < c > d") == "a &amp; b &lt; c &gt; d"
     assert escape_mrkdwn("&amp;") == "&amp;amp;"  # typed text is shown as typed
@@ -53,13 +79,10 @@ def test_proposal_card_exact_blocks() -> None:
     assert message == {
         "text": "补货提案 P1 · 螺丝 M6\n建议补货 1200 件，4 月 3 日到货\n按计划用量可用 9 天",
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": "*补货提案 P1 · 螺丝 M6*"}},
+            bold_title({"type": "text", "text": "补货提案 P1 · 螺丝 M6", "style": {"bold": True}}),
             {
                 "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": "建议补货 1200 件，4 月 3 日到货\n按计划用量可用 9 天",
-                },
+                "text": plain("建议补货 1200 件，4 月 3 日到货\n按计划用量可用 9 天"),
             },
             {
                 "type": "actions",
@@ -89,12 +112,7 @@ def test_proposal_card_exact_blocks() -> None:
             },
             {
                 "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": "或回复 / or type: 确认 P1 · 调整 P1 数量 · 拒绝 P1 原因",
-                    }
-                ],
+                "elements": [plain("或回复 / or type: 确认 P1 · 调整 P1 数量 · 拒绝 P1 原因")],
             },
         ],
     }
@@ -110,46 +128,70 @@ def test_urgent_title_and_fields() -> None:
     message = card_to_message(card)
 
     assert message["blocks"] == [
-        {"type": "section", "text": {"type": "mrkdwn", "text": "🔴 *库存告急 A-1*"}},
-        {
-            "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": "*SKU*\nA-1"},
-                {"type": "mrkdwn", "text": "*可用天数*\n2"},
-            ],
-        },
+        bold_title(
+            {"type": "text", "text": "🔴 "},
+            {"type": "text", "text": "库存告急 A-1", "style": {"bold": True}},
+        ),
+        bold_title(
+            {"type": "text", "text": "SKU", "style": {"bold": True}},
+            {"type": "text", "text": "\nA-1"},
+            {"type": "text", "text": "\n\n"},
+            {"type": "text", "text": "可用天数", "style": {"bold": True}},
+            {"type": "text", "text": "\n2"},
+        ),
     ]
     assert_valid_for_slack(message)
 
 
-def test_user_text_is_escaped_everywhere_it_appears() -> None:
+def test_user_text_is_shown_as_typed_everywhere_it_appears() -> None:
+    typed = f"{EVIL} *粗体* _斜体_ ~删除~ `code` > 引用 :bank:"
     card = Card(
-        title=f"备注 {EVIL}",
-        lines=(f"供应商说：{EVIL}", "second & third"),
-        fields=((f"标签 {EVIL}", f"值 {EVIL}"),),
-        buttons=(Button("确认", "confirm", "P1", "primary", f"确认 {EVIL}"),),
+        title=f"备注 {typed}",
+        lines=(f"供应商说：{typed}", "second & third"),
+        fields=((f"标签 {typed}", f"值 {typed}"),),
+        buttons=(Button("确认", "confirm", "P1", "primary", f"确认 {typed}"),),
     )
-    for message in (card_to_message(card), card_to_message(card, done_by=f"已确认 · {EVIL}")):
-        dumped = json.dumps(message, ensure_ascii=False)
-        for raw in ("<!channel>", "<@U123>", "<http://evil.example|bank>", "R&D"):
-            assert raw not in dumped
-        assert "<" not in dumped and ">" not in dumped
-        assert re.search(r"&(?!amp;|lt;|gt;)", dumped) is None  # every & is an entity
+    for message in (card_to_message(card), card_to_message(card, done_by=f"已确认 · {typed}")):
+        shown = texts(message)
+        assert all(kind != "mrkdwn" for kind, _ in shown)  # nothing in the blocks is formatted
+        assert all(t.get("emoji") is not True for t in _plain_texts(message) if typed in t["text"])
+        assert sum(typed in text for _, text in shown) >= 4
+        # the notification text is mrkdwn: & < > escaped, so nothing in it pings or links
+        assert "<" not in message["text"] and ">" not in message["text"].replace("&gt;", "")
+        assert re.search(r"&(?!amp;|lt;|gt;)", message["text"]) is None
         assert EVIL_ESCAPED in message["text"]
         assert_valid_for_slack(message)
 
     blocks = card_to_message(card)["blocks"]
-    assert blocks[0]["text"]["text"] == f"*备注 {EVIL_ESCAPED}*"
-    assert blocks[1]["text"]["text"] == f"供应商说：{EVIL_ESCAPED}\nsecond &amp; third"
-    assert blocks[2]["fields"][0]["text"] == f"*标签 {EVIL_ESCAPED}*\n值 {EVIL_ESCAPED}"
-    assert blocks[4]["elements"][0]["text"] == f"或回复 / or type: 确认 {EVIL_ESCAPED}"
+    assert blocks[0]["elements"][0]["elements"] == [
+        {"type": "text", "text": f"备注 {typed}", "style": {"bold": True}}
+    ]
+    assert blocks[1]["text"] == plain(f"供应商说：{typed}\nsecond & third")
+    assert [e["text"] for e in blocks[2]["elements"][0]["elements"]] == [
+        f"标签 {typed}",
+        f"\n值 {typed}",
+    ]
+    assert blocks[4]["elements"][0] == plain(f"或回复 / or type: 确认 {typed}")
 
-    done = card_to_message(card, done_by=f"已确认 · {EVIL}")
-    assert done["blocks"][-1] == {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": f"已确认 · {EVIL_ESCAPED}"}],
-    }
-    assert done["text"].endswith(f"已确认 · {EVIL_ESCAPED}")
+    done = card_to_message(card, done_by=f"已确认 · {typed}")
+    assert done["blocks"][-1] == {"type": "context", "elements": [plain(f"已确认 · {typed}")]}
+    assert done["text"].endswith(
+        f"已确认 · {EVIL_ESCAPED} *粗体* _斜体_ ~删除~ `code` &gt; 引用 :bank:"
+    )
+
+
+def _plain_texts(message: dict) -> list[dict]:
+    found: list[dict] = []
+    stack: list[object] = list(message["blocks"])
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("type") == "plain_text":
+                found.append(item)
+            stack.extend(v for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def test_button_labels_are_plain_text_and_kept_as_typed() -> None:
@@ -173,49 +215,46 @@ def test_long_lines_are_split_into_sections_within_slack_limits() -> None:
     assert_valid_for_slack(message)
 
 
-def test_one_long_line_is_split_without_breaking_an_entity() -> None:
-    line = "&<" * 1000 + "y" * 2500  # 9000 escaped characters, no spaces
+def test_one_long_line_is_split_and_kept_whole() -> None:
+    line = "&<" * 1000 + "y" * 2500  # 4500 characters, no spaces
     message = card_to_message(Card(title="长", lines=(line,)))
     sections = [b["text"]["text"] for b in message["blocks"][1:]]
 
-    assert len(sections) >= 3
+    assert len(sections) >= 2
     assert all(len(s) <= 3000 for s in sections)
-    assert "".join(sections) == escape_mrkdwn(line)
-    for section in sections:
-        assert re.search(r"&(?!amp;|lt;|gt;)", section) is None
-        assert not re.search(r"&(a|am|amp|l|lt|g|gt)?$", section)
+    assert "".join(sections) == line  # plain text: nothing escaped, nothing lost
     assert_valid_for_slack(message)
 
 
 def test_long_title_and_field_are_cut_not_rejected() -> None:
-    card = Card(title="&" * 1000, fields=(("规格", "<" * 600),))
+    card = Card(title="&" * 4000, fields=(("规格", "<" * 2600),))
     message = card_to_message(card)
 
-    title = message["blocks"][0]["text"]["text"]
-    field = message["blocks"][1]["fields"][0]["text"]
-    assert len(title) <= 3000 and title.startswith("*&amp;") and title.endswith("…*")
-    assert len(field) <= 2000 and field.endswith("&lt;…")
+    title = message["blocks"][0]["elements"][0]["elements"][0]["text"]
+    field = message["blocks"][1]["elements"][0]["elements"][1]["text"]
+    assert len(title) <= 3000 and title.startswith("&&") and title.endswith("…")
+    assert len(field) <= 2001 and field.endswith("<…")
     assert_valid_for_slack(message)
 
 
-def test_more_than_ten_fields_are_split() -> None:
+def test_many_fields_are_all_shown_in_order() -> None:
     fields = tuple((f"f{n}", str(n)) for n in range(23))
     message = card_to_message(Card(title="t", fields=fields))
-    sections = message["blocks"][1:]
+    [shown] = message["blocks"][1:]
 
-    assert [len(s["fields"]) for s in sections] == [10, 10, 3]
-    assert [f["text"] for s in sections for f in s["fields"]] == [f"*f{n}*\n{n}" for n in range(23)]
+    bold = [e["text"] for e in shown["elements"][0]["elements"] if e.get("style")]
+    values = [e["text"] for e in shown["elements"][0]["elements"] if e["text"].startswith("\n")
+              and e["text"].strip()]  # fmt: skip
+    assert bold == [f"f{n}" for n in range(23)]
+    assert values == [f"\n{n}" for n in range(23)]
     assert_valid_for_slack(message)
 
 
 def test_done_by_replaces_buttons_and_hint() -> None:
     message = card_to_message(proposal_card(), done_by="已确认 · 王采购")
 
-    assert [b["type"] for b in message["blocks"]] == ["section", "section", "context"]
-    assert message["blocks"][-1] == {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": "已确认 · 王采购"}],
-    }
+    assert [b["type"] for b in message["blocks"]] == ["rich_text", "section", "context"]
+    assert message["blocks"][-1] == {"type": "context", "elements": [plain("已确认 · 王采购")]}
     assert "vmi:" not in json.dumps(message) and "or type" not in json.dumps(message)
     assert message["text"].endswith("\n已确认 · 王采购")
     assert_valid_for_slack(message)
@@ -223,11 +262,11 @@ def test_done_by_replaces_buttons_and_hint() -> None:
 
 def test_card_without_buttons_or_equivalents_has_no_actions_or_hint() -> None:
     assert [b["type"] for b in card_to_message(Card(title="t", lines=("a",)))["blocks"]] == [
-        "section",
+        "rich_text",
         "section",
     ]
     no_hint = card_to_message(Card(title="t", buttons=(Button("OK", "ok", "1"),)))
-    assert [b["type"] for b in no_hint["blocks"]] == ["section", "actions"]
+    assert [b["type"] for b in no_hint["blocks"]] == ["rich_text", "actions"]
 
 
 def test_button_limits() -> None:

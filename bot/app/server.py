@@ -82,9 +82,8 @@ def build_service(runtime: Runtime) -> Service:
     socket_mode = slack = None
 
     if SLACK in platforms:
-        from slack_bolt.adapter.flask import SlackRequestHandler
-
         from bot.adapters.slack.app import build_slack_app
+        from bot.adapters.slack.http import slack_events_endpoint
         from bot.adapters.slack.sender import SlackSender, slack_client
 
         client = slack_client(secret(settings.slack_bot_token), settings.slack_api_base_url)
@@ -92,11 +91,12 @@ def build_service(runtime: Runtime) -> Service:
         signing_secret = secret(settings.slack_signing_secret)
         slack = build_slack_app(runtime, client, signing_secret, inbox.wake)
         if signing_secret:  # HTTP needs it; Socket Mode alone does not
-            slack_handler = SlackRequestHandler(slack)
+            # the signature is checked on the raw body before bolt parses or logs anything
+            slack_endpoint = slack_events_endpoint(slack, signing_secret)
 
             @app.post("/slack/events")
             def slack_events() -> Response:
-                return slack_handler.handle(request)
+                return slack_endpoint(request)
 
         if settings.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler

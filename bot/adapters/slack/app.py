@@ -4,21 +4,28 @@ nothing here sends a message: replies go through the outbox like every other pla
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import os
 import re
+import threading
+import time
 import unicodedata
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.runtime.context import Runtime
 from bot.settings import SLACK
 from handlers.conversation import accept
-from handlers.incoming import ButtonPress, Incoming
+from handlers.incoming import ButtonPress, Incoming, said_at
 from messages.render import render_card
 from vmi_rules.roles import may
 
@@ -30,6 +37,91 @@ MAX_QTY = 1_000_000
 # Slack's markup for a person, a channel or a broadcast in a message's text: <@U1>, <#C1|name>,
 # <!channel>. Nobody types them as words, so they are dropped.
 MENTION = re.compile(r"<[@!#][^<>]*>")
+# After a 429 from auth.test, how long not to ask again when Slack names no Retry-After, and
+# the most a Retry-After is believed: a flood of events must not become a flood of auth.test.
+RATE_LIMIT_PAUSE = 30.0
+RATE_LIMIT_PAUSE_MAX = 600.0
+RETRY_AFTER_SECONDS = 60  # Slack retries an event after a minute, then five
+LOG_LINE_LIMIT = 300  # bolt's own log lines, which may quote a whole request body
+
+
+class NotYetAnswerable(Exception):
+    """The message cannot be stored as it should be yet (who the bot is is still unknown):
+    Slack hears 503 and sends it again later."""
+
+
+class ForgedOrBroken(Exception):
+    """A signed request whose content does not hold together (a form's hidden fields changed
+    or cut): it is answered 400 and changes nothing."""
+
+
+class BotIdentity:
+    """Who the bot is on Slack (its user id, for telling a mention of it in a channel), learned
+    from a signed event's `authorizations` or from auth.test when Slack answers it. Never fails
+    a request by itself: an unknown identity is `None`."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._user_id: str | None = None
+        self._quiet_until = 0.0  # Slack's Retry-After for auth.test, on the monotonic clock
+
+    @property
+    def user_id(self) -> str | None:
+        """The bot's user id when already known."""
+        return self._user_id
+
+    def learn(self, body: dict[str, Any]) -> str | None:
+        """The bot's user id: from this event's own authorization of the bot when there is
+        one, else as learned before, else from auth.test (one at a time, and after Slack
+        rate-limited it not before its Retry-After)."""
+        authorizations = body.get("authorizations")
+        for authorization in authorizations if isinstance(authorizations, list) else ():
+            user = _object(authorization).get("user_id")
+            if _object(authorization).get("is_bot") is True and isinstance(user, str) and user:
+                self._user_id = user
+                return user
+        with self._lock:  # one auth.test at a time, however many requests wait for it
+            if self._user_id is not None:
+                return self._user_id
+            if time.monotonic() < self._quiet_until:
+                return None
+            try:
+                answer = self._client.auth_test()
+            except SlackApiError as err:
+                if err.response.status_code == 429:  # Slack says when to ask again: no sooner
+                    after = err.response.headers.get("Retry-After") or RATE_LIMIT_PAUSE
+                    self._quiet_until = time.monotonic() + _seconds(after)
+                log.warning("Slack's auth.test failed (%s): asking again later", _short(err))
+                return None
+            except OSError as err:  # Slack unreachable
+                log.warning("Slack's auth.test failed (%s): asking again later", _short(err))
+                return None
+            user = answer.get("user_id")
+            self._user_id = user if isinstance(user, str) and user else None
+            return self._user_id
+
+
+def _seconds(value: object) -> float:
+    try:
+        return min(max(float(str(value)), 0.0), RATE_LIMIT_PAUSE_MAX)
+    except ValueError:
+        return RATE_LIMIT_PAUSE
+
+
+class _ShortLines(logging.Filter):
+    """bolt logs whole request bodies in some warnings: one line of at most 300 characters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        first = text.split("\n", 1)[0]
+        if len(first) > LOG_LINE_LIMIT or first != text:
+            record.msg, record.args = first[:LOG_LINE_LIMIT] + " …", None
+        return True
+
+
+def _short(err: BaseException) -> str:
+    return str(err).split("\n", 1)[0][:LOG_LINE_LIMIT]
 
 
 def typed_text(text: str) -> str:
@@ -39,28 +131,49 @@ def typed_text(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def slack_time(ts: str | None) -> datetime:
-    """A Slack `ts` ("1700000000.000100") as an aware time; now when missing."""
-    try:
-        return datetime.fromtimestamp(float(ts or ""), UTC)
-    except ValueError:
-        return datetime.now(UTC)
-
-
 def build_slack_app(
     runtime: Runtime,
     client: WebClient,
     signing_secret: str,
     on_accepted: Callable[[], None] = lambda: None,
 ) -> App:
-    """The bolt app for `POST /slack/events` (and Socket Mode): its listeners only translate."""
+    """The bolt app for `POST /slack/events` (and Socket Mode): its listeners only translate.
+
+    Slack hears 2xx only once the message is stored; when it cannot be (the database is
+    down, who the bot is cannot be told yet) the answer is 5xx, and Slack sends the event
+    again. A signed request that does not hold together is answered 400."""
+    identity = BotIdentity(client)
+    bot_log = logging.getLogger("vmi.slack_bolt")
+    if not any(isinstance(f, _ShortLines) for f in bot_log.filters):
+        bot_log.addFilter(_ShortLines())  # bolt copies its base logger's filters to its own
+    # A form's hidden fields are sealed with a key only this bot has: the signing secret's
+    # (or, for Socket Mode alone, the token's); a random one when neither is set.
+    form_key = hmac.new(
+        (signing_secret or client.token or os.urandom(32).hex()).encode(),
+        b"vmi-bot adjust form",
+        hashlib.sha256,
+    ).digest()
+
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        # bolt's own authorization asks auth.test at the first request and, when Slack fails
+        # it, answers 200 with an apology: the message would be acknowledged and lost.
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            bot_token=client.token,
+            bot_user_id=identity.user_id,
+        )
+
     app = App(
-        client=client,
+        # the token comes through `authorize`: a client with a token makes bolt ask auth.test
+        client=WebClient(
+            base_url=client.base_url, timeout=client.timeout, retry_handlers=[], logger=bot_log
+        ),
         signing_secret=signing_secret,
+        authorize=authorize,
+        logger=bot_log,
         process_before_response=True,  # the message is in the inbox before Slack hears 200
-        # who the bot is (auth.test) is asked at the first request, so a start needs no Slack
-        token_verification_enabled=False,
-        raise_error_for_unhandled_request=False,
+        raise_error_for_unhandled_request=True,  # answered by `on_error`, without the body
     )
 
     agreement_channels = {a.slack_channel for a in runtime.config.agreements if a.slack_channel}
@@ -70,86 +183,99 @@ def build_slack_app(
         if accept(runtime.engine, incoming) is not None:
             on_accepted()
 
-    def said(event: dict[str, Any], context: BoltContext, mentioned: bool) -> None:
+    def said(event: dict[str, Any], body: dict[str, Any], mentioned: bool) -> None:
         if event.get("subtype") or event.get("bot_id") or not event.get("user"):
             return  # edits, deletions, joins and every bot's own messages
         direct = event.get("channel_type") == "im"
         if not direct and event.get("channel") not in agreement_channels:
             return  # a channel of no agreement: the bot may be in it, but it is not its business
-        bot = context.bot_user_id or ""
-        text = event.get("text", "")
-        addressed = mentioned or (bool(bot) and f"<@{bot}>" in text)
-        channel, ts = event.get("channel", ""), event.get("ts", "")
+        text = _text(event.get("text"))
+        addressed = mentioned or direct
+        if not addressed and "<@" in text:
+            # a mention comes twice, as this message and as an app_mention, under one id: the
+            # first one stored decides, so it must know whether the mention is of the bot
+            bot = identity.learn(body)
+            if bot is None:
+                raise NotYetAnswerable("who the bot is on Slack is not known yet")
+            addressed = f"<@{bot}>" in text
+        channel, ts = _text(event.get("channel")), _text(event.get("ts"))
+        at, doubted = said_at(ts or None, runtime.clock())
+        thread_ts = _text(event.get("thread_ts"))
         take(
             Incoming(
                 platform=SLACK,
                 chat=channel,
-                sender=event["user"],
+                sender=_text(event["user"]),
                 # the message and its app_mention are one message: one id for both
                 message_id=f"msg:{channel}:{ts}",
-                at=slack_time(ts),
+                at=at,
+                time_doubted=doubted,
                 text=typed_text(text),
                 direct=direct,
-                addressed=addressed or direct,
+                addressed=addressed,
                 origin_ref=f"{channel}:{ts}",
                 # answers go to the thread's first message; the ⚠ goes on this one
-                thread_ref=f"{channel}:{event['thread_ts']}" if event.get("thread_ts") else "",
+                thread_ref=f"{channel}:{thread_ts}" if thread_ts else "",
             )
         )
 
     @app.event("message")
-    def on_message(event: dict[str, Any], context: BoltContext) -> None:
-        said(event, context, mentioned=False)
+    def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
+        said(event, body, mentioned=False)
 
     @app.event("app_mention")
-    def on_mention(event: dict[str, Any], context: BoltContext) -> None:
-        said(event, context, mentioned=True)
+    def on_mention(event: dict[str, Any], body: dict[str, Any]) -> None:
+        said(event, body, mentioned=True)
 
     @app.command("/vmi")
     def on_command(ack: Ack, command: dict[str, Any]) -> None:
-        ack()
+        ack()  # with process_before_response, Slack hears it only after `take` has stored
         take(
             Incoming(
                 platform=SLACK,
-                chat=command.get("channel_id", ""),
-                sender=command.get("user_id", ""),
-                message_id=f"cmd:{command.get('trigger_id', '')}",
-                at=datetime.now(UTC),
-                text=typed_text(command.get("text", "")) or "help",
+                chat=_text(command.get("channel_id")),
+                sender=_text(command.get("user_id")),
+                message_id=f"cmd:{_text(command.get('trigger_id'))}",
+                at=runtime.clock(),
+                text=typed_text(_text(command.get("text"))) or "help",
                 direct=True,
                 via="command",
                 # answered through the command's response_url: it works in any channel
-                origin_ref=command.get("response_url", ""),
+                origin_ref=_text(command.get("response_url")),
             )
         )
 
     @app.action(re.compile(r"^vmi:"))
     def on_button(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        pressed = body["actions"][0]
-        action = pressed["action_id"].split(":", 1)[1]
-        proposal = pressed.get("value", "")
-        user = body.get("user", {}).get("id", "")
-        channel = (body.get("channel") or {}).get("id", "")
-        message_ts = (body.get("container") or {}).get("message_ts") or (
-            body.get("message") or {}
-        ).get("ts", "")
+        pressed = body["actions"][0]  # there is one: checked before bolt saw the request
+        action = _text(pressed.get("action_id")).split(":", 1)[1]
+        proposal = _text(pressed.get("value"))
+        user = _text(_object(body.get("user")).get("id"))
+        channel = _text(_object(body.get("channel")).get("id"))
+        message_ts = _text(_object(body.get("container")).get("message_ts")) or _text(
+            _object(body.get("message")).get("ts")
+        )
         member = runtime.config.member_by_platform(SLACK, user)
         if action == "adjust" and member is not None and may(member.role, "adjust"):
             # Slack's trigger_id lives 3 seconds: the form opens now, not through the outbox.
             locale = member.locale or runtime.config.bot.locale
+            ack()
             client.views_open(
-                trigger_id=body["trigger_id"],
-                view=adjust_form(proposal, channel, message_ts, locale),
+                trigger_id=_text(body.get("trigger_id")),
+                view=adjust_form(proposal, channel, message_ts, locale, user, form_key),
             )
             return
+        ack()
+        action_ts = _text(pressed.get("action_ts"))
+        at, doubted = said_at(action_ts or None, runtime.clock())
         take(
             Incoming(
                 platform=SLACK,
                 chat=channel,
                 sender=user,
-                message_id=f"act:{pressed.get('action_ts', '')}:{user}",
-                at=slack_time(pressed.get("action_ts")),
+                message_id=f"act:{action_ts}:{user}",
+                at=at,
+                time_doubted=doubted,
                 button=ButtonPress(action, proposal),
                 direct=False,
                 via="button",
@@ -159,33 +285,60 @@ def build_slack_app(
 
     @app.view(ADJUST_FORM)
     def on_adjust(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        raw = view["state"]["values"][QTY_BLOCK][QTY_INPUT].get("value") or ""
-        meta = json.loads(view.get("private_metadata") or "{}")
-        user = body.get("user", {}).get("id", "")
+        user = _text(_object(body.get("user")).get("id"))
+        form = unseal(_text(view.get("private_metadata")), user, form_key)
+        state = _object(_object(view.get("state")).get("values"))
+        raw = _text(_object(_object(state.get(QTY_BLOCK)).get(QTY_INPUT)).get("value"))
         member = runtime.config.member_by_platform(SLACK, user)
         locale = (member.locale if member else None) or runtime.config.bot.locale
         qty = _whole(raw)
         if qty is None:
-            words = render_card("adjust_form", locale, proposal_id=meta.get("proposal", ""))
+            words = render_card("adjust_form", locale, proposal_id=form["proposal"])
             ack(response_action="errors", errors={QTY_BLOCK: words.lines[2]})
             return
         ack()
-        channel, ts = meta.get("channel", ""), meta.get("ts", "")
+        channel, ts = form["channel"], form["ts"]
         take(
             Incoming(
                 platform=SLACK,
                 chat=channel,
                 sender=user,
-                message_id=f"view:{view.get('id', '')}",
-                at=datetime.now(UTC),
-                text=f"adjust {meta.get('proposal', '')} {qty}",
+                message_id=f"view:{_text(view.get('id'))}",
+                at=runtime.clock(),
+                text=f"adjust {form['proposal']} {qty}",
                 direct=False,
                 via="form",
                 origin_ref=f"{channel}:{ts}" if ts else "",
             )
         )
 
+    @app.error
+    def on_error(error: Exception) -> BoltResponse:
+        if isinstance(error, BoltUnhandledRequestError):
+            return BoltResponse(status=200, body="")  # an event the bot does not listen to
+        if isinstance(error, ForgedOrBroken):
+            log.warning("signed Slack request refused: %s", _short(error))
+            return BoltResponse(status=400, body="")
+        if isinstance(error, NotYetAnswerable):
+            log.warning("Slack event not stored, Slack will send it again: %s", _short(error))
+            return BoltResponse(
+                status=503, body="", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+            )
+        # not stored (the database, a bug): Slack sends an event again after a 5xx
+        log.error("Slack request not stored: %s: %s", type(error).__name__, _short(error))
+        return BoltResponse(status=500, body="")
+
     return app
+
+
+def _text(value: object) -> str:
+    """A payload's field that should be text: what is not text is read as missing."""
+    return value if isinstance(value, str) else ""
+
+
+def _object(value: object) -> dict[str, Any]:
+    """A payload's field that should be an object: what is not an object is read as empty."""
+    return value if isinstance(value, dict) else {}
 
 
 def _whole(text: str) -> int | None:
@@ -196,8 +349,11 @@ def _whole(text: str) -> int | None:
     return qty if 0 < qty <= MAX_QTY else None
 
 
-def adjust_form(proposal: str, channel: str, ts: str, locale: str) -> dict[str, Any]:
-    """The modal asking the buyer for the new quantity of a proposal."""
+def adjust_form(
+    proposal: str, channel: str, ts: str, locale: str, user: str, key: bytes
+) -> dict[str, Any]:
+    """The modal asking the buyer `user` for the new quantity of a proposal; which proposal
+    and card it is for are sealed with `key`, so a submission can only be of what was opened."""
     words = render_card("adjust_form", locale, proposal_id=proposal)
     label, submit = words.lines[0], words.lines[1]
     return {
@@ -205,7 +361,7 @@ def adjust_form(proposal: str, channel: str, ts: str, locale: str) -> dict[str, 
         "callback_id": ADJUST_FORM,
         "title": {"type": "plain_text", "text": words.title[:24]},
         "submit": {"type": "plain_text", "text": submit[:24]},
-        "private_metadata": json.dumps({"proposal": proposal, "channel": channel, "ts": ts}),
+        "private_metadata": seal({"proposal": proposal, "channel": channel, "ts": ts}, user, key),
         "blocks": [
             {
                 "type": "input",
@@ -215,3 +371,34 @@ def adjust_form(proposal: str, channel: str, ts: str, locale: str) -> dict[str, 
             }
         ],
     }
+
+
+def _form_mac(fields: dict[str, str], user: str, key: bytes) -> str:
+    signed = json.dumps([user, fields], sort_keys=True, ensure_ascii=False).encode()
+    return hmac.new(key, signed, hashlib.sha256).hexdigest()
+
+
+def seal(fields: dict[str, str], user: str, key: bytes) -> str:
+    """A form's hidden fields (Slack's `private_metadata`) with a MAC of them and of the person
+    the form was opened for."""
+    return json.dumps({"form": fields, "mac": _form_mac(fields, user, key)}, ensure_ascii=False)
+
+
+def unseal(metadata: str, user: str, key: bytes) -> dict[str, str]:
+    """The hidden fields `seal` made for `user`; `ForgedOrBroken` when they were changed, cut,
+    made for someone else, or not made by this bot."""
+    try:
+        sealed = json.loads(metadata)
+    except (ValueError, RecursionError):
+        raise ForgedOrBroken("a form's hidden fields are not JSON") from None
+    fields = sealed.get("form") if isinstance(sealed, dict) else None
+    mac = sealed.get("mac") if isinstance(sealed, dict) else None
+    if not (
+        isinstance(fields, dict)
+        and all(isinstance(fields.get(k), str) for k in ("proposal", "channel", "ts"))
+        and isinstance(mac, str)
+    ):
+        raise ForgedOrBroken("a form's hidden fields are not the ones the bot made")
+    if not hmac.compare_digest(mac, _form_mac(fields, user, key)):
+        raise ForgedOrBroken("a form's hidden fields were not sealed for this person")
+    return {k: fields[k] for k in ("proposal", "channel", "ts")}

@@ -1,9 +1,12 @@
 """A neutral `Card` as a Slack message: the `text` fallback and Block Kit `blocks` for
 chat.postMessage and chat.update. Pure translation, no I/O.
 
-All user text in mrkdwn is escaped the way Slack asks (& < >), so a supplier's note can never
-become `<!channel>`, `<@U1>` or a link dressed up as something else. Button labels are
-plain_text, which Slack never parses, so they are sent as they are.
+A card's text is plain (what a person typed is echoed in it), and mrkdwn has no escape for
+`*`, `_`, `~` or a backtick: so no card text goes into mrkdwn. The blocks carry it as
+`plain_text` and rich text's own text elements, which Slack shows exactly as given, and our own
+formatting (the bold title and field labels) is rich text's `bold` style, never a character in
+the text. Only the notification `text` is mrkdwn-escaped (& < >), so it can never become
+`<!channel>`, `<@U1>` or a link dressed up as something else.
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ TYPE_INSTEAD = "或回复 / or type: "
 
 # Slack's limits (Block Kit reference).
 TEXT_LIMIT = 3000  # a section's or context element's text
-FIELD_LIMIT = 2000  # one section field
-FIELDS_PER_SECTION = 10
+FIELD_LIMIT = 2000  # a field's label or value, as a section field allowed
 CONTEXT_ELEMENTS = 10
 BUTTON_LABEL_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000
@@ -47,19 +49,16 @@ def card_to_message(card: Card, *, done_by: str | None = None) -> Json:
     buttons and the what-to-type hint are gone and `done_by` is said in their place.
     """
     blocks: list[Json] = []
-    title = " ".join(card.title.split())  # bold needs one line without edge spaces
+    title = " ".join(card.title.split())
     if title:
-        mark = URGENT_MARK if card.urgent else ""
-        bold = _fit(escape_mrkdwn(title), TEXT_LIMIT - len(mark) - 2)
-        blocks.append(_section(f"{mark}*{bold}*"))
-    body = "\n".join(escape_mrkdwn(line) for line in card.lines)
-    blocks.extend(_section(part) for part in _split(body, TEXT_LIMIT))
-    fields = [_field(label, value) for label, value in card.fields]
-    for start in range(0, len(fields), FIELDS_PER_SECTION):
-        blocks.append({"type": "section", "fields": fields[start : start + FIELDS_PER_SECTION]})
+        mark = [_rich(URGENT_MARK)] if card.urgent else []
+        blocks.append(_rich_text([*mark, _rich(_fit(title, TEXT_LIMIT), bold=True)]))
+    blocks.extend(_section(part) for part in _split("\n".join(card.lines), TEXT_LIMIT))
+    if card.fields:
+        blocks.append(_fields(card.fields))
     if done_by is not None:
         if done_by.strip():
-            blocks.append(_context([_fit(escape_mrkdwn(done_by), TEXT_LIMIT)]))
+            blocks.append(_context([_fit(done_by, TEXT_LIMIT)]))
     elif card.buttons:
         blocks.extend(_actions_blocks(card.buttons))
         hint = _type_instead(card.buttons)
@@ -77,22 +76,43 @@ def _fallback(card: Card, done_by: str | None) -> str:
     return _fit(text, FALLBACK_LIMIT) or " "
 
 
+def _plain(text: str) -> Json:
+    # emoji off: ":bank:" typed by someone is shown as typed, like everything else they typed
+    return {"type": "plain_text", "text": text, "emoji": False}
+
+
 def _section(text: str) -> Json:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": _plain(text)}
 
 
 def _context(texts: list[str]) -> Json:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": t} for t in texts]}
+    return {"type": "context", "elements": [_plain(t) for t in texts]}
 
 
-def _field(label: str, value: str) -> Json:
-    label_text = f"*{escape_mrkdwn(' '.join(label.split()))}*" if label.strip() else ""
-    value_text = escape_mrkdwn(value)
-    if not label_text:
-        text = value_text
-    else:
-        text = f"{label_text}\n{value_text}" if value_text else label_text
-    return {"type": "mrkdwn", "text": _fit(text or " ", FIELD_LIMIT)}
+def _rich(text: str, *, bold: bool = False) -> Json:
+    element: Json = {"type": "text", "text": text}
+    if bold:
+        element["style"] = {"bold": True}
+    return element
+
+
+def _rich_text(elements: list[Json]) -> Json:
+    return {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": elements}]}
+
+
+def _fields(fields: tuple[tuple[str, str], ...]) -> Json:
+    """Label and value pairs in one rich text block: each label bold, its value on the next
+    line, a blank line between pairs."""
+    elements: list[Json] = []
+    for n, (label, value) in enumerate(fields):
+        if n:
+            elements.append(_rich("\n\n"))
+        label = " ".join(label.split())
+        if label:
+            elements.append(_rich(_fit(label, FIELD_LIMIT), bold=True))
+        if value:
+            elements.append(_rich(("\n" if label else "") + _fit(value, FIELD_LIMIT)))
+    return _rich_text(elements or [_rich(" ")])
 
 
 def _button(button: Button) -> Json:
@@ -140,7 +160,7 @@ def _actions_blocks(buttons: tuple[Button, ...]) -> list[Json]:
 
 def _type_instead(buttons: tuple[Button, ...]) -> Json | None:
     """What to type instead of pressing, for clients that show no buttons."""
-    typed = [escape_mrkdwn(b.text_equivalent.strip()) for b in buttons if b.text_equivalent.strip()]
+    typed = [b.text_equivalent.strip() for b in buttons if b.text_equivalent.strip()]
     if not typed:
         return None
     texts = _split(TYPE_INSTEAD + " · ".join(typed), TEXT_LIMIT)[:CONTEXT_ELEMENTS]
