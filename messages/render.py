@@ -7,12 +7,14 @@ Undefined variables are errors.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from messages.cards import Button, ButtonStyle, Card
+from vmi_rules.periods import parse_period
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOCALES = ("zh", "en")
@@ -21,7 +23,7 @@ LOCALES = ("zh", "en")
 @cache
 def environment() -> Environment:
     """One jinja2 environment for all locales; plain text, strict about missing values."""
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         undefined=StrictUndefined,
         autoescape=False,  # cards are plain text; adapters escape for their platform
@@ -29,6 +31,21 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
+    env.filters["period"] = period_shown
+    return env
+
+
+def period_shown(label: str) -> str:
+    """A plan period as people read it: a month as it is ("2026-12"), an ISO week with its
+    dates ("2026-W50 (12-07 – 12-13)"), since nobody counts weeks by number."""
+    try:
+        period = parse_period(label)
+    except ValueError:
+        return label
+    if period.days != 7:
+        return label
+    last = period.end - timedelta(days=1)
+    return f"{label} ({period.start:%m-%d} – {last:%m-%d})"
 
 
 def _template(name: str, locale: str) -> Template:
