@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import threading
 import urllib.error
@@ -24,7 +25,7 @@ from bot.app.server import build_service
 from bot.storage.db import transaction
 from bot.storage.tables import InboxRow
 from tests.faults.edge import CORP, Edge
-from tests.support import EXAMPLE
+from tests.support import EXAMPLE, serve
 from tests.wecom_crypto import text_message_xml
 
 WANG = "wangcg"  # the example agreement's warehouse keeper on WeCom
@@ -146,3 +147,22 @@ def test_a_read_only_postgres_is_unhealthy(postgres_url: str, tmp_path: Path) ->
     finally:
         server.close()
         runtime.engine.dispose()
+
+
+@pytest.mark.probe("SIGHUP to vmi-bot serve: it says so and keeps serving")
+def test_a_hang_up_signal_is_logged_and_serving_goes_on(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WECOM_", "VMI_"))}
+    process, said = serve(f"sqlite:///{tmp_path / 'vmi.sqlite'}", env)
+    try:
+        address = said[-1].strip().rsplit(" ", 1)[-1]
+        process.send_signal(signal.SIGHUP)  # e.g. the terminal it was started from closed
+        assert process.stderr is not None
+        while "hang-up" not in said[-1] and said[-1]:  # until it says so, or ends
+            said.append(process.stderr.readline())
+        assert "restart" in said[-1]
+        with urllib.request.urlopen(f"{address}/healthz", timeout=10) as answer:
+            assert (answer.status, json.loads(answer.read())) == (200, {"status": "ok"})
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
