@@ -6,6 +6,7 @@ Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import sqlmodel
@@ -29,13 +30,15 @@ def upgrade() -> None:
                 server_default="",
             )
         )
-    op.create_table(
+    health = op.create_table(
         "health",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("beat_at", bot.storage.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("filler", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    # the heartbeat row, there from the start: processes checking at once only update it
+    op.bulk_insert(health, [{"id": 1, "beat_at": datetime.now(UTC), "filler": ""}])
 
 
 def downgrade() -> None:
