@@ -22,9 +22,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from bot.adapters.slack.sender import SlackSender, slack_client
+from bot.adapters.slack.sender import METADATA_EVENT, SlackSender, slack_client
 from bot.app.bootstrap import start
-from bot.runtime.delivery import DeliveryWorker
+from bot.runtime.context import Runtime
+from bot.runtime.delivery import DeliveryWorker, delivery_key
 from bot.storage.db import transaction
 from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import OutboxRow
@@ -173,6 +174,14 @@ def test_a_wecom_reply_cut_off_by_a_crash_goes_at_the_restart_and_arrives_once(
     ]
 
 
+def a_process_that_has_ended() -> str:
+    """A claimer as delivery names one ("host pid start"): a process of this host, ended."""
+    with subprocess.Popen(["sleep", "60"]) as gone:
+        started = Path(f"/proc/{gone.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        gone.kill()
+    return f"{socket.gethostname()} {gone.pid} {started}"
+
+
 @pytest.mark.probe("a row claimed by a live process elsewhere (shared PostgreSQL) is left to it")
 def test_a_claim_of_a_live_process_elsewhere_waits_and_a_dead_local_one_does_not(
     database_url: str, slack: FakeSlack
@@ -182,11 +191,7 @@ def test_a_claim_of_a_live_process_elsewhere_waits_and_a_dead_local_one_does_not
         for text in ("theirs", "ours"):
             enqueue(session, Destination("slack", f"C-{text}"), Card(title=text),
                     datetime.now(UTC))  # fmt: skip
-    with subprocess.Popen(["sleep", "60"]) as gone:  # a process of this host that has ended
-        started = Path(f"/proc/{gone.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-        gone.kill()
-    claims = {"theirs": "another-host 4242 12345",
-              "ours": f"{socket.gethostname()} {gone.pid} {started}"}  # fmt: skip
+    claims = {"theirs": "another-host 4242 12345", "ours": a_process_that_has_ended()}
     now = datetime.now(UTC)
     with transaction(runtime.engine) as session:
         for text, claimer in claims.items():
@@ -202,4 +207,56 @@ def test_a_claim_of_a_live_process_elsewhere_waits_and_a_dead_local_one_does_not
         rows = session.execute(select(OutboxRow.chat, OutboxRow.state))
         states = {chat: state for chat, state in rows}
     assert states == {"C-theirs": "sending", "C-ours": "sent"}
+    runtime.engine.dispose()
+
+
+def cut_off_by_a_dead_process(database_url: str, chat: str) -> Runtime:
+    """One reply for `chat` left `sending` by a process of this host that has ended."""
+    runtime = start(str(EXAMPLE), database_url)
+    claimer = a_process_that_has_ended()
+    with transaction(runtime.engine) as session:
+        enqueue(session, Destination("slack", chat), Card("on hand 80"), datetime.now(UTC))
+        left = update(OutboxRow).values(state="sending", claimed_at=datetime.now(UTC))
+        session.execute(left.values(claimed_by=claimer))
+    return runtime
+
+
+def deliver_all(runtime: Runtime, slack: FakeSlack) -> None:
+    """Run delivery until nothing more goes."""
+    worker = DeliveryWorker(
+        runtime.engine, {"slack": SlackSender(slack_client("xoxb-test", slack.base_url))}
+    )
+    while worker.run_once():
+        pass
+
+
+@pytest.mark.probe(
+    "a channel post cut off after Slack took it: found in the history, not re-posted"
+)
+def test_a_cut_off_channel_post_that_slack_has_is_not_posted_again(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    runtime = cut_off_by_a_dead_process(f"sqlite:///{tmp_path / 'vmi.sqlite'}", CHANNEL)
+    with transaction(runtime.engine, read_only=True) as session:
+        row = session.scalars(select(OutboxRow)).one()
+    client = slack_client("xoxb-test", slack.base_url)
+    client.chat_postMessage(channel=CHANNEL, text="on hand 80", metadata={
+        "event_type": METADATA_EVENT, "event_payload": {"outbox": delivery_key(row)}})  # fmt: skip
+    for n in range(250):  # people talked meanwhile: more than a page of history after it
+        client.chat_postMessage(channel=CHANNEL, text=f"chatter {n}")
+    deliver_all(runtime, slack)
+    assert len(slack.calls_to("chat.postMessage")) == 251  # ours and the chatter: no repeat
+    with transaction(runtime.engine, read_only=True) as session:
+        assert session.scalars(select(OutboxRow.state)).one() == "sent"
+    runtime.engine.dispose()
+
+
+@pytest.mark.probe("a cut-off post where Slack will not show history (no scope): posted again")
+def test_a_cut_off_post_is_posted_again_when_slack_will_not_show_history(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    runtime = cut_off_by_a_dead_process(f"sqlite:///{tmp_path / 'vmi.sqlite'}", CHANNEL)
+    slack.error_for("conversations.history", "missing_scope")
+    deliver_all(runtime, slack)
+    assert [m["text"] for m in slack.messages_in(CHANNEL)] == ["on hand 80"]  # at least once
     runtime.engine.dispose()
