@@ -199,8 +199,9 @@ def check_writable(engine: Engine, now: datetime) -> None:
 
 @contextmanager
 def _unavailable_raised(engine: Engine) -> Iterator[None]:
-    """Check the SQLite file is still the one opened; turn a database's "cannot write" errors
-    into `StoreUnavailable`."""
+    """Check the SQLite file is still the one opened, before and after (a file deleted while
+    the transaction ran took it along); turn a database's "cannot write" errors into
+    `StoreUnavailable`."""
     _check_file(engine)
     try:
         yield
@@ -211,6 +212,7 @@ def _unavailable_raised(engine: Engine) -> Iterator[None]:
         if reason is None:
             raise
         raise StoreUnavailable(reason, str(err.orig)) from err
+    _check_file(engine)
 
 
 def _check_file(engine: Engine) -> None:
