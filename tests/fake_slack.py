@@ -2,6 +2,11 @@
 way Slack documents ({"ok": true, ...} / {"ok": false, "error": ...}, HTTP 429 with
 Retry-After) and records every request.
 
+It keeps what was posted, so conversations.history (a channel's messages, newest first) and
+conversations.replies (a thread, its parent first) answer with it, message `metadata` included
+only with `include_all_metadata`, both paged with a cursor (`limit`, `response_metadata.
+next_cursor`). `hold` keeps a call's answer back, as a process killed mid-send never hears it.
+
     with FakeSlack() as fake:
         client = WebClient(token="xoxb-test", base_url=fake.base_url)
         client.chat_postMessage(channel="C1", text="hi")
@@ -12,8 +17,10 @@ or `fake = FakeSlack().start()` … `fake.stop()` in a fixture.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +73,10 @@ class FakeSlack(LoopbackFake[Call]):
         self._errors: dict[str, _Error] = {}
         self._ts_counter = 0
         self._view_counter = 0
+        self._channels: dict[str, list[dict[str, Any]]] = {}  # channel -> its posts, in order
+        self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, ts) -> replies
+        self._holds: dict[str, int] = {}
+        self._released = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -88,12 +99,38 @@ class FakeSlack(LoopbackFake[Call]):
         with self._changed:
             self._errors[method] = _Error(error, count)
 
+    def hold(self, method: str, count: int = 1) -> None:
+        """The next `count` calls of `method` are done (a post is posted) and recorded, but
+        their answers wait until `release()` or `stop()`: the caller may die meanwhile."""
+        with self._changed:
+            self._holds[method] = self._holds.get(method, 0) + count
+            self._released.clear()
+
+    def release(self) -> None:
+        """Send the answers `hold` kept back."""
+        self._released.set()
+
+    def stop(self) -> None:
+        """Release held answers, then stop (see LoopbackFake.stop)."""
+        self.release()
+        super().stop()
+
     def reset(self) -> None:
-        """Forget the calls and every scripted failure and error."""
+        """Forget the calls and every scripted failure and error (what was posted stays)."""
         with self._changed:
             self.calls.clear()
             self._failures.clear()
             self._errors.clear()
+            self._holds.clear()
+        self.release()
+
+    def messages_in(self, channel: str, thread_ts: str | None = None) -> list[dict[str, Any]]:
+        """What was posted in `channel` (not in threads), or in the thread of `thread_ts`, in
+        order, metadata included."""
+        with self._changed:
+            if thread_ts is None:
+                return [dict(m) for m in self._channels.get(channel, [])]
+            return [dict(m) for m in self._threads.get((channel, thread_ts), [])]
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -115,10 +152,15 @@ class FakeSlack(LoopbackFake[Call]):
         self, method: str, params: dict[str, Any], token: str | None, bad_json: bool
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Decide the answer, record the call and wake waiters; all under the lock, so calls
-        are recorded in the order they were answered."""
+        are recorded in the order they were answered. A held call's answer waits after that."""
         with self._changed:
             status, body, headers = self._decide(method, params, token, bad_json)
             self._record(Call(method, params, token, time.monotonic(), status, body))
+            held = self._holds.get(method, 0) > 0
+            if held:
+                self._holds[method] -= 1
+        if held:
+            self._released.wait(timeout=120)
         return status, body, headers
 
     def _decide(
@@ -190,7 +232,41 @@ class FakeSlack(LoopbackFake[Call]):
             return missing
         ts = self._next_ts()
         channel = params["channel"]
-        return {"ok": True, "channel": channel, "ts": ts, "message": self._message(params, ts)}
+        message = self._message(params, ts)
+        if params.get("thread_ts"):
+            self._threads.setdefault((channel, str(params["thread_ts"])), []).append(message)
+            if _true(params.get("reply_broadcast")):
+                self._channels.setdefault(channel, []).append(message)
+        else:
+            self._channels.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        posted = _between(self._channels.get(channel, []), params)
+        page, more, cursor = _page(posted[::-1], params)  # newest first
+        return {"ok": True, "messages": _shown(page, params), "has_more": more, "pin_count": 0,
+                "response_metadata": {"next_cursor": cursor}}  # fmt: skip
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = params.get("channel"), str(params.get("ts") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        replies = self._threads.get((channel, ts), [])
+        parent = next((m for m in self._channels.get(channel, []) if m["ts"] == ts), None)
+        if parent is None and not replies:
+            return {"ok": False, "error": "thread_not_found"}
+        parent = dict(parent or {"type": "message", "ts": ts, "text": ""})
+        if replies:
+            parent.update(thread_ts=ts, reply_count=len(replies))
+        thread = [parent, *_between(replies, params)]  # the parent first, then oldest first
+        page, more, cursor = _page(thread, params)
+        return {"ok": True, "messages": _shown(page, params), "has_more": more,
+                "response_metadata": {"next_cursor": cursor}}  # fmt: skip
 
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         missing = _missing_message(params)
@@ -259,6 +335,46 @@ class FakeSlack(LoopbackFake[Call]):
         return {"ok": True}
 
 
+def _true(value: Any) -> bool:
+    """A boolean param as Slack reads it: true, "true" or "1" (WebClient sends "1")."""
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def _between(messages: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messages after `oldest` and before `latest` (with `inclusive`, at them too)."""
+    inclusive = _true(params.get("inclusive"))
+    oldest, latest = float(params.get("oldest") or 0), float(params.get("latest") or "inf")
+
+    def inside(ts: float) -> bool:
+        if inclusive:
+            return oldest <= ts <= latest
+        return oldest < ts < latest
+
+    return [m for m in messages if inside(float(m["ts"]))]
+
+
+def _page(
+    messages: list[dict[str, Any]], params: dict[str, Any]
+) -> tuple[list[dict[str, Any]], bool, str]:
+    """One page from `cursor` (opaque, as Slack's), at most `limit` long (default 100, at
+    most 999); whether more follow, and the cursor for them ("" at the end)."""
+    start = 0
+    if params.get("cursor"):
+        start = int(base64.b64decode(str(params["cursor"])).decode().removeprefix("next:"))
+    limit = min(999, max(1, int(params.get("limit") or 100)))
+    page = messages[start : start + limit]
+    more = start + limit < len(messages)
+    cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
+    return page, more, cursor
+
+
+def _shown(messages: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Messages as a read method shows them: metadata only with include_all_metadata."""
+    if _true(params.get("include_all_metadata")):
+        return [dict(m) for m in messages]
+    return [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+
+
 def _missing_message(params: dict[str, Any]) -> dict[str, Any] | None:
     if not params.get("channel"):
         return {"ok": False, "error": "channel_not_found"}
@@ -272,6 +388,8 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "chat.postMessage": FakeSlack._chat_post_message,
     "chat.update": FakeSlack._chat_update,
     "chat.postEphemeral": FakeSlack._chat_post_ephemeral,
+    "conversations.history": FakeSlack._conversations_history,
+    "conversations.replies": FakeSlack._conversations_replies,
     "views.open": FakeSlack._views_open,
     "views.update": FakeSlack._views_update,
     "reactions.add": FakeSlack._reactions_add,

@@ -11,6 +11,12 @@ Endpoints (below base_url): GET /cgi-bin/gettoken, POST /cgi-bin/message/send,
 /cgi-bin/message/update_template_card, /cgi-bin/appchat/send (all with ?access_token=) and
 POST /cgi-bin/webhook/send?key=KEY (a group robot; no token).
 
+message/send takes `enable_duplicate_check` (1: on) and `duplicate_check_interval` (seconds,
+default 1800, at most 4 hours): a body the same as one sent with the check on within the interval
+is answered errcode 0 with the first one's msgid, and nobody receives it again (`received`
+lists what reached people). `hold` keeps a call's answer back, as a process killed mid-send
+never hears it.
+
 Error codes used (WeCom's global codes): -1 system busy (with HTTP 5xx from fail_next), 40001
 wrong secret, 40008 bad msgtype, 40013 wrong corp id, 40014 unknown access_token, 40056 wrong
 agentid (only when agent_id is given), 40058 bad parameter (a bad or repeated task_id, a used
@@ -24,6 +30,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -132,6 +139,10 @@ class FakeWeCom(LoopbackFake[Call]):
         self._response_codes: dict[str, bool] = {}  # response_code -> not used yet
         self._webhook_posts: dict[str, deque[float]] = {}
         self._counter = itertools.count(1)
+        self.received: list[dict[str, Any]] = []  # message/send bodies that reached people
+        self._checked: dict[str, tuple[float, dict[str, Any]]] = {}  # body -> (when, answer)
+        self._holds: dict[str, int] = {}
+        self._released = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -167,12 +178,37 @@ class FakeWeCom(LoopbackFake[Call]):
         with self._changed:
             return self._new_response_code()
 
+    def hold(self, path_suffix: str, count: int = 1) -> None:
+        """The next `count` calls to `path_suffix` are done (a message is sent) and recorded,
+        but their answers wait until `release()` or `stop()`: the caller may die meanwhile."""
+        with self._changed:
+            self._holds[path_suffix] = self._holds.get(path_suffix, 0) + count
+            self._released.clear()
+
+    def release(self) -> None:
+        """Send the answers `hold` kept back."""
+        self._released.set()
+
+    def stop(self) -> None:
+        """Release held answers, then stop (see LoopbackFake.stop)."""
+        self.release()
+        super().stop()
+
+    def received_by(self, userid: str) -> list[dict[str, Any]]:
+        """The message/send bodies that reached `userid`, in order (repeats dropped by the
+        duplicate check are not among them)."""
+        with self._changed:
+            return [b for b in self.received if userid in str(b.get("touser", "")).split("|")]
+
     def reset(self) -> None:
-        """Forget the calls and scripted failures (tokens, task ids and codes stay)."""
+        """Forget the calls and scripted failures (tokens, task ids, codes and what was
+        received stay)."""
         with self._changed:
             self.calls.clear()
             self._failures.clear()
             self._webhook_posts.clear()
+            self._holds.clear()
+        self.release()
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -203,6 +239,11 @@ class FakeWeCom(LoopbackFake[Call]):
         with self._changed:
             status, answer = self._decide(method, path, query, body, bad_json)
             self._record(Call(path, query, body, time.monotonic(), status, answer))
+            held = next((p for p, n in self._holds.items() if n > 0 and path.endswith(p)), None)
+            if held is not None:
+                self._holds[held] -= 1
+        if held is not None:
+            self._released.wait(timeout=120)
         return status, answer
 
     def _decide(
@@ -281,6 +322,21 @@ class FakeWeCom(LoopbackFake[Call]):
             return _error(40058, "touser, toparty and totag are all empty")
         if msgtype in ("text", "markdown") and not body[msgtype].get("content"):
             return _error(44004, "empty content")
+        checked = body.get("enable_duplicate_check") in (1, "1", True)
+        seen = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        if checked:
+            interval = body.get("duplicate_check_interval", 1800)
+            if not isinstance(interval, int) or not 0 < interval <= 4 * 3600:
+                return _error(40058, "invalid duplicate_check_interval")
+            first = self._checked.get(seen)
+            if first is not None and time.monotonic() - first[0] < interval:
+                return dict(first[1])  # the same request again: answered, not delivered
+        answer = self._deliver(msgtype, body)
+        if checked and answer["errcode"] == 0:
+            self._checked[seen] = (time.monotonic(), answer)
+        return answer
+
+    def _deliver(self, msgtype: str, body: dict[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", "invaliduser": ""}
         if msgtype == "template_card":
             card = body["template_card"]
@@ -295,8 +351,10 @@ class FakeWeCom(LoopbackFake[Call]):
                 self._task_ids.add(task_id)
             answer["msgid"] = f"fake-msgid-{self._next()}"
             answer["response_code"] = self._new_response_code()
+            self.received.append(body)
             return answer
         answer["msgid"] = f"fake-msgid-{self._next()}"
+        self.received.append(body)
         return answer
 
     def _update_template_card(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:

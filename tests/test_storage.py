@@ -86,7 +86,7 @@ def test_restart_applies_no_migration_twice_and_keeps_the_ledger(database_url: s
         assert level(again) == 45
         with again.engine.connect() as conn:
             versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-        assert versions == [("0001",)]
+        assert versions == [(HEAD,)]
     finally:
         again.engine.dispose()
 

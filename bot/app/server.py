@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy import text
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from bot.app.bootstrap import StartRefused
@@ -22,7 +21,7 @@ from bot.runtime.inbox_worker import InboxWorker
 from bot.runtime.scheduler import SchedulerLeader
 from bot.services.status import status
 from bot.settings import SLACK, WECOM, secret
-from bot.storage.db import transaction
+from bot.storage.db import StoreUnavailable, check_writable, transaction
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +125,21 @@ def build_service(runtime: Runtime) -> Service:
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        try:
-            with transaction(runtime.engine, read_only=True) as session:
-                session.execute(text("SELECT 1"))
-        except Exception as err:  # any database failure means not healthy
+        try:  # a real write: a database that answers reads may still lose every message
+            check_writable(runtime.engine, datetime.now(UTC))
+        except StoreUnavailable as err:
+            log.warning("health check: %s", err)
+            return jsonify({"status": "error", "reason": err.reason}), 503
+        except Exception as err:  # any other database failure means not healthy either
             log.warning("health check: database did not answer: %s", err.__class__.__name__)
             return jsonify({"status": "error", "reason": "database"}), 503
         return jsonify({"status": "ok"}), 200
+
+    @app.errorhandler(StoreUnavailable)
+    def unavailable(err: StoreUnavailable) -> tuple[Response, int, dict[str, str]]:
+        # not stored, so not acknowledged: the platform tries again later
+        log.error("refused a request: %s", err)
+        return jsonify({"status": "error", "reason": err.reason}), 503, {"Retry-After": "30"}
 
     api_token = secret(settings.vmi_api_token)
 
@@ -204,8 +211,14 @@ def serve(runtime: Runtime, host: str, port: int) -> int:
         log.info("signal %s: stopping", signum)
         server.close()  # stop accepting; the request threads finish what they hold
 
+    def hang_up(signum: int, _frame: object) -> None:
+        # SIGHUP is a closed terminal or a reload asked of a daemon: the settings and the
+        # agreement file are read at start, so keep serving and say how to apply changes
+        log.warning("signal %s (hang-up): still serving; restart to read changed settings", signum)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, hang_up)
     log.warning("vmi-bot serving on %s", _listening_on(server, host))
     try:
         server.run()

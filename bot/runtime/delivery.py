@@ -1,21 +1,33 @@
 """Delivery: outbox rows go out through each platform's sender, in order per chat, once.
 
-A row is claimed (state `sending`), sent outside any transaction, then marked `sent` with the
-platform's reference, or given a later `next_attempt_at` (rate limit, server error, network), or
-marked `failed` with the error when the platform says it never will work. A row left `sending`
-by a process that died is taken up again after a while, so nothing is lost on a restart.
+A row is claimed (state `sending`, with the claimer's host, pid and process start time), sent
+outside any transaction, then marked `sent` with the platform's reference, or given a later
+`next_attempt_at` (rate limit, server error, network), or marked `failed` with the error when
+the platform says it never will work.
+
+A row left `sending` by a process that died is taken up again: at once when the claimer was a
+process on this host that is no longer running (a restart after a crash), else once its lease
+ran out (`STALE_CLAIM`, renewed before each send, so it only has to cover one send). Such a
+row, and one whose last try ended in a network error, may have reached the platform: its
+sender is told (`Outgoing.maybe_sent`) and looks before sending again where the platform lets
+it. Delivery is at least once and in order per chat.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import CursorResult, Engine, func, or_, select, update
 from sqlmodel import col
 
 from bot.runtime.background import BackgroundLoop
@@ -28,8 +40,15 @@ log = logging.getLogger(__name__)
 BACKOFF_FIRST_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
 MAX_ATTEMPTS = 12  # about 40 minutes of trying before a message is given up
-STALE_CLAIM = timedelta(minutes=5)
+# A claim's lease: longer than one send takes (a look-up and a post, 15 s each at most), so a
+# live claimer is never overtaken; a dead one on this host is not waited for at all.
+STALE_CLAIM = timedelta(seconds=90)
 Clock = Callable[[], datetime]
+
+
+# How a sender's RetryLater says the platform may have taken the message before the connection
+# failed (a timeout after the request went out): the next try looks before sending again.
+UNSURE = "network: "
 
 
 class RetryLater(Exception):
@@ -54,12 +73,64 @@ class Outgoing:
     target_ref: str
     recipient: str
     card: Card
+    key: str = ""  # the row's own mark on the platform, where it keeps one (Slack's metadata)
+    maybe_sent: bool = False  # an earlier try may have reached the platform: look first
 
 
 class Sender(Protocol):
     """One platform's way of sending a neutral card; returns the platform's reference."""
 
     def send(self, message: Outgoing) -> str: ...
+
+
+def delivery_key(row: OutboxRow) -> str:
+    """What marks a row's message on the platform: its id and when it was queued (ids start
+    again in a new database; the time tells them apart)."""
+    created = row.created_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
+    return f"{row.id}-{created}"
+
+
+def _read_start(pid: int) -> str | None:
+    """When process `pid` started, as Linux counts it (clock ticks since boot); None without
+    /proc or without that process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22, counted after the command's name
+
+
+@cache
+def _started_here() -> str:
+    return _read_start(os.getpid()) or f"t{time.time():.0f}"
+
+
+def this_process() -> str:
+    """Who claims a row: "host pid start", unique to this run of this process."""
+    return f"{socket.gethostname()} {os.getpid()} {_started_here()}"
+
+
+def claimer_is_gone(claimer: str) -> bool:
+    """True when `claimer` was a process on this host that is not running any more: its claims
+    are dead. A claimer elsewhere, or one that cannot be told, is taken to be alive."""
+    try:
+        host, pid_text, started = claimer.split(" ")
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return False  # another machine sharing PostgreSQL: its lease decides
+    if pid == os.getpid():
+        return started != _started_here()
+    if Path("/proc").is_dir():
+        return _read_start(pid) != started  # none such, or the pid taken by a later process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -97,16 +168,20 @@ class DeliveryWorker(BackgroundLoop):
         several processes delivering; a pass that sent something is followed by another.
         """
         sent = 0
-        for row in self._claim(limit):
+        for row, maybe_sent in self._claim(limit):
+            assert row.id is not None  # a row read from the table has its key
             if self._stop.is_set():
-                assert row.id is not None  # a row read from the table has its key
                 self._release(row.id)
                 continue
-            sent += self._deliver(row)
+            if not self._renew(row.id):
+                continue  # its lease ran out while others were sent, and another took it
+            sent += self._deliver(row, maybe_sent)
         return sent
 
-    def _claim(self, limit: int) -> list[OutboxRow]:
+    def _claim(self, limit: int) -> list[tuple[OutboxRow, bool]]:
+        """Claim the rows that may go now; each with whether it may have been sent before."""
         now = self.clock()
+        me = this_process()
         unsent = (col(OutboxRow.state).in_(("pending", "sending")),)
         first = (
             select(
@@ -119,11 +194,15 @@ class DeliveryWorker(BackgroundLoop):
             .subquery("first")
         )
         next_at = col(OutboxRow.next_attempt_at)
-        may_go = or_(
-            (col(OutboxRow.state) == "pending") & (next_at.is_(None) | (next_at <= now)),
-            (col(OutboxRow.state) == "sending") & (col(OutboxRow.claimed_at) < now - STALE_CLAIM),
-        )
+        claimed_by, sending = col(OutboxRow.claimed_by), col(OutboxRow.state) == "sending"
         with transaction(self.engine) as session:
+            claimers = session.scalars(select(claimed_by).where(sending).distinct()).all()
+            gone = [c for c in claimers if c and c != me and claimer_is_gone(c)]
+            may_go = or_(
+                (col(OutboxRow.state) == "pending") & (next_at.is_(None) | (next_at <= now)),
+                sending & (col(OutboxRow.claimed_at) < now - STALE_CLAIM),
+                sending & claimed_by.in_(gone),
+            )
             rows = session.scalars(
                 select(OutboxRow)
                 .join(first, col(OutboxRow.id) == first.c.first_id)
@@ -132,17 +211,37 @@ class DeliveryWorker(BackgroundLoop):
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=OutboxRow)
             ).all()
+            claimed = []
             for row in rows:
-                row.state, row.claimed_at = "sending", now
-            return list(rows)
+                if row.state == "sending":
+                    cut_off = (row.id, row.platform, row.chat, row.claimed_by or "unknown")
+                    log.warning("outbox %s to %s %s: its send by %s was cut off", *cut_off)
+                maybe_sent = row.state == "sending" or row.last_error.startswith(UNSURE)
+                row.state, row.claimed_at, row.claimed_by = "sending", now, me
+                claimed.append((row, maybe_sent))
+            return claimed
 
-    def _deliver(self, row: OutboxRow) -> bool:
+    def _renew(self, row_id: int) -> bool:
+        """Start the lease again just before the send: True while the row is still ours."""
+        with transaction(self.engine) as session:
+            renewed = session.execute(
+                update(OutboxRow)
+                .where(
+                    col(OutboxRow.id) == row_id,
+                    col(OutboxRow.state) == "sending",
+                    col(OutboxRow.claimed_by) == this_process(),
+                )
+                .values(claimed_at=self.clock())
+            )
+            return cast("CursorResult[Any]", renewed).rowcount == 1
+
+    def _deliver(self, row: OutboxRow, maybe_sent: bool = False) -> bool:
         """Send one row; True when it is done with (sent, or failed for good)."""
         assert row.id is not None  # a row read from the table has its key
         try:
-            message = Outgoing(
-                row.id, row.chat, row.mode, row.target_ref, row.recipient, Card.from_json(row.card)
-            )
+            card = Card.from_json(row.card)
+            message = Outgoing(row.id, row.chat, row.mode, row.target_ref, row.recipient, card,
+                               delivery_key(row), maybe_sent)  # fmt: skip
             ref = self.senders[row.platform].send(message)
         except RetryLater as later:
             return self._retry_or_give_up(row, later)
@@ -181,7 +280,12 @@ class DeliveryWorker(BackgroundLoop):
         wait: float | None = None,
     ) -> None:
         now = self.clock()
-        values: dict[str, object] = {"state": state, "attempts": attempts, "claimed_at": None}
+        values: dict[str, object] = {
+            "state": state,
+            "attempts": attempts,
+            "claimed_at": None,
+            "claimed_by": "",
+        }
         if error:
             values["last_error"] = error[:500]
         if ref:
@@ -198,5 +302,5 @@ class DeliveryWorker(BackgroundLoop):
             session.execute(
                 update(OutboxRow)
                 .where(col(OutboxRow.id) == row_id, col(OutboxRow.state) == "sending")
-                .values(state="pending", claimed_at=None)
+                .values(state="pending", claimed_at=None, claimed_by="")
             )

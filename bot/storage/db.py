@@ -3,20 +3,41 @@
 SQLite (the embedded default) runs in WAL mode with a busy timeout, and every transaction
 starts with BEGIN IMMEDIATE so that two writers queue up instead of failing on a lock upgrade.
 PostgreSQL comes in through `DATABASE_URL`.
+
+A database that cannot keep what is written to it (its SQLite file deleted or replaced under
+the running process, read-only, full, gone away) raises `StoreUnavailable` from every
+transaction, so nothing is acknowledged that would be lost; `check_writable` is the health
+check's real write.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, DateTime, Dialect, Engine, String, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    String,
+    column,
+    create_engine,
+    event,
+    insert,
+    table,
+    update,
+)
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
@@ -27,6 +48,53 @@ if TYPE_CHECKING:  # the DB-API connection of the embedded database, as pysqlite
 DEFAULT_SQLITE_FILE = "vmi-bot.sqlite"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 DEFERRED = "vmi_deferred_begin"  # an execution option: begin without taking the write lock
+READ_ONLY, FULL, UNREACHABLE = "database is read-only", "database is full", "database is gone"
+CANNOT_WRITE = "database cannot be written"
+# SQLite's primary result codes that say the file cannot take writes (a busy or locked database
+# is only a moment's wait, not this).
+SQLITE_UNWRITABLE = {8: READ_ONLY, 13: FULL, 10: CANNOT_WRITE, 11: CANNOT_WRITE,
+                     14: CANNOT_WRITE, 26: CANNOT_WRITE}  # fmt: skip
+# PostgreSQL's SQLSTATE codes and classes for the same.
+PG_UNWRITABLE = {"25006": READ_ONLY, "53": FULL, "08": UNREACHABLE, "57P": UNREACHABLE,
+                 "58": CANNOT_WRITE}  # fmt: skip
+HEALTH_FILLER = 2 * 4096  # the probe's row needs new pages, as any growth of a full file would
+
+
+class StoreUnavailable(DBAPIError):
+    """The database cannot keep what would be written now: nothing may be acknowledged.
+
+    A `DBAPIError`, so code that lets a failing database's errors through (the message waits
+    for the next try) lets this through too. `reason` is short and safe to show anyone (the
+    health check says it); `note` is for the log.
+    """
+
+    def __init__(self, reason: str, note: str = "") -> None:
+        super().__init__(None, None, OSError(reason), code=None)
+        self.reason = reason
+        self.note = note
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.note}" if self.note else self.reason
+
+    def __reduce__(self) -> tuple[type[StoreUnavailable], tuple[str, str]]:
+        return (StoreUnavailable, (self.reason, self.note))
+
+
+@dataclass
+class _SQLiteFile:
+    """The file an engine opened first: a path now naming another file (or none) means the
+    process writes into a file no one will open again."""
+
+    path: Path
+    opened: tuple[int, int] | None = None
+
+
+_files: weakref.WeakKeyDictionary[Engine, _SQLiteFile] = weakref.WeakKeyDictionary()
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    found = os.stat(path)
+    return found.st_dev, found.st_ino
 
 
 def resolve_database_url(arg: str | None, from_env: str | None = None) -> str:
@@ -55,18 +123,24 @@ def make_engine(url: str) -> Engine:
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
     )
+    on_disk = bool(parsed.database) and parsed.database != ":memory:"
+    if on_disk and not (parsed.query.get("uri") or str(parsed.database).startswith("file:")):
+        _files[engine] = _SQLiteFile(Path(str(parsed.database)))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not pysqlite, decide when a transaction begins (see "begin" below).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        if parsed.database and parsed.database != ":memory:":
+        if on_disk:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        file = _files.get(engine)
+        if file is not None and file.opened is None:  # the first file opened is the one
+            file.opened = _identity(file.path)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -82,18 +156,90 @@ def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Session]
     """One unit of work: commits when the block ends, rolls back if it raises.
 
     `read_only` work on SQLite does not queue behind writers (it must not write).
+    Raises `StoreUnavailable` when the database cannot keep what is written.
     """
     bind = engine.execution_options(**{DEFERRED: True}) if read_only else engine
     writers = _writer_turns(engine) if not read_only else nullcontext()
-    with writers, Session(bind, expire_on_commit=False) as session, session.begin():
+    with (
+        _unavailable_raised(engine),
+        writers,
+        Session(bind, expire_on_commit=False) as session,
+        session.begin(),
+    ):
         yield session
 
 
 @contextmanager
 def write_connection(engine: Engine) -> Iterator[Connection]:
-    """A plain connection in one write transaction, for the few hot writes that need no ORM."""
-    with _writer_turns(engine), engine.begin() as connection:
+    """A plain connection in one write transaction, for the few hot writes that need no ORM.
+
+    Raises `StoreUnavailable` when the database cannot keep what is written.
+    """
+    with _unavailable_raised(engine), _writer_turns(engine), engine.begin() as connection:
         yield connection
+
+
+def check_writable(engine: Engine, now: datetime) -> None:
+    """Write to the database as the bot would, or raise `StoreUnavailable` saying why not.
+
+    One committed heartbeat row (a write that reaches the file), and in a savepoint rolled back
+    a row that needs pages the file does not have yet (a full disk or file says so here).
+    Cheap enough to be called every few seconds.
+    """
+    health = table("health", column("id"), column("beat_at"), column("filler"))
+    at = UTCDateTime().process_bind_param(now, engine.dialect)
+    with write_connection(engine) as connection:
+        beat = connection.execute(update(health).where(health.c.id == 1).values(beat_at=at))
+        if beat.rowcount == 0:
+            connection.execute(insert(health).values(id=1, beat_at=at, filler=""))
+        growth = connection.begin_nested()
+        connection.execute(insert(health).values(id=2, beat_at=at, filler="x" * HEALTH_FILLER))
+        growth.rollback()
+
+
+@contextmanager
+def _unavailable_raised(engine: Engine) -> Iterator[None]:
+    """Check the SQLite file is still the one opened, before and after (a file deleted while
+    the transaction ran took it along); turn a database's "cannot write" errors into
+    `StoreUnavailable`."""
+    _check_file(engine)
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except DBAPIError as err:
+        reason = _unwritable(err)
+        if reason is None:
+            raise
+        raise StoreUnavailable(reason, str(err.orig)) from err
+    _check_file(engine)
+
+
+def _check_file(engine: Engine) -> None:
+    file = _files.get(engine)
+    if file is None or file.opened is None:
+        return
+    try:
+        now = _identity(file.path)
+    except FileNotFoundError:
+        raise StoreUnavailable(UNREACHABLE, f"the file {file.path} was deleted") from None
+    if now != file.opened:
+        # a new file there has none of this process's history: restart to use it knowingly
+        raise StoreUnavailable("database file replaced", f"{file.path} is another file now")
+
+
+def _unwritable(err: DBAPIError) -> str | None:
+    """Why the database cannot take writes, when that is what `err` says; else None."""
+    orig = err.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return SQLITE_UNWRITABLE.get(code & 0xFF)
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(state, str):
+        return next((why for start, why in PG_UNWRITABLE.items() if state.startswith(start)), None)
+    if err.connection_invalidated or type(orig).__name__ == "OperationalError":
+        return UNREACHABLE  # no connection at all (refused, reset, timed out)
+    return None
 
 
 _turns: dict[str, threading.RLock] = {}

@@ -248,3 +248,16 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc())
     sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     claimed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # who is sending it: "host pid start", so a restarted process knows its predecessor's claim
+    # is dead and sends at once, while another live process's claim is left alone
+    claimed_by: str = Field(default="", max_length=255)
+
+
+class HealthRow(SQLModel, table=True):
+    """The health check's heartbeat: row 1 rewritten at each check (a rolled-back row 2 proves
+    the file can grow)."""
+
+    __tablename__ = "health"
+    id: int | None = Field(default=None, primary_key=True)
+    beat_at: datetime = Field(sa_column=_utc())
+    filler: str = ""

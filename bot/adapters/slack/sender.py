@@ -1,7 +1,14 @@
 """Slack's side of delivery: neutral cards out through the Web API (chat.postMessage,
-chat.update, chat.postEphemeral), with Slack's errors sorted into retry-later and never."""
+chat.update, chat.postEphemeral), with Slack's errors sorted into retry-later and never.
+
+Every post carries the outbox row's key in its message metadata. When a send may have reached
+Slack before (a crash or a timeout cut it off), the channel's recent history, or the thread's
+replies, are read for that key first, and a message found there is not posted again.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -9,6 +16,8 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.adapters.slack.blocks import Json, card_to_message
 from bot.runtime.delivery import NeverDeliverable, Outgoing, RetryLater
+
+log = logging.getLogger(__name__)
 
 DEFAULT_API = "https://slack.com/api/"
 # Slack's answers that a later try may cure; any other error (no such channel, bad blocks, a
@@ -19,6 +28,11 @@ TRY_AGAIN = frozenset(
 # A neutral mark on a message, as the emoji Slack reacts with. A name not here is taken as an
 # emoji's own: marks queued before they were neutral say "warning".
 REACTIONS = {"attention": "warning"}
+# The metadata event every post carries; its payload's "outbox" is the row's key.
+METADATA_EVENT = "vmi_outbox_message"
+# How far back a post cut off by a crash is looked for: the channel's or thread's newest
+# messages, a page of 200 at a time (a chat waits behind its unsent row, so ours is recent).
+LOOKUP_PAGES, LOOKUP_PAGE_SIZE = 3, 200
 
 
 def slack_client(token: str, base_url: str | None = None) -> WebClient:
@@ -68,13 +82,17 @@ class SlackSender:
                     channel=message.chat, user=message.recipient, **body
                 )
                 return f"{message.chat}:{answer.get('message_ts', '')}"
-            elif message.mode == "thread" and message.target_ref:
-                thread_ts = message.target_ref.split(":", 1)[-1]
-                answer = self.client.chat_postMessage(
-                    channel=message.chat, thread_ts=thread_ts, **body
-                )
             else:
-                answer = self.client.chat_postMessage(channel=message.chat, **body)
+                threaded = message.mode == "thread" and message.target_ref
+                thread_ts = message.target_ref.split(":", 1)[-1] if threaded else None
+                found = self._posted_before(message, thread_ts) if message.maybe_sent else None
+                if found is not None:
+                    return found
+                if thread_ts is not None:
+                    body = {**body, "thread_ts": thread_ts}
+                answer = self.client.chat_postMessage(
+                    channel=message.chat, metadata=_metadata(message), **body
+                )
         except SlackApiError as err:
             if message.mode == "react" and err.response.get("error") == "already_reacted":
                 return message.target_ref  # a redelivered reaction is already there: done
@@ -82,6 +100,51 @@ class SlackSender:
         except OSError as err:  # connection refused, reset, timed out
             raise RetryLater(f"network: {err}") from err
         return f"{answer.get('channel', message.chat)}:{answer.get('ts', '')}"
+
+    def _posted_before(self, message: Outgoing, thread_ts: str | None) -> str | None:
+        """The reference of this row's post when Slack has it already; None when not found, or
+        when Slack will not let us look (then it is posted again: at least once)."""
+        channel, cursor = message.chat, None
+        try:
+            for _ in range(LOOKUP_PAGES):
+                if thread_ts is None:
+                    answer = self.client.conversations_history(
+                        channel=channel, include_all_metadata=True, limit=LOOKUP_PAGE_SIZE,
+                        cursor=cursor,
+                    )  # fmt: skip
+                else:
+                    answer = self.client.conversations_replies(
+                        channel=channel, ts=thread_ts, include_all_metadata=True,
+                        limit=LOOKUP_PAGE_SIZE, cursor=cursor,
+                    )  # fmt: skip
+                for posted in answer.get("messages") or []:
+                    mark = posted.get("metadata") or {}
+                    payload = mark.get("event_payload") or {}
+                    if (
+                        mark.get("event_type") == METADATA_EVENT
+                        and payload.get("outbox") == message.key
+                    ):
+                        log.info(
+                            "outbox %s: found in %s already, not posted again",
+                            message.id,
+                            message.chat,
+                        )
+                        return f"{message.chat}:{posted.get('ts', '')}"
+                cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return None
+        except SlackApiError as err:
+            sorted_err = _sorted(err)
+            if isinstance(sorted_err, RetryLater):
+                raise sorted_err from err  # look again later rather than post blind
+            log.warning("outbox %s: cannot look in %s for an earlier post (%s); posting",
+                        message.id, message.chat, err.response.get("error"))  # fmt: skip
+        return None
+
+
+def _metadata(message: Outgoing) -> Json:
+    """The row's mark on its post, found again by `_posted_before`."""
+    return {"event_type": METADATA_EVENT, "event_payload": {"outbox": message.key}}
 
 
 def _respond_failure(status: int) -> Exception:

@@ -1,7 +1,12 @@
 """WeCom's side of delivery: replies and proposal cards to people as app messages
 (`message/send`: text, or a `button_interaction` template card), a pressed card updated
 (`message/update_template_card`), and group posts to an app group chat (`appchat/send`) or a
-group robot (`webhook/send`, at most 20 a minute)."""
+group robot (`webhook/send`, at most 20 a minute).
+
+App messages ask WeCom to drop a repeat (`enable_duplicate_check`): a send cut off by a crash
+and sent again with the very same body within `DUPLICATE_CHECK_SECONDS` reaches the person once.
+Group chats and robots have no such check: a cut-off post there may show twice.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,11 @@ from bot.runtime.delivery import NeverDeliverable, Outgoing, RetryLater
 log = logging.getLogger(__name__)
 
 FREQUENCY_LIMIT = 45009
+INVALID_PARAMETER = 40058  # among others, a template card's response code used already
+# WeCom drops a message/send whose body it had in this many seconds: long enough for a restart
+# after a crash; short, since the same text to the same person (the same count typed twice in
+# a row) is dropped too within it. WeCom's default is 1800, its most 14400.
+DUPLICATE_CHECK_SECONDS = 600
 # A WeCom card has no box to type in: adjusting (a number) and rejecting (a reason) are typed
 # as their text equivalents, which the card lists; only what needs no words is a button.
 ONE_PRESS = frozenset({"confirm"})
@@ -84,7 +94,12 @@ class WeComSender:
 
     def _to_person(self, message: Outgoing) -> str:
         person = message.recipient if message.mode == "ephemeral" else message.chat
-        body: dict[str, object] = {"touser": person, "agentid": self.agent_id}
+        body: dict[str, object] = {
+            "touser": person,
+            "agentid": self.agent_id,
+            "enable_duplicate_check": 1,
+            "duplicate_check_interval": DUPLICATE_CHECK_SECONDS,
+        }
         pressable = tuple(b for b in message.card.buttons if b.action in ONE_PRESS)
         if pressable:
             task_id = f"vmi-{message.id}"  # one task per card version: a row is sent once
@@ -96,15 +111,25 @@ class WeComSender:
         return str(answer.get("msgid", ""))
 
     def _update_card(self, message: Outgoing) -> str:
-        self.client.post(
-            "message/update_template_card",
-            data={
-                "userids": [message.recipient],
-                "agentid": self.agent_id,
-                "response_code": message.target_ref,
-                "button": {"replace_name": message.card.title[:40]},
-            },
-        )
+        try:
+            self.client.post(
+                "message/update_template_card",
+                data={
+                    "userids": [message.recipient],
+                    "agentid": self.agent_id,
+                    "response_code": message.target_ref,
+                    "button": {"replace_name": message.card.title[:40]},
+                },
+            )
+        except WeChatClientException as err:
+            # a response code is good for one update: refused after a cut-off try, it was used
+            if (
+                message.maybe_sent
+                and err.errcode is not None
+                and int(err.errcode) == INVALID_PARAMETER
+            ):
+                return message.target_ref
+            raise
         return message.target_ref
 
     def _robot(self, message: Outgoing) -> str:

@@ -1,0 +1,168 @@
+"""Probes of the health check and of acknowledging what cannot be stored: a database deleted,
+replaced, read-only or full under the running server. `/healthz` answers 503 with the reason,
+and a platform's message that cannot be stored gets no 2xx, so the platform sends it again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, select, text
+from waitress.server import create_server
+
+from bot.app.bootstrap import start
+from bot.app.server import build_service
+from bot.storage.db import transaction
+from bot.storage.tables import InboxRow
+from tests.faults.edge import CORP, Edge
+from tests.support import EXAMPLE, serve
+from tests.wecom_crypto import text_message_xml
+
+WANG = "wangcg"  # the example agreement's warehouse keeper on WeCom
+
+
+def health(edge: Edge) -> tuple[int, dict[str, Any]]:
+    """GET /healthz: the status and its JSON."""
+    status, body = edge.get("/healthz")
+    return status, json.loads(body)
+
+
+def count_from_wecom(edge: Edge, n: int, text_: str = "6205 库存 45") -> tuple[int, str]:
+    """WeCom's n-th text message from the keeper, not waiting for it to be handled."""
+    xml = text_message_xml(WANG, text_, str(n), 1763690400 + n, CORP)
+    return edge.wecom_post(xml, settle=False)
+
+
+def stored_ids(engine: Engine) -> set[str]:
+    """The platform message ids in the inbox."""
+    with transaction(engine, read_only=True) as session:
+        return set(session.scalars(select(InboxRow.platform_message_id)))
+
+
+@contextmanager
+def every_new_connection(engine: Engine, *pragmas: str) -> Iterator[None]:
+    """The database as an operator's mistake leaves it: every connection from now on runs
+    `pragmas` (SQLite's own read-only and size limits), until the block ends."""
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        for pragma in pragmas:
+            dbapi_conn.execute(pragma)
+        dbapi_conn.commit()  # PostgreSQL's session settings last only once committed
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # the pooled connections go; new ones take the pragmas
+    try:
+        yield
+    finally:
+        event.remove(engine, "connect", on_connect)
+        engine.dispose()
+
+
+@pytest.mark.probe("the SQLite file deleted under a running server: 503, no message acknowledged")
+def test_a_deleted_database_is_unhealthy_and_acknowledges_nothing(edge: Edge) -> None:
+    assert health(edge) == (200, {"status": "ok"})
+    database = Path(str(edge.runtime.engine.url.database))
+    for name in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        name.unlink(missing_ok=True)
+    status, body = health(edge)
+    assert (status, body["status"]) == (503, "error")
+    assert "gone" in body["reason"]
+    assert str(database) not in body["reason"]  # the answer is for anyone; the log has the path
+    assert count_from_wecom(edge, 1)[0] == 503  # WeCom sends it again later
+    asked = urllib.request.Request(
+        f"{edge.url}/api/status", headers={"Authorization": "Bearer api-secret"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:  # not the history as it was
+        urllib.request.urlopen(asked, timeout=10)
+    assert refused.value.code == 503
+    assert not database.exists()  # nothing made a fresh, empty file that would look healthy
+
+
+@pytest.mark.probe("the SQLite file replaced by another under a running server: 503")
+def test_a_replaced_database_is_unhealthy(edge: Edge) -> None:
+    database = Path(str(edge.runtime.engine.url.database))
+    backup = database.with_name("backup.sqlite")
+    with closing(sqlite3.connect(database)) as live, closing(sqlite3.connect(backup)) as copy:
+        live.backup(copy)  # a good backup of this very database...
+    os.replace(backup, database)  # ...put back by hand under the running server
+    status, body = health(edge)
+    assert (status, body["reason"]) == (503, "database file replaced")
+    assert count_from_wecom(edge, 1)[0] == 503
+
+
+@pytest.mark.probe("a read-only database: 503 from /healthz and for messages, then recovery")
+def test_a_read_only_database_is_unhealthy_until_it_is_writable_again(edge: Edge) -> None:
+    engine = edge.runtime.engine
+    with every_new_connection(engine, "PRAGMA query_only = ON"):
+        assert health(edge) == (503, {"status": "error", "reason": "database is read-only"})
+        assert count_from_wecom(edge, 1)[0] == 503
+    assert health(edge) == (200, {"status": "ok"})
+    assert count_from_wecom(edge, 1)[0] == 200  # WeCom's retry of the same message
+    edge.settle()
+    assert stored_ids(engine) == {"msg:1"}
+
+
+@pytest.mark.probe("a full database: 503 from /healthz; no 200 for a message not stored")
+def test_a_full_database_is_unhealthy_and_acknowledges_only_what_it_stored(edge: Edge) -> None:
+    engine = edge.runtime.engine
+    with engine.connect() as connection:
+        pages = connection.execute(text("PRAGMA page_count")).scalar_one()
+    with every_new_connection(engine, f"PRAGMA max_page_count = {pages}"):
+        assert health(edge) == (503, {"status": "error", "reason": "database is full"})
+        answers = {}
+        for n in range(1, 41):  # until the pages left are used up
+            answers[f"msg:{n}"] = count_from_wecom(edge, n, "6205 库存 45 " + "备注" * 300)[0]
+            if answers[f"msg:{n}"] != 200:
+                break
+        acknowledged = {msg for msg, status in answers.items() if status == 200}
+        assert set(answers.values()) == {200, 503}  # it filled up, and said so
+        assert acknowledged <= stored_ids(engine)
+
+
+@pytest.mark.postgres
+@pytest.mark.probe("a read-only PostgreSQL database: 503 from /healthz, then recovery")
+def test_a_read_only_postgres_is_unhealthy(postgres_url: str, tmp_path: Path) -> None:
+    runtime = start(str(EXAMPLE), postgres_url)
+    service = build_service(runtime)
+    server = create_server(service.app, host="127.0.0.1", port=0, threads=2)
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{server.effective_port}"
+    edge = Edge(url, runtime, service, None, None)  # type: ignore[arg-type]
+    try:
+        with every_new_connection(
+            runtime.engine, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
+        ):
+            assert health(edge) == (503, {"status": "error", "reason": "database is read-only"})
+        assert health(edge) == (200, {"status": "ok"})
+    finally:
+        server.close()
+        runtime.engine.dispose()
+
+
+@pytest.mark.probe("SIGHUP to vmi-bot serve: it says so and keeps serving")
+def test_a_hang_up_signal_is_logged_and_serving_goes_on(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WECOM_", "VMI_"))}
+    process, said = serve(f"sqlite:///{tmp_path / 'vmi.sqlite'}", env)
+    try:
+        address = said[-1].strip().rsplit(" ", 1)[-1]
+        process.send_signal(signal.SIGHUP)  # e.g. the terminal it was started from closed
+        assert process.stderr is not None
+        while "hang-up" not in said[-1] and said[-1]:  # until it says so, or ends
+            said.append(process.stderr.readline())
+        assert "restart" in said[-1]
+        with urllib.request.urlopen(f"{address}/healthz", timeout=10) as answer:
+            assert (answer.status, json.loads(answer.read())) == (200, {"status": "ok"})
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
