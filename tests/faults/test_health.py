@@ -24,7 +24,7 @@ from bot.app.bootstrap import start
 from bot.app.server import build_service
 from bot.storage.db import transaction
 from bot.storage.tables import InboxRow
-from tests.faults.edge import CORP, Edge
+from tests.faults.edge import CORP, Edge, slack_message
 from tests.support import EXAMPLE, serve
 from tests.wecom_crypto import text_message_xml
 
@@ -79,6 +79,8 @@ def test_a_deleted_database_is_unhealthy_and_acknowledges_nothing(edge: Edge) ->
     assert "gone" in body["reason"]
     assert str(database) not in body["reason"]  # the answer is for anyone; the log has the path
     assert count_from_wecom(edge, 1)[0] == 503  # WeCom sends it again later
+    slack_answer, _ = edge.slack_post(slack_message("6205 库存 45"), settle=False)
+    assert slack_answer == 503  # and so does Slack
     asked = urllib.request.Request(
         f"{edge.url}/api/status", headers={"Authorization": "Bearer api-secret"}
     )

@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.runtime.context import Runtime
 from bot.settings import SLACK
+from bot.storage.db import StoreUnavailable
 from handlers.conversation import accept
 from handlers.incoming import ButtonPress, Incoming, said_at
 from messages.render import render_card
@@ -319,7 +320,7 @@ def build_slack_app(
         if isinstance(error, ForgedOrBroken):
             log.warning("signed Slack request refused: %s", _short(error))
             return BoltResponse(status=400, body="")
-        if isinstance(error, NotYetAnswerable):
+        if isinstance(error, NotYetAnswerable | StoreUnavailable):
             log.warning("Slack event not stored, Slack will send it again: %s", _short(error))
             return BoltResponse(
                 status=503, body="", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
