@@ -19,7 +19,7 @@ from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow
 from handlers.incoming import Incoming
 from handlers.intents.queries import help_card
-from handlers.parsing import Refusal, parse
+from handlers.parsing import MAX_TEXT, Refusal, parse
 from handlers.registry import pressed, row_for
 from handlers.turn import Turn
 from messages.cards import Card
@@ -199,7 +199,12 @@ def refusal_card(turn: Turn, refusal: Refusal) -> Card:
     reason: str = refusal.reason  # the card has more reasons than the parser
     if reason == "bad_period" and _has_passed(refusal.detail, turn):
         reason = "past_period"  # a real period, only over: say that, not "unreadable"
-    return turn.refuse(reason, detail=refusal.detail, example=example(refusal.hint, turn.locale))
+    return turn.refuse(
+        reason,
+        detail=refusal.detail,
+        example=example(refusal.hint, turn.locale),
+        limit=f"{MAX_TEXT:,}",  # for too_long: the most a message may have
+    )
 
 
 def _has_passed(text: str, turn: Turn) -> bool:

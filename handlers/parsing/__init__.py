@@ -20,6 +20,7 @@ from handlers.parsing.normalise import normalise
 from handlers.parsing.parsed import (
     HINTS,
     MAX_QTY,
+    MAX_TEXT,
     Action,
     Correction,
     Count,
@@ -41,6 +42,7 @@ from handlers.parsing.readers import parse
 __all__ = [
     "HINTS",
     "MAX_QTY",
+    "MAX_TEXT",
     "Action",
     "Correction",
     "Count",

@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from bot.app.bootstrap import start
 from bot.app.limits import SLACK_BODY_LIMIT, WECOM_BODY_LIMIT, BodyLimit
-from bot.storage.tables import InboxRow
-from tests.faults.edge import Edge, slack_message
+from bot.storage.db import transaction
+from bot.storage.tables import InboxRow, LedgerRow, OutboxRow
+from handlers.conversation import handle
+from handlers.incoming import Incoming
+from tests.faults.edge import CORP, Edge, slack_message
+from tests.support import EXAMPLE
+from tests.wecom_crypto import text_message_xml
 
 TEN_MB = 10 * 1024 * 1024
 MARK = "HUGE-BODY-MARK"
@@ -162,3 +172,67 @@ def test_a_body_of_unknown_length_is_read_no_further_than_the_limit_and_a_byte()
     }
     limited(small, lambda status, headers: statuses.append(status))  # type: ignore[arg-type]
     assert statuses[-1] == "200 OK" and reached == [b"x" * 1000]
+
+
+# --- huge messages: stored once, never parsed, answered with the limit ---------------------
+
+
+def slack_dm(text: str, user: str = "U01KEEPER") -> str:
+    """A direct message to the bot, as Slack sends it."""
+    event = json.loads(slack_message(text, user=user, channel="D01KEEPER"))
+    event["event"]["channel_type"] = "im"
+    return json.dumps(event)
+
+
+def stored_text_and_json(edge: Edge) -> tuple[str, str]:
+    with transaction(edge.runtime.engine, read_only=True) as session:
+        row = session.execute(select(InboxRow.text, InboxRow.incoming)).one()
+    return row.text, row.incoming
+
+
+@pytest.mark.probe("a 1,000,000-character Slack DM, /healthz asked while it is handled")
+def test_a_huge_slack_message_is_stored_once_and_refused_with_the_limit(edge: Edge) -> None:
+    text = "6205 库存 45 " + "1 " * 499_990
+    status, _ = edge.slack_post(slack_dm(text), settle=False)
+    assert status == 200
+    assert edge.get("/healthz", timeout=30)[0] == 200
+    edge.settle()
+    [reply] = edge.slack.wait_for("chat.postMessage")
+    said = reply.params["text"]
+    assert "消息太长" in said and "10,000" in said and f"{len(text):,}" in said
+    assert edge.count(InboxRow) == 1 and edge.count(LedgerRow) == 0
+    kept, rest = stored_text_and_json(edge)
+    assert kept == text and len(rest) < 1000  # the text once, not again in the JSON
+
+
+@pytest.mark.probe("a signed WeCom text of 20,000 characters (WeCom's own cap is 2048 bytes)")
+def test_a_huge_wecom_text_is_refused_with_the_limit(edge: Edge) -> None:
+    now = int(datetime.now(UTC).timestamp())
+    text = "\n".join(["6205 库存 45"] * 2_000)  # a sheet of 2,000 rows: 21,999 characters
+    assert edge.wecom_post(text_message_xml("wangcg", text, "big1", now, CORP))[0] == 200
+    [reply] = edge.wecom.wait_for("message/send")
+    said = reply.body["text"]["content"]
+    assert "消息太长" in said and "10,000" in said and "21,999" in said
+    assert edge.count(LedgerRow) == 0
+    kept, rest = stored_text_and_json(edge)
+    assert kept == text and "6205" not in rest
+
+
+def test_the_refusal_speaks_english_to_who_reads_english(tmp_path: Path) -> None:
+    english = tmp_path / "en.toml"
+    english.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace(
+            'name = "王仓管"', 'name = "王仓管"\nlocale = "en"'
+        ),
+        encoding="utf-8",
+    )
+    runtime = start(str(english), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    try:
+        message = Incoming("console", "keeper", "keeper", "c1", datetime.now(UTC), "1 " * 6_000)
+        assert handle(runtime.engine, runtime.config, message)
+        with transaction(runtime.engine, read_only=True) as session:
+            card = session.scalar(select(OutboxRow.card))
+        assert card is not None
+        assert "too long" in card and "10,000" in card and "12,000" in card
+    finally:
+        runtime.engine.dispose()
