@@ -5,6 +5,7 @@ outbox. Nothing here sends anything or knows a platform."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
@@ -43,9 +44,9 @@ def accept(engine: Engine, incoming: Incoming) -> int | None:
             incoming.at,
             chat=incoming.chat,
             sender=incoming.sender,
-            text=incoming.text,
+            text=incoming.text,  # kept once: the JSON of the rest goes without it
             action=f"{incoming.button.action}:{incoming.button.value}" if incoming.button else "",
-            incoming=incoming.to_json(),
+            incoming=replace(incoming, text="").to_json(),
         )
 
 
