@@ -37,8 +37,10 @@ BODY_LIMITS: Mapping[str, int] = MappingProxyType(
     {"/slack/events": SLACK_BODY_LIMIT, "/wecom/callback": WECOM_BODY_LIMIT}
 )
 # The server's own limit, a backstop behind the per-path ones: it stops reading at once
-# instead of taking in a gigabyte first (waitress's default) and then handing it to us.
-SERVER_BODY_LIMIT = max(*BODY_LIMITS.values(), OTHER_BODY_LIMIT)
+# instead of taking in a gigabyte first (waitress's default) and then handing it to us. Waitress
+# refuses a body *at* its limit and counts chunked framing too: the room above the largest
+# per-path limit leaves the exact answer to BodyLimit.
+SERVER_BODY_LIMIT = max(*BODY_LIMITS.values(), OTHER_BODY_LIMIT) + 64 * KIB
 
 
 class BodyLimit:
