@@ -5,6 +5,7 @@ outbox. Nothing here sends anything or knows a platform."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
@@ -19,7 +20,7 @@ from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow
 from handlers.incoming import Incoming
 from handlers.intents.queries import help_card
-from handlers.parsing import Courtesy, Refusal, parse
+from handlers.parsing import MAX_TEXT, Courtesy, Refusal, parse
 from handlers.placement import Placement, place
 from handlers.registry import pressed, row_for
 from handlers.turn import Turn
@@ -44,9 +45,9 @@ def accept(engine: Engine, incoming: Incoming) -> int | None:
             incoming.at,
             chat=incoming.chat,
             sender=incoming.sender,
-            text=incoming.text,
+            text=incoming.text,  # kept once: the JSON of the rest goes without it
             action=f"{incoming.button.action}:{incoming.button.value}" if incoming.button else "",
-            incoming=incoming.to_json(),
+            incoming=replace(incoming, text="").to_json(),
         )
 
 
@@ -168,6 +169,9 @@ def _reply(
             return None
         return render_card("refusal", config.bot.locale, reason="unknown_member", example="")
     locale = member.locale or config.bot.locale
+    if len(incoming.text) > MAX_TEXT:  # read by nothing, whichever agreement it was meant for
+        return render_card("refusal", locale, reason="too_long", detail=f"{len(incoming.text):,}",
+                           limit=f"{MAX_TEXT:,}", example="", items=[])  # fmt: skip
     placed = place(config, member, incoming, lambda public: _agreement_of_proposal(session, public))
     if placed.agreement is None:
         return _misplaced(config, member, incoming, placed, locale, speaks)
@@ -203,7 +207,12 @@ def refusal_card(turn: Turn, refusal: Refusal) -> Card:
     reason: str = refusal.reason  # the card has more reasons than the parser
     if reason == "bad_period" and _has_passed(refusal.detail, turn):
         reason = "past_period"  # a real period, only over: say that, not "unreadable"
-    return turn.refuse(reason, detail=refusal.detail, example=example(refusal.hint, turn.locale))
+    return turn.refuse(
+        reason,
+        detail=refusal.detail,
+        example=example(refusal.hint, turn.locale),
+        limit=f"{MAX_TEXT:,}",  # for too_long: the most a message may have
+    )
 
 
 def _has_passed(text: str, turn: Turn) -> bool:

@@ -124,6 +124,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "qty": 70,
                 "shown": 55,
                 "choices": ["plant-6205（工厂 ↔ 轴承厂）", "plant-7306（工厂二 ↔ 轴承厂）"],
+                "limit": "10,000",
             },
         )
         for reason in (
@@ -145,6 +146,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "past_period",
             "not_this_agreement",
             "which_agreement",
+            "too_long",
         )
     ],
     *[

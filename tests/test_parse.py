@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from handlers.parsing import (
+    MAX_TEXT,
     Count,
     Courtesy,
     Emergency,
@@ -32,6 +33,7 @@ from handlers.parsing import (
     normalise,
     parse,
 )
+from handlers.parsing.numbers import NUMBER_RE
 from vmi_rules.periods import parse_period
 from vmi_rules.terms import Item
 
@@ -587,3 +589,67 @@ def test_an_arrival_weekday_is_the_coming_one() -> None:
     sunday = date(2026, 11, 22)
     shipped = parse("发货 P1 周五到", ITEMS, sunday)
     assert isinstance(shipped, ProposalAction) and shipped.eta == date(2026, 11, 27)
+
+
+# --- long messages ---------------------------------------------------------------------------
+
+
+def test_a_message_over_the_limit_is_not_read_at_all() -> None:
+    assert parse("6205 库存 45 " * 2000, ITEMS, TODAY) == Refusal("too_long", "22,000")
+    assert parse("x" * (MAX_TEXT + 1), ITEMS, TODAY) == Refusal("too_long", "10,001")
+
+
+def test_a_message_at_the_limit_is_read() -> None:
+    padded = "6205 库存 45" + " " * (MAX_TEXT - len("6205 库存 45"))
+    assert len(padded) == MAX_TEXT
+    assert parse(padded, ITEMS, TODAY) == count(("6205", 45))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" + ",000" * 2400 + "0",  # thousands commas that never end right
+        "1" + ",000" * 2400 + "=",
+        "x" + " @a" * 3000 + " y",  # mentions that are not at the end after all
+        "1" + " " * 9000 + "件",
+        "1件 " * 3000,
+        "四" * 9000 + "件",
+        "2026-" * 1900,
+        "a" + "-1" * 4900 + "-",
+    ],
+)
+def test_long_runs_of_digits_spaces_units_and_mentions_are_read_to_an_answer(text: str) -> None:
+    assert len(text) <= MAX_TEXT
+    assert isinstance(parse(text, ITEMS, TODAY), (Refusal, *INTENT_TYPES))
+
+
+INTENT_TYPES = (
+    Count,
+    Emergency,
+    Help,
+    Plan,
+    ProposalAction,
+    Receipt,
+    ReviewNow,
+    Status,
+    Withdrawal,
+)
+
+
+def test_thousands_commas_and_lists_read_as_before() -> None:
+    assert parse("库存 6205 1,200", ITEMS, TODAY) == count(("6205", 1200))
+    assert parse("库存 6205=45,6206=30", ITEMS, TODAY) == count(("6205", 45), ("6206", 30))
+    assert normalise("6205 库存 45 @王仓管 @VMI") == "6205 库存 45"
+    assert normalise("6205 库存 45\n@VMI") == "6205 库存 45"
+    assert normalise("邮件 a@b.c 库存") == "邮件 a@b.c 库存"
+    assert normalise("6205 库存 45 @") == "6205 库存 45 @"
+
+
+def test_the_patterns_read_long_runs_in_one_pass() -> None:
+    # Far beyond MAX_TEXT, for the patterns alone: a pattern that reread the rest of the text
+    # from every comma or space would not finish this in minutes.
+    commas = "1" + ",000" * 50_000 + "0"
+    assert [m.group() for m in NUMBER_RE.finditer(commas)][:3] == ["1", "000", "000"]
+    mentions = "x" + " @a" * 50_000 + " y"
+    assert normalise(mentions) == mentions
+    assert normalise("x" + " @a" * 50_000) == "x"

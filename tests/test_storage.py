@@ -3,6 +3,7 @@ the inbox and the review service, each against a real database."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -12,13 +13,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services.review import review
 from bot.storage.db import transaction
-from bot.storage.inbox import receive
+from bot.storage.inbox import claim, receive
 from bot.storage.migrate import HEAD, alembic_config
 from bot.storage.plans import set_plan
 from bot.storage.proposals import act, as_rule
@@ -366,6 +368,24 @@ def test_the_same_platform_message_is_stored_once(runtime: Runtime) -> None:
         stored = s.scalar(select(func.count()).select_from(InboxRow))
     assert first is not None and again is None and other_platform is not None
     assert stored == 2
+
+
+def test_a_messages_text_is_stored_once_and_read_back_whole(runtime: Runtime) -> None:
+    text = "6205 库存 45\n" * 500
+    message = json.dumps({"platform": "slack", "text": text, "at": T0.isoformat()})
+    with transaction(runtime.engine) as s:
+        new = receive(s, "slack", "Ev10", T0, text=text, incoming=message)
+        # a row as stored before: the text in its column and in the JSON too
+        before = json.dumps({"platform": "slack", "text": "6206 库存 30"})
+        old = receive(s, "slack", "Ev11", T0, text="6206 库存 30")
+        s.execute(update(InboxRow).where(col(InboxRow.id) == old).values(incoming=before))
+    assert new is not None and old is not None
+    with transaction(runtime.engine) as s:
+        kept = s.scalar(select(InboxRow.incoming).where(col(InboxRow.id) == new))
+        assert kept is not None and text not in kept and "6205" not in kept
+        assert json.loads(claim(s, new, T0) or "")["text"] == text
+        assert json.loads(claim(s, old, T0) or "")["text"] == "6206 库存 30"
+        assert claim(s, new, T0) is None  # taken once
 
 
 def test_a_proposal_no_longer_needed_is_withdrawn_before_anyone_confirms_it(

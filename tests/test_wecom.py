@@ -9,7 +9,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -47,11 +47,22 @@ WECOM = frozenset({"wecom"})
 
 
 @dataclass
+class Scene:
+    """The clock the bot reads: the scene's time, which a test moves on as its story goes."""
+
+    at: datetime
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@dataclass
 class Bot:
     url: str
     runtime: Runtime
     service: Service
     wecom: FakeWeCom
+    clock: Scene
 
 
 @pytest.fixture
@@ -78,7 +89,9 @@ def settings_for(fake: FakeWeCom) -> Settings:
 @pytest.fixture
 def bot(tmp_path: Path, wecom: FakeWeCom, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
     monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
+    clock = Scene(T0)  # WeCom's CreateTime is trusted near the bot's clock: the scene's time
     runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings_for(wecom))
+    runtime = replace(runtime, clock=clock)
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
@@ -86,7 +99,7 @@ def bot(tmp_path: Path, wecom: FakeWeCom, monkeypatch: pytest.MonkeyPatch) -> It
     service.delivery.start()
     service.inbox.start()
     try:
-        yield Bot(f"http://127.0.0.1:{server.effective_port}", runtime, service, wecom)
+        yield Bot(f"http://127.0.0.1:{server.effective_port}", runtime, service, wecom, clock)
     finally:
         service.inbox.stop()
         service.delivery.stop()
@@ -233,6 +246,7 @@ def test_a_month_of_the_seed_through_wecom_alone(bot: Bot) -> None:
     statement = None
     for n, step in enumerate(MONTH):
         at = datetime(2026, step.month, step.day, step.hour, tzinfo=SHANGHAI)
+        bot.clock.at = at
         if isinstance(step, Scheduled):
             with transaction(bot.runtime.engine) as s:
                 if step.job == "review":

@@ -15,6 +15,7 @@ from flask import Flask, Response, jsonify, request
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from bot.app.bootstrap import StartRefused
+from bot.app.limits import SERVER_BODY_LIMIT, BodyLimit
 from bot.runtime.context import Runtime
 from bot.runtime.delivery import DeliveryWorker, Sender
 from bot.runtime.inbox_worker import InboxWorker
@@ -66,6 +67,8 @@ def build_service(runtime: Runtime) -> Service:
     platforms = settings.platforms_on
     senders: dict[str, Sender] = {}
     app = Flask("vmi-bot")
+    # bodies are bounded before Flask, Bolt or wechatpy parse them (limits.py: the sizes, why)
+    app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
     delivery = DeliveryWorker(runtime.engine, senders)
     leader = SchedulerLeader(runtime)
     # On PostgreSQL any process may accept a message, and the one that leads handles the inbox
@@ -192,7 +195,9 @@ def serve(runtime: Runtime, host: str, port: int) -> int:
     """Serve until SIGTERM or Ctrl-C; in-flight requests finish, the outbox keeps the rest."""
     service = build_service(runtime)
     try:
-        server = create_server(service.app, host=host, port=port, threads=8)
+        server = create_server(
+            service.app, host=host, port=port, threads=8, max_request_body_size=SERVER_BODY_LIMIT
+        )
     except OSError as err:  # in use, or an address this machine does not have
         raise StartRefused(
             f"cannot listen on {host}:{port}: {err.strerror or err} (another vmi-bot serve? "

@@ -1,11 +1,14 @@
 """The inbox: every incoming message or click is stored once per platform message id.
 
 Platforms redeliver (Slack retries, WeCom retries) and people double-click; the second copy
-finds its id taken and changes nothing.
+finds its id taken and changes nothing. A message's text is kept once, in `text`; the JSON of
+the rest (`incoming`) gets it back when the message is claimed. Rows stored before kept the
+text in both, and read the same.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, cast
 
@@ -28,7 +31,10 @@ def receive(
     action: str = "",
     incoming: str = "",
 ) -> int | None:
-    """Store an incoming message; its inbox id, or None when this id was already received."""
+    """Store an incoming message; its inbox id, or None when this id was already received.
+
+    `incoming` is the whole message as JSON; its "text" is stored once, in `text`.
+    """
     dialect = (
         session.dialect.name if isinstance(session, Connection) else session.get_bind().dialect.name
     )
@@ -42,7 +48,7 @@ def receive(
             sender=sender,
             text=text,
             action=action,
-            incoming=incoming,
+            incoming=_without_text(incoming),
             received_at=received_at,
         )
         .on_conflict_do_nothing(index_elements=["platform", "platform_message_id"])
@@ -65,9 +71,31 @@ def claim(session: Session, inbox_id: int, at: datetime) -> str | None:
     taken = cast("CursorResult[Any]", session.execute(statement)).rowcount
     if taken != 1:
         return None
-    return (
-        session.scalar(select(col(InboxRow.incoming)).where(col(InboxRow.id) == inbox_id)) or None
-    )
+    row = session.execute(
+        select(col(InboxRow.incoming), col(InboxRow.text)).where(col(InboxRow.id) == inbox_id)
+    ).one()
+    return _with_text(row.incoming, row.text) if row.incoming else None
+
+
+def _without_text(incoming: str) -> str:
+    """The message's JSON without its text, which has a column of its own."""
+    if not incoming:
+        return incoming
+    raw = json.loads(incoming)
+    if not isinstance(raw, dict) or "text" not in raw:
+        return incoming
+    del raw["text"]
+    return json.dumps(raw, ensure_ascii=False)
+
+
+def _with_text(incoming: str, text: str) -> str:
+    """The message's JSON whole again: its text from the column, unless the JSON kept it (rows
+    stored before the text was kept once)."""
+    raw = json.loads(incoming)
+    if not isinstance(raw, dict) or "text" in raw:
+        return incoming
+    raw["text"] = text
+    return json.dumps(raw, ensure_ascii=False)
 
 
 def waiting(session: Session, limit: int = 100) -> list[int]:

@@ -20,6 +20,7 @@ from handlers.parsing.normalise import normalise
 from handlers.parsing.parsed import (
     HINTS,
     MAX_QTY,
+    MAX_TEXT,
     Action,
     Correction,
     Count,
@@ -44,6 +45,7 @@ from handlers.parsing.readers import parse
 __all__ = [
     "HINTS",
     "MAX_QTY",
+    "MAX_TEXT",
     "Action",
     "Correction",
     "Count",

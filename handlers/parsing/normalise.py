@@ -6,7 +6,6 @@ import re
 import unicodedata
 
 _LEADING_AT = re.compile(r"^(?:@\S+\s+)+|^@\S+$")
-_TRAILING_AT = re.compile(r"(?:\s+@\S+)+$")
 _SLASH_COMMAND = re.compile(r"^/(?:vmi\b\s*)?", re.IGNORECASE)
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
@@ -31,8 +30,22 @@ def normalise(text: str) -> str:
     lines = [" ".join(line.split()) for line in text.split("\n")]
     text = "\n".join(line for line in lines if line)
     # "@VMI机器人 库存 6205 45": the caller usually strips the mention, but be tolerant.
-    text = _TRAILING_AT.sub("", _LEADING_AT.sub("", text))
+    text = _without_trailing_mentions(_LEADING_AT.sub("", text))
     return _SLASH_COMMAND.sub("", text).strip()
+
+
+def _without_trailing_mentions(text: str) -> str:
+    """The text without the mentions at its end: "6205 库存 45 @王仓管 @VMI" → "6205 库存 45".
+
+    Word by word from the end (the text has single separators by now); a regex anchored at the
+    end would be tried from every space and read the rest each time, quadratic on long texts.
+    """
+    end = len(text)
+    while True:
+        cut = max(text.rfind(" ", 0, end), text.rfind("\n", 0, end))
+        if cut < 0 or end - cut < 3 or text[cut + 1] != "@":
+            return text[:end]
+        end = cut
 
 
 def lowered(text: str) -> str:

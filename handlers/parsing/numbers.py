@@ -16,7 +16,9 @@ NUMBER_RE = re.compile(
     r"(?P<sign>(?<![0-9a-z\x00])[-−+]|负\s?)?"
     # Not the tail of a part number: "BRG-8", "bearing8".
     r"(?<![0-9a-z])(?<![0-9a-z][-_/.])"
-    r"(?P<value>(?P<digits>[0-9]{1,3}(?:,[0-9]{3})+(?![0-9,]|\s?[=:])"  # not 45,629=3
+    # Thousands commas: not 45,629=3; and not starting just after "5," (that number's digits
+    # were tried already), or "1,000,000,…,0000" is read again from every comma: quadratic.
+    r"(?P<value>(?P<digits>(?<![0-9],)[0-9]{1,3}(?:,[0-9]{3})+(?![0-9,]|\s?[=:])"
     r"|[0-9]+(?:\.[0-9]+)?)"
     rf"(?P<scale>[百千万亿](?![{_CN_NUMERAL}]))?"  # 1万, 1.5千
     rf"|[{_CN_NUMERAL}]+(?:点[零〇一二两三四五六七八九]+)?)"

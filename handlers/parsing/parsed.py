@@ -140,6 +140,7 @@ RefusalReason = Literal[
     "ambiguous",
     "not_understood",
     "bad_period",
+    "too_long",
 ]
 
 # The hints a Refusal can carry: the intent the message looked like, so the reply can show
@@ -174,3 +175,10 @@ class Refusal:
 
 
 MAX_QTY = 1_000_000
+
+# The longest message the parser reads, in characters. A count, plan or receipt of every item
+# is a few lines; a sheet of 200 rows pasted from Excel ("6205 深沟球轴承 库存 1,250 件": 22
+# characters a row, 40 with long names) is 4,400 to 8,000. WeCom cuts a text at 2048 bytes
+# anyway; Slack allows 40,000 characters, which would hold the parser (and, by the GIL, every
+# other request) for about half a second; a longer text is refused unread.
+MAX_TEXT = 10_000

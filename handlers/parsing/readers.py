@@ -15,6 +15,7 @@ from handlers.parsing.dates import closest_date
 from handlers.parsing.numbers import Number
 from handlers.parsing.parsed import (
     MAX_QTY,
+    MAX_TEXT,
     Action,
     Correction,
     Count,
@@ -47,8 +48,10 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
 
     `items` are the agreement's items (matched by sku, alias or name, case-insensitively);
     `today` is the date in the agreement's time zone, for 下月 / next week / 明天.
-    Never raises.
+    A text over MAX_TEXT characters is not read at all (detail: its length). Never raises.
     """
+    if len(text) > MAX_TEXT:
+        return Refusal("too_long", detail=f"{len(text):,}")
     message = Message(text, items, today)
     if not message.raw:
         return Refusal("not_understood")

@@ -131,3 +131,14 @@ def test_a_proposal_cannot_be_acted_on_from_another_agreements_channel(two: Edge
     assert "P1" in there and "已确认" not in there
     with transaction(two.runtime.engine, read_only=True) as session:
         assert session.scalar(select(ProposalRow.state)) == "proposed"
+
+
+@pytest.mark.probe("a member of two agreements sends 20,000 characters one to one: too long")
+def test_a_huge_message_is_too_long_before_anyone_asks_which_agreement(two: Edge) -> None:
+    dm = "D01SUPPLIER"
+    event = json.loads(slack_message("6205 库存 45\n" * 1_700, user=SUPPLIER, channel=dm))
+    event["event"]["channel_type"] = "im"
+    two.slack_post(json.dumps(event))
+    [answer] = said_in(two, dm)
+    assert "消息太长" in answer and "10,000" in answer and "哪个协议" not in answer
+    assert ledger(two) == []

@@ -23,7 +23,8 @@ from tests.fake_slack import BOT_USER_ID
 from tests.faults.edge import BUYER, CHANNEL, KEEPER, Edge, slack_message
 
 FORM = "application/x-www-form-urlencoded"
-TEN_MB = 10 * 1024 * 1024
+# just under /slack/events' body limit, so that the signature check, not the limit, answers
+NEAR_LIMIT = 1_000_000
 
 
 def with_bot(body: str, bot: str = BOT_USER_ID) -> str:
@@ -160,13 +161,13 @@ def test_the_event_itself_says_who_the_bot_is(edge: Edge) -> None:
 
 
 FLOODS = {
-    "form": (FORM, b"payload=" + b"x" * TEN_MB),
-    "JSON": ("application/json", b'{"a": "' + b"x" * TEN_MB + b'"}'),
-    "broken JSON": ("application/json", b'{"a": ' + b"[" * TEN_MB),
+    "form": (FORM, b"payload=" + b"x" * NEAR_LIMIT),
+    "JSON": ("application/json", b'{"a": "' + b"x" * NEAR_LIMIT + b'"}'),
+    "broken JSON": ("application/json", b'{"a": ' + b"[" * NEAR_LIMIT),
 }
 
 
-@pytest.mark.probe("unsigned 10 MB form and JSON bodies: 401, short answers, short log lines")
+@pytest.mark.probe("unsigned 1 MB form and JSON bodies: 401, short answers, short log lines")
 @pytest.mark.parametrize("kind", list(FLOODS))
 def test_an_unsigned_flood_is_refused_without_logging_it(
     everything_logged: pytest.LogCaptureFixture, edge: Edge, kind: str
@@ -212,7 +213,7 @@ BROKEN = {
     "invalid JSON": ("application/json", '{"type": "event_callback", '),
     "a JSON array": ("application/json", "[1, 2, 3]"),
     "100k-deep JSON": ("application/json", deep(100_000)),
-    "100k-deep payload": (FORM, urllib.parse.urlencode({"payload": deep(100_000)})),
+    "20k-deep payload": (FORM, urllib.parse.urlencode({"payload": deep(20_000)})),
     "a payload array": (FORM, urllib.parse.urlencode({"payload": "[]"})),
     "not UTF-8": ("application/json", b'{"type": "\xff\xfe"}'),
     "an event that is text": ("application/json", '{"type": "event_callback", "event": "x"}'),

@@ -7,10 +7,12 @@ outbox as app messages.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
 
 import xmltodict
 from flask import Flask, Response, request
@@ -22,18 +24,29 @@ from bot.adapters.wecom.render import parse_button_key
 from bot.runtime.context import Runtime
 from bot.settings import WECOM
 from handlers.conversation import accept
-from handlers.incoming import ButtonPress, Incoming
+from handlers.incoming import ButtonPress, Incoming, said_at
 
 log = logging.getLogger(__name__)
 
 CARD_EVENT = "template_card_event"
 
 
-def callback_to_incoming(fields: dict[str, Any]) -> Incoming | None:
-    """A decrypted callback as an `Incoming`: a text message or a card button; else None."""
+# WeCom's query arguments as it sends them: a sha1 in hex, Unix seconds, a short nonce. Anything
+# else is not WeCom and is refused before the body is parsed at all.
+_SIGNATURE_RE = re.compile(r"[0-9a-fA-F]{40}")
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,20}")
+_NONCE_RE = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_BASE64_RE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def callback_to_incoming(fields: dict[str, str], now: datetime) -> Incoming | None:
+    """A decrypted callback as an `Incoming`: a text message or a card button; else None.
+
+    WeCom's CreateTime is used when it is near `now` (see `said_at`); else `now`, marked doubted.
+    """
     sender = fields.get("FromUserName") or ""
-    created = int(fields.get("CreateTime") or 0)
-    at = datetime.fromtimestamp(created, UTC) if created else datetime.now(UTC)
+    created = fields.get("CreateTime") or ""
+    at, doubted = said_at(created, now)
     kind = fields.get("MsgType")
     if kind == "text" and sender:
         return Incoming(
@@ -44,6 +57,7 @@ def callback_to_incoming(fields: dict[str, Any]) -> Incoming | None:
             at=at,
             text=fields.get("Content") or "",
             direct=True,
+            time_doubted=doubted,
         )
     if kind == "event" and fields.get("Event") == CARD_EVENT and sender:
         key = fields.get("EventKey") or ""
@@ -60,8 +74,43 @@ def callback_to_incoming(fields: dict[str, Any]) -> Incoming | None:
             button=ButtonPress(*pressed),
             via="button",
             origin_ref=fields.get("ResponseCode") or "",
+            time_doubted=doubted,
         )
     return None
+
+
+def signed_query(args: Mapping[str, str]) -> tuple[str, str, str] | None:
+    """msg_signature, timestamp and nonce when each is shaped as WeCom sends it; else None."""
+    signature = args.get("msg_signature", "")
+    timestamp = args.get("timestamp", "")
+    nonce = args.get("nonce", "")
+    if not (
+        _SIGNATURE_RE.fullmatch(signature)
+        and _TIMESTAMP_RE.fullmatch(timestamp)
+        and _NONCE_RE.fullmatch(nonce)
+    ):
+        return None
+    return signature.lower(), timestamp, nonce
+
+
+def xml_fields(document: bytes | str) -> dict[str, str] | None:
+    """The text fields of a flat `<xml>` document, as WeCom sends them; None for anything else
+    (not XML, another root, declared entities)."""
+    try:
+        # WeCom's XML declares no entities: one that does is an attack on the parser
+        root = xmltodict.parse(document, disable_entities=True)
+    except Exception:  # expat's errors, a wrong encoding: not WeCom's XML either way
+        return None
+    fields = root.get("xml") if isinstance(root, dict) else None
+    if not isinstance(fields, dict):
+        return None
+    # nested or repeated elements (lists, dicts) are none of the fields read here
+    return {key: value for key, value in fields.items() if isinstance(value, str)}
+
+
+def _signature_of(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
+    joined = "".join(sorted([token, timestamp, nonce, encrypt]))
+    return hashlib.sha1(joined.encode()).hexdigest()
 
 
 def register_wecom(
@@ -70,43 +119,64 @@ def register_wecom(
     crypto: WeChatCrypto,
     on_accepted: Callable[[], None] = lambda: None,
 ) -> None:
-    """Add GET (URL verification) and POST (messages and events) `/wecom/callback`."""
+    """Add GET (URL verification) and POST (messages and events) `/wecom/callback`.
+
+    The body is bounded before it gets here (bot/app/limits.py); the query is checked before the
+    body is parsed, and the signature before anything is decrypted.
+    """
+    token: str = crypto.token
 
     @app.get("/wecom/callback")
     def verify() -> Response:
-        args = request.args
+        query = signed_query(request.args)
+        echostr = request.args.get("echostr", "")
+        if query is None or not _BASE64_RE.fullmatch(echostr):
+            return _bad_request()
+        signature, timestamp, nonce = query
+        if not hmac.compare_digest(_signature_of(token, timestamp, nonce, echostr), signature):
+            return _forbidden()
         try:
-            echo = crypto.check_signature(
-                args.get("msg_signature", ""),
-                args.get("timestamp", ""),
-                args.get("nonce", ""),
-                args.get("echostr", ""),
-            )
+            echo = crypto.check_signature(signature, timestamp, nonce, echostr)
         except (InvalidSignatureException, InvalidCorpIdException):
-            return Response("invalid signature", status=403, mimetype="text/plain")
+            return _forbidden()
         except Exception:  # not even shaped like WeCom's: base64, padding, lengths
-            return Response("bad request", status=400, mimetype="text/plain")
+            return _bad_request()
         text = echo.decode() if isinstance(echo, bytes) else str(echo)
         return Response(text, mimetype="text/plain")
 
     @app.post("/wecom/callback")
     def receive() -> Response:
-        args = request.args
+        query = signed_query(request.args)
+        if query is None:
+            return _bad_request()
+        signature, timestamp, nonce = query
+        envelope = xml_fields(request.get_data(cache=False))
+        encrypt = (envelope or {}).get("Encrypt", "")
+        if not _BASE64_RE.fullmatch(encrypt):
+            return _bad_request()
+        if not hmac.compare_digest(_signature_of(token, timestamp, nonce, encrypt), signature):
+            log.warning("WeCom callback refused: bad signature")
+            return _forbidden()
         try:
-            xml = crypto.decrypt_message(
-                request.get_data(),
-                args.get("msg_signature", ""),
-                args.get("timestamp", ""),
-                args.get("nonce", ""),
-            )
-            fields = xmltodict.parse(xml)["xml"]
+            xml = crypto.decrypt_message({"Encrypt": encrypt}, signature, timestamp, nonce)
         except (InvalidSignatureException, InvalidCorpIdException):
             log.warning("WeCom callback refused: bad signature or another corp's message")
-            return Response("forbidden", status=403, mimetype="text/plain")
-        except Exception:
-            return Response("bad request", status=400, mimetype="text/plain")
-        incoming = callback_to_incoming(fields)
+            return _forbidden()
+        except Exception:  # a signed body that does not decrypt: padding, lengths, encoding
+            return _bad_request()
+        fields = xml_fields(xml)
+        if fields is None:
+            return _bad_request()
+        incoming = callback_to_incoming(fields, runtime.clock())
         # stored at once and answered: WeCom retries what is not answered within 5 seconds
         if incoming is not None and accept(runtime.engine, incoming) is not None:
             on_accepted()
         return Response("", mimetype="text/plain")
+
+
+def _bad_request() -> Response:
+    return Response("bad request", status=400, mimetype="text/plain")
+
+
+def _forbidden() -> Response:
+    return Response("forbidden", status=403, mimetype="text/plain")
