@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from bot.storage.db import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -40,9 +42,18 @@ class BackgroundLoop:
             self._thread.join()
 
     def _loop(self) -> None:
+        unavailable = ""  # said once while the database stays unwritable, not every pass
         while True:
             try:
                 more = self.pass_once()
+                if unavailable:
+                    log.warning("%s: the database can be written again", self.name)
+                unavailable = ""
+            except StoreUnavailable as err:
+                if err.reason != unavailable:
+                    log.error("%s: waiting for the database: %s", self.name, err)
+                unavailable = err.reason
+                more = False
             except Exception:  # a worker must outlive a bad moment of the database
                 log.exception("%s: a pass failed; trying again shortly", self.name)
                 more = False

@@ -5,6 +5,7 @@ and a platform's message that cannot be stored gets no 2xx, so the platform send
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -168,3 +169,34 @@ def test_a_hang_up_signal_is_logged_and_serving_goes_on(tmp_path: Path) -> None:
         assert process.wait(timeout=30) == 0
     finally:
         process.kill()
+
+
+@pytest.mark.probe("the database unwritable for many passes: one log line, not a traceback each")
+def test_an_unwritable_database_is_logged_once_until_it_is_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.runtime.background import BackgroundLoop
+    from bot.storage.db import StoreUnavailable
+
+    class Worker(BackgroundLoop):
+        name = "worker-under-test"
+        passes = 0
+
+        def pass_once(self) -> bool:
+            self.passes += 1
+            if self.passes <= 50:
+                raise StoreUnavailable("database is read-only", "as a test says")
+            if self.passes == 51:
+                return False
+            self._stop.set()
+            return False
+
+    worker = Worker(idle_seconds=0)
+    caplog.set_level(logging.INFO)
+    worker._loop()  # in this thread: it returns once the last pass asks it to stop
+    said = [r.getMessage() for r in caplog.records if "worker-under-test" in r.getMessage()]
+    assert said == [
+        "worker-under-test: waiting for the database: database is read-only: as a test says",
+        "worker-under-test: the database can be written again",
+    ]
+    assert not any(r.exc_info for r in caplog.records)
