@@ -301,7 +301,8 @@ def test_a_mistyped_count_is_put_right_without_billing_a_withdrawal(rt: Runtime)
     assert fixed.title == "已更正盘点" and "现有 45 件" in fixed.lines[0]
     with transaction(rt.engine) as s:
         kinds = s.execute(select(LedgerRow.kind).order_by(LedgerRow.id)).scalars().all()
-    assert kinds == ["count", "count", "count"]  # no withdrawal of 955 to bill
+    # the typo is taken back, not deleted, and no withdrawal of 955 was ever there to bill
+    assert kinds == ["count", "count", "reversal", "count"]
 
 
 def test_a_plan_for_a_past_period_is_refused_as_past(rt: Runtime) -> None:
@@ -441,3 +442,26 @@ def test_thanks_get_a_short_answer_one_to_one_and_silence_in_the_group(
     assert welcome.title == "不客气 🙂" and len(welcome.lines) == 1
     assert say(rt, "keeper", text, direct=False, addressed=False) == []
     assert state(rt) == (0, 0, 0)
+
+
+def test_a_correction_takes_back_the_withdrawal_its_typo_billed(rt: Runtime) -> None:
+    from bot.services.status import status
+
+    def billable() -> int:
+        with transaction(rt.engine, read_only=True) as s:
+            item = status(s, rt.config, T0 + timedelta(minutes=1))["agreements"][0]["items"][0]
+        return int(item["billable_qty"])
+
+    say(rt, "keeper", "6205 库存 90")
+    [typo] = say(rt, "keeper", "6205 库存 9")
+    assert any("比账面少 81 件，记为领用" in line for line in typo.lines) and billable() == 81
+    [fixed] = say(rt, "keeper", "更正 6205 90")
+    assert any("领用 81 件已撤回，不计费" in line for line in fixed.lines)
+    assert billable() == 0
+    [again] = say(rt, "keeper", "更正 6205 85")  # a second thought: 5 were used after all
+    assert any("比账面少 5 件，记为领用" in line for line in again.lines) and billable() == 5
+    say(rt, "keeper", "领用 6205 5")
+    [late] = say(rt, "keeper", "更正 6205 80")  # the withdrawal came after the count
+    assert late.title == "那次盘点之后已有新记录" and billable() == 10
+    [english] = say(rt, "keeper", "correction 6205 80")
+    assert english.refusal

@@ -12,7 +12,7 @@ from messages.render import LOCALES, TEMPLATES, proposal_buttons, render_card
 from vmi_rules.roles import MAY, may
 
 LINE = {"name": "6205 深沟球轴承", "sku": "6205", "unit": "件", "qty": 45, "on_hand": 45,
-        "min": 50, "max": 100, "inferred": 5, "gain": 2, "open": "P1"}  # fmt: skip
+        "min": 50, "max": 100, "inferred": 5, "gain": 2, "open": "P1", "unbilled": 81}  # fmt: skip
 ITEM = {"sku": "6205", "name": "6205 深沟球轴承", "unit": "件", "on_hand": 45, "in_transit": 55,
         "position": 100, "min": 50, "max": 100, "aged_qty": 5, "billable_qty": 10,
         "last_count_at": "2026-11-21T10:00:00+08:00",
@@ -125,6 +125,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "shown": 55,
                 "choices": ["plant-6205（工厂 ↔ 轴承厂）", "plant-7306（工厂二 ↔ 轴承厂）"],
                 "limit": "10,000",
+                "moved": "receipt",
             },
         )
         for reason in (
@@ -147,6 +148,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "not_this_agreement",
             "which_agreement",
             "too_long",
+            "moved_since",
         )
     ],
     *[

@@ -11,7 +11,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from bot.storage.tables import ItemRow, LedgerRow
@@ -21,6 +22,18 @@ ItemKey = tuple[str, str]  # (agreement id, sku)
 # A ledger note: the platform's time for the message was out of bounds, the row is dated when
 # the message reached us (see handlers.incoming.said_at).
 DOUBTED_TIME = "platform time doubted: dated on receipt"
+
+
+REVERSAL = "reversal"  # a row that takes back another (see LedgerRow)
+
+
+def _live(row: type[LedgerRow]) -> ColumnElement[bool]:
+    """The rows that count: neither a reversal nor taken back by one."""
+    taken_back = aliased(LedgerRow)
+    return and_(
+        col(row.kind) != REVERSAL,
+        ~exists().where(col(taken_back.reverses_id) == col(row.id)),
+    )
 
 
 @dataclass(frozen=True)
@@ -33,11 +46,22 @@ class StockLevel:
 
 @dataclass(frozen=True)
 class CountRecorded:
-    """A stored count, with what was on the book before it and what it implied."""
+    """A stored count, with what was on the book before it and what it implied; for a
+    correction, the withdrawal the wrong count had inferred and that is taken back (unbilled)."""
 
     count_row: LedgerRow
     book_on_hand: int | None
     outcome: CountOutcome
+    unbilled: int = 0
+
+
+class MovedSince(Exception):
+    """A count can be put right only while nothing else of the item was recorded after it."""
+
+    def __init__(self, kind: str, at: datetime) -> None:
+        super().__init__(f"a {kind} was recorded after the count, at {at.isoformat()}")
+        self.kind = kind
+        self.at = at
 
 
 def stock_levels(
@@ -58,6 +82,7 @@ def stock_levels(
             col(L.agreement_id) == ItemRow.agreement_id,
             col(L.sku) == ItemRow.sku,
             col(L.kind) == "count",
+            _live(L),
         )
         .correlate(ItemRow)
         .scalar_subquery()
@@ -80,6 +105,7 @@ def stock_levels(
                 col(L.agreement_id) == latest.c.agreement_id,
                 col(L.sku) == latest.c.sku,
                 col(L.id) >= func.coalesce(latest.c.count_id, 0),
+                _live(L),
             ),
         )
         .group_by(latest.c.agreement_id, latest.c.sku)
@@ -126,6 +152,7 @@ def aged_quantities(
             col(L.agreement_id) == ItemRow.agreement_id,
             col(L.sku) == ItemRow.sku,
             col(L.kind) == "count",
+            _live(L),
         )
         .correlate(ItemRow)
         .scalar_subquery()
@@ -155,6 +182,7 @@ def aged_quantities(
             .where(
                 col(ItemRow.agreement_id).in_(agreement_ids),
                 col(L.at) > now - timedelta(days=days),
+                _live(L),
             )
             .group_by(col(ItemRow.agreement_id), col(ItemRow.sku))
         )
@@ -188,14 +216,23 @@ def record_count(
 ) -> CountRecorded:
     """Store a stock count (盘点); a drop since the book is first stored as a withdrawal.
 
-    A `correction` (a count typed wrong, put right) sets the level and infers nothing: no
-    withdrawal to bill, no gain to flag. `time_doubted`: the platform's time for the message
-    was out of bounds and `at` is when it reached us; the rows say so.
+    A `correction` (更正: the latest count was typed wrong) takes that count back with the
+    withdrawal it inferred, so nothing of the typo stays billed, and records the right figure
+    in its place, judged against the book as it was before the wrong count. It raises
+    `MovedSince` when something else of the item was recorded after that count. `time_doubted`:
+    the platform's time for the message was out of bounds and `at` is when it reached us; the
+    rows say so.
     """
     doubted = [DOUBTED_TIME] if time_doubted else []
     hold_item(session, agreement_id, sku)
+    unbilled = 0
+    if correction:
+        wrong = _latest_live(session, agreement_id, sku, kinds=("count",))
+        if wrong is not None:
+            unbilled = _take_back_count(session, wrong, at, member_id, inbox_id)
+            at = wrong.at  # the count put right was made then
     book = book_before_count(session, agreement_id, sku)
-    outcome = infer_from_count(None if correction else book, counted)
+    outcome = infer_from_count(book, counted)
     if outcome.withdrawn:
         _add(
             session,
@@ -221,7 +258,60 @@ def record_count(
         anomaly_gain=outcome.gain,
         note="; ".join((["correction"] if correction else []) + doubted),
     )
-    return CountRecorded(row, book, outcome)
+    return CountRecorded(row, book, outcome, unbilled)
+
+
+def _latest_live(
+    session: Session, agreement_id: str, sku: str, kinds: Collection[str] | None = None
+) -> LedgerRow | None:
+    """The item's latest row that counts (of `kinds`, when given)."""
+    query = select(LedgerRow).where(
+        col(LedgerRow.agreement_id) == agreement_id, col(LedgerRow.sku) == sku, _live(LedgerRow)
+    )
+    if kinds is not None:
+        query = query.where(col(LedgerRow.kind).in_(list(kinds)))
+    return session.scalars(query.order_by(col(LedgerRow.id).desc()).limit(1)).first()
+
+
+def movement_after_count(session: Session, agreement_id: str, sku: str) -> LedgerRow | None:
+    """What was recorded of the item after its latest count (which then can no longer be
+    corrected), or None."""
+    latest = _latest_live(session, agreement_id, sku)
+    if latest is None or latest.kind == "count":
+        return None
+    count = _latest_live(session, agreement_id, sku, kinds=("count",))
+    return latest if count is not None and (latest.id or 0) > (count.id or 0) else None
+
+
+def _take_back_count(
+    session: Session,
+    wrong: LedgerRow,
+    at: datetime,
+    member_id: str | None,
+    inbox_id: int | None,
+) -> int:
+    """Reverse a count and the withdrawal inferred from it (stored just before it); the
+    quantity that is no longer billed."""
+    latest = _latest_live(session, wrong.agreement_id, wrong.sku)
+    if latest is not None and latest.id != wrong.id:
+        raise MovedSince(latest.kind, latest.at)
+    before = session.scalars(
+        select(LedgerRow)
+        .where(
+            col(LedgerRow.agreement_id) == wrong.agreement_id,
+            col(LedgerRow.sku) == wrong.sku,
+            col(LedgerRow.id) < wrong.id,
+        )
+        .order_by(col(LedgerRow.id).desc())
+        .limit(1)
+    ).first()
+    inferred = before if before is not None and before.inferred else None
+    for row in (inferred, wrong):
+        if row is not None:
+            note = f"correction: takes back ledger row {row.id}"
+            _add(session, row.agreement_id, row.sku, REVERSAL, row.qty, at, member_id, inbox_id,
+                 reverses_id=row.id, note=note)  # fmt: skip
+    return inferred.qty if inferred is not None else 0
 
 
 def record_receipt(
@@ -263,7 +353,8 @@ def movements_by_item(
     kinds: Collection[str] | None = None,
     since: datetime | None = None,
 ) -> dict[ItemKey, list[Movement]]:
-    """Every movement of the agreements' items in ledger order, in one query (for aging); only
+    """Every live movement (none taken back, no reversal) of the agreements' items in ledger
+    order, in one query (for aging); only
     those of `kinds` dated at or after `since`, when given (a statement's withdrawals)."""
     query = (
         select(
@@ -273,7 +364,7 @@ def movements_by_item(
             col(LedgerRow.qty),
             col(LedgerRow.at),
         )
-        .where(col(LedgerRow.agreement_id).in_(list(agreement_ids)))
+        .where(col(LedgerRow.agreement_id).in_(list(agreement_ids)), _live(LedgerRow))
         .order_by(col(LedgerRow.id))
     )
     if kinds is not None:
@@ -301,6 +392,7 @@ def _add(
     inferred: bool = False,
     anomaly_gain: int = 0,
     note: str = "",
+    reverses_id: int | None = None,
 ) -> LedgerRow:
     row = LedgerRow(
         agreement_id=agreement_id,
@@ -315,6 +407,7 @@ def _add(
         inferred=inferred,
         anomaly_gain=anomaly_gain,
         note=note,
+        reverses_id=reverses_id,
     )
     session.add(row)
     session.flush()  # the id is the ledger order; later reads in this transaction must see it

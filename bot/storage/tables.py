@@ -94,11 +94,13 @@ class ItemRow(SQLModel, table=True):
 
 
 class LedgerRow(SQLModel, table=True):
-    """One stock movement (库存台账): count, receipt, withdrawal or adjustment.
+    """One stock movement (库存台账): count, receipt, withdrawal or adjustment, or a reversal.
 
     `id` is the ledger order. A withdrawal inferred from a count is stored just before that
     count with `inferred` set; a count above the book with no receipt keeps the gain in
-    `anomaly_gain` (rule 7).
+    `anomaly_gain` (rule 7). A `reversal` takes back the row it names in `reverses_id` (a
+    count typed wrong, an entry undone): both stay, and every figure reads as if neither were
+    there.
     """
 
     __tablename__ = "ledger"
@@ -106,6 +108,7 @@ class LedgerRow(SQLModel, table=True):
         Index("ix_ledger_item_kind", "agreement_id", "sku", "kind", "id"),
         Index("ix_ledger_item", "agreement_id", "sku", "id"),
         Index("ix_ledger_item_at", "agreement_id", "sku", "at"),
+        Index("ix_ledger_reverses", "reverses_id", unique=True),  # a row is taken back once
     )
     id: int | None = Field(default=None, primary_key=True)
     agreement_id: str = Field(max_length=64)
@@ -119,6 +122,7 @@ class LedgerRow(SQLModel, table=True):
     inbox_id: int | None = None
     inferred: bool = False
     anomaly_gain: int = 0
+    reverses_id: int | None = None
     note: str = ""
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.storage import proposals as stored_proposals
-from bot.storage.stock import record_count, record_withdrawal, stock_levels
+from bot.storage.stock import (
+    movement_after_count,
+    record_count,
+    record_withdrawal,
+    stock_levels,
+)
 from handlers.parsing import Correction, Count, ItemQty, Withdrawal
 from handlers.turn import Turn
 from messages.cards import Card
@@ -20,16 +25,26 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     billed.
     """
     correction = isinstance(intent, Correction)
+    if correction:  # every line checked before any is written: all of the message or none
+        for line in intent.lines:
+            moved = movement_after_count(turn.session, turn.agreement.id, line.sku)
+            if moved is not None:
+                return turn.refuse(
+                    "moved_since", detail=line.sku, moved=moved.kind,
+                    example=example("count", turn.locale).replace("6205", line.sku),
+                )  # fmt: skip
     outcomes: dict[str, CountOutcome] = {}
+    unbilled: dict[str, int] = {}
     for line in intent.lines:
         recorded = record_count(
             turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
             member_id=turn.member.id, inbox_id=turn.inbox_id, correction=correction,
             time_doubted=turn.incoming.time_doubted,
         )  # fmt: skip
-        if not correction:
-            outcomes[line.sku] = recorded.outcome
-    return _stock_card(turn, "correction" if correction else "count", intent.lines, outcomes)
+        outcomes[line.sku] = recorded.outcome
+        unbilled[line.sku] = recorded.unbilled
+    kind = "correction" if correction else "count"
+    return _stock_card(turn, kind, intent.lines, outcomes, unbilled)
 
 
 def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
@@ -54,7 +69,11 @@ def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
 
 
 def _stock_card(
-    turn: Turn, kind: str, lines: tuple[ItemQty, ...], outcomes: Mapping[str, CountOutcome]
+    turn: Turn,
+    kind: str,
+    lines: tuple[ItemQty, ...],
+    outcomes: Mapping[str, CountOutcome],
+    unbilled: Mapping[str, int] | None = None,
 ) -> Card:
     levels = stock_levels(turn.session, [turn.agreement.id])
     open_rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id])
@@ -75,6 +94,7 @@ def _stock_card(
                 "max": item.max,
                 "inferred": outcome.withdrawn if outcome else 0,
                 "gain": outcome.gain if outcome else 0,
+                "unbilled": (unbilled or {}).get(item.sku, 0),
                 "open": "、".join(stored_proposals.public_id(r.id) for r in open_rows.get(key, [])),
             }
         )
