@@ -19,7 +19,7 @@ from handlers.incoming import ButtonPress
 from handlers.intents.plans import on_emergency, on_plan
 from handlers.intents.proposals import on_proposal_action, on_receipt, on_review
 from handlers.intents.queries import on_courtesy, on_help, on_history, on_status, on_todo
-from handlers.intents.stock import on_count, on_withdrawal
+from handlers.intents.stock import on_count, on_undo, on_withdrawal
 from handlers.parsing import (
     Action,
     Correction,
@@ -36,6 +36,7 @@ from handlers.parsing import (
     ReviewNow,
     Status,
     Todo,
+    Undo,
     Withdrawal,
 )
 from handlers.turn import Turn
@@ -95,6 +96,7 @@ INTENTS: tuple[IntentRow, ...] = (
     #         name          parsed as            handler             step       a button means
     IntentRow("count",      (Count, Correction), on_count),
     IntentRow("withdrawal", (Withdrawal,),       on_withdrawal),
+    IntentRow("undo",       (Undo,),             on_undo),
     IntentRow("receipt",    (Receipt,),          on_receipt,         "receive", _received),
     IntentRow("plan",       (Plan,),             on_plan),
     IntentRow("emergency",  (Emergency,),        on_emergency),

@@ -465,3 +465,33 @@ def test_a_correction_takes_back_the_withdrawal_its_typo_billed(rt: Runtime) -> 
     assert late.title == "那次盘点之后已有新记录" and billable() == 10
     [english] = say(rt, "keeper", "correction 6205 80")
     assert english.refusal
+
+
+def test_undo_takes_back_my_last_entry_of_today_and_what_it_billed(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 90")
+    say(rt, "keeper", "6205 库存 9")
+    [undone] = say(rt, "keeper", "撤销")
+    assert undone.title == "已撤销"
+    assert "撤销了盘点 9 件，以及由它算出的领用 81 件（不计费）" in undone.lines[0]
+    assert "现有 90 件" in undone.lines[1]
+    say(rt, "keeper", "领用 6205 10")
+    [again] = say(rt, "keeper", "undo")
+    assert "领用 10 件" in again.lines[0] and "现有 90 件" in again.lines[1]
+    [first] = say(rt, "keeper", "撤销")  # the first count of the day goes too
+    assert "盘点 90 件" in first.lines[0] and "现有 0 件" in first.lines[1]
+    [none] = say(rt, "keeper", "撤销")
+    assert none.title == "没有可以撤销的" and none.refusal
+    [not_mine] = say(rt, "buyer", "撤销")
+    assert not_mine.refusal
+    with transaction(rt.engine) as s:
+        kinds = s.execute(select(LedgerRow.kind).order_by(LedgerRow.id)).scalars().all()
+    # every entry is still there, each taken back by a reversal row
+    assert kinds.count("reversal") == 4 and len(kinds) == 8
+
+
+def test_undo_is_refused_once_someone_else_recorded_after_it(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 90")
+    say(rt, "admin", "领用 6205 5")
+    [refused] = say(rt, "keeper", "撤销")
+    assert refused.title == "之后已有新记录" and refused.refusal
+    assert state(rt) == (2, 0, 0)

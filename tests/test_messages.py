@@ -149,6 +149,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "which_agreement",
             "too_long",
             "moved_since",
+            "nothing_to_undo",
+            "undo_moved",
         )
     ],
     *[
@@ -171,6 +173,20 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         )
     ],
     ("courtesy", {"member_name": "王仓管"}),
+    *[
+        (
+            "undone",
+            {
+                "kind": kind,
+                "item_name": "6205",
+                "unit": "件",
+                "qty": 9,
+                "unbilled": 81,
+                "on_hand": 90,
+            },
+        )
+        for kind in ("count", "withdrawal")
+    ],
     (
         "history",
         {

@@ -14,6 +14,7 @@ THE_BOT = frozenset({"system"})  # steps no member takes: the bot expires and re
 MAY: Mapping[str, frozenset[str]] = {
     "count": KEEPERS,
     "withdrawal": KEEPERS,
+    "undo": KEEPERS,  # what can be undone so far: counts and withdrawals
     "plan": BUYERS,
     "emergency": BUYERS,
     "review": SUPPLIERS,

@@ -229,7 +229,7 @@ def record_count(
     if correction:
         wrong = _latest_live(session, agreement_id, sku, kinds=("count",))
         if wrong is not None:
-            unbilled = _take_back_count(session, wrong, at, member_id, inbox_id)
+            unbilled = _take_back_count(session, wrong, at, member_id, inbox_id, "correction")
             at = wrong.at  # the count put right was made then
     book = book_before_count(session, agreement_id, sku)
     outcome = infer_from_count(book, counted)
@@ -273,6 +273,55 @@ def _latest_live(
     return session.scalars(query.order_by(col(LedgerRow.id).desc()).limit(1)).first()
 
 
+@dataclass(frozen=True)
+class Undone:
+    """An entry taken back by the one who made it: what it was, and for a count the withdrawal
+    it had inferred, taken back with it (no longer billed)."""
+
+    kind: str
+    sku: str
+    qty: int
+    unbilled: int
+
+
+def undo_last(
+    session: Session,
+    agreement_id: str,
+    member_id: str,
+    since: datetime,
+    at: datetime,
+    inbox_id: int | None = None,
+) -> Undone | None:
+    """Take back the member's last count or withdrawal recorded since `since` (today), with
+    what it inferred; None when there is none. Raises `MovedSince` when something else of the
+    item was recorded after it (then a new count puts things right)."""
+    mine = session.scalars(
+        select(LedgerRow)
+        .where(
+            col(LedgerRow.agreement_id) == agreement_id,
+            col(LedgerRow.member_id) == member_id,
+            col(LedgerRow.kind).in_(("count", "withdrawal")),
+            col(LedgerRow.inferred).is_(False),
+            col(LedgerRow.at) >= since,
+            _live(LedgerRow),
+        )
+        .order_by(col(LedgerRow.id).desc())
+        .limit(1)
+    ).first()
+    if mine is None:
+        return None
+    hold_item(session, agreement_id, mine.sku)
+    if mine.kind == "count":
+        unbilled = _take_back_count(session, mine, at, member_id, inbox_id, "undo")
+        return Undone("count", mine.sku, mine.qty, unbilled)
+    latest = _latest_live(session, agreement_id, mine.sku)
+    if latest is not None and latest.id != mine.id:
+        raise MovedSince(latest.kind, latest.at)
+    _add(session, agreement_id, mine.sku, REVERSAL, mine.qty, at, member_id, inbox_id,
+         reverses_id=mine.id, note=f"undo: takes back ledger row {mine.id}")  # fmt: skip
+    return Undone("withdrawal", mine.sku, mine.qty, mine.qty)
+
+
 def movement_after_count(session: Session, agreement_id: str, sku: str) -> LedgerRow | None:
     """What was recorded of the item after its latest count (which then can no longer be
     corrected), or None."""
@@ -289,6 +338,7 @@ def _take_back_count(
     at: datetime,
     member_id: str | None,
     inbox_id: int | None,
+    why: str,
 ) -> int:
     """Reverse a count and the withdrawal inferred from it (stored just before it); the
     quantity that is no longer billed."""
@@ -308,7 +358,7 @@ def _take_back_count(
     inferred = before if before is not None and before.inferred else None
     for row in (inferred, wrong):
         if row is not None:
-            note = f"correction: takes back ledger row {row.id}"
+            note = f"{why}: takes back ledger row {row.id}"
             _add(session, row.agreement_id, row.sku, REVERSAL, row.qty, at, member_id, inbox_id,
                  reverses_id=row.id, note=note)  # fmt: skip
     return inferred.qty if inferred is not None else 0

@@ -6,12 +6,14 @@ from collections.abc import Mapping
 
 from bot.storage import proposals as stored_proposals
 from bot.storage.stock import (
+    MovedSince,
     movement_after_count,
     record_count,
     record_withdrawal,
     stock_levels,
+    undo_last,
 )
-from handlers.parsing import Correction, Count, ItemQty, Withdrawal
+from handlers.parsing import Correction, Count, ItemQty, Undo, Withdrawal
 from handlers.turn import Turn
 from messages.cards import Card
 from messages.words import example
@@ -45,6 +47,33 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
         unbilled[line.sku] = recorded.unbilled
     kind = "correction" if correction else "count"
     return _stock_card(turn, kind, intent.lines, outcomes, unbilled)
+
+
+def on_undo(turn: Turn, intent: Undo) -> Card:
+    """Take back my last count or withdrawal of today, with what it inferred; say what was
+    undone and the figures after."""
+    local = turn.now.astimezone(turn.agreement.tz)
+    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        undone = undo_last(turn.session, turn.agreement.id, turn.member.id, today, turn.now,
+                           inbox_id=turn.inbox_id)  # fmt: skip
+    except MovedSince as moved:
+        return turn.refuse("undo_moved", moved=moved.kind, example=example("count", turn.locale))
+    if undone is None:
+        return turn.refuse("nothing_to_undo", example=example("count", turn.locale))
+    item = turn.agreement.item(undone.sku)
+    level = stock_levels(turn.session, [turn.agreement.id], [undone.sku]).get(
+        (turn.agreement.id, undone.sku)
+    )
+    return turn.card(
+        "undone",
+        kind=undone.kind,
+        item_name=item.name if item else undone.sku,
+        unit=item.unit if item else "",
+        qty=undone.qty,
+        unbilled=undone.unbilled,
+        on_hand=level.on_hand if level else 0,
+    )
 
 
 def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:

@@ -38,6 +38,7 @@ from handlers.parsing.parsed import (
     ReviewNow,
     Status,
     Todo,
+    Undo,
     Withdrawal,
 )
 from handlers.parsing.readers import parse
@@ -63,6 +64,7 @@ __all__ = [
     "ReviewNow",
     "Status",
     "Todo",
+    "Undo",
     "Withdrawal",
     "normalise",
     "parse",

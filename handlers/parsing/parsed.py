@@ -102,6 +102,11 @@ class History:
 
 
 @dataclass(frozen=True)
+class Undo:
+    """撤销 / undo: take back my last entry of today."""
+
+
+@dataclass(frozen=True)
 class Courtesy:
     """谢谢 / 好的 / 收到 / thanks / 👍: manners, nothing to act on."""
 
@@ -127,6 +132,7 @@ Intent = (
     | Status
     | Todo
     | History
+    | Undo
     | Courtesy
     | Help
     | ReviewNow

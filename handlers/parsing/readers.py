@@ -32,6 +32,7 @@ from handlers.parsing.parsed import (
     ReviewNow,
     Status,
     Todo,
+    Undo,
     Withdrawal,
 )
 from handlers.parsing.tokens import Message, Tok
@@ -80,6 +81,8 @@ def _decide(msg: Message, today: date) -> Intent | Refusal:
         return _demand(msg, Emergency, "emergency")
     if "plan" in families:
         return _demand(msg, Plan, "plan")
+    if "undo" in families:  # "撤销": the last entry, whatever data a reader of it names
+        return Refusal("not_understood") if msg.of("num", "pid", "period", "code") else Undo()
     if "todo" in families and not msg.of("item"):
         return Todo()  # "待确认", "what's pending": before status, which "what's" also names
     if "status" in families:

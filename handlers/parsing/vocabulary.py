@@ -25,8 +25,8 @@ LANGUAGES = ("zh", "en")
 # The intents a strong or weak word may name (the parser's `_decide` knows each of them).
 INTENT_FAMILIES = frozenset(
     {
-        "help", "review", "status", "todo", "correction", "count", "withdrawal", "receipt",
-        "plan", "emergency", "confirm", "adjust", "reject", "ship",
+        "help", "review", "status", "todo", "undo", "correction", "count", "withdrawal",
+        "receipt", "plan", "emergency", "confirm", "adjust", "reject", "ship",
     }
 )  # fmt: skip
 # Words that are no intent: agreement, question, "the old value", filler and thanks.
