@@ -495,3 +495,57 @@ def test_undo_is_refused_once_someone_else_recorded_after_it(rt: Runtime) -> Non
     [refused] = say(rt, "keeper", "撤销")
     assert refused.title == "之后已有新记录" and refused.refusal
     assert state(rt) == (2, 0, 0)
+
+
+# A day at the shelf: what truly happens, and what the keeper types (typos put right by 更正 or
+# 撤销 included). Whatever the order, the book bills exactly what truly left the shelf.
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("use"), st.integers(1, 30)),  # posted: 领用 6205 n
+        st.tuples(st.just("unposted"), st.integers(1, 30)),  # taken, found by the next count
+        st.tuples(st.just("count"), st.just(0)),
+        st.tuples(st.just("typo_corrected"), st.integers(0, 2_000)),
+        st.tuples(st.just("typo_undone"), st.integers(0, 2_000)),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=STEPS)
+def test_typos_corrections_and_undos_leave_exactly_the_true_withdrawals_billed(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, int]]
+) -> None:
+    from bot.services.status import status
+
+    folder = tmp_path_factory.mktemp("books")
+    books = start(str(EXAMPLE), f"sqlite:///{folder / 'vmi.sqlite'}")
+    clock = itertools.count()
+
+    def typed(text: str) -> None:
+        at = T0 + timedelta(minutes=next(clock))
+        handle(books.engine, books.config,
+               Incoming("console", "plant-6205", "keeper", f"b{next(_ids)}", at, text))  # fmt: skip
+
+    shelf, taken = 500, 0
+    typed(f"6205 库存 {shelf}")
+    for step, n in steps:
+        if step == "use" and n <= shelf:
+            shelf, taken = shelf - n, taken + n
+            typed(f"领用 6205 {n}")
+        elif step == "unposted" and n <= shelf:
+            shelf, taken = shelf - n, taken + n
+        elif step == "count":
+            typed(f"6205 库存 {shelf}")
+        elif step == "typo_corrected":
+            typed(f"6205 库存 {n}")
+            typed(f"更正 6205 {shelf}")
+        elif step == "typo_undone":
+            typed(f"6205 库存 {n}")
+            typed("撤销")
+    typed(f"6205 库存 {shelf}")  # the day ends with a true count
+    with transaction(books.engine, read_only=True) as s:
+        later = T0 + timedelta(minutes=next(clock))
+        [item] = status(s, books.config, later)["agreements"][0]["items"]
+    books.engine.dispose()
+    assert (item["on_hand"], item["billable_qty"]) == (shelf, taken)
