@@ -549,3 +549,24 @@ def test_typos_corrections_and_undos_leave_exactly_the_true_withdrawals_billed(
         [item] = status(s, books.config, later)["agreements"][0]["items"]
     books.engine.dispose()
     assert (item["on_hand"], item["billable_qty"]) == (shelf, taken)
+
+
+def test_a_count_of_zero_is_a_stock_out_told_at_once_and_reviewed_now(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 60")
+    with transaction(rt.engine) as s:
+        before = s.scalar(select(func.max(OutboxRow.id))) or 0
+    zero = Incoming("console", "plant-6205", "keeper", "zero", T0, "6205 库存 0")
+    handle(rt.engine, rt.config, zero, platforms=frozenset({"console", "slack"}))
+    with transaction(rt.engine) as s:
+        rows = list(
+            s.scalars(select(OutboxRow).where(OutboxRow.id > before).order_by(OutboxRow.id))
+        )
+        [proposal] = list(s.scalars(select(ProposalRow)))
+    assert (proposal.qty, proposal.state) == (100, "proposed")  # reviewed now, not at 08:00
+    cards = [Card.from_json(r.card) for r in rows]
+    [reply] = [card for card in cards if card.title == "已记录盘点"]
+    assert any("⚠ 缺货：已通知采购和供应商" in line and "P1 100 件" in line for line in reply.lines)
+    [alert] = [
+        c for r, c in zip(rows, cards, strict=True) if r.platform == "slack" and "缺货" in c.title
+    ]
+    assert alert.title == "🔴 缺货：6205 深沟球轴承" and "王仓管 盘点为 0" in alert.lines[0]

@@ -12,7 +12,8 @@ from messages.render import LOCALES, TEMPLATES, proposal_buttons, render_card
 from vmi_rules.roles import MAY, may
 
 LINE = {"name": "6205 深沟球轴承", "sku": "6205", "unit": "件", "qty": 45, "on_hand": 45,
-        "min": 50, "max": 100, "inferred": 5, "gain": 2, "open": "P1", "unbilled": 81}  # fmt: skip
+        "min": 50, "max": 100, "inferred": 5, "gain": 2, "open": "P1", "unbilled": 81,
+        "stock_out": False, "proposed_now": ""}  # fmt: skip
 ITEM = {"sku": "6205", "name": "6205 深沟球轴承", "unit": "件", "on_hand": 45, "in_transit": 55,
         "position": 100, "min": 50, "max": 100, "aged_qty": 5, "billable_qty": 10,
         "last_count_at": "2026-11-21T10:00:00+08:00",
@@ -173,6 +174,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         )
     ],
     ("courtesy", {"member_name": "王仓管"}),
+    ("stock_out", {"items": ["6205 深沟球轴承"], "by": "王仓管"}),
     *[
         (
             "undone",

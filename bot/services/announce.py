@@ -249,3 +249,15 @@ def urgent_proposal(turn: Asking, row: ProposalRow, context: Mapping[str, Any]) 
         if (d.platform, d.chat) != asked_in
     ]
     enqueue_all(turn.session, messages)
+
+
+def alert(turn: Asking, card: Card, key: str) -> None:
+    """An alert (a stock-out) for everyone a proposal goes to, but not in the chat it came
+    from: the reply says it there. Queued once per `key` and chat."""
+    asked_in = (turn.incoming.platform, turn.incoming.chat)
+    messages = [
+        Message(d, card, turn.now, f"{key}:{d.platform}:{d.chat}", turn.agreement.id)
+        for d in proposal_destinations(turn.config, turn.agreement, turn.platforms)
+        if (d.platform, d.chat) != asked_in
+    ]
+    enqueue_all(turn.session, messages)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.services import announce
+from bot.services.review import review
 from bot.storage import proposals as stored_proposals
 from bot.storage.stock import (
     MovedSince,
@@ -16,6 +18,7 @@ from bot.storage.stock import (
 from handlers.parsing import Correction, Count, ItemQty, Undo, Withdrawal
 from handlers.turn import Turn
 from messages.cards import Card
+from messages.render import render_card
 from messages.words import example
 from vmi_rules.ledger import CountOutcome
 
@@ -46,7 +49,36 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
         outcomes[line.sku] = recorded.outcome
         unbilled[line.sku] = recorded.unbilled
     kind = "correction" if correction else "count"
+    emptied = [line for line in intent.lines if line.qty == 0]
+    if emptied:
+        return _stock_out(turn, kind, intent.lines, outcomes, unbilled, emptied)
     return _stock_card(turn, kind, intent.lines, outcomes, unbilled)
+
+
+def _stock_out(
+    turn: Turn,
+    kind: str,
+    lines: tuple[ItemQty, ...],
+    outcomes: Mapping[str, CountOutcome],
+    unbilled: Mapping[str, int],
+    emptied: list[ItemQty],
+) -> Card:
+    """A count of 0 is a stock-out: the buyer and the supplier hear it at once, and the review
+    runs now rather than at its next turn."""
+    names = []
+    for line in emptied:
+        item = turn.agreement.item(line.sku)
+        names.append(item.name if item else line.sku)
+    alert = render_card("stock_out", turn.config.bot.locale, items=names, by=turn.member.name)
+    announce.alert(turn, alert, key=f"stock-out:{turn.inbox_id}")
+    results = review(turn.session, turn.config, turn.now, agreement_ids=[turn.agreement.id],
+                     platforms=turn.platforms)  # fmt: skip
+    proposed = {
+        r.item.sku: f"{r.proposal_id} {r.decision.qty} {r.item.unit}"
+        for r in results
+        if r.decision.action in ("propose", "update") and r.proposal_id
+    }
+    return _stock_card(turn, kind, lines, outcomes, unbilled, proposed_now=proposed)
 
 
 def on_undo(turn: Turn, intent: Undo) -> Card:
@@ -103,7 +135,10 @@ def _stock_card(
     lines: tuple[ItemQty, ...],
     outcomes: Mapping[str, CountOutcome],
     unbilled: Mapping[str, int] | None = None,
+    proposed_now: Mapping[str, str] | None = None,
 ) -> Card:
+    """The reply to a count, a correction or a withdrawal; `proposed_now`: what the review
+    run by a stock-out proposed, per sku (present only after a stock-out)."""
     levels = stock_levels(turn.session, [turn.agreement.id])
     open_rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id])
     shown = []
@@ -124,6 +159,8 @@ def _stock_card(
                 "inferred": outcome.withdrawn if outcome else 0,
                 "gain": outcome.gain if outcome else 0,
                 "unbilled": (unbilled or {}).get(item.sku, 0),
+                "stock_out": proposed_now is not None and line.qty == 0,
+                "proposed_now": (proposed_now or {}).get(item.sku, ""),
                 "open": "、".join(stored_proposals.public_id(r.id) for r in open_rows.get(key, [])),
             }
         )
