@@ -19,9 +19,10 @@ from handlers.incoming import ButtonPress
 from handlers.intents.plans import on_emergency, on_plan
 from handlers.intents.proposals import on_proposal_action, on_receipt, on_review
 from handlers.intents.queries import on_courtesy, on_help, on_history, on_status, on_todo
-from handlers.intents.stock import on_count, on_undo, on_withdrawal
+from handlers.intents.stock import on_confirm_count, on_count, on_undo, on_withdrawal
 from handlers.parsing import (
     Action,
+    ConfirmCount,
     Correction,
     Count,
     Courtesy,
@@ -56,7 +57,9 @@ class IntentRow:
     name: str  # as the labels and examples call it ("receipt": 入库)
     parsed: tuple[type, ...]  # the parser's results that mean it
     handler: Handler
-    step: str = ""  # a step of a proposal's life: ProposalAction.action and the button's action
+    # a card button's action: a step of a proposal's life (ProposalAction.action), or
+    # confirming a held count; the role table knows it by this name
+    step: str = ""
     press: Press | None = None  # the intent a pressed button of this step stands for
 
     @property
@@ -91,12 +94,18 @@ def _received(proposal_id: str, shown: int | None) -> Receipt:
     return Receipt(proposal_id)
 
 
+def _held(sku: str, shown: int | None) -> ConfirmCount:
+    """A held count's button: "6205@9" confirms the count of 9."""
+    return ConfirmCount(sku, shown)
+
+
 # fmt: off
 INTENTS: tuple[IntentRow, ...] = (
     #         name          parsed as            handler             step       a button means
     IntentRow("count",      (Count, Correction), on_count),
     IntentRow("withdrawal", (Withdrawal,),       on_withdrawal),
     IntentRow("undo",       (Undo,),             on_undo),
+    IntentRow("confirm_count", (ConfirmCount,),  on_confirm_count, "confirm_count", _held),
     IntentRow("receipt",    (Receipt,),          on_receipt,         "receive", _received),
     IntentRow("plan",       (Plan,),             on_plan),
     IntentRow("emergency",  (Emergency,),        on_emergency),

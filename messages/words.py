@@ -16,7 +16,7 @@ INTENT_LABELS = {
            "emergency": "紧急需求变更", "confirm": "确认", "adjust": "调整", "reject": "拒绝",
            "ship": "发货", "receive": "入库", "review": "补货检查", "status": "查询",
            "todo": "待办", "history": "补货进度", "help": "帮助", "courtesy": "客气话",
-           "undo": "撤销"},
+           "undo": "撤销", "confirm_count": "确认盘点"},
     # English labels are verbs a sentence can take as they are: "Only buyer may confirm",
     # "P1 is shipped now, so you cannot reject it".
     "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
@@ -24,7 +24,7 @@ INTENT_LABELS = {
            "adjust": "adjust", "reject": "reject", "ship": "ship", "receive": "receive",
            "review": "run the review", "status": "ask status", "todo": "see pending steps",
            "history": "follow a proposal", "help": "ask for help", "courtesy": "say thanks",
-           "undo": "undo"},
+           "undo": "undo", "confirm_count": "confirm a count"},
 }  # fmt: skip
 STATE_LABELS = {
     "zh": {"proposed": "待确认", "confirmed": "已确认", "shipped": "已发货", "received": "已入库",
@@ -40,6 +40,7 @@ EXAMPLES = {
            "confirm": "确认 P1", "adjust": "调整 P1 60", "reject": "拒绝 P1 原因",
            "ship": "发货 P1", "status": "6205 库存?", "review": "检查", "help": "帮助",
            "todo": "待办", "history": "P1到哪了", "courtesy": "谢谢", "undo": "撤销",
+           "confirm_count": "确认盘点",
            "proposal": "确认 P1 · 入库 P1 · 发货 P1"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
@@ -48,6 +49,7 @@ EXAMPLES = {
            "confirm": "confirm P1", "adjust": "adjust P1 60", "reject": "reject P1 reason",
            "ship": "shipped P1", "status": "status", "review": "check", "help": "help",
            "todo": "pending", "history": "P1 status", "courtesy": "thanks", "undo": "undo",
+           "confirm_count": "confirm count",
            "proposal": "confirm P1 · received P1 · shipped P1"},
 }  # fmt: skip
 

@@ -55,6 +55,18 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "kind": kind,
                 "lines": [LINE],
                 "time_doubted": doubted,
+                "held": [
+                    {
+                        "sku": "6205",
+                        "name": "6205",
+                        "unit": "件",
+                        "qty": 9,
+                        "book": 90,
+                        "max": 100,
+                        "reason": reason,
+                    }
+                    for reason in ("drop", "far_above_max")
+                ],
                 "received_at": datetime(2026, 11, 21, 10, 0),
             },
         )
@@ -152,6 +164,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "moved_since",
             "nothing_to_undo",
             "undo_moved",
+            "nothing_held",
+            "held_moved",
         )
     ],
     *[
@@ -187,7 +201,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "on_hand": 90,
             },
         )
-        for kind in ("count", "withdrawal")
+        for kind in ("count", "withdrawal", "held")
     ],
     (
         "history",

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from handlers.parsing import (
     MAX_TEXT,
+    ConfirmCount,
     Count,
     Courtesy,
     Emergency,
@@ -374,9 +375,11 @@ TABLE: list[tuple[str, str, Intent | Refused]] = [
     # --- chat -------------------------------------------------------------------------------
     ("chat-lunch", "中午吃什么", Refused("not_understood")),
     ("chat-hello", "hello everyone", Refused("not_understood")),
-    ("courtesy-ok", "ok", Courtesy()),
+    ("courtesy-ok", "ok", Courtesy(agrees=True)),
     ("courtesy-shoudao", "收到", Courtesy()),
-    ("courtesy-haode", "好的", Courtesy()),
+    ("courtesy-haode", "好的", Courtesy(agrees=True)),
+    ("confirm-held-count", "确认盘点", ConfirmCount()),
+    ("confirm-held-count-item", "confirm count 6205", ConfirmCount("6205")),
     ("courtesy-thanks", "谢谢", Courtesy()),
     ("courtesy-emoji", "👍", Courtesy()),
     ("chat-empty", "", Refused("not_understood")),

@@ -10,7 +10,7 @@ from typing import get_args
 import pytest
 
 from handlers.incoming import ButtonPress
-from handlers.parsing import Action, Intent, ProposalAction, Refusal, parse
+from handlers.parsing import Action, ConfirmCount, Intent, ProposalAction, Refusal, parse
 from handlers.registry import INTENTS, IntentRow, pressed, row_for
 from messages.render import LOCALES, proposal_buttons
 from messages.words import INTENT_LABELS
@@ -48,14 +48,25 @@ def test_someone_may_do_each_intent_and_it_has_a_name_in_each_language(row: Inte
     assert all(row.name in INTENT_LABELS[locale] for locale in LOCALES)  # a label each
 
 
+PROPOSAL_STEPS = [r for r in INTENTS if r.step and r.name != "confirm_count"]
+
+
 @pytest.mark.parametrize("locale", LOCALES)
-@pytest.mark.parametrize("row", [r for r in INTENTS if r.step], ids=lambda row: row.name)
+@pytest.mark.parametrize("row", PROPOSAL_STEPS, ids=lambda row: row.name)
 def test_a_button_means_what_typing_its_example_means(row: IntentRow, locale: str) -> None:
     button = pressed(ButtonPress(row.step, "P7"))
     typed = parse(row.example(locale).replace("P1", "P7"), ITEMS, TODAY)
     assert not isinstance(button, Refusal) and not isinstance(typed, Refusal)
     assert row_for(button) is row is row_for(typed)
     assert getattr(button, "proposal_id", None) == "P7"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_held_counts_button_means_what_its_example_says(locale: str) -> None:
+    button = pressed(ButtonPress("confirm_count", "6205@9"))
+    assert button == ConfirmCount("6205", 9)  # the count the card showed, and no other
+    [row] = [r for r in INTENTS if r.name == "confirm_count"]
+    assert row_for(button) is row is row_for(parse(row.example(locale), ITEMS, TODAY))
 
 
 def test_every_button_on_a_proposal_card_has_a_row() -> None:

@@ -95,3 +95,19 @@ def infer_from_count(book_on_hand: int | None, counted: int) -> CountOutcome:
         return CountOutcome(withdrawn=0, gain=0)
     missing = book_on_hand - counted
     return CountOutcome(withdrawn=max(missing, 0), gain=max(-missing, 0))
+
+
+def looks_mistyped(book_on_hand: int | None, counted: int, item_max: int) -> str | None:
+    """Why a count looks like a typo and is held until the keeper confirms it, or None.
+
+    "drop": it would bill more than half of the book as withdrawn (90 → 9); "far_above_max":
+    it is more than twice max (100 → 1,000), so the next real count would bill the difference.
+    A count of 0 is a stock-out, never held: it must be heard at once.
+    """
+    if counted == 0:
+        return None
+    if book_on_hand is not None and (book_on_hand - counted) * 2 > book_on_hand:
+        return "drop"
+    if item_max > 0 and counted > 2 * item_max:
+        return "far_above_max"
+    return None

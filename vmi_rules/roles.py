@@ -15,6 +15,7 @@ MAY: Mapping[str, frozenset[str]] = {
     "count": KEEPERS,
     "withdrawal": KEEPERS,
     "undo": KEEPERS,  # what can be undone so far: counts and withdrawals
+    "confirm_count": KEEPERS,  # a count held as mistyped, said to be right
     "plan": BUYERS,
     "emergency": BUYERS,
     "review": SUPPLIERS,

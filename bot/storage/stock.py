@@ -322,6 +322,13 @@ def undo_last(
     return Undone("withdrawal", mine.sku, mine.qty, mine.qty)
 
 
+def latest_row_id(session: Session, agreement_id: str, sku: str) -> int | None:
+    """The id of the item's latest row that counts (to tell later whether anything came
+    since), or None when it has none."""
+    latest = _latest_live(session, agreement_id, sku)
+    return latest.id if latest is not None else None
+
+
 def movement_after_count(session: Session, agreement_id: str, sku: str) -> LedgerRow | None:
     """What was recorded of the item after its latest count (which then can no longer be
     corrected), or None."""

@@ -126,6 +126,25 @@ class LedgerRow(SQLModel, table=True):
     note: str = ""
 
 
+class HeldCountRow(SQLModel, table=True):
+    """A count that looks mistyped (90 → 9), kept out of the ledger until the keeper confirms
+    it (then it is recorded as counted then) or puts it right; until then it bills nothing."""
+
+    __tablename__ = "held_count"
+    __table_args__ = (Index("ix_held_count_item", "agreement_id", "sku", "state"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    qty: int
+    reason: str = Field(max_length=32)  # vmi_rules.ledger.looks_mistyped
+    at: datetime = Field(sa_column=_utc())
+    member_id: str | None = Field(default=None, max_length=64)
+    inbox_id: int | None = None
+    after_id: int | None = None  # the item's latest ledger row when it was held
+    state: str = Field(default="held", max_length=16)  # held | confirmed | superseded
+    decided_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
 class ProposalRow(SQLModel, table=True):
     """A replenishment proposal (补货建议); public id `P{id}`."""
 

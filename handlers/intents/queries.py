@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.services.status import status
+from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
-from handlers.parsing import Courtesy, Help, History, Status, Todo
+from handlers.parsing import ConfirmCount, Courtesy, Help, History, Status, Todo
 from handlers.turn import Turn, item_labels
 from messages.cards import Card
 from messages.words import label, role_label, state_labels
@@ -97,7 +98,14 @@ def _duration(age: timedelta, locale: str) -> str:
 
 
 def on_courtesy(turn: Turn, intent: Courtesy) -> Card:
-    """A short friendly word back to thanks and okays, not the whole help menu."""
+    """A short friendly word back to thanks and okays, not the whole help menu; a yes from a
+    keeper whose count is held as mistyped confirms it."""
+    if intent.agrees and may(turn.member.role, "confirm_count"):
+        mine = held_counts.waiting(turn.session, turn.agreement.id, member_id=turn.member.id)
+        if mine:
+            from handlers.intents.stock import on_confirm_count  # the count's own handler
+
+            return on_confirm_count(turn, ConfirmCount())
     return turn.card("courtesy", member_name=turn.member.name)
 
 

@@ -6,16 +6,20 @@ from collections.abc import Mapping
 
 from bot.services import announce
 from bot.services.review import review
+from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
 from bot.storage.stock import (
     MovedSince,
+    latest_row_id,
     movement_after_count,
     record_count,
     record_withdrawal,
     stock_levels,
     undo_last,
 )
-from handlers.parsing import Correction, Count, ItemQty, Undo, Withdrawal
+from bot.storage.tables import HeldCountRow
+from handlers.intents.held import held_buttons, held_lines, hold_the_mistyped
+from handlers.parsing import ConfirmCount, Correction, Count, ItemQty, Undo, Withdrawal
 from handlers.turn import Turn
 from messages.cards import Card
 from messages.render import render_card
@@ -24,35 +28,68 @@ from vmi_rules.ledger import CountOutcome
 
 
 def on_count(turn: Turn, intent: Count | Correction) -> Card:
-    """Record each counted item; a drop since the book is a withdrawal, a rise is flagged.
+    """Record each counted item; a drop since the book is a withdrawal, a rise is flagged,
+    and a count that looks mistyped is held until the keeper confirms it.
 
-    A correction puts a mistyped count right: the level is set, no withdrawal is inferred or
-    billed.
+    A correction puts the latest count right: a held one is replaced; a recorded one is taken
+    back with the withdrawal it inferred, and the right figure judged against the book before.
     """
     correction = isinstance(intent, Correction)
+    # a correction of a count still held puts the held one right: the ledger's count stays
+    held_typo = {row.sku for row in held_counts.waiting(turn.session, turn.agreement.id)}
     if correction:  # every line checked before any is written: all of the message or none
         for line in intent.lines:
             moved = movement_after_count(turn.session, turn.agreement.id, line.sku)
-            if moved is not None:
+            if moved is not None and line.sku not in held_typo:
                 return turn.refuse(
                     "moved_since", detail=line.sku, moved=moved.kind,
                     example=example("count", turn.locale).replace("6205", line.sku),
                 )  # fmt: skip
+    lines, held = intent.lines, list[HeldCountRow]()
+    if correction:
+        held_counts.supersede(turn.session, turn.agreement.id, [ln.sku for ln in lines], turn.now)
+    else:
+        lines, held = hold_the_mistyped(turn, intent.lines)
     outcomes: dict[str, CountOutcome] = {}
     unbilled: dict[str, int] = {}
-    for line in intent.lines:
+    for line in lines:
         recorded = record_count(
             turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
-            member_id=turn.member.id, inbox_id=turn.inbox_id, correction=correction,
+            member_id=turn.member.id, inbox_id=turn.inbox_id,
+            correction=correction and line.sku not in held_typo,
             time_doubted=turn.incoming.time_doubted,
         )  # fmt: skip
         outcomes[line.sku] = recorded.outcome
         unbilled[line.sku] = recorded.unbilled
     kind = "correction" if correction else "count"
-    emptied = [line for line in intent.lines if line.qty == 0]
+    emptied = [line for line in lines if line.qty == 0]
     if emptied:
-        return _stock_out(turn, kind, intent.lines, outcomes, unbilled, emptied)
-    return _stock_card(turn, kind, intent.lines, outcomes, unbilled)
+        return _stock_out(turn, kind, lines, outcomes, unbilled, emptied)
+    return _stock_card(turn, kind, lines, outcomes, unbilled, held=held)
+
+
+def on_confirm_count(turn: Turn, intent: ConfirmCount) -> Card:
+    """The keeper says a held count was right: it is recorded as counted when it was said,
+    unless something else of the item was recorded since (then a new count is asked for)."""
+    waiting = held_counts.waiting(turn.session, turn.agreement.id, sku=intent.sku)
+    if intent.sku is None:  # 是 / yes: the member's own held counts
+        waiting = [row for row in waiting if row.member_id == turn.member.id]
+    if intent.qty is not None:
+        waiting = [row for row in waiting if row.qty == intent.qty]
+    for row in waiting:
+        if latest_row_id(turn.session, turn.agreement.id, row.sku) != row.after_id:
+            recount = example("count", turn.locale).replace("6205", row.sku)
+            return turn.refuse("held_moved", detail=row.sku, example=recount)
+    confirmed, outcomes = [], {}
+    for row in waiting:
+        if held_counts.confirm(turn.session, row, turn.now):  # a double click confirms once
+            recorded = record_count(turn.session, turn.agreement.id, row.sku, row.qty, row.at,
+                                    member_id=row.member_id, inbox_id=row.inbox_id)  # fmt: skip
+            confirmed.append(ItemQty(row.sku, row.qty))
+            outcomes[row.sku] = recorded.outcome
+    if not confirmed:
+        return turn.refuse("nothing_held", example=example("count", turn.locale))
+    return _stock_card(turn, "count", tuple(confirmed), outcomes)
 
 
 def _stock_out(
@@ -84,6 +121,14 @@ def _stock_out(
 def on_undo(turn: Turn, intent: Undo) -> Card:
     """Take back my last count or withdrawal of today, with what it inferred; say what was
     undone and the figures after."""
+    mine = held_counts.waiting(turn.session, turn.agreement.id, member_id=turn.member.id)
+    if mine:  # the last thing said was a count still held: it goes, and nothing was recorded
+        last = mine[-1]
+        held_counts.supersede(turn.session, turn.agreement.id, [last.sku], turn.now)
+        item = turn.agreement.item(last.sku)
+        name, unit = (item.name, item.unit) if item else (last.sku, "")
+        return turn.card("undone", kind="held", item_name=name, unit=unit, qty=last.qty,
+                         unbilled=0, on_hand=0)  # fmt: skip
     local = turn.now.astimezone(turn.agreement.tz)
     today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     try:
@@ -136,6 +181,7 @@ def _stock_card(
     outcomes: Mapping[str, CountOutcome],
     unbilled: Mapping[str, int] | None = None,
     proposed_now: Mapping[str, str] | None = None,
+    held: list[HeldCountRow] | None = None,
 ) -> Card:
     """The reply to a count, a correction or a withdrawal; `proposed_now`: what the review
     run by a stock-out proposed, per sku (present only after a stock-out)."""
@@ -165,4 +211,5 @@ def _stock_card(
             }
         )
     return turn.card("stock", kind=kind, lines=shown, time_doubted=turn.incoming.time_doubted,
+                     held=held_lines(turn, held or []), buttons=held_buttons(held or []),
                      received_at=turn.now.astimezone(turn.agreement.tz))  # fmt: skip

@@ -108,7 +108,19 @@ class Undo:
 
 @dataclass(frozen=True)
 class Courtesy:
-    """谢谢 / 好的 / 收到 / thanks / 👍: manners, nothing to act on."""
+    """谢谢 / 好的 / 收到 / thanks / 👍: manners, nothing to act on; `agrees` for a yes
+    (是, 好的, yes, ok), which confirms a count held as mistyped when one waits."""
+
+    agrees: bool = False
+
+
+@dataclass(frozen=True)
+class ConfirmCount:
+    """A held count confirmed: its button ("6205@9"), or a yes; None confirms all of the
+    member's held counts."""
+
+    sku: str | None = None
+    qty: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,7 @@ Intent = (
     | History
     | Undo
     | Courtesy
+    | ConfirmCount
     | Help
     | ReviewNow
 )

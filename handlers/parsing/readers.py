@@ -17,6 +17,7 @@ from handlers.parsing.parsed import (
     MAX_QTY,
     MAX_TEXT,
     Action,
+    ConfirmCount,
     Correction,
     Count,
     Courtesy,
@@ -76,7 +77,7 @@ def _decide(msg: Message, today: date) -> Intent | Refusal:
     if msg.of("pid"):
         return _proposal(msg, today)
     if _courtesy(msg):
-        return Courtesy()
+        return Courtesy(agrees=msg.has("yes"))
     if "emergency" in families:
         return _demand(msg, Emergency, "emergency")
     if "plan" in families:
@@ -91,6 +92,9 @@ def _decide(msg: Message, today: date) -> Intent | Refusal:
         return _withdrawal(msg, today)
     if "correction" in families:
         return _item_lines(msg, Correction, "correction", allow_zero=True)
+    if families == {"confirm", "count"} and not msg.of("num", "pid", "period", "code"):
+        items = _skus(msg)  # "确认盘点", "confirm count 6205": a held count was right
+        return ConfirmCount(items[0] if len(items) == 1 else None)
     if "count" in families:
         return _count(msg, today)
     if msg.of("period"):

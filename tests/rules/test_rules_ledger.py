@@ -99,3 +99,16 @@ def test_unknown_movement_kind_is_refused() -> None:
 def test_naive_movement_time_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         Movement("receipt", 3, datetime(2026, 11, 21, 10, 0))
+
+
+def test_a_count_that_looks_mistyped_is_named_so() -> None:
+    from vmi_rules.ledger import looks_mistyped
+
+    # the seed's 6205, max 100
+    assert looks_mistyped(90, 9, 100) == "drop"  # 81 of 90 would be billed
+    assert looks_mistyped(90, 45, 100) is None  # exactly half: an ordinary day
+    assert looks_mistyped(90, 44, 100) == "drop"
+    assert looks_mistyped(45, 1000, 100) == "far_above_max"
+    assert looks_mistyped(None, 1000, 100) == "far_above_max"  # a first count too
+    assert looks_mistyped(90, 0, 100) is None  # a stock-out is heard at once
+    assert looks_mistyped(None, 150, 100) is None

@@ -1,0 +1,71 @@
+"""Counts that look mistyped (90 → 9, or 1,000 against a max of 100) are held back: nothing is
+recorded or billed until the keeper confirms them (the button, or 是 / yes: see
+`handlers.intents.stock.on_confirm_count`) or puts them right (更正); a new count of the item
+replaces the held one."""
+
+from __future__ import annotations
+
+from bot.storage import held as held_counts
+from bot.storage.stock import book_before_count, latest_row_id
+from bot.storage.tables import HeldCountRow
+from handlers.parsing import ItemQty
+from handlers.turn import Turn
+from messages.cards import ButtonStyle
+from vmi_rules.ledger import looks_mistyped
+
+CONFIRM_COUNT = "confirm_count"  # the held count's button: its value is "sku@qty"
+
+
+def hold_the_mistyped(
+    turn: Turn, lines: tuple[ItemQty, ...]
+) -> tuple[tuple[ItemQty, ...], list[HeldCountRow]]:
+    """The lines to record now, and those held back as mistyped (stored to be confirmed).
+    Whatever was held for these items before is replaced: this count is the newer word."""
+    held_counts.supersede(turn.session, turn.agreement.id, [line.sku for line in lines], turn.now)
+    recorded, held = [], []
+    for line in lines:
+        item = turn.agreement.item(line.sku)
+        book = book_before_count(turn.session, turn.agreement.id, line.sku)
+        reason = looks_mistyped(book, line.qty, item.max if item else 0)
+        if reason is None:
+            recorded.append(line)
+            continue
+        held.append(
+            held_counts.hold(
+                turn.session,
+                turn.agreement.id,
+                line.sku,
+                line.qty,
+                reason,
+                turn.now,
+                member_id=turn.member.id,
+                inbox_id=turn.inbox_id,
+                after_id=latest_row_id(turn.session, turn.agreement.id, line.sku),
+            )
+        )
+    return tuple(recorded), held
+
+
+def held_lines(turn: Turn, held: list[HeldCountRow]) -> list[dict[str, object]]:
+    """What the reply says of each held count."""
+    shown = []
+    for row in held:
+        item = turn.agreement.item(row.sku)
+        book = book_before_count(turn.session, turn.agreement.id, row.sku)
+        shown.append(
+            {
+                "sku": row.sku,
+                "name": item.name if item else row.sku,
+                "unit": item.unit if item else "",
+                "qty": row.qty,
+                "book": book if book is not None else 0,
+                "max": item.max if item else 0,
+                "reason": row.reason,
+            }
+        )
+    return shown
+
+
+def held_buttons(held: list[HeldCountRow]) -> tuple[tuple[str, str, ButtonStyle], ...]:
+    """One confirm button per held count."""
+    return tuple((CONFIRM_COUNT, f"{row.sku}@{row.qty}", "primary") for row in held)
