@@ -30,6 +30,8 @@ class LoopbackFake(Generic[CallT]):
         self._handler = handler
         self._server: LoopbackServer[Self] | None = None
         self._thread: threading.Thread | None = None
+        self._holds: dict[str, int] = {}  # call name → answers still to hold back
+        self._released = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -47,7 +49,8 @@ class LoopbackFake(Generic[CallT]):
         return self
 
     def stop(self) -> None:
-        """Shut the server down and join its thread. Safe to call twice."""
+        """Release held answers, shut the server down and join its thread. Safe to call twice."""
+        self.release()
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is None:
@@ -70,6 +73,31 @@ class LoopbackFake(Generic[CallT]):
             raise RuntimeError(f"{type(self).__name__} is not running; call start() first")
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    # -- answers held back, to stand for a caller that dies mid-call ---------------------------
+
+    def hold(self, name: str, count: int = 1) -> None:
+        """The next `count` calls named `name` (a method, or the end of a path) are done (a post
+        is posted) and recorded, but their answers wait until `release()` or `stop()`."""
+        with self._changed:
+            self._holds[name] = self._holds.get(name, 0) + count
+            self._released.clear()
+
+    def release(self) -> None:
+        """Send the answers `hold` kept back."""
+        self._released.set()
+
+    def _take_hold(self, matches: Callable[[str], bool]) -> bool:
+        """Under `_changed`: whether this call's answer is to be held (one hold used up)."""
+        held = next((name for name, n in self._holds.items() if n > 0 and matches(name)), None)
+        if held is not None:
+            self._holds[held] -= 1
+        return held is not None
+
+    def _wait_if_held(self, held: bool) -> None:
+        """Outside the lock: hold the answer back until released (at most two minutes)."""
+        if held:
+            self._released.wait(timeout=120)
 
     # -- calls -------------------------------------------------------------------------------
 

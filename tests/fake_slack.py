@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,8 +74,6 @@ class FakeSlack(LoopbackFake[Call]):
         self._view_counter = 0
         self._channels: dict[str, list[dict[str, Any]]] = {}  # channel -> its posts, in order
         self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, ts) -> replies
-        self._holds: dict[str, int] = {}
-        self._released = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -98,22 +95,6 @@ class FakeSlack(LoopbackFake[Call]):
         A later call for the same method replaces the earlier one."""
         with self._changed:
             self._errors[method] = _Error(error, count)
-
-    def hold(self, method: str, count: int = 1) -> None:
-        """The next `count` calls of `method` are done (a post is posted) and recorded, but
-        their answers wait until `release()` or `stop()`: the caller may die meanwhile."""
-        with self._changed:
-            self._holds[method] = self._holds.get(method, 0) + count
-            self._released.clear()
-
-    def release(self) -> None:
-        """Send the answers `hold` kept back."""
-        self._released.set()
-
-    def stop(self) -> None:
-        """Release held answers, then stop (see LoopbackFake.stop)."""
-        self.release()
-        super().stop()
 
     def reset(self) -> None:
         """Forget the calls and every scripted failure and error (what was posted stays)."""
@@ -156,11 +137,8 @@ class FakeSlack(LoopbackFake[Call]):
         with self._changed:
             status, body, headers = self._decide(method, params, token, bad_json)
             self._record(Call(method, params, token, time.monotonic(), status, body))
-            held = self._holds.get(method, 0) > 0
-            if held:
-                self._holds[method] -= 1
-        if held:
-            self._released.wait(timeout=120)
+            held = self._take_hold(lambda name: name == method)
+        self._wait_if_held(held)
         return status, body, headers
 
     def _decide(

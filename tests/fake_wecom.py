@@ -30,7 +30,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -141,8 +140,6 @@ class FakeWeCom(LoopbackFake[Call]):
         self._counter = itertools.count(1)
         self.received: list[dict[str, Any]] = []  # message/send bodies that reached people
         self._checked: dict[str, tuple[float, dict[str, Any]]] = {}  # body -> (when, answer)
-        self._holds: dict[str, int] = {}
-        self._released = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -177,22 +174,6 @@ class FakeWeCom(LoopbackFake[Call]):
         button; message/update_template_card takes it once."""
         with self._changed:
             return self._new_response_code()
-
-    def hold(self, path_suffix: str, count: int = 1) -> None:
-        """The next `count` calls to `path_suffix` are done (a message is sent) and recorded,
-        but their answers wait until `release()` or `stop()`: the caller may die meanwhile."""
-        with self._changed:
-            self._holds[path_suffix] = self._holds.get(path_suffix, 0) + count
-            self._released.clear()
-
-    def release(self) -> None:
-        """Send the answers `hold` kept back."""
-        self._released.set()
-
-    def stop(self) -> None:
-        """Release held answers, then stop (see LoopbackFake.stop)."""
-        self.release()
-        super().stop()
 
     def received_by(self, userid: str) -> list[dict[str, Any]]:
         """The message/send bodies that reached `userid`, in order (repeats dropped by the
@@ -239,11 +220,8 @@ class FakeWeCom(LoopbackFake[Call]):
         with self._changed:
             status, answer = self._decide(method, path, query, body, bad_json)
             self._record(Call(path, query, body, time.monotonic(), status, answer))
-            held = next((p for p, n in self._holds.items() if n > 0 and path.endswith(p)), None)
-            if held is not None:
-                self._holds[held] -= 1
-        if held is not None:
-            self._released.wait(timeout=120)
+            held = self._take_hold(path.endswith)
+        self._wait_if_held(held)
         return status, answer
 
     def _decide(

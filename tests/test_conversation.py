@@ -34,6 +34,14 @@ def rt(tmp_path: Path) -> Runtime:
     return start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
 
 
+def english(tmp_path: Path) -> Runtime:
+    """The example agreement with English as the bot's language, on a database of its own."""
+    config = tmp_path / "en.toml"
+    text = EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"', 1)
+    config.write_text(text, encoding="utf-8")
+    return start(str(config), f"sqlite:///{tmp_path / 'en.sqlite'}")
+
+
 def say(
     rt: Runtime,
     sender: str,
@@ -140,12 +148,7 @@ def test_direct_chit_chat_gets_help(rt: Runtime) -> None:
 
 
 def test_replies_follow_the_members_language(rt: Runtime, tmp_path: Path) -> None:
-    english = tmp_path / "en.toml"
-    english.write_text(
-        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"'),
-        encoding="utf-8",
-    )
-    rt_en = start(str(english), f"sqlite:///{tmp_path / 'en.sqlite'}")
+    rt_en = english(tmp_path)
     [reply] = say(rt_en, "keeper", "stock 6205 45")
     assert reply.title == "Count recorded" and "on hand 45" in reply.lines[0]
     assert "below min 50" in reply.lines[1]
@@ -338,12 +341,7 @@ def test_a_count_whose_platform_time_was_doubted_says_so_and_is_marked(rt: Runti
 
 
 def test_an_english_refusal_of_a_step_reads_as_a_sentence(tmp_path: Path) -> None:
-    english = tmp_path / "en.toml"
-    english.write_text(
-        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"', 1),
-        encoding="utf-8",
-    )
-    rt_en = start(str(english), f"sqlite:///{tmp_path / 'en.sqlite'}")
+    rt_en = english(tmp_path)
     say(rt_en, "keeper", "6205 stock 20")
     say(rt_en, "supplier", "review")
     [refused] = say(rt_en, "keeper", "confirm P1")
@@ -422,12 +420,7 @@ def test_each_role_asks_what_waits_for_it_and_follows_a_proposal(rt: Runtime) ->
 
 
 def test_pending_and_a_proposals_steps_in_english(tmp_path: Path) -> None:
-    english = tmp_path / "en.toml"
-    english.write_text(
-        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"', 1),
-        encoding="utf-8",
-    )
-    rt_en = start(str(english), f"sqlite:///{tmp_path / 'en.sqlite'}")
+    rt_en = english(tmp_path)
     say(rt_en, "keeper", "stock 6205 30")
     say(rt_en, "supplier", "check")
     [pending] = say(rt_en, "buyer", "what's pending")

@@ -40,6 +40,7 @@ from tests.support import EXAMPLE
 from tests.wecom_crypto import encrypt_callback
 
 SLACK_SECRET = "test-signing-secret"
+FORM = "application/x-www-form-urlencoded"  # how Slack posts interactions
 CHANNEL = "C01VMI"
 KEEPER, BUYER, SUPPLIER = "U01KEEPER", "U01BUYER", "U01SUPPLIER"
 CORP, WECOM_SECRET, AGENT = "ww-test-corp", "test-secret", "1000002"
@@ -167,6 +168,25 @@ def slack_message(text: str, user: str = KEEPER, channel: str = CHANNEL,
             },
         }
     )
+
+
+def press(action: str, value: str, who: str, message_ts: str, **changes: Any) -> str:
+    """A `block_actions` payload as Slack sends it when a card's button is pressed."""
+    action_ts = f"{time.time():.6f}"
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": "T01"},
+        "user": {"id": who},
+        "api_app_id": "A01",
+        "trigger_id": f"trigger-{action_ts}",
+        "channel": {"id": CHANNEL},
+        "container": {"type": "message", "channel_id": CHANNEL, "message_ts": message_ts},
+        "message": {"ts": message_ts, "text": "card"},
+        "actions": [{"type": "button", "action_id": f"vmi:{action}", "block_id": "vmi_actions",
+                     "value": value, "action_ts": action_ts}],
+        **changes,
+    }  # fmt: skip
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
 @pytest.fixture

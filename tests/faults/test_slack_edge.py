@@ -20,9 +20,8 @@ from bot.storage.db import transaction
 from bot.storage.tables import InboxRow, LedgerRow, ProposalRow
 from handlers.incoming import Incoming
 from tests.fake_slack import BOT_USER_ID
-from tests.faults.edge import BUYER, CHANNEL, KEEPER, Edge, slack_message
+from tests.faults.edge import BUYER, FORM, KEEPER, Edge, press, slack_message
 
-FORM = "application/x-www-form-urlencoded"
 # just under /slack/events' body limit, so that the signature check, not the limit, answers
 NEAR_LIMIT = 1_000_000
 
@@ -44,25 +43,6 @@ def stored(edge: Edge) -> list[Incoming]:
 def ledger_times(edge: Edge) -> list[datetime]:
     with transaction(edge.runtime.engine, read_only=True) as session:
         return list(session.scalars(select(LedgerRow.at).order_by(LedgerRow.id)).all())
-
-
-def press(action: str, value: str, who: str, message_ts: str, **changes: Any) -> str:
-    """A `block_actions` payload as Slack sends it when a card's button is pressed."""
-    action_ts = f"{time.time():.6f}"
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "team": {"id": "T01"},
-        "user": {"id": who},
-        "api_app_id": "A01",
-        "trigger_id": f"trigger-{action_ts}",
-        "channel": {"id": CHANNEL},
-        "container": {"type": "message", "channel_id": CHANNEL, "message_ts": message_ts},
-        "message": {"ts": message_ts, "text": "card"},
-        "actions": [{"type": "button", "action_id": f"vmi:{action}", "block_id": "vmi_actions",
-                     "value": value, "action_ts": action_ts}],
-        **changes,
-    }  # fmt: skip
-    return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
 def submit(view: dict[str, Any], user: str, qty: str, view_id: str = "V1") -> str:
