@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
 import re
-import threading
-import time
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +16,17 @@ from slack_bolt import Ack, App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
+from bot.adapters.slack.form import (
+    ADJUST_FORM,
+    QTY_BLOCK,
+    QTY_INPUT,
+    ForgedOrBroken,
+    adjust_form,
+    unseal,
+    whole,
+)
+from bot.adapters.slack.identity import BotIdentity
 from bot.runtime.context import Runtime
 from bot.settings import SLACK
 from bot.storage.db import StoreUnavailable
@@ -32,16 +37,9 @@ from vmi_rules.roles import may
 
 log = logging.getLogger(__name__)
 
-ADJUST_FORM = "vmi_adjust"
-QTY_BLOCK, QTY_INPUT = "qty", "value"
-MAX_QTY = 1_000_000
 # Slack's markup for a person, a channel or a broadcast in a message's text: <@U1>, <#C1|name>,
 # <!channel>. Nobody types them as words, so they are dropped.
 MENTION = re.compile(r"<[@!#][^<>]*>")
-# After a 429 from auth.test, how long not to ask again when Slack names no Retry-After, and
-# the most a Retry-After is believed: a flood of events must not become a flood of auth.test.
-RATE_LIMIT_PAUSE = 30.0
-RATE_LIMIT_PAUSE_MAX = 600.0
 RETRY_AFTER_SECONDS = 60  # Slack retries an event after a minute, then five
 LOG_LINE_LIMIT = 300  # bolt's own log lines, which may quote a whole request body
 
@@ -49,65 +47,6 @@ LOG_LINE_LIMIT = 300  # bolt's own log lines, which may quote a whole request bo
 class NotYetAnswerable(Exception):
     """The message cannot be stored as it should be yet (who the bot is is still unknown):
     Slack hears 503 and sends it again later."""
-
-
-class ForgedOrBroken(Exception):
-    """A signed request whose content does not hold together (a form's hidden fields changed
-    or cut): it is answered 400 and changes nothing."""
-
-
-class BotIdentity:
-    """Who the bot is on Slack (its user id, for telling a mention of it in a channel), learned
-    from a signed event's `authorizations` or from auth.test when Slack answers it. Never fails
-    a request by itself: an unknown identity is `None`."""
-
-    def __init__(self, client: WebClient) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-        self._user_id: str | None = None
-        self._quiet_until = 0.0  # Slack's Retry-After for auth.test, on the monotonic clock
-
-    @property
-    def user_id(self) -> str | None:
-        """The bot's user id when already known."""
-        return self._user_id
-
-    def learn(self, body: dict[str, Any]) -> str | None:
-        """The bot's user id: from this event's own authorization of the bot when there is
-        one, else as learned before, else from auth.test (one at a time, and after Slack
-        rate-limited it not before its Retry-After)."""
-        authorizations = body.get("authorizations")
-        for authorization in authorizations if isinstance(authorizations, list) else ():
-            user = _object(authorization).get("user_id")
-            if _object(authorization).get("is_bot") is True and isinstance(user, str) and user:
-                self._user_id = user
-                return user
-        with self._lock:  # one auth.test at a time, however many requests wait for it
-            if self._user_id is not None:
-                return self._user_id
-            if time.monotonic() < self._quiet_until:
-                return None
-            try:
-                answer = self._client.auth_test()
-            except SlackApiError as err:
-                if err.response.status_code == 429:  # Slack says when to ask again: no sooner
-                    after = err.response.headers.get("Retry-After") or RATE_LIMIT_PAUSE
-                    self._quiet_until = time.monotonic() + _seconds(after)
-                log.warning("Slack's auth.test failed (%s): asking again later", _short(err))
-                return None
-            except OSError as err:  # Slack unreachable
-                log.warning("Slack's auth.test failed (%s): asking again later", _short(err))
-                return None
-            user = answer.get("user_id")
-            self._user_id = user if isinstance(user, str) and user else None
-            return self._user_id
-
-
-def _seconds(value: object) -> float:
-    try:
-        return min(max(float(str(value)), 0.0), RATE_LIMIT_PAUSE_MAX)
-    except ValueError:
-        return RATE_LIMIT_PAUSE
 
 
 class _ShortLines(logging.Filter):
@@ -292,7 +231,7 @@ def build_slack_app(
         raw = _text(_object(_object(state.get(QTY_BLOCK)).get(QTY_INPUT)).get("value"))
         member = runtime.config.member_by_platform(SLACK, user)
         locale = (member.locale if member else None) or runtime.config.bot.locale
-        qty = _whole(raw)
+        qty = whole(raw)
         if qty is None:
             words = render_card("adjust_form", locale, proposal_id=form["proposal"])
             ack(response_action="errors", errors={QTY_BLOCK: words.lines[2]})
@@ -340,66 +279,3 @@ def _text(value: object) -> str:
 def _object(value: object) -> dict[str, Any]:
     """A payload's field that should be an object: what is not an object is read as empty."""
     return value if isinstance(value, dict) else {}
-
-
-def _whole(text: str) -> int | None:
-    text = unicodedata.normalize("NFKC", text).strip()  # full-width "６０" is 60
-    if not (text.isascii() and text.isdecimal()):  # "²" is a digit to Python, not a number
-        return None
-    qty = int(text)
-    return qty if 0 < qty <= MAX_QTY else None
-
-
-def adjust_form(
-    proposal: str, channel: str, ts: str, locale: str, user: str, key: bytes
-) -> dict[str, Any]:
-    """The modal asking the buyer `user` for the new quantity of a proposal; which proposal
-    and card it is for are sealed with `key`, so a submission can only be of what was opened."""
-    words = render_card("adjust_form", locale, proposal_id=proposal)
-    label, submit = words.lines[0], words.lines[1]
-    return {
-        "type": "modal",
-        "callback_id": ADJUST_FORM,
-        "title": {"type": "plain_text", "text": words.title[:24]},
-        "submit": {"type": "plain_text", "text": submit[:24]},
-        "private_metadata": seal({"proposal": proposal, "channel": channel, "ts": ts}, user, key),
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": QTY_BLOCK,
-                "label": {"type": "plain_text", "text": label},
-                "element": {"type": "plain_text_input", "action_id": QTY_INPUT},
-            }
-        ],
-    }
-
-
-def _form_mac(fields: dict[str, str], user: str, key: bytes) -> str:
-    signed = json.dumps([user, fields], sort_keys=True, ensure_ascii=False).encode()
-    return hmac.new(key, signed, hashlib.sha256).hexdigest()
-
-
-def seal(fields: dict[str, str], user: str, key: bytes) -> str:
-    """A form's hidden fields (Slack's `private_metadata`) with a MAC of them and of the person
-    the form was opened for."""
-    return json.dumps({"form": fields, "mac": _form_mac(fields, user, key)}, ensure_ascii=False)
-
-
-def unseal(metadata: str, user: str, key: bytes) -> dict[str, str]:
-    """The hidden fields `seal` made for `user`; `ForgedOrBroken` when they were changed, cut,
-    made for someone else, or not made by this bot."""
-    try:
-        sealed = json.loads(metadata)
-    except (ValueError, RecursionError):
-        raise ForgedOrBroken("a form's hidden fields are not JSON") from None
-    fields = sealed.get("form") if isinstance(sealed, dict) else None
-    mac = sealed.get("mac") if isinstance(sealed, dict) else None
-    if not (
-        isinstance(fields, dict)
-        and all(isinstance(fields.get(k), str) for k in ("proposal", "channel", "ts"))
-        and isinstance(mac, str)
-    ):
-        raise ForgedOrBroken("a form's hidden fields are not the ones the bot made")
-    if not hmac.compare_digest(mac, _form_mac(fields, user, key)):
-        raise ForgedOrBroken("a form's hidden fields were not sealed for this person")
-    return {k: fields[k] for k in ("proposal", "channel", "ts")}
