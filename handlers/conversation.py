@@ -168,7 +168,7 @@ def _reply(
         if not speaks:
             return None
         return render_card("refusal", config.bot.locale, reason="unknown_member", example="")
-    locale = member.locale or config.bot.locale
+    locale = member.locale or written_in(incoming.text) or config.bot.locale
     if len(incoming.text) > MAX_TEXT:  # read by nothing, whichever agreement it was meant for
         return render_card("refusal", locale, reason="too_long", detail=f"{len(incoming.text):,}",
                            limit=f"{MAX_TEXT:,}", example="", items=[])  # fmt: skip
@@ -223,6 +223,18 @@ def _has_passed(text: str, turn: Turn) -> bool:
     except ValueError:
         return False
     return period.end <= turn.now.astimezone(turn.agreement.tz).date()
+
+
+def written_in(text: str) -> str | None:
+    """The language a message is written in, for a member with none configured: "zh" when it
+    has Chinese characters, "en" when it has Latin letters and none, else None ("6205 45",
+    a button)."""
+    head = text[:200]  # enough to tell; a pasted sheet need not be read whole
+    if any("\u4e00" <= c <= "\u9fff" for c in head):
+        return "zh"
+    if any(c.isascii() and c.isalpha() for c in head):
+        return "en"
+    return None
 
 
 def _agreement_of_proposal(session: Session, public: str) -> str | None:
