@@ -49,7 +49,8 @@ def test_someone_may_do_each_intent_and_it_has_a_name_in_each_language(row: Inte
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-@pytest.mark.parametrize("row", [r for r in INTENTS if r.step], ids=lambda row: row.name)
+# decline, cancel and a new ETA have no button: each needs words (a reason, a day) to mean much
+@pytest.mark.parametrize("row", [r for r in INTENTS if r.press], ids=lambda row: row.name)
 def test_a_button_means_what_typing_its_example_means(row: IntentRow, locale: str) -> None:
     button = pressed(ButtonPress(row.step, "P7"))
     typed = parse(row.example(locale).replace("P1", "P7"), ITEMS, TODAY)

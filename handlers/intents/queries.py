@@ -83,6 +83,8 @@ def on_history(turn: Turn, intent: History) -> Card:
         received_qty=row.received_qty,
         eta=row.eta.isoformat() if row.eta else "",
         steps=shown,
+        shipped_qty=row.shipped_qty,
+        to_ship=stored_proposals.as_rule(row).to_ship,
     )
 
 
