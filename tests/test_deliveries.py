@@ -103,7 +103,9 @@ def test_a_part_shipment_is_recorded_and_shown_everywhere_and_the_rest_follows(
     [p1] = item_status(rt)["open_proposals"]
     assert (p1["state"], p1["shipped_qty"], p1["received_qty"]) == ("shipped", 40, 0)
     assert (item_status(rt)["position"], item_status(rt)["in_transit"]) == (100, 80)
-    assert "P1 待发货" in text_of(say(rt, "supplier", "待办"))  # the rest is still theirs
+    assert "P1 待发货：6205 深沟球轴承 80 件（已发 40，还有 40 待发）" in text_of(
+        say(rt, "supplier", "待办")
+    )  # the rest is still theirs
     assert "P1 待入库" in text_of(say(rt, "keeper", "待办"))  # and the first part the keeper's
 
     got = say(rt, "keeper", "入库 P1")  # what was shipped, not all 80

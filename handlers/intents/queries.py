@@ -49,6 +49,8 @@ def on_todo(turn: Turn, intent: Todo) -> Card:
                 "unit": item.unit if item else "",
                 "qty": proposal.qty,
                 "received_qty": proposal.received_qty,
+                "shipped_qty": proposal.shipped_qty,
+                "to_ship": proposal.to_ship,
                 "eta": proposal.eta.strftime("%m-%d") if proposal.eta else "",
                 "waited": _duration(wait.age, turn.locale),
                 "late": wait.late,
