@@ -5,6 +5,7 @@ outbox. Nothing here sends anything or knows a platform."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -225,14 +226,18 @@ def _has_passed(text: str, turn: Turn) -> bool:
     return period.end <= turn.now.astimezone(turn.agreement.tz).date()
 
 
+# A word of Latin letters alone: "ok", "stock"; not "P1" or "M8", which are ids in any language.
+ENGLISH_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2,}(?![A-Za-z0-9])")
+
+
 def written_in(text: str) -> str | None:
     """The language a message is written in, for a member with none configured: "zh" when it
-    has Chinese characters, "en" when it has Latin letters and none, else None ("6205 45",
-    a button)."""
+    has Chinese characters, "en" when it has an English word and none, else None ("6205 45",
+    "P1", a button)."""
     head = text[:200]  # enough to tell; a pasted sheet need not be read whole
     if any("\u4e00" <= c <= "\u9fff" for c in head):
         return "zh"
-    if any(c.isascii() and c.isalpha() for c in head):
+    if ENGLISH_WORD.search(head):
         return "en"
     return None
 

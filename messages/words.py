@@ -16,7 +16,8 @@ INTENT_LABELS = {
            "emergency": "紧急需求变更", "confirm": "确认", "adjust": "调整", "reject": "拒绝",
            "ship": "发货", "receive": "入库", "review": "补货检查", "status": "查询",
            "todo": "待办", "history": "补货进度", "help": "帮助", "courtesy": "客气话",
-           "undo": "撤销", "confirm_count": "确认盘点"},
+           "undo": "撤销", "confirm_count": "确认盘点", "decline": "无法供货", "cancel": "取消",
+           "eta": "改到货日期"},
     # English labels are verbs a sentence can take as they are: "Only buyer may confirm",
     # "P1 is shipped now, so you cannot reject it".
     "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
@@ -24,13 +25,16 @@ INTENT_LABELS = {
            "adjust": "adjust", "reject": "reject", "ship": "ship", "receive": "receive",
            "review": "run the review", "status": "ask status", "todo": "see pending steps",
            "history": "follow a proposal", "help": "ask for help", "courtesy": "say thanks",
-           "undo": "undo", "confirm_count": "confirm a count"},
+           "undo": "undo", "confirm_count": "confirm a count", "decline": "decline",
+           "cancel": "cancel", "eta": "change the ETA"},
 }  # fmt: skip
 STATE_LABELS = {
     "zh": {"proposed": "待确认", "confirmed": "已确认", "shipped": "已发货", "received": "已入库",
-           "rejected": "已拒绝", "expired": "已过期"},
+           "rejected": "已拒绝", "expired": "已过期", "declined": "供应商无法供货",
+           "cancelled": "已取消"},
     "en": {"proposed": "proposed", "confirmed": "confirmed", "shipped": "shipped",
-           "received": "received", "rejected": "rejected", "expired": "expired"},
+           "received": "received", "rejected": "rejected", "expired": "expired",
+           "declined": "declined", "cancelled": "cancelled"},
 }  # fmt: skip
 EXAMPLES = {
     "zh": {"count": "6205 库存 45", "correction": "更正 6205 45", "withdrawal": "领用 6205 10",
@@ -41,7 +45,9 @@ EXAMPLES = {
            "ship": "发货 P1", "status": "6205 库存?", "review": "检查", "help": "帮助",
            "todo": "待办", "history": "P1到哪了", "courtesy": "谢谢", "undo": "撤销",
            "confirm_count": "确认盘点",
-           "proposal": "确认 P1 · 入库 P1 · 发货 P1"},
+           "proposal": "确认 P1 · 入库 P1 · 发货 P1",
+           "decline": "无法供货 P1 原材料缺货", "cancel": "取消 P1 产线停了",
+           "eta": "P1 预计 12-05", "reject_reason": "拒绝 P1 库存够用，下月减产"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
            "plan": "plan next month 6205 90", "plan_week": "plan next week 6205 20",
@@ -50,7 +56,10 @@ EXAMPLES = {
            "ship": "shipped P1", "status": "status", "review": "check", "help": "help",
            "todo": "pending", "history": "P1 status", "courtesy": "thanks", "undo": "undo",
            "confirm_count": "confirm count",
-           "proposal": "confirm P1 · received P1 · shipped P1"},
+           "proposal": "confirm P1 · received P1 · shipped P1",
+           "decline": "decline P1 no raw material", "cancel": "cancel P1 line stopped",
+           "eta": "P1 eta 12-05",
+           "reject_reason": "reject P1 stock is enough, output cut next month"},
 }  # fmt: skip
 
 

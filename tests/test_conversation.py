@@ -416,7 +416,7 @@ def test_each_role_asks_what_waits_for_it_and_follows_a_proposal(rt: Runtime) ->
     [steps] = say(rt, "keeper", "P1到哪了")
     assert steps.title == "P1 · 已发货"
     assert [line.split(" ", 2)[2] for line in steps.lines[1:]] == [
-        "补货检查 提出 70 件", "王采购 调整为 60 件", "李供应 发货",
+        "补货检查 提出 70 件", "王采购 调整为 60 件", "李供应 发货 60 件",
     ]  # fmt: skip
     assert state(rt) == (1, 1, 0)  # questions record nothing
 

@@ -52,7 +52,8 @@ PROPOSAL_STEPS = [r for r in INTENTS if r.step and r.name != "confirm_count"]
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-@pytest.mark.parametrize("row", PROPOSAL_STEPS, ids=lambda row: row.name)
+# decline, cancel and a new ETA have no button: each needs words (a reason, a day) to mean much
+@pytest.mark.parametrize("row", [r for r in PROPOSAL_STEPS if r.press], ids=lambda row: row.name)
 def test_a_button_means_what_typing_its_example_means(row: IntentRow, locale: str) -> None:
     button = pressed(ButtonPress(row.step, "P7"))
     typed = parse(row.example(locale).replace("P1", "P7"), ITEMS, TODAY)

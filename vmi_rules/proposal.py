@@ -1,9 +1,19 @@
 """Replenishment proposals (补货建议) and their life, and the inventory position they make up.
 
 proposed -> confirmed (buyer; or adjusted: new quantity, then confirmed) | rejected | expired;
-confirmed -> shipped (supplier, optional ETA) -> received (keeper, partial receipts allowed).
+proposed or confirmed, nothing shipped yet -> declined (supplier, with a reason);
+confirmed, nothing shipped yet -> cancelled (buyer, with a reason);
+confirmed -> shipped (supplier, optional ETA; whole or in parts) -> received (keeper, partial
+receipts allowed). The ETA may change while the goods are on their way.
 Each step is done once, by a member whose role allows it; a second click is refused as
 "already", naming who did the last step.
+
+A part shipment makes the proposal `shipped` at once, with `shipped_qty` below `qty`, rather
+than leaving it `confirmed` until the last part leaves: from the first truck on, there is
+something for the keeper to receive and to be reminded of, and the card, the status and the
+to-do lists say both "shipped 40" and "40 still to ship". The position does not depend on it:
+confirmed and shipped are both in transit, and the outstanding quantity is ordered minus
+received whichever it is (DESIGN rule 2).
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ class ProposalState(StrEnum):
     RECEIVED = "received"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    DECLINED = "declined"  # the supplier cannot supply it
+    CANCELLED = "cancelled"  # the buyer no longer wants it, after confirming
 
 
 OPEN_STATES: frozenset[ProposalState] = frozenset(
@@ -40,25 +52,33 @@ _STARTS_FROM: dict[str, frozenset[ProposalState]] = {
     "confirm": frozenset({ProposalState.PROPOSED}),
     "adjust": frozenset({ProposalState.PROPOSED}),
     "reject": frozenset({ProposalState.PROPOSED}),
-    "ship": frozenset({ProposalState.CONFIRMED}),
+    "ship": IN_TRANSIT_STATES,  # shipped: the rest of a part shipment
     "receive": IN_TRANSIT_STATES,
     "expire": frozenset({ProposalState.PROPOSED}),
     "resize": frozenset({ProposalState.PROPOSED}),
+    "eta": IN_TRANSIT_STATES,
+    "decline": frozenset({ProposalState.PROPOSED, ProposalState.CONFIRMED}),
+    "cancel": frozenset({ProposalState.CONFIRMED}),
 }
 _ALREADY_IN: dict[str, frozenset[ProposalState]] = {
     "confirm": frozenset({ProposalState.CONFIRMED, ProposalState.SHIPPED, ProposalState.RECEIVED}),
     "adjust": frozenset({ProposalState.CONFIRMED, ProposalState.SHIPPED, ProposalState.RECEIVED}),
     "reject": frozenset({ProposalState.REJECTED}),
-    "ship": frozenset({ProposalState.SHIPPED, ProposalState.RECEIVED}),
+    "ship": frozenset({ProposalState.RECEIVED}),  # shipped whole: see Proposal.ship
     "receive": frozenset({ProposalState.RECEIVED}),
     "expire": frozenset({ProposalState.EXPIRED}),
     "resize": frozenset(),
+    "eta": frozenset(),
+    "decline": frozenset({ProposalState.DECLINED}),
+    "cancel": frozenset({ProposalState.CANCELLED}),
 }
 
 # Who may take each step: the one role table's answer for it.
 ALLOWED_ROLES: dict[str, frozenset[str]] = {step: MAY[step] for step in _STARTS_FROM}
 
-RefusalReason = Literal["wrong_role", "already", "not_allowed", "bad_quantity"]
+RefusalReason = Literal[
+    "wrong_role", "already", "not_allowed", "bad_quantity", "over_ship", "needs_reason", "past_eta"
+]
 
 
 @dataclass(frozen=True)
@@ -104,18 +124,22 @@ class Proposal:
     urgent: bool = False
     received_qty: int = 0
     eta: date | None = None
-    reject_reason: str = ""
+    reject_reason: str = ""  # why it was rejected, declined or cancelled
     decided_by: str = ""
+    shipped_qty: int = 0  # what the supplier has sent so far
 
     def __post_init__(self) -> None:
         if self.qty <= 0:
             raise ValueError(f"proposal {self.id} needs a positive quantity, got {self.qty}")
         if self.received_qty < 0:
             raise ValueError(f"proposal {self.id} cannot have received {self.received_qty}")
+        if self.shipped_qty == 0 and self.state in (ProposalState.SHIPPED, ProposalState.RECEIVED):
+            # shipped with no figure (before part shipments were recorded): shipped whole
+            object.__setattr__(self, "shipped_qty", self.qty)
 
     @property
     def is_open(self) -> bool:
-        """Not yet received, rejected or expired."""
+        """Not yet received, rejected, cancelled, declined or expired."""
         return self.state in OPEN_STATES
 
     @property
@@ -126,9 +150,19 @@ class Proposal:
         return max(self.qty - self.received_qty, 0)
 
     @property
-    def shipped_qty(self) -> int:
-        """What the supplier has sent: the whole quantity once shipped (one shipment each)."""
-        return self.qty if self.state in (ProposalState.SHIPPED, ProposalState.RECEIVED) else 0
+    def to_ship(self) -> int:
+        """What the supplier still has to send: ordered minus what left or arrived, once confirmed.
+
+        What arrived counts as sent too, since suppliers forget to mark a shipment.
+        """
+        if self.state not in IN_TRANSIT_STATES:
+            return 0
+        return max(self.qty - max(self.shipped_qty, self.received_qty), 0)
+
+    @property
+    def on_the_way(self) -> int:
+        """Sent and not yet arrived: what a receipt without a quantity takes in."""
+        return max(self.shipped_qty - self.received_qty, 0) if self.is_open else 0
 
     @property
     def in_transit(self) -> int:
@@ -146,17 +180,75 @@ class Proposal:
         after = replace(self, qty=qty, state=ProposalState.CONFIRMED, decided_by=actor.name)
         return Transition("adjust", before=self, after=after, by=actor, at=at, qty=qty)
 
-    def reject(self, actor: Actor, reason: str, at: datetime) -> Transition:
-        """The buyer turns the proposal down, with a reason."""
+    def reject(self, actor: Actor, reason: str, at: datetime, position_left: int = 0) -> Transition:
+        """The buyer turns the proposal down, with a reason (none: refused, nothing changes).
+
+        `position_left` is the item's position once it is rejected; the step keeps it as its
+        quantity, so that the review can tell whether anything changed since (see
+        `vmi_rules.review.Rejection`).
+        """
         self._check("reject", actor)
-        return self._step(
-            "reject", actor, at, state=ProposalState.REJECTED, reject_reason=reason, note=reason
+        self._check_reason("reject", actor, reason)
+        after = replace(
+            self, state=ProposalState.REJECTED, reject_reason=reason, decided_by=actor.name
+        )
+        return Transition(
+            "reject", before=self, after=after, by=actor, at=at, qty=position_left, note=reason
         )
 
-    def ship(self, actor: Actor, at: datetime, eta: date | None = None) -> Transition:
-        """The supplier sends the confirmed goods, optionally saying when they arrive."""
+    def decline(self, actor: Actor, reason: str, at: datetime) -> Transition:
+        """The supplier cannot supply it: proposed or confirmed, before anything was shipped."""
+        self._check("decline", actor)
+        self._check_nothing_sent("decline", actor)
+        self._check_reason("decline", actor, reason)
+        return self._step(
+            "decline", actor, at, state=ProposalState.DECLINED, reject_reason=reason, note=reason
+        )
+
+    def cancel(self, actor: Actor, reason: str, at: datetime) -> Transition:
+        """The buyer calls off a confirmed proposal before anything was shipped."""
+        self._check("cancel", actor)
+        self._check_nothing_sent("cancel", actor)
+        self._check_reason("cancel", actor, reason)
+        return self._step(
+            "cancel", actor, at, state=ProposalState.CANCELLED, reject_reason=reason, note=reason
+        )
+
+    def ship(
+        self, actor: Actor, at: datetime, eta: date | None = None, qty: int | None = None
+    ) -> Transition:
+        """The supplier sends the confirmed goods, all that is left to send or part of it,
+        optionally saying when they arrive (a new ETA replaces the earlier one).
+
+        More than is left to send is refused: an over-shipment is a new proposal's business.
+        """
         self._check("ship", actor)
-        return self._step("ship", actor, at, state=ProposalState.SHIPPED, eta=eta)
+        if self.to_ship == 0:
+            # shipped whole already (or all arrived): a second click, not a second shipment
+            raise TransitionRefused("already", "ship", self.state, self.decided_by)
+        sent = self.to_ship if qty is None else qty
+        self._check("ship", actor, sent)
+        if sent > self.to_ship:
+            raise TransitionRefused("over_ship", "ship", self.state, self.decided_by)
+        after = replace(
+            self,
+            state=ProposalState.SHIPPED,
+            shipped_qty=max(self.shipped_qty, self.received_qty) + sent,
+            eta=eta or self.eta,
+            decided_by=actor.name,
+        )
+        return Transition("ship", before=self, after=after, by=actor, at=at, qty=sent)
+
+    def change_eta(self, actor: Actor, eta: date, at: datetime, today: date) -> Transition:
+        """The supplier says the goods now arrive on another day; `today` is the agreement's.
+
+        A day already past is refused: it cannot be when they arrive. The step's note keeps
+        the new ETA (ISO date), for the proposal's history.
+        """
+        self._check("eta", actor)
+        if eta < today:
+            raise TransitionRefused("past_eta", "eta", self.state, self.decided_by)
+        return self._step("eta", actor, at, eta=eta, note=eta.isoformat())
 
     def receive(self, actor: Actor, at: datetime, qty: int | None = None) -> Transition:
         """The keeper takes goods in: all that is outstanding, or part of it.
@@ -166,7 +258,8 @@ class Proposal:
         and the ledger records what arrived. Receiving a confirmed proposal that was never
         marked shipped is allowed, since suppliers forget to click.
         """
-        arrived = self.outstanding if qty is None else qty
+        # what was sent and has not arrived yet; all outstanding when nothing was marked sent
+        arrived = (self.on_the_way or self.outstanding) if qty is None else qty
         self._check("receive", actor, arrived)
         received = self.received_qty + arrived
         state = ProposalState.RECEIVED if received >= self.qty else self.state
@@ -197,6 +290,18 @@ class Proposal:
         if qty is not None and qty <= 0:
             raise TransitionRefused("bad_quantity", action, self.state, self.decided_by, allowed)
 
+    def _check_nothing_sent(self, action: str, actor: Actor) -> None:
+        """Declining or cancelling is for goods not on their way: some sent is too late."""
+        if self.shipped_qty or self.received_qty:
+            allowed = ALLOWED_ROLES[action]
+            raise TransitionRefused("not_allowed", action, self.state, self.decided_by, allowed)
+
+    def _check_reason(self, action: str, actor: Actor, reason: str) -> None:
+        """The other side needs to know why: no reason, nothing changes."""
+        if not reason.strip():
+            allowed = ALLOWED_ROLES[action]
+            raise TransitionRefused("needs_reason", action, self.state, self.decided_by, allowed)
+
     def _step(
         self, action: str, actor: Actor, at: datetime, *, note: str = "", **changes: Any
     ) -> Transition:
@@ -208,12 +313,16 @@ class Proposal:
 class Transition:
     """One step of a proposal's life: the proposal before and after, who did it and when."""
 
-    action: str  # "confirm" | "adjust" | "reject" | "ship" | "receive" | "expire"
+    # "confirm" | "adjust" | "reject" | "decline" | "cancel" | "ship" | "eta" | "receive" |
+    # "expire" | "resize"
+    action: str
     before: Proposal
     after: Proposal
     by: Actor
     at: datetime
-    qty: int = 0  # receive: the quantity received in this step; adjust: the new quantity
+    # receive: received in this step; ship: shipped in this step; adjust, resize: the new
+    # quantity; reject: the item's position left once rejected
+    qty: int = 0
     note: str = ""
 
 

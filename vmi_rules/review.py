@@ -88,6 +88,19 @@ ReviewAction = Literal["none", "propose", "update", "keep", "withdraw"]
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """The buyer rejected the item's last regular proposal: which, why, when, and the position
+    left once it was rejected. Until that position changes or a review cycle passes, the
+    review does not propose the same again; after that, the new proposal says it was rejected
+    before and why."""
+
+    proposal_id: str
+    reason: str
+    at: datetime
+    position: int
+
+
+@dataclass(frozen=True)
 class ReviewDecision:
     """What one review decided for one item, with the figures it decided on."""
 
@@ -101,6 +114,7 @@ class ReviewDecision:
     days_to_min: float | None = None
     proposal_id: str | None = None
     daily_demand: float | None = None  # planned use per day until the horizon, with plans
+    rejected: Rejection | None = None  # the rejection held back on, or the one proposed after
 
     @property
     def days_of_cover(self) -> float | None:
@@ -147,6 +161,7 @@ def review_item(
     plans: Sequence[DemandPlan],
     now: datetime,
     review_every_days: int,
+    rejected: Rejection | None = None,
 ) -> ReviewDecision:
     """Review one item: propose, resize (update) or keep its proposal, or do nothing.
 
@@ -155,7 +170,10 @@ def review_item(
       position is below min, or will be by now + R + lead time according to the plans;
     - a regular proposal still only proposed: judge the item without it, then keep it or
       update it to the quantity a fresh review would propose;
-    - a regular proposal confirmed or shipped: keep it and wait; never a second regular one.
+    - a regular proposal confirmed or shipped: keep it and wait; never a second regular one;
+    - the last regular proposal `rejected`, and the position still the one it left, within
+      `review_every_days` of the rejection: nothing ("rejected_recently"), since proposing the
+      same again only asks the buyer the same question; a proposal after that carries it.
 
     `projected` and `days_to_min` describe the level the decision was judged on: the position,
     or, while the regular proposal is still only proposed, the position without it.
@@ -170,7 +188,12 @@ def review_item(
     rate = demand_between(item_plans, now, horizon) / window if item_plans and window else None
 
     def decide(
-        action: ReviewAction, reason: str, seen: Outlook, qty: int = 0, kept: Proposal | None = None
+        action: ReviewAction,
+        reason: str,
+        seen: Outlook,
+        qty: int = 0,
+        kept: Proposal | None = None,
+        after: Rejection | None = None,
     ) -> ReviewDecision:
         return ReviewDecision(
             sku=item.sku,
@@ -183,6 +206,7 @@ def review_item(
             days_to_min=seen.days_to_min,
             proposal_id=kept.id if kept else None,
             daily_demand=rate,
+            rejected=after,
         )
 
     if regular is None:
@@ -193,7 +217,11 @@ def review_item(
         qty = order_quantity(item, need)
         if qty == 0:
             return decide("none", _why_nothing(need), seen)
-        return decide("propose", seen.reason, seen, qty)
+        if rejected is not None:
+            unchanged = rejected.position == current
+            if unchanged and now < rejected.at + timedelta(days=review_every_days):
+                return decide("none", "rejected_recently", seen, after=rejected)
+        return decide("propose", seen.reason, seen, qty, after=rejected)
 
     if regular.state is not ProposalState.PROPOSED:
         # the supplier is already acting on it: wait for it, never a second regular proposal

@@ -28,7 +28,10 @@ MAY: Mapping[str, frozenset[str]] = {
     "confirm": BUYERS,
     "adjust": BUYERS,
     "reject": BUYERS,
+    "cancel": BUYERS,  # a confirmed proposal, before anything is shipped
     "ship": SUPPLIERS,
+    "eta": SUPPLIERS,
+    "decline": SUPPLIERS,
     "receive": KEEPERS,
     "expire": THE_BOT,
     "resize": THE_BOT,

@@ -39,10 +39,13 @@ def waiting_for(role: str, proposals: Iterable[OpenProposal], now: datetime) -> 
     """
     found = []
     for item in proposals:
-        step = NEXT_STEP.get(item.proposal.state)
-        if step is None or not may(role, step):
-            continue
-        found.append(Waiting(item, step, _late(item, step, now), now - item.since))
+        steps = [NEXT_STEP.get(item.proposal.state)]
+        if item.proposal.state is ProposalState.SHIPPED and item.proposal.to_ship:
+            steps.append("ship")  # the rest of a part shipment is still the supplier's to send
+        for step in steps:
+            if step is None or not may(role, step):
+                continue
+            found.append(Waiting(item, step, _late(item, step, now), now - item.since))
     return sorted(found, key=lambda w: w.item.since)
 
 

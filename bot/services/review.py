@@ -23,7 +23,14 @@ from bot.services.announce import (
 )
 from bot.storage.outbox import Message, enqueue_all
 from bot.storage.plans import plans_by_item
-from bot.storage.proposals import apply, as_rule, log_creation, open_proposals, public_id
+from bot.storage.proposals import (
+    apply,
+    as_rule,
+    last_rejections,
+    log_creation,
+    open_proposals,
+    public_id,
+)
 from bot.storage.stock import stock_levels
 from bot.storage.tables import ProposalRow
 from messages.render import proposal_buttons, render_card
@@ -66,6 +73,7 @@ def review(
     ids = [a.id for a in agreements]
     levels = stock_levels(session, ids)
     proposals = open_proposals(session, ids)
+    rejections = last_rejections(session, ids)
     earliest_today = min(now.astimezone(a.tz).date() for a in agreements)
     plans = plans_by_item(session, ids, earliest_today)
 
@@ -87,6 +95,7 @@ def review(
                 plans.get(key, []),
                 local_now,
                 agreement.terms.review_every_days,
+                rejections.get(key),
             )
             if decision.action == "propose":
                 row = ProposalRow(
@@ -169,6 +178,8 @@ def proposal_card_context(
         "days_to_min": None if days is None else max(0, math.floor(days * 10) / 10),
         "daily_demand": None if cover is None else round(decision.daily_demand or 0, 1),
         "days_of_cover": None if cover is None else math.floor(cover * 10) / 10,
+        "rejected_id": decision.rejected.proposal_id if decision.rejected else "",
+        "rejected_reason": decision.rejected.reason if decision.rejected else "",
     }
 
 

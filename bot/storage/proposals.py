@@ -26,6 +26,7 @@ from vmi_rules.proposal import (
     Transition,
     TransitionRefused,
 )
+from vmi_rules.review import Rejection
 
 PUBLIC_ID = re.compile(r"^[Pp](\d{1,12})$")
 
@@ -53,6 +54,7 @@ def as_rule(row: ProposalRow) -> Proposal:
         state=ProposalState(row.state),
         urgent=row.urgent,
         received_qty=row.received_qty,
+        shipped_qty=row.shipped_qty,
         eta=row.eta,
         reject_reason=row.reject_reason,
         decided_by=row.decided_by,
@@ -69,6 +71,35 @@ def open_proposals(
     found: dict[ItemKey, list[ProposalRow]] = defaultdict(list)
     for row in session.scalars(query.order_by(col(ProposalRow.id))):
         found[(row.agreement_id, row.sku)].append(row)
+    return found
+
+
+def last_rejections(session: Session, agreement_ids: Collection[str]) -> dict[ItemKey, Rejection]:
+    """Per item, the rejection of its last closed regular proposal, when that one was rejected
+    (a later one received, expired, declined or cancelled makes it old news)."""
+    closed = select(ProposalRow).where(
+        col(ProposalRow.agreement_id).in_(list(agreement_ids)),
+        col(ProposalRow.state).not_in([s.value for s in OPEN_STATES]),
+        col(ProposalRow.urgent).is_(False),
+    )
+    last: dict[ItemKey, ProposalRow] = {}
+    for row in session.scalars(closed.order_by(col(ProposalRow.id))):
+        last[(row.agreement_id, row.sku)] = row
+    rejected = {r.id: key for key, r in last.items() if r.state == ProposalState.REJECTED.value}
+    if not rejected:
+        return {}
+    found: dict[ItemKey, Rejection] = {}
+    steps_of_them = select(ProposalTransitionRow).where(
+        col(ProposalTransitionRow.proposal_id).in_(list(rejected)),
+        col(ProposalTransitionRow.action) == "reject",
+    )
+    for step in session.scalars(steps_of_them):
+        found[rejected[step.proposal_id]] = Rejection(
+            proposal_id=public_id(step.proposal_id),
+            reason=step.note,
+            at=step.at,
+            position=step.qty,
+        )
     return found
 
 
@@ -117,6 +148,7 @@ def apply(session: Session, row: ProposalRow, transition: Transition) -> bool:
             state=after.state.value,
             qty=after.qty,
             received_qty=after.received_qty,
+            shipped_qty=after.shipped_qty,
             eta=after.eta,
             reject_reason=after.reject_reason,
             decided_by=after.decided_by,
@@ -155,7 +187,8 @@ def act(
     at: datetime,
     **options: object,
 ) -> tuple[ProposalRow, Transition]:
-    """Do `action` (confirm, adjust, reject, ship, receive, expire) on a proposal, once.
+    """Do `action` (confirm, adjust, reject, decline, cancel, ship, change_eta, receive, expire)
+    on a proposal, once.
 
     Raises `LookupError` for an unknown id and `TransitionRefused` when the rules say no
     (wrong role, already done by someone, not possible from this state, bad quantity).
@@ -170,7 +203,8 @@ def act(
         if action == "expire":
             transition = proposal.expire(at)
         else:
-            transition = getattr(proposal, action)(actor, at=at, **options)
+            method = "change_eta" if action == "eta" else action  # the step's name in the rules
+            transition = getattr(proposal, method)(actor, at=at, **options)
         if apply(session, row, transition):
             if action == "receive":
                 record_receipt(

@@ -169,6 +169,7 @@ class ProposalRow(SQLModel, table=True):
     state: str = Field(max_length=16)
     urgent: bool = False
     received_qty: int = 0
+    shipped_qty: int = 0  # shipped so far: a proposal may leave in parts
     reason: str = ""
     eta: date | None = None
     reject_reason: str = ""

@@ -1,18 +1,22 @@
 """Proposals (补货建议): the review run now, and each step of a proposal's life: confirm,
-adjust, reject, ship and receive, each done once by someone allowed to."""
+adjust, reject, decline, cancel, ship (whole or in parts), a new ETA and receive, each done
+once by someone allowed to."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.services.announce import group_messages
 from bot.services.review import review
 from bot.storage import proposals as stored_proposals
+from bot.storage.outbox import enqueue_all
 from bot.storage.stock import stock_levels
+from bot.storage.tables import ProposalRow
 from handlers.parsing import ProposalAction, Receipt, ReviewNow
 from handlers.turn import Turn
 from messages.cards import Card
 from messages.words import example, label, state_labels
-from vmi_rules.proposal import TransitionRefused, position
+from vmi_rules.proposal import ProposalState, TransitionRefused, position
 
 
 def on_review(turn: Turn, intent: ReviewNow) -> Card:
@@ -26,9 +30,18 @@ def on_review(turn: Turn, intent: ReviewNow) -> Card:
         for r in results
         if r.decision.action in ("propose", "update")
     ]
+    held = [
+        {"sku": r.item.sku, "id": r.decision.rejected.proposal_id,
+         "reason": r.decision.rejected.reason}
+        for r in results
+        if r.decision.reason == "rejected_recently" and r.decision.rejected
+    ]  # fmt: skip
     reviewed = {r.item.sku for r in results}  # the review skips items never counted
     uncounted = [i.sku for i in turn.agreement.items if i.sku not in reviewed]
-    return turn.card("review", agreement=turn.agreement.id, proposed=proposed, uncounted=uncounted)
+    return turn.card(
+        "review", agreement=turn.agreement.id, proposed=proposed, uncounted=uncounted, held=held,
+        every=turn.agreement.terms.review_every_days,
+    )  # fmt: skip
 
 
 def on_receipt(turn: Turn, intent: Receipt) -> Card:
@@ -37,19 +50,39 @@ def on_receipt(turn: Turn, intent: Receipt) -> Card:
 
 
 def on_proposal_action(turn: Turn, intent: ProposalAction) -> Card:
-    """Confirm, adjust, reject or ship a proposal: once, by someone allowed to."""
+    """Confirm, adjust, reject, decline, cancel or ship a proposal, or give it a new ETA:
+    once, by someone allowed to."""
     options: dict[str, Any] = {}
-    if intent.action == "adjust" and intent.qty is None:
+    action: str = intent.action
+    if action == "adjust" and intent.qty is None:
         # a button with no box for the number (WeCom cards): say what to type instead
         return turn.refuse("ambiguous", example=example("adjust", turn.locale, intent.proposal_id))
-    if intent.action == "adjust":
+    row = stored_proposals.get(turn.session, intent.proposal_id)
+    if row is not None and row.agreement_id == turn.agreement.id:
+        current = stored_proposals.as_rule(row)
+        if action == "cancel" and current.state is ProposalState.PROPOSED:
+            # 取消 P1 before anyone confirmed it has always meant turning it down (CONTRACT §5)
+            action = "reject"
+        if action == "ship" and intent.eta and intent.qty is None and current.to_ship == 0:
+            # "发货 P3 明天" once it is all on its way: the supplier is giving a new ETA
+            action = "eta"
+    if action == "adjust":
         options["qty"] = intent.qty
-    elif intent.action == "reject":
+    elif action in ("reject", "decline", "cancel"):
         options["reason"] = intent.reason
-    elif intent.action == "ship":
+    elif action == "ship":
         options["eta"] = intent.eta
-    shown = intent.qty if intent.action == "confirm" else None  # what the pressed card said
-    return _act(turn, intent.proposal_id, intent.action, shown_qty=shown, **options)
+        options["qty"] = intent.qty
+    elif action == "eta":
+        options["eta"] = intent.eta
+        options["today"] = turn.now.astimezone(turn.agreement.tz).date()
+    if action == "reject" and row is not None:
+        # the position the rejection leaves, which the next review compares with
+        options["position_left"] = (
+            standing(turn, row.sku)[1] - stored_proposals.as_rule(row).outstanding
+        )
+    shown = intent.qty if action == "confirm" else None  # what the pressed card said
+    return _act(turn, intent.proposal_id, action, shown_qty=shown, **options)
 
 
 def _act(
@@ -73,6 +106,25 @@ def _act(
     except TransitionRefused as refused:
         if refused.reason == "bad_quantity":
             return turn.refuse("bad_quantity", detail=str(options.get("qty")))
+        pid = proposal_id.upper()
+        if refused.reason == "needs_reason":
+            hint = "reject_reason" if action == "reject" else action
+            return turn.refuse(
+                "needs_reason", proposal_id=pid, intent_label=label(action, turn.locale),
+                example=example(hint, turn.locale, pid),
+            )  # fmt: skip
+        if refused.reason == "over_ship":
+            left = stored_proposals.as_rule(row).to_ship
+            return turn.refuse(
+                "over_ship", proposal_id=pid, detail=str(options.get("qty")), left=left,
+                example=example("ship", turn.locale, pid) + f" {left}",
+            )  # fmt: skip
+        if refused.reason == "past_eta":
+            eta = options["eta"]
+            return turn.refuse(
+                "past_eta", proposal_id=pid, detail=eta.isoformat(),
+                example=example("eta", turn.locale, pid),
+            )  # fmt: skip
         return turn.refuse(
             refused.reason,
             proposal_id=proposal_id.upper(),
@@ -83,7 +135,8 @@ def _act(
     item = turn.agreement.item(row.sku)
     assert item is not None
     on_hand, current = standing(turn, item.sku)
-    return turn.card(
+    after = transition.after
+    card = turn.card(
         "proposal_action",
         action=action,
         proposal_id=stored_proposals.public_id(row.id),
@@ -100,9 +153,30 @@ def _act(
         position=current,
         min=item.min,
         max=item.max,
-        outstanding=transition.after.outstanding,
-        over=max(0, transition.after.received_qty - transition.after.qty),
+        outstanding=after.outstanding,
+        over=max(0, after.received_qty - after.qty),
+        shipped=transition.qty if action == "ship" else 0,
+        shipped_qty=after.shipped_qty,
+        to_ship=after.to_ship,
+        previous_eta=transition.before.eta.isoformat() if transition.before.eta else "",
     )
+    if action in _BOTH_SIDES:
+        tell_the_group(turn, row, card)
+    return card
+
+
+# Steps the other side must hear of even when they were said in a private chat.
+_BOTH_SIDES = frozenset({"decline", "cancel", "eta"})
+
+
+def tell_the_group(turn: Turn, row: ProposalRow, card: Card) -> None:
+    """Post a step's card to the agreement's group chats, but not where it was said: the
+    reply says it there."""
+    asked_in = (turn.incoming.platform, turn.incoming.chat)
+    key = f"proposal-step:{row.id}:v{row.version}"
+    everywhere = group_messages(turn.config, turn.agreement, card, turn.now, turn.platforms, key)
+    elsewhere = [m for m in everywhere if (m.destination.platform, m.destination.chat) != asked_in]
+    enqueue_all(turn.session, elsewhere)
 
 
 def standing(turn: Turn, sku: str) -> tuple[int, int]:

@@ -50,6 +50,8 @@ def on_todo(turn: Turn, intent: Todo) -> Card:
                 "unit": item.unit if item else "",
                 "qty": proposal.qty,
                 "received_qty": proposal.received_qty,
+                "shipped_qty": proposal.shipped_qty,
+                "to_ship": proposal.to_ship,
                 "eta": proposal.eta.strftime("%m-%d") if proposal.eta else "",
                 "waited": _duration(wait.age, turn.locale),
                 "late": wait.late,
@@ -84,6 +86,8 @@ def on_history(turn: Turn, intent: History) -> Card:
         received_qty=row.received_qty,
         eta=row.eta.isoformat() if row.eta else "",
         steps=shown,
+        shipped_qty=row.shipped_qty,
+        to_ship=stored_proposals.as_rule(row).to_ship,
     )
 
 

@@ -64,7 +64,7 @@ class Emergency:
     qty: int
 
 
-Action = Literal["confirm", "adjust", "reject", "ship"]
+Action = Literal["confirm", "adjust", "reject", "ship", "decline", "cancel", "eta"]
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
 # When several action words meet, the more specific wins:
 # 确认收货 is a receipt, 确认发货 a shipment.
 _ACTIONS: tuple[Action | Literal["receipt"], ...] = (
+    "decline",
+    "cancel",
     "reject",
     "ship",
     "receipt",
@@ -368,11 +370,13 @@ def _demand(msg: Message, make: type[Plan] | type[Emergency], hint: str) -> Inte
 
 
 def _proposal(msg: Message, today: date) -> Intent | Refusal:
-    """确认 / 调整 / 拒绝 / 发货 / 入库 + P1."""
+    """确认 / 调整 / 拒绝 / 发货 / 入库 / 无法供货 / 取消 + P1, and "P1 预计 12-05"."""
     families = msg.families
     action = next((a for a in _ACTIONS if a in families), None)
     if action is None and msg.has("yes"):
         action = "confirm"  # "ok P1", "好的 P1"
+    if action is None and families & {"eta", "plan"} and not msg.of("item") and not _asks(msg):
+        action = "eta"  # "P1 预计 12-05", "P1 eta 12-05": the goods now arrive then
     ids = list(dict.fromkeys(str(tok.value) for tok in msg.of("pid")))
     if action is not None and msg.of("item") and families & {"count", "withdrawal"}:
         # "P1 入库后 6205 库存 95": the 95 is a count, not a partial receipt.
@@ -386,11 +390,11 @@ def _proposal(msg: Message, today: date) -> Intent | Refusal:
     if len(ids) > 1:
         return Refusal("ambiguous", detail=" ".join(ids), hint=action)
     proposal_id = ids[0]
-    if action == "reject":
-        return ProposalAction("reject", proposal_id, reason=_reason(msg))
+    if action in ("reject", "decline", "cancel"):
+        return ProposalAction(action, proposal_id, reason=_reason(msg))
     numbers = msg.of("num")
     eta: date | None = None
-    if action == "ship":
+    if action in ("ship", "eta"):
         eta_or_refusal = _eta(msg, numbers, today)
         if isinstance(eta_or_refusal, Refusal):
             return eta_or_refusal
@@ -403,6 +407,10 @@ def _proposal(msg: Message, today: date) -> Intent | Refusal:
         if isinstance(qty_or_refusal, Refusal):
             return qty_or_refusal
         qty = qty_or_refusal
+    if action == "eta":
+        if eta is None or qty is not None:
+            return Refusal("ambiguous", detail=proposal_id, hint="eta")  # when, then?
+        return ProposalAction("eta", proposal_id, eta=eta)
     if action == "receipt":
         return Receipt(proposal_id, qty)
     if action == "ship":
@@ -447,7 +455,11 @@ _EDGE = " \t\n,.;:!?、。()[]{}【】<>\"'-~·"
 
 def _reason(msg: Message) -> str:
     """The words after "拒绝 P1" (or before, if nothing follows), as typed."""
-    verb = next(tok for tok in msg.tokens if tok.kind == "kw" and tok.family == "reject")
+    verb = next(
+        tok
+        for tok in msg.tokens
+        if tok.kind == "kw" and tok.family in ("reject", "decline", "cancel")
+    )
     pid = msg.of("pid")[0]
     after = msg.raw[max(verb.end, pid.end) :].strip(_EDGE)
     text = after or msg.raw[: min(verb.start, pid.start)].strip(_EDGE)

@@ -26,7 +26,8 @@ LANGUAGES = ("zh", "en")
 INTENT_FAMILIES = frozenset(
     {
         "help", "review", "status", "todo", "undo", "correction", "count", "withdrawal",
-        "receipt", "plan", "emergency", "confirm", "adjust", "reject", "ship",
+        "receipt", "plan", "emergency", "confirm", "adjust", "reject", "ship", "decline",
+        "cancel", "eta",
     }
 )  # fmt: skip
 # Words that are no intent: agreement, question, "the old value", filler and thanks.

@@ -148,6 +148,9 @@ def test_allowed_roles_per_action() -> None:
         "receive": {"warehouse", "admin"},
         "expire": {"system"},
         "resize": {"system"},
+        "eta": {"supplier", "admin"},
+        "decline": {"supplier", "admin"},
+        "cancel": {"buyer", "admin"},
     } == ALLOWED_ROLES
 
 
