@@ -322,6 +322,26 @@ def undo_last(
     return Undone("withdrawal", mine.sku, mine.qty, mine.qty)
 
 
+def recorded_after(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    at: datetime,
+    kinds: Collection[str] | None = None,
+) -> LedgerRow | None:
+    """The item's latest live row dated after `at` (of `kinds`, when given): what a back-dated
+    entry would land before."""
+    query = select(LedgerRow).where(
+        col(LedgerRow.agreement_id) == agreement_id,
+        col(LedgerRow.sku) == sku,
+        col(LedgerRow.at) > at,
+        _live(LedgerRow),
+    )
+    if kinds is not None:
+        query = query.where(col(LedgerRow.kind).in_(list(kinds)))
+    return session.scalars(query.order_by(col(LedgerRow.at).desc()).limit(1)).first()
+
+
 def movement_after_count(session: Session, agreement_id: str, sku: str) -> LedgerRow | None:
     """What was recorded of the item after its latest count (which then can no longer be
     corrected), or None."""

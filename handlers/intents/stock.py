@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time
 
 from bot.storage import proposals as stored_proposals
 from bot.storage.stock import (
@@ -10,14 +11,22 @@ from bot.storage.stock import (
     movement_after_count,
     record_count,
     record_withdrawal,
+    recorded_after,
     stock_levels,
     undo_last,
 )
 from handlers.parsing import Correction, Count, ItemQty, Undo, Withdrawal
+from handlers.parsing.readers import BACK_DAYS
 from handlers.turn import Turn
 from messages.cards import Card
 from messages.words import example
 from vmi_rules.ledger import CountOutcome
+from vmi_rules.settlement import settlement_period
+
+# A back-dated entry is booked at the end of that day's business: the keeper named the day,
+# not the hour, and what the day ended with is what a count of that day means; it also keeps
+# the entry after everything else recorded that day and inside that day's settlement period.
+END_OF_DAY = time(23, 59, 59)
 
 
 def on_count(turn: Turn, intent: Count | Correction) -> Card:
@@ -27,6 +36,10 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     billed.
     """
     correction = isinstance(intent, Correction)
+    on = None if correction else intent.on  # type: ignore[union-attr]
+    at = _dated(turn, on, "count", (line.sku for line in intent.lines))
+    if isinstance(at, Card):
+        return at
     if correction:  # every line checked before any is written: all of the message or none
         for line in intent.lines:
             moved = movement_after_count(turn.session, turn.agreement.id, line.sku)
@@ -39,14 +52,48 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     unbilled: dict[str, int] = {}
     for line in intent.lines:
         recorded = record_count(
-            turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
+            turn.session, turn.agreement.id, line.sku, line.qty, at,
             member_id=turn.member.id, inbox_id=turn.inbox_id, correction=correction,
             time_doubted=turn.incoming.time_doubted,
         )  # fmt: skip
         outcomes[line.sku] = recorded.outcome
         unbilled[line.sku] = recorded.unbilled
     kind = "correction" if correction else "count"
-    return _stock_card(turn, kind, intent.lines, outcomes, unbilled)
+    return _stock_card(turn, kind, intent.lines, outcomes, unbilled, on=on)
+
+
+def _dated(turn: Turn, on: date | None, kind: str, skus: Iterable[str]) -> datetime | Card:
+    """When an entry is booked: now, or the end of the day it names; or why it cannot be.
+
+    A back-dated entry goes at most BACK_DAYS back and not into a period already settled. A
+    count must be the item's latest entry (a count before later ones would infer a withdrawal
+    from the wrong book), and a withdrawal must come after the latest count (which already
+    holds it: it would be billed twice).
+    """
+    if on is None:
+        return turn.now
+    tz = turn.agreement.tz
+    local_now = turn.now.astimezone(tz)
+    day = on.strftime("%m-%d")
+    example_text = example(kind, turn.locale)
+    if (local_now.date() - on).days > BACK_DAYS:
+        return turn.refuse("too_far_back", detail=day, days=BACK_DAYS, example=example_text)
+    at = datetime.combine(on, END_OF_DAY, tzinfo=tz)
+    _, cutoff = settlement_period(local_now, turn.agreement.terms.settlement_day)
+    if at < cutoff:  # that period's statement is out: the entry would never be billed
+        return turn.refuse("settled_period", detail=day, cutoff=cutoff.strftime("%m-%d"),
+                           example=example_text)  # fmt: skip
+    for sku in skus:
+        later = recorded_after(turn.session, turn.agreement.id, sku, at,
+                               kinds=None if kind == "count" else ("count",))  # fmt: skip
+        if later is not None:
+            return turn.refuse(
+                "recorded_later", detail=sku, day=day, moved=later.kind, kind=kind,
+                later=later.at.replace(tzinfo=later.at.tzinfo or UTC).astimezone(tz)
+                .strftime("%m-%d %H:%M"),
+                example=example("count", turn.locale).replace("6205", sku),
+            )  # fmt: skip
+    return at.astimezone(UTC)
 
 
 def on_undo(turn: Turn, intent: Undo) -> Card:
@@ -78,6 +125,9 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
 
 def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
     """Record withdrawals (领用) posted explicitly; never more than is on hand."""
+    at = _dated(turn, intent.on, "withdrawal", (line.sku for line in intent.lines))
+    if isinstance(at, Card):
+        return at
     levels = stock_levels(turn.session, [turn.agreement.id], [line.sku for line in intent.lines])
     for line in intent.lines:
         level = levels.get((turn.agreement.id, line.sku))
@@ -90,11 +140,11 @@ def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
             )  # fmt: skip
     for line in intent.lines:
         record_withdrawal(
-            turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
+            turn.session, turn.agreement.id, line.sku, line.qty, at,
             member_id=turn.member.id, inbox_id=turn.inbox_id,
             time_doubted=turn.incoming.time_doubted,
         )  # fmt: skip
-    return _stock_card(turn, "withdrawal", intent.lines, {})
+    return _stock_card(turn, "withdrawal", intent.lines, {}, on=intent.on)
 
 
 def _stock_card(
@@ -103,6 +153,7 @@ def _stock_card(
     lines: tuple[ItemQty, ...],
     outcomes: Mapping[str, CountOutcome],
     unbilled: Mapping[str, int] | None = None,
+    on: date | None = None,
 ) -> Card:
     levels = stock_levels(turn.session, [turn.agreement.id])
     open_rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id])
@@ -128,4 +179,4 @@ def _stock_card(
             }
         )
     return turn.card("stock", kind=kind, lines=shown, time_doubted=turn.incoming.time_doubted,
-                     received_at=turn.now.astimezone(turn.agreement.tz))  # fmt: skip
+                     received_at=turn.now.astimezone(turn.agreement.tz), on=on)  # fmt: skip
