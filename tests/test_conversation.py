@@ -588,7 +588,7 @@ def test_a_guess_is_not_recorded_and_the_reply_asks_for_the_exact_count(
     before = state(rt)
     [reply] = say(rt, "keeper", text)
     assert reply.refusal and reply.title == "估计的数不记录"
-    assert f"「{word}」是估计或听来的数，没有记录" in reply.lines[0]
+    assert f"这条写了「{word}」，是估计或听别人说的数，没有记录" in reply.lines[0]
     assert any("6205" in line for line in reply.lines if line.startswith("可以这样写"))
     assert "比账面少" not in " ".join(reply.lines)
     assert state(rt) == before
@@ -664,6 +664,15 @@ def test_a_back_dated_withdrawal_after_the_latest_count_is_booked_on_its_day(rt:
     assert reply.lines[0] == "记在 2026-11-19（那天结束时），按这一天结算"
     assert "现有 55 件" in reply.lines[1]
     assert ledger(rt)[-1] == ("withdrawal", 5, "11-19 23:59")
+
+
+def test_a_back_dated_withdrawal_typed_today_can_be_undone(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 60", at=T0 - timedelta(days=3))
+    say(rt, "keeper", "昨天 领用 6205 50")
+    [undone] = say(rt, "keeper", "撤销")
+    assert not undone.refusal and "50" in " ".join(undone.lines)
+    [status] = say(rt, "keeper", "6205 库存?")
+    assert any("60" in line for line in status.lines)
 
 
 def test_a_back_dated_withdrawal_before_the_latest_count_is_refused(rt: Runtime) -> None:
