@@ -743,3 +743,17 @@ def test_the_example_names_the_open_proposal_not_p1(rt: Runtime) -> None:
         "可以这样写：入库 P2",
     )
     assert confirm.lines[-1] == "可以这样写：确认 P2"
+
+
+def test_examples_name_the_agreements_own_items(tmp_path: Path) -> None:
+    other = tmp_path / "6301.toml"
+    other.write_text(EXAMPLE.read_text(encoding="utf-8").replace("6205", "6301"), encoding="utf-8")
+    rt3 = start(str(other), f"sqlite:///{tmp_path / '6301.sqlite'}")
+    replies = [
+        reply
+        for text in ("库存 45", "6301 大概 40", "11-10 6301 库存 5", "撤销")
+        for reply in say(rt3, "keeper", text, chat="plant-6301")
+    ]
+    assert [r.lines[-1] for r in replies] == ["可以这样写：6301 库存 45"] * 4
+    assert "还差物料：「45」是哪个物料的？" in replies[0].lines[0]
+    assert state(rt3) == (0, 0, 0)

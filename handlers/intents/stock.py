@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 
 from bot.storage import proposals as stored_proposals
@@ -37,7 +37,7 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     """
     correction = isinstance(intent, Correction)
     on = None if correction else intent.on  # type: ignore[union-attr]
-    at = _dated(turn, on, "count", (line.sku for line in intent.lines))
+    at = _dated(turn, on, "count", [line.sku for line in intent.lines])
     if isinstance(at, Card):
         return at
     if correction:  # every line checked before any is written: all of the message or none
@@ -62,7 +62,7 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     return _stock_card(turn, kind, intent.lines, outcomes, unbilled, on=on)
 
 
-def _dated(turn: Turn, on: date | None, kind: str, skus: Iterable[str]) -> datetime | Card:
+def _dated(turn: Turn, on: date | None, kind: str, skus: list[str]) -> datetime | Card:
     """When an entry is booked: now, or the end of the day it names; or why it cannot be.
 
     A back-dated entry goes at most BACK_DAYS back and not into a period already settled. A
@@ -75,7 +75,7 @@ def _dated(turn: Turn, on: date | None, kind: str, skus: Iterable[str]) -> datet
     tz = turn.agreement.tz
     local_now = turn.now.astimezone(tz)
     day = on.strftime("%m-%d")
-    example_text = example(kind, turn.locale)
+    example_text = example(kind, turn.locale).replace("6205", skus[0])
     if (local_now.date() - on).days > BACK_DAYS:
         return turn.refuse("too_far_back", detail=day, days=BACK_DAYS, example=example_text)
     at = datetime.combine(on, END_OF_DAY, tzinfo=tz)
@@ -105,9 +105,9 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
         undone = undo_last(turn.session, turn.agreement.id, turn.member.id, today, turn.now,
                            inbox_id=turn.inbox_id)  # fmt: skip
     except MovedSince as moved:
-        return turn.refuse("undo_moved", moved=moved.kind, example=example("count", turn.locale))
+        return turn.refuse("undo_moved", moved=moved.kind, example=_count_example(turn))
     if undone is None:
-        return turn.refuse("nothing_to_undo", example=example("count", turn.locale))
+        return turn.refuse("nothing_to_undo", example=_count_example(turn))
     item = turn.agreement.item(undone.sku)
     level = stock_levels(turn.session, [turn.agreement.id], [undone.sku]).get(
         (turn.agreement.id, undone.sku)
@@ -123,9 +123,15 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
     )
 
 
+def _count_example(turn: Turn) -> str:
+    """A count of this agreement's first item, as the example to type."""
+    items = turn.agreement.items
+    return example("count", turn.locale).replace("6205", items[0].sku if items else "6205")
+
+
 def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
     """Record withdrawals (领用) posted explicitly; never more than is on hand."""
-    at = _dated(turn, intent.on, "withdrawal", (line.sku for line in intent.lines))
+    at = _dated(turn, intent.on, "withdrawal", [line.sku for line in intent.lines])
     if isinstance(at, Card):
         return at
     levels = stock_levels(turn.session, [turn.agreement.id], [line.sku for line in intent.lines])
