@@ -36,7 +36,7 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     billed.
     """
     correction = isinstance(intent, Correction)
-    on = None if correction else intent.on  # type: ignore[union-attr]
+    on = intent.on if isinstance(intent, Count) else None  # a correction keeps the count's day
     at = _dated(turn, on, "count", [line.sku for line in intent.lines])
     if isinstance(at, Card):
         return at

@@ -249,20 +249,17 @@ def _without_row_numbers(msg: Message, sequence: list[Tok]) -> list[Tok]:
     """
     kept: list[Tok] = []
     for index, tok in enumerate(sequence):
-        nxt = sequence[index + 1 : index + 3]
+        rest = sequence[index + 1 : index + 3]
         line = _line_of(msg, tok)
-        first = index == 0 or _line_of(msg, sequence[index - 1]) != line
         if (
             tok.kind == "num"
-            and first
-            and len(tok.text) <= 3
             and tok.text.isdigit()
-            and [t.kind for t in nxt][:1] in (["item"], ["code"])
-            and len(nxt) == 2
-            and nxt[1].kind == "num"
-            and all(_line_of(msg, t) == line for t in nxt)
+            and len(tok.text) <= 3
+            and (index == 0 or _line_of(msg, sequence[index - 1]) != line)
+            and [t.kind for t in rest] in (["item", "num"], ["code", "num"])
+            and all(_line_of(msg, t) == line for t in rest)
         ):
-            continue
+            continue  # the row's number, not a quantity
         kept.append(tok)
     return kept
 
@@ -343,11 +340,11 @@ def _item_lines(
         return lines
     rows = tuple(ItemQty(sku, qty) for sku, qty in lines)
     if make is Correction or today is None:
-        return make(rows)
+        return make(rows)  # a correction puts the latest count right: it has no day of its own
     on = _day_named(msg, hint, today)
     if isinstance(on, Refusal):
         return on
-    return make(rows, on=on)  # type: ignore[call-arg]
+    return Count(rows, on=on) if make is Count else Withdrawal(rows, on=on)
 
 
 def _doubt(msg: Message, hint: str) -> Intent | Refusal | None:
