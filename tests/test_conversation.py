@@ -699,6 +699,14 @@ def test_future_and_too_old_dates_are_refused(rt: Runtime, text: str, title: str
     assert state(rt) == before
 
 
+def test_seven_days_back_is_the_limit(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 60", at=T0 - timedelta(days=10))
+    [too_old] = say(rt, "keeper", "11-13 领用 6205 5")
+    assert too_old.title == "补记太早了" and "11-13 已经超过 7 天" in too_old.lines[0]
+    [booked] = say(rt, "keeper", "11-14 领用 6205 5")
+    assert booked.lines[0] == "记在 2026-11-14（那天结束时），按这一天结算"
+
+
 def test_a_back_dated_withdrawal_is_billed_in_the_period_of_its_day(rt: Runtime) -> None:
     say(rt, "keeper", "6205 库存 60", at=T0 - timedelta(days=1))  # 11-20
     say(rt, "keeper", "昨天 领用 6205 5", at=shanghai(2026, 11, 24, 10, 0))  # 11-23
