@@ -16,7 +16,6 @@ from bot.storage.stock import (
     undo_last,
 )
 from handlers.parsing import Correction, Count, ItemQty, Undo, Withdrawal
-from handlers.parsing.readers import BACK_DAYS
 from handlers.turn import Turn
 from messages.cards import Card
 from messages.words import example
@@ -27,6 +26,8 @@ from vmi_rules.settlement import settlement_period
 # not the hour, and what the day ended with is what a count of that day means; it also keeps
 # the entry after everything else recorded that day and inside that day's settlement period.
 END_OF_DAY = time(23, 59, 59)
+# How far back an entry may be dated: a week of a keeper's paper notes, no more.
+BACK_DAYS = 7
 
 
 def on_count(turn: Turn, intent: Count | Correction) -> Card:

@@ -359,10 +359,6 @@ def _doubt(msg: Message, hint: str) -> Intent | Refusal | None:
     return None
 
 
-# How far back an entry may be dated; older ones are the month's books, settled by then.
-BACK_DAYS = 7
-
-
 def _day_named(msg: Message, hint: str, today: date) -> date | Refusal | None:
     """The day a count or withdrawal names ("昨天", "11-30"), None for today; a future day, a
     day that does not exist or two different days are refused."""
