@@ -208,12 +208,34 @@ def refusal_card(turn: Turn, refusal: Refusal) -> Card:
     reason: str = refusal.reason  # the card has more reasons than the parser
     if reason == "bad_period" and _has_passed(refusal.detail, turn):
         reason = "past_period"  # a real period, only over: say that, not "unreadable"
+    open_ids = _open_ids(turn)
     return turn.refuse(
         reason,
         detail=refusal.detail,
-        example=example(refusal.hint, turn.locale),
+        example=_example_of(turn, refusal, open_ids),
         limit=f"{MAX_TEXT:,}",  # for too_long: the most a message may have
+        missing=refusal.missing,
+        open_ids=open_ids,
     )
+
+
+def _open_ids(turn: Turn) -> list[str]:
+    """The agreement's open proposals, oldest first, as people type them (P6)."""
+    rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id])
+    ids = sorted(row.id for found in rows.values() for row in found if row.id is not None)
+    return [stored_proposals.public_id(i) for i in ids]
+
+
+def _example_of(turn: Turn, refusal: Refusal, open_ids: list[str]) -> str:
+    """What to type, built from what is there: the item named (or the agreement's first), the
+    open proposal (an example naming P1 when only P6 is open sends people the wrong way)."""
+    text = example(refusal.hint, turn.locale)
+    if "P1" in text and not open_ids:
+        return ""  # no proposal is open: an id-shaped example would name one that is not
+    text = text.replace("P1", open_ids[0]) if open_ids else text
+    items = turn.agreement.items
+    sku = refusal.sku or (items[0].sku if items else "6205")
+    return text.replace("6205", sku)
 
 
 def _has_passed(text: str, turn: Turn) -> bool:

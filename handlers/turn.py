@@ -46,7 +46,8 @@ class Turn:
 
     def refuse(self, reason: str, **context: Any) -> Card:
         """A refusal card: why, and what to type instead."""
-        defaults = {"detail": "", "example": "", "items": item_labels(self.agreement)}
+        defaults = {"detail": "", "example": "", "items": item_labels(self.agreement),
+                    "missing": "", "open_ids": []}  # fmt: skip
         return self.card("refusal", reason=reason, **{**defaults, **context})
 
 

@@ -27,14 +27,16 @@ ITEM_6206 = (
 SEED_NOW = "2026-11-21T10:00:00+08:00"
 
 
-def converse(tmp_path: Path, lines: list[str], locale: str = "zh") -> list[tuple[str, str]]:
+def converse(
+    tmp_path: Path, lines: list[str], locale: str = "zh", now: str = SEED_NOW
+) -> list[tuple[str, str]]:
     """Type the lines (as keeper first, on the seed's clock); each with the bot's answer to it."""
     config = tmp_path / f"{locale}.toml"
     text = EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', f'locale = "{locale}"')
     config.write_text(text + ITEM_6206, encoding="utf-8")
     done = subprocess.run(
         [VMI_BOT, "--config", str(config), "--db", f"sqlite:///{tmp_path / 'vmi.sqlite'}",
-         "chat", "--as", "keeper", "--now", SEED_NOW],
+         "chat", "--as", "keeper", "--now", now],
         input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -141,3 +143,17 @@ def test_each_refusal_says_why_and_changes_nothing(
     for fragment in expected:
         assert fragment in answer, answer
     assert "现有 0 件" in status and "P1" not in status
+
+
+def test_the_back_dated_examples_are_booked_on_their_day(tmp_path: Path) -> None:
+    today = "2026-12-01T09:00:00+08:00"
+    (tmp_path / "counted").mkdir()
+    (tmp_path / "fresh").mkdir()
+    said = converse(
+        tmp_path / "counted", ["6205 库存 90", "昨天 6205 库存 80", "11-30 领用 6205 10"], now=today
+    )
+    # today's 90 came after both: neither is booked (the count of today already holds them)
+    assert all("那天之后已有新记录" in reply for _, reply in said[1:])
+    said = converse(tmp_path / "fresh", ["昨天 6205 库存 80", "11-30 领用 6205 10"], now=today)
+    assert "记在 2026-11-30（那天结束时）" in said[0][1] and "现有 80 件" in said[0][1]
+    assert "记在 2026-11-30（那天结束时）" in said[1][1] and "现有 70 件" in said[1][1]

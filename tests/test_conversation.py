@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,14 @@ from sqlalchemy import func, select
 
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
+from bot.services.settlement import statement
 from bot.storage.db import transaction
 from bot.storage.tables import DemandPlanRow, LedgerRow, OutboxRow, ProposalRow
 from handlers.conversation import handle
 from handlers.incoming import ButtonPress, Incoming
 from handlers.parsing import Refusal, parse
 from messages.cards import Card
-from tests.support import EXAMPLE, shanghai
+from tests.support import EXAMPLE, SHANGHAI, shanghai
 
 T0 = shanghai(2026, 11, 21, 10, 0)
 _ids = itertools.count(1)
@@ -53,6 +54,7 @@ def say(
     addressed: bool = True,
     platform: str = "console",
     chat: str = "plant-6205",
+    at: datetime = T0,
 ) -> list[Card]:
     """One message; the replies it queued."""
     with transaction(rt.engine) as s:
@@ -65,7 +67,7 @@ def say(
             chat=chat,
             sender=sender,
             message_id=message_id or f"m{next(_ids)}",
-            at=T0,
+            at=at,
             text=text,
             button=button,
             direct=direct,
@@ -602,3 +604,218 @@ def test_a_held_count_is_recorded_once_by_its_button_and_only_while_nothing_came
     assert replaced.title == "已记录盘点"
     [gone] = say(rt, "keeper", "确认盘点")
     assert gone.title == "没有待确认的盘点"
+
+
+# --- questions and guesses change nothing ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["6205 库存 45?", "6205 库存 45？", "6205 库存是45吗", "6205 还有多少", "领用 6205 10 吗"],
+)
+def test_a_question_about_an_item_is_answered_with_its_figures_and_records_nothing(
+    rt: Runtime, text: str
+) -> None:
+    say(rt, "keeper", "6205 库存 60")
+    before = state(rt)
+    [reply] = say(rt, "keeper", text)
+    assert reply.title.startswith("库存状态") and not reply.refusal
+    assert any("60" in line for line in reply.lines)
+    assert state(rt) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("老王说6205还剩40个左右", "说"),
+        ("6205 大概 40", "大概"),
+        ("6205 约40件", "约"),
+        ("6205 库存 40 左右", "左右"),
+        ("领用 6205 差不多 10", "差不多"),
+    ],
+)
+def test_a_guess_is_not_recorded_and_the_reply_asks_for_the_exact_count(
+    rt: Runtime, text: str, word: str
+) -> None:
+    say(rt, "keeper", "6205 库存 60")
+    before = state(rt)
+    [reply] = say(rt, "keeper", text)
+    assert reply.refusal and reply.title == "估计的数不记录"
+    assert f"这条写了「{word}」，是估计或听别人说的数，没有记录" in reply.lines[0]
+    assert any("6205" in line for line in reply.lines if line.startswith("可以这样写"))
+    assert "比账面少" not in " ".join(reply.lines)
+    assert state(rt) == before
+
+
+def test_words_after_a_count_are_not_called_an_item_and_nothing_is_recorded(rt: Runtime) -> None:
+    [reply] = say(rt, "keeper", "6205 库存 98 其中坏了5个")
+    assert reply.refusal and reply.title == "这句话还有别的数"
+    assert "「其中坏了5个」没有记录" in reply.lines[0]
+    assert "不是本协议的物料" not in " ".join(reply.lines)
+    assert any(line == "可以这样写：6205 库存 45" for line in reply.lines)
+    assert state(rt) == (0, 0, 0)
+
+
+def test_questions_and_guesses_in_english(rt: Runtime, tmp_path: Path) -> None:
+    english = tmp_path / "en.toml"
+    english.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"'),
+        encoding="utf-8",
+    )
+    rt_en = start(str(english), f"sqlite:///{tmp_path / 'en.sqlite'}")
+    say(rt_en, "keeper", "stock 6205 60")
+    before = state(rt_en)
+    [asked] = say(rt_en, "keeper", "is it 45 for 6205")
+    assert not asked.refusal and "60" in " ".join(asked.lines)
+    [guess] = say(rt_en, "keeper", "stock 6205 about 40")
+    assert guess.title == "A guess is not recorded"
+    assert '"about" makes it a guess' in guess.lines[0]
+    assert state(rt_en) == before
+
+
+# --- back-dated entries -------------------------------------------------------------------------
+
+
+def ledger(rt: Runtime) -> list[tuple[str, int, str]]:
+    """Every ledger row: kind, qty and its Shanghai date and time."""
+    with transaction(rt.engine) as s:
+        rows = s.execute(select(LedgerRow.kind, LedgerRow.qty, LedgerRow.at).order_by(LedgerRow.id))
+        return [(kind, qty, shanghai_time(at)) for kind, qty, at in rows]
+
+
+def shanghai_time(at: datetime) -> str:
+    """A stored time (SQLite hands it back without a zone: it is UTC) in Shanghai."""
+    return (
+        (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(SHANGHAI).strftime("%m-%d %H:%M")
+    )
+
+
+def test_a_count_of_yesterday_is_booked_at_that_days_end_against_the_book_of_then(
+    rt: Runtime,
+) -> None:
+    say(rt, "keeper", "6205 库存 60", at=T0 - timedelta(days=3))
+    [reply] = say(rt, "keeper", "昨天 6205 库存 50")
+    assert reply.title == "已记录盘点"
+    assert reply.lines[0] == "记在 2026-11-20（那天结束时），按这一天结算"
+    assert any("比账面少 10 件，记为领用" in line for line in reply.lines)
+    assert ledger(rt)[1:] == [("withdrawal", 10, "11-20 23:59"), ("count", 50, "11-20 23:59")]
+
+
+def test_a_back_dated_count_with_later_entries_is_refused(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 60", at=T0 - timedelta(hours=1))
+    before = state(rt)
+    [reply] = say(rt, "keeper", "昨天 6205 库存 50")
+    assert reply.refusal and reply.title == "那天之后已有新记录"
+    assert "6205 在 11-20 之后已经记了盘点（11-21 09:00）" in reply.lines[0]
+    assert state(rt) == before
+
+
+def test_a_back_dated_withdrawal_after_the_latest_count_is_booked_on_its_day(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 60", at=T0 - timedelta(days=3))
+    [reply] = say(rt, "keeper", "前天 领用 6205 5")
+    assert reply.title == "已记录领用"
+    assert reply.lines[0] == "记在 2026-11-19（那天结束时），按这一天结算"
+    assert "现有 55 件" in reply.lines[1]
+    assert ledger(rt)[-1] == ("withdrawal", 5, "11-19 23:59")
+
+
+def test_a_back_dated_withdrawal_typed_today_can_be_undone(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 60", at=T0 - timedelta(days=3))
+    say(rt, "keeper", "昨天 领用 6205 50")
+    [undone] = say(rt, "keeper", "撤销")
+    assert not undone.refusal and "50" in " ".join(undone.lines)
+    [status] = say(rt, "keeper", "6205 库存?")
+    assert any("60" in line for line in status.lines)
+
+
+def test_a_back_dated_withdrawal_before_the_latest_count_is_refused(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 60", at=T0 - timedelta(hours=1))
+    before = state(rt)
+    [reply] = say(rt, "keeper", "11-19 领用 6205 5")
+    assert reply.refusal and "重复计费" in reply.lines[0]
+    assert state(rt) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("明天 6205 库存 50", "这一天还没到"),
+        ("11-30 领用 6205 5", "这一天还没到"),
+        ("11-10 6205 库存 50", "补记太早了"),
+    ],
+)
+def test_future_and_too_old_dates_are_refused(rt: Runtime, text: str, title: str) -> None:
+    say(rt, "keeper", "6205 库存 60", at=T0 - timedelta(days=20))
+    before = state(rt)
+    [reply] = say(rt, "keeper", text)
+    assert reply.refusal and reply.title == title
+    assert state(rt) == before
+
+
+def test_seven_days_back_is_the_limit(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 60", at=T0 - timedelta(days=10))
+    [too_old] = say(rt, "keeper", "11-13 领用 6205 5")
+    assert too_old.title == "补记太早了" and "11-13 已经超过 7 天" in too_old.lines[0]
+    [booked] = say(rt, "keeper", "11-14 领用 6205 5")
+    assert booked.lines[0] == "记在 2026-11-14（那天结束时），按这一天结算"
+
+
+def test_a_back_dated_withdrawal_is_billed_in_the_period_of_its_day(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 60", at=T0 - timedelta(days=1))  # 11-20
+    say(rt, "keeper", "昨天 领用 6205 5", at=shanghai(2026, 11, 24, 10, 0))  # 11-23
+    say(rt, "keeper", "领用 6205 3", at=shanghai(2026, 11, 25, 9, 0))  # the next period
+    [refused] = say(rt, "keeper", "昨天 领用 6205 2", at=shanghai(2026, 11, 25, 9, 5))
+    assert refused.title == "那段时间已经结算" and "11-25 结算之前" in refused.lines[0]
+    with transaction(rt.engine) as s:
+        billed = statement(s, rt.config.agreements[0], shanghai(2026, 11, 25, 12, 0))
+    assert [line.settlement.qty for line in billed.lines] == [5]
+
+
+# --- pasted sheets and what is missing -----------------------------------------------------------
+
+
+def test_a_pasted_sheet_with_title_header_row_numbers_and_blank_rows_is_a_count(
+    rt: Runtime,
+) -> None:
+    [reply] = say(rt, "keeper", "VMI库存表\n序号\t料号\t库存\n1\t6205\t45件\n\n")
+    assert reply.title == "已记录盘点"
+    assert reply.lines[0].startswith("6205 深沟球轴承：盘点 45 件，现有 45 件")
+
+
+def test_a_half_typed_entry_says_what_is_missing(rt: Runtime) -> None:
+    [extra] = say(rt, "keeper", "6205 库存 1 01")
+    assert extra.title == "还差一点信息"
+    assert extra.lines[0] == "「01」多出来了：一个物料只写一个数量。什么都没有记录。"
+    [none_open] = say(rt, "keeper", "入库")
+    assert "还差补货建议编号：现在没有开着的补货建议" in none_open.lines[0]
+    assert not any("P1" in line for line in none_open.lines)
+    assert state(rt) == (0, 0, 0)
+
+
+def test_the_example_names_the_open_proposal_not_p1(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 45")
+    say(rt, "supplier", "检查")
+    say(rt, "buyer", "拒绝 P1 太多")
+    say(rt, "keeper", "领用 6205 5")  # the position moved: the review may propose again
+    say(rt, "supplier", "检查")
+    [receipt] = say(rt, "keeper", "入库")
+    [confirm] = say(rt, "buyer", "确认")
+    assert receipt.lines == (
+        "还差补货建议编号：现在开着的是 P2。什么都没有记录。",
+        "可以这样写：入库 P2",
+    )
+    assert confirm.lines[-1] == "可以这样写：确认 P2"
+
+
+def test_examples_name_the_agreements_own_items(tmp_path: Path) -> None:
+    other = tmp_path / "6301.toml"
+    other.write_text(EXAMPLE.read_text(encoding="utf-8").replace("6205", "6301"), encoding="utf-8")
+    rt3 = start(str(other), f"sqlite:///{tmp_path / '6301.sqlite'}")
+    replies = [
+        reply
+        for text in ("库存 45", "6301 大概 40", "11-10 6301 库存 5", "撤销")
+        for reply in say(rt3, "keeper", text, chat="plant-6301")
+    ]
+    assert [r.lines[-1] for r in replies] == ["可以这样写：6301 库存 45"] * 4
+    assert "还差物料：「45」是哪个物料的？" in replies[0].lines[0]
+    assert state(rt3) == (0, 0, 0)

@@ -139,6 +139,13 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "choices": ["plant-6205（工厂 ↔ 轴承厂）", "plant-7306（工厂二 ↔ 轴承厂）"],
                 "limit": "10,000",
                 "moved": "receipt",
+                "missing": "qty",
+                "open_ids": ["P6"],
+                "days": 7,
+                "cutoff": "11-25",
+                "day": "11-20",
+                "later": "11-21 09:00",
+                "kind": "count",
             },
         )
         for reason in (
@@ -166,6 +173,12 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "undo_moved",
             "nothing_held",
             "held_moved",
+            "approximate",
+            "remark",
+            "future_date",
+            "too_far_back",
+            "settled_period",
+            "recorded_later",
         )
     ],
     *[

@@ -54,6 +54,7 @@ class Refused:
     reason: str
     detail: str | None = None
     hint: str | None = None
+    missing: str | None = None
 
 
 def count(*lines: tuple[str, int]) -> Count:
@@ -440,6 +441,97 @@ TABLE: list[tuple[str, str, Intent | Refused]] = [
     ("count-keyword-alone", "库存", Refused("ambiguous", hint="count")),
     ("count-next-month-is-not-a-count", "下月 6205 库存 45", Refused("ambiguous", hint="count")),
     ("count-digit-sequence-not-number", "库存 6205 六二零五", Refused("ambiguous", hint="count")),
+    # --- questions and guesses record nothing -------------------------------------------------
+    ("question-count-with-mark", "6205 库存 45?", Status("6205")),
+    ("question-count-fullwidth-mark", "6205 库存 45？", Status("6205")),
+    ("question-count-ma", "6205 库存是45吗", Status("6205")),
+    ("question-withdrawal-ma", "领用 6205 10 吗", Status("6205")),
+    ("question-plain-line", "6205 45?", Status("6205")),
+    ("question-en-is-it", "is it 45 for 6205", Status("6205")),
+    ("question-en-stock-mark", "stock 6205 45?", Status("6205")),
+    ("question-how-many-left", "6205 还有多少", Status("6205")),
+    ("question-shi-bu-shi", "6205 是不是 45", Status("6205")),
+    ("guess-hearsay", "老王说6205还剩40个左右", Refused("approximate", hint="count")),
+    ("guess-dagai", "6205 大概 40", Refused("approximate", "大概", "count")),
+    ("guess-yue", "6205 约40件", Refused("approximate", "约", "count")),
+    ("guess-zuoyou", "6205 库存 40 左右", Refused("approximate", "左右", "count")),
+    ("guess-chabuduo", "6205 库存 差不多40", Refused("approximate", "差不多", "count")),
+    ("guess-dayue-withdrawal", "领用 6205 大约 10", Refused("approximate", "大约", "withdrawal")),
+    ("guess-tilde", "6205 ~40", Refused("approximate", "~", "count")),
+    ("guess-fullwidth-tilde", "6205 库存 ～40", Refused("approximate", "~", "count")),
+    ("guess-en-about", "stock 6205 about 40", Refused("approximate", "about", "count")),
+    ("guess-en-around", "6205 around 40", Refused("approximate", "around", "count")),
+    ("guess-en-approx", "used 6205 approx 10", Refused("approximate", "approx", "withdrawal")),
+    ("guess-en-hearsay", "Bob said stock 6205 40", Refused("approximate", "said", "count")),
+    ("guess-en-hearsay-chat", "Bob says 6205 40", Refused("not_understood")),
+    ("guess-tingshuo", "听说 6205 库存 40", Refused("approximate", "听说", "count")),
+    ("guess-correction", "更正 6205 大概 45", Refused("approximate", "大概", "correction")),
+    ("remark-damaged", "6205 库存 98 其中坏了5个", Refused("remark", "其中坏了5个", "count")),
+    ("remark-words-without-number-are-fine", "6205 库存 45 一切正常", count(("6205", 45))),
+    (
+        "remark-next-line-is-its-own",
+        "6205 库存 98\n6206 库存 30",
+        count(("6205", 98), ("6206", 30)),
+    ),
+    # --- back-dated entries -----------------------------------------------------------------
+    (
+        "backdated-yesterday-count",
+        "昨天 6205 库存 80",
+        Count((ItemQty("6205", 80),), date(2026, 11, 20)),
+    ),
+    (
+        "backdated-md-withdrawal",
+        "11-19 领用 6205 10",
+        Withdrawal((ItemQty("6205", 10),), date(2026, 11, 19)),
+    ),
+    (
+        "backdated-qiantian",
+        "前天 领用 6205 5",
+        Withdrawal((ItemQty("6205", 5),), date(2026, 11, 19)),
+    ),
+    (
+        "backdated-en-yesterday",
+        "yesterday stock 6205 80",
+        Count((ItemQty("6205", 80),), date(2026, 11, 20)),
+    ),
+    ("backdated-today-is-today", "今天 6205 库存 80", count(("6205", 80))),
+    (
+        "backdated-month-day",
+        "11月20日 6205 库存 80",
+        Count((ItemQty("6205", 80),), date(2026, 11, 20)),
+    ),
+    ("backdated-future-refused", "明天 6205 库存 80", Refused("future_date", "明天", "count")),
+    (
+        "backdated-future-md-refused",
+        "11-30 领用 6205 10",
+        Refused("future_date", "11-30", "withdrawal"),
+    ),
+    ("backdated-two-days-refused", "昨天 前天 6205 库存 80", Refused("ambiguous", missing="date")),
+    # --- pasted sheets ----------------------------------------------------------------------
+    ("sheet-header-zh", "物料编码\t库存\n6205\t45\n6206\t30", count(("6205", 45), ("6206", 30))),
+    ("sheet-header-en", "sku\tqty\n6205\t45\n6206\t30", count(("6205", 45), ("6206", 30))),
+    ("sheet-header-spaces", "料号 数量\n6205 45\n6206 30", count(("6205", 45), ("6206", 30))),
+    ("sheet-row-numbers", "1\t6205\t45\n2\t6206\t30", count(("6205", 45), ("6206", 30))),
+    (
+        "sheet-title-header-serials-blanks-units",
+        "VMI库存表\n序号\t料号\t库存\n1\t6205\t45件\n\n2\t6206\t30 pcs\n",
+        count(("6205", 45), ("6206", 30)),
+    ),
+    ("sheet-title-only", "11月库存\n6205 45\n6206 30", count(("6205", 45), ("6206", 30))),
+    # --- what is missing --------------------------------------------------------------------
+    ("missing-qty", "库存 6205", Refused("ambiguous", "6205", "count", missing="qty")),
+    ("missing-item", "库存 45", Refused("ambiguous", "45", "count", missing="item")),
+    ("missing-extra-number", "6205 库存 1 01", Refused("ambiguous", "01", "count", "extra_number")),
+    (
+        "missing-proposal-receipt",
+        "入库",
+        Refused("ambiguous", hint="receipt", missing="proposal_id"),
+    ),
+    (
+        "missing-proposal-confirm",
+        "确认",
+        Refused("ambiguous", hint="confirm", missing="proposal_id"),
+    ),
 ]
 
 
@@ -451,6 +543,8 @@ def _check(result: Intent | Refusal, expected: Intent | Refused) -> None:
             assert result.detail == expected.detail, result
         if expected.hint is not None:
             assert result.hint == expected.hint, result
+        if expected.missing is not None:
+            assert result.missing == expected.missing, result
     else:
         assert result == expected
 
@@ -501,7 +595,7 @@ def test_longest_alias_wins_over_the_sku() -> None:
 def test_an_item_counted_in_boxes_accepts_its_own_unit() -> None:
     items = (Item(sku="G-1", name="手套", min=1, max=9, unit="盒"),)
     assert parse("库存 G-1 5盒", items, TODAY) == count(("G-1", 5))
-    assert parse("库存 G-1 5箱", items, TODAY) == Refusal("ambiguous", "5箱", "count")
+    assert parse("库存 G-1 5箱", items, TODAY) == Refusal("ambiguous", "5箱", "count", "unit")
 
 
 def test_items_given_as_a_list_with_list_aliases() -> None:
@@ -565,7 +659,7 @@ def test_glued_fragments_never_raise(pieces: list[str], glue: list[str], today: 
     if isinstance(result, Refusal):
         assert result.reason in {
             "unknown_item", "bad_quantity", "too_large", "fraction", "ambiguous",
-            "not_understood", "bad_period",
+            "not_understood", "bad_period", "approximate", "remark", "future_date",
         }  # fmt: skip
 
 

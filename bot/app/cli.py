@@ -297,14 +297,35 @@ def _chat(runtime: Runtime, speaker: str | None, now: datetime | None) -> int:
 
 
 def _lines(interactive: bool) -> Iterator[str]:
-    while True:
+    """The person's messages: a piped line each; in a terminal, a paste of lines as one."""
+    if not interactive:
+        yield from iter(sys.stdin.readline, "")
+        return
+    from bot.adapters.console.chat import pasted_together
+
+    prompt = {"next": "> "}  # the prompt before a message, not before each line of a paste
+
+    def read_line() -> str | None:
+        shown, prompt["next"] = prompt["next"], ""
         try:
-            line = input("> ") if interactive else sys.stdin.readline()
+            return input(shown)
         except EOFError:
-            return
-        if not interactive and line == "":
-            return
-        yield line
+            return None
+
+    for message in pasted_together(read_line, _more_waiting):
+        yield message
+        prompt["next"] = "> "
+
+
+def _more_waiting() -> bool:
+    """Whether another line is already waiting on the terminal (a paste), within 30 ms: a
+    terminal hands over one line per read, so the rest of a paste is still waiting."""
+    import select
+
+    try:
+        return bool(select.select([sys.stdin], [], [], 0.03)[0])
+    except (OSError, ValueError):  # no select on this console (Windows): a line per message
+        return False
 
 
 def _check(runtime: Runtime, now: datetime | None) -> int:

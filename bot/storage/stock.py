@@ -11,11 +11,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from bot.storage.tables import ItemRow, LedgerRow
+from bot.storage.tables import InboxRow, ItemRow, LedgerRow
 from vmi_rules.ledger import CountOutcome, Movement, infer_from_count
 
 ItemKey = tuple[str, str]  # (agreement id, sku)
@@ -292,7 +292,8 @@ def undo_last(
     at: datetime,
     inbox_id: int | None = None,
 ) -> Undone | None:
-    """Take back the member's last count or withdrawal recorded since `since` (today), with
+    """Take back the member's last count or withdrawal recorded since `since` (today; a
+    back-dated one counts by the time it was said), with
     what it inferred; None when there is none. Raises `MovedSince` when something else of the
     item was recorded after it (then a new count puts things right)."""
     mine = session.scalars(
@@ -302,7 +303,7 @@ def undo_last(
             col(LedgerRow.member_id) == member_id,
             col(LedgerRow.kind).in_(("count", "withdrawal")),
             col(LedgerRow.inferred).is_(False),
-            col(LedgerRow.at) >= since,
+            or_(col(LedgerRow.at) >= since, _said_since(since)),
             _live(LedgerRow),
         )
         .order_by(col(LedgerRow.id).desc())
@@ -327,6 +328,33 @@ def latest_row_id(session: Session, agreement_id: str, sku: str) -> int | None:
     since), or None when it has none."""
     latest = _latest_live(session, agreement_id, sku)
     return latest.id if latest is not None else None
+
+
+def _said_since(since: datetime) -> ColumnElement[bool]:
+    """Rows from a message of today, whatever day they are booked on ("昨天 领用 6205 5")."""
+    return exists().where(
+        col(InboxRow.id) == col(LedgerRow.inbox_id), col(InboxRow.received_at) >= since
+    )
+
+
+def recorded_after(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    at: datetime,
+    kinds: Collection[str] | None = None,
+) -> LedgerRow | None:
+    """The item's latest live row dated after `at` (of `kinds`, when given): what a back-dated
+    entry would land before."""
+    query = select(LedgerRow).where(
+        col(LedgerRow.agreement_id) == agreement_id,
+        col(LedgerRow.sku) == sku,
+        col(LedgerRow.at) > at,
+        _live(LedgerRow),
+    )
+    if kinds is not None:
+        query = query.where(col(LedgerRow.kind).in_(list(kinds)))
+    return session.scalars(query.order_by(col(LedgerRow.at).desc()).limit(1)).first()
 
 
 def movement_after_count(session: Session, agreement_id: str, sku: str) -> LedgerRow | None:

@@ -5,6 +5,8 @@ replaces the held one."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.storage import held as held_counts
 from bot.storage.stock import book_before_count, latest_row_id
 from bot.storage.tables import HeldCountRow
@@ -17,10 +19,11 @@ CONFIRM_COUNT = "confirm_count"  # the held count's button: its value is "sku@qt
 
 
 def hold_the_mistyped(
-    turn: Turn, lines: tuple[ItemQty, ...]
+    turn: Turn, lines: tuple[ItemQty, ...], at: datetime
 ) -> tuple[tuple[ItemQty, ...], list[HeldCountRow]]:
-    """The lines to record now, and those held back as mistyped (stored to be confirmed).
-    Whatever was held for these items before is replaced: this count is the newer word."""
+    """The lines to record now, and those held back as mistyped (stored to be confirmed, as
+    counted at `at`). Whatever was held for these items before is replaced: this count is the
+    newer word."""
     held_counts.supersede(turn.session, turn.agreement.id, [line.sku for line in lines], turn.now)
     recorded, held = [], []
     for line in lines:

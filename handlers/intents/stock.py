@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
 
 from bot.services import announce
 from bot.services.review import review
@@ -14,6 +15,7 @@ from bot.storage.stock import (
     movement_after_count,
     record_count,
     record_withdrawal,
+    recorded_after,
     stock_levels,
     undo_last,
 )
@@ -25,6 +27,14 @@ from messages.cards import Card
 from messages.render import render_card
 from messages.words import example
 from vmi_rules.ledger import CountOutcome
+from vmi_rules.settlement import settlement_period
+
+# A back-dated entry is booked at the end of that day's business: the keeper named the day,
+# not the hour, and what the day ended with is what a count of that day means; it also keeps
+# the entry after everything else recorded that day and inside that day's settlement period.
+END_OF_DAY = time(23, 59, 59)
+# How far back an entry may be dated: a week of a keeper's paper notes, no more.
+BACK_DAYS = 7
 
 
 def on_count(turn: Turn, intent: Count | Correction) -> Card:
@@ -35,6 +45,10 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     back with the withdrawal it inferred, and the right figure judged against the book before.
     """
     correction = isinstance(intent, Correction)
+    on = intent.on if isinstance(intent, Count) else None  # a correction keeps the count's day
+    at = _dated(turn, on, "count", [line.sku for line in intent.lines])
+    if isinstance(at, Card):
+        return at
     # a correction of a count still held puts the held one right: the ledger's count stays
     held_typo = {row.sku for row in held_counts.waiting(turn.session, turn.agreement.id)}
     if correction:  # every line checked before any is written: all of the message or none
@@ -49,12 +63,12 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     if correction:
         held_counts.supersede(turn.session, turn.agreement.id, [ln.sku for ln in lines], turn.now)
     else:
-        lines, held = hold_the_mistyped(turn, intent.lines)
+        lines, held = hold_the_mistyped(turn, intent.lines, at)
     outcomes: dict[str, CountOutcome] = {}
     unbilled: dict[str, int] = {}
     for line in lines:
         recorded = record_count(
-            turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
+            turn.session, turn.agreement.id, line.sku, line.qty, at,
             member_id=turn.member.id, inbox_id=turn.inbox_id,
             correction=correction and line.sku not in held_typo,
             time_doubted=turn.incoming.time_doubted,
@@ -65,7 +79,7 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     emptied = [line for line in lines if line.qty == 0]
     if emptied:
         return _stock_out(turn, kind, lines, outcomes, unbilled, emptied)
-    return _stock_card(turn, kind, lines, outcomes, unbilled, held=held)
+    return _stock_card(turn, kind, lines, outcomes, unbilled, held=held, on=on)
 
 
 def on_confirm_count(turn: Turn, intent: ConfirmCount) -> Card:
@@ -118,6 +132,40 @@ def _stock_out(
     return _stock_card(turn, kind, lines, outcomes, unbilled, proposed_now=proposed)
 
 
+def _dated(turn: Turn, on: date | None, kind: str, skus: list[str]) -> datetime | Card:
+    """When an entry is booked: now, or the end of the day it names; or why it cannot be.
+
+    A back-dated entry goes at most BACK_DAYS back and not into a period already settled. A
+    count must be the item's latest entry (a count before later ones would infer a withdrawal
+    from the wrong book), and a withdrawal must come after the latest count (which already
+    holds it: it would be billed twice).
+    """
+    if on is None:
+        return turn.now
+    tz = turn.agreement.tz
+    local_now = turn.now.astimezone(tz)
+    day = on.strftime("%m-%d")
+    example_text = example(kind, turn.locale).replace("6205", skus[0])
+    if (local_now.date() - on).days > BACK_DAYS:
+        return turn.refuse("too_far_back", detail=day, days=BACK_DAYS, example=example_text)
+    at = datetime.combine(on, END_OF_DAY, tzinfo=tz)
+    _, cutoff = settlement_period(local_now, turn.agreement.terms.settlement_day)
+    if at < cutoff:  # that period's statement is out: the entry would never be billed
+        return turn.refuse("settled_period", detail=day, cutoff=cutoff.strftime("%m-%d"),
+                           example=example_text)  # fmt: skip
+    for sku in skus:
+        later = recorded_after(turn.session, turn.agreement.id, sku, at,
+                               kinds=None if kind == "count" else ("count",))  # fmt: skip
+        if later is not None:
+            return turn.refuse(
+                "recorded_later", detail=sku, day=day, moved=later.kind, kind=kind,
+                later=later.at.replace(tzinfo=later.at.tzinfo or UTC).astimezone(tz)
+                .strftime("%m-%d %H:%M"),
+                example=example("count", turn.locale).replace("6205", sku),
+            )  # fmt: skip
+    return at.astimezone(UTC)
+
+
 def on_undo(turn: Turn, intent: Undo) -> Card:
     """Take back my last count or withdrawal of today, with what it inferred; say what was
     undone and the figures after."""
@@ -135,9 +183,9 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
         undone = undo_last(turn.session, turn.agreement.id, turn.member.id, today, turn.now,
                            inbox_id=turn.inbox_id)  # fmt: skip
     except MovedSince as moved:
-        return turn.refuse("undo_moved", moved=moved.kind, example=example("count", turn.locale))
+        return turn.refuse("undo_moved", moved=moved.kind, example=_count_example(turn))
     if undone is None:
-        return turn.refuse("nothing_to_undo", example=example("count", turn.locale))
+        return turn.refuse("nothing_to_undo", example=_count_example(turn))
     item = turn.agreement.item(undone.sku)
     level = stock_levels(turn.session, [turn.agreement.id], [undone.sku]).get(
         (turn.agreement.id, undone.sku)
@@ -153,8 +201,17 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
     )
 
 
+def _count_example(turn: Turn) -> str:
+    """A count of this agreement's first item, as the example to type."""
+    items = turn.agreement.items
+    return example("count", turn.locale).replace("6205", items[0].sku if items else "6205")
+
+
 def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
     """Record withdrawals (领用) posted explicitly; never more than is on hand."""
+    at = _dated(turn, intent.on, "withdrawal", [line.sku for line in intent.lines])
+    if isinstance(at, Card):
+        return at
     levels = stock_levels(turn.session, [turn.agreement.id], [line.sku for line in intent.lines])
     for line in intent.lines:
         level = levels.get((turn.agreement.id, line.sku))
@@ -167,11 +224,11 @@ def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
             )  # fmt: skip
     for line in intent.lines:
         record_withdrawal(
-            turn.session, turn.agreement.id, line.sku, line.qty, turn.now,
+            turn.session, turn.agreement.id, line.sku, line.qty, at,
             member_id=turn.member.id, inbox_id=turn.inbox_id,
             time_doubted=turn.incoming.time_doubted,
         )  # fmt: skip
-    return _stock_card(turn, "withdrawal", intent.lines, {})
+    return _stock_card(turn, "withdrawal", intent.lines, {}, on=intent.on)
 
 
 def _stock_card(
@@ -182,6 +239,7 @@ def _stock_card(
     unbilled: Mapping[str, int] | None = None,
     proposed_now: Mapping[str, str] | None = None,
     held: list[HeldCountRow] | None = None,
+    on: date | None = None,
 ) -> Card:
     """The reply to a count, a correction or a withdrawal; `proposed_now`: what the review
     run by a stock-out proposed, per sku (present only after a stock-out)."""
@@ -212,4 +270,4 @@ def _stock_card(
         )
     return turn.card("stock", kind=kind, lines=shown, time_doubted=turn.incoming.time_doubted,
                      held=held_lines(turn, held or []), buttons=held_buttons(held or []),
-                     received_at=turn.now.astimezone(turn.agreement.tz))  # fmt: skip
+                     received_at=turn.now.astimezone(turn.agreement.tz), on=on)  # fmt: skip

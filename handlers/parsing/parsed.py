@@ -19,9 +19,13 @@ class ItemQty:
 
 @dataclass(frozen=True)
 class Count:
-    """A stock count (库存 / 盘点 / stock): what is on the shelf now, one line per item."""
+    """A stock count (库存 / 盘点 / stock): what is on the shelf now, one line per item.
+
+    `on` is the day it was counted when the keeper names an earlier one ("昨天 6205 库存 80").
+    """
 
     lines: tuple[ItemQty, ...]
+    on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,10 @@ class Correction:
 
 @dataclass(frozen=True)
 class Withdrawal:
-    """Parts taken out of the VMI area (领用 / used)."""
+    """Parts taken out of the VMI area (领用 / used); `on` a day named before today."""
 
     lines: tuple[ItemQty, ...]
+    on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,16 @@ RefusalReason = Literal[
     "not_understood",
     "bad_period",
     "too_long",
+    "approximate",  # 约 40, 40 左右, 老王说…: a guess is not recorded
+    "remark",  # "6205 库存 98 其中坏了5个": words after the count that say more than it
+    "future_date",  # "明天 6205 库存 80"
 ]
+
+# What a "still missing" refusal lacks, so the reply can say it (Refusal.missing).
+Missing = Literal[
+    "", "qty", "item", "proposal_id", "one_proposal", "period", "one_period", "one_item",
+    "extra_number", "duplicate", "unit", "date",
+]  # fmt: skip
 
 # The hints a Refusal can carry: the intent the message looked like, so the reply can show
 # the right example. "proposal" means a proposal id without a verb (P1 alone).
@@ -185,12 +199,15 @@ class Refusal:
     """Why a message was not turned into an intent; nothing must change because of it.
 
     `detail` is the offending text as typed (an unknown item, a bad number or period);
-    `hint` is the intent it looked like (one of HINTS, or "" for plain chat).
+    `hint` is the intent it looked like (one of HINTS, or "" for plain chat); `missing`, for
+    an "ambiguous" message, what it lacks (a quantity, an item, a proposal id…).
     """
 
     reason: RefusalReason
     detail: str = ""
     hint: str = ""
+    missing: Missing = ""
+    sku: str = ""  # the item the message named, for an example built from it
 
 
 MAX_QTY = 1_000_000

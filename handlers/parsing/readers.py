@@ -7,7 +7,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
@@ -112,7 +112,7 @@ def _decide(msg: Message, today: date) -> Intent | Refusal:
         return Status(items[0]) if len(items) == 1 else ReviewNow()
     if "help" in families:
         return Refusal("not_understood") if msg.vague("help") or msg.has_data else Help()
-    return _no_keyword(msg)
+    return _no_keyword(msg, today)
 
 
 def _courtesy(msg: Message) -> bool:
@@ -134,7 +134,7 @@ def _courtesy(msg: Message) -> bool:
 
 def _ambiguous(msg: Message, hint: str) -> Refusal:
     detail = " ".join(tok.text for tok in msg.of("item", "pid"))
-    return Refusal("ambiguous", detail=detail, hint=hint)
+    return Refusal("ambiguous", detail=detail, hint=hint, missing="proposal_id")
 
 
 def _skus(msg: Message) -> list[str]:
@@ -151,14 +151,14 @@ def _quantities(msg: Message) -> list[Tok]:
     return [tok for tok in msg.of("num") if not _maybe_part_number(tok)]
 
 
-def _no_keyword(msg: Message) -> Intent | Refusal:
+def _no_keyword(msg: Message, today: date) -> Intent | Refusal:
     """No intent word: "6205 45" lines are a count, "6205" alone a question, "?" help."""
     if msg.of("num") and (msg.of("item") or msg.of("code") or _numeric_codes(msg)):
         # Only clean lines: "6205 was late by 45 minutes" is chat, not a count.
         numbered = {_line_of(msg, tok) for tok in msg.of("num")}
         if any(_line_of(msg, tok) in numbered for tok in msg.of("text")):
             return Refusal("not_understood")
-        return _item_lines(msg, Count, "count", allow_zero=True)
+        return _item_lines(msg, Count, "count", allow_zero=True, today=today)
     if msg.of("num"):
         return Refusal("not_understood")
     if msg.of("item"):
@@ -187,6 +187,7 @@ class _Pairing:
     pairs: list[tuple[Tok, Tok]]  # (item, code or text; number)
     strays: list[Tok]  # numbers with no item
     orphans: list[Tok]  # items or codes with no number
+    remarks: list[Tok] = field(default_factory=list)  # words after a line's count, with a number
 
 
 def _maybe_part_number(tok: Tok) -> bool:
@@ -201,13 +202,19 @@ def _pair(msg: Message) -> _Pairing:
     A plain number of three or more digits followed by another number is an unknown part
     number ("6299 45"); text followed by a number is an unknown item name ("滚子轴承 45").
     """
-    sequence = msg.of("item", "code", "num", "text")
+    sequence = _without_row_numbers(msg, msg.of("item", "code", "num", "text"))
     result = _Pairing([], [], [])
     subject: Tok | None = None
+    paired_on = -1  # the line of the last pair: Chinese words after it are a remark
+    remarks_at: set[int] = set()
     for index, tok in enumerate(sequence):
         following = sequence[index + 1] if index + 1 < len(sequence) else None
+        line = _line_of(msg, tok)
+        if subject is not None and subject.kind == "text" and _line_of(msg, subject) != line:
+            subject = None  # a header or title row names no item of the rows below it
         if tok.kind == "num" and subject is None and _is_numeric_code(tok, following):
             tok = Tok("code", tok.start, tok.end, tok.text, tok.text)
+        remark = tok.kind == "text" and subject is None and line == paired_on and _chinese(tok.text)
         if tok.kind in ("item", "code"):
             same_item = subject is not None and subject.kind == tok.kind == "item"
             if (
@@ -219,17 +226,48 @@ def _pair(msg: Message) -> _Pairing:
             subject = tok
         elif tok.kind == "text":
             subject = subject or tok  # text after an item describes it: "6205 深沟 45"
+            if remark:
+                remarks_at.add(tok.start)
         elif subject is None:
             result.strays.append(tok)
+        elif subject.start in remarks_at:  # "98 其中坏了5个": the 5 say more than the count
+            result.remarks.append(subject)
+            subject = None
         else:
             result.pairs.append((subject, tok))
-            subject = None
+            subject, paired_on = None, line
     if subject is not None and subject.kind != "text":
         result.orphans.append(subject)
     if not result.pairs and len(result.strays) == 1 and len(result.orphans) == 1:
         # "领用10件6205": one number before one item.
         result = _Pairing([(result.orphans[0], result.strays[0])], [], [])
     return result
+
+
+def _chinese(text: str) -> bool:
+    return any("\u4e00" <= char <= "\u9fff" for char in text)
+
+
+def _without_row_numbers(msg: Message, sequence: list[Tok]) -> list[Tok]:
+    """A sheet's 序号 column goes: "1\t6205\t45" is row 1, item 6205, 45 on the shelf.
+
+    A small number first on its line, followed on that line by an item or code and a number.
+    """
+    kept: list[Tok] = []
+    for index, tok in enumerate(sequence):
+        rest = sequence[index + 1 : index + 3]
+        line = _line_of(msg, tok)
+        if (
+            tok.kind == "num"
+            and tok.text.isdigit()
+            and len(tok.text) <= 3
+            and (index == 0 or _line_of(msg, sequence[index - 1]) != line)
+            and [t.kind for t in rest] in (["item", "num"], ["code", "num"])
+            and all(_line_of(msg, t) == line for t in rest)
+        ):
+            continue  # the row's number, not a quantity
+        kept.append(tok)
+    return kept
 
 
 def _is_numeric_code(tok: Tok, following: Tok | None) -> bool:
@@ -251,13 +289,19 @@ def _quantity(tok: Tok, hint: str, allow_zero: bool) -> int | Refusal:
     if number.value == 0 and not allow_zero:
         return Refusal("bad_quantity", detail=number.text, hint=hint)
     if number.odd_unit:
-        return Refusal("ambiguous", detail=number.text + number.unit, hint=hint)
+        return Refusal("ambiguous", detail=number.text + number.unit, hint=hint, missing="unit")
     return int(number.value)
 
 
 def _item_quantities(msg: Message, hint: str, allow_zero: bool) -> list[tuple[str, int]] | Refusal:
     """The (sku, qty) pairs of the message, or the first problem found, most telling first."""
     pairing = _pair(msg)
+    if pairing.remarks:  # "6205 库存 98 其中坏了5个": what the 5 are, we cannot book
+        remark = pairing.remarks[0]
+        line_end = msg.raw.find("\n", remark.start)
+        detail = msg.raw[remark.start : line_end if line_end >= 0 else None].strip()
+        sku = str(pairing.pairs[0][0].value) if pairing.pairs else ""
+        return Refusal("remark", detail=detail, hint=hint, sku=sku)
     for subject, _ in pairing.pairs:
         if subject.kind != "item":
             return Refusal("unknown_item", detail=subject.text, hint=hint)
@@ -271,14 +315,19 @@ def _item_quantities(msg: Message, hint: str, allow_zero: bool) -> list[tuple[st
             return qty
         lines.append((str(subject.value), qty))
     if pairing.orphans:  # "库存 6205": how many?
-        return Refusal("ambiguous", detail=pairing.orphans[0].text, hint=hint)
+        orphan = pairing.orphans[0]
+        return Refusal("ambiguous", detail=orphan.text, hint=hint, missing="qty",
+                       sku=str(orphan.value))  # fmt: skip
+    if pairing.strays and lines:  # "6205 库存 1 01": which item is the 01 of?
+        return Refusal("ambiguous", detail=pairing.strays[0].text, hint=hint,
+                       missing="extra_number", sku=lines[0][0])  # fmt: skip
     if pairing.strays or not lines:  # "库存 45": of what?
         detail = pairing.strays[0].text if pairing.strays else ""
-        return Refusal("ambiguous", detail=detail, hint=hint)
+        return Refusal("ambiguous", detail=detail, hint=hint, missing="item")
     skus = [sku for sku, _ in lines]
     if len(set(skus)) != len(skus):  # "6205 45, 6205 50": which one?
         duplicate = next(sku for sku in skus if skus.count(sku) > 1)
-        return Refusal("ambiguous", detail=duplicate, hint=hint)
+        return Refusal("ambiguous", detail=duplicate, hint=hint, missing="duplicate", sku=duplicate)
     return lines
 
 
@@ -287,11 +336,53 @@ def _item_lines(
     make: type[Count] | type[Correction] | type[Withdrawal],
     hint: str,
     allow_zero: bool,
+    today: date | None = None,
 ) -> Intent | Refusal:
+    doubt = _doubt(msg, hint)
+    if doubt is not None:
+        return doubt
     lines = _item_quantities(msg, hint, allow_zero)
     if isinstance(lines, Refusal):
         return lines
-    return make(tuple(ItemQty(sku, qty) for sku, qty in lines))
+    rows = tuple(ItemQty(sku, qty) for sku, qty in lines)
+    if make is Correction or today is None:
+        return make(rows)  # a correction puts the latest count right: it has no day of its own
+    on = _day_named(msg, hint, today)
+    if isinstance(on, Refusal):
+        return on
+    return Count(rows, on=on) if make is Count else Withdrawal(rows, on=on)
+
+
+def _doubt(msg: Message, hint: str) -> Intent | Refusal | None:
+    """A question about an item is answered, not recorded ("6205 库存 45?", "6205 库存是45吗");
+    a guess is not recorded either ("约 40", "40 左右", "老王说…", "about 40")."""
+    if msg.question:
+        return _status(msg, "status")
+    guess = next((tok for tok in msg.tokens if tok.kind == "kw" and tok.family == "guess"), None)
+    if guess is not None:
+        skus = _skus(msg)
+        return Refusal("approximate", detail=guess.text, hint=hint, sku=skus[0] if skus else "")
+    return None
+
+
+def _day_named(msg: Message, hint: str, today: date) -> date | Refusal | None:
+    """The day a count or withdrawal names ("昨天", "11-30"), None for today; a future day, a
+    day that does not exist or two different days are refused."""
+    dates = [tok for tok in msg.of("date") if tok.text.lower() not in TODAY]
+    for tok in dates:
+        if not isinstance(tok.value, date):
+            return Refusal("bad_period", detail=tok.text, hint=hint)
+    days = list(dict.fromkeys(tok.value for tok in dates))
+    if len(days) > 1:
+        detail = " ".join(tok.text for tok in dates)
+        return Refusal("ambiguous", detail=detail, hint=hint, missing="date")
+    if not days:
+        return None
+    day = days[0]
+    assert isinstance(day, date)
+    if day > today:
+        return Refusal("future_date", detail=dates[0].text, hint=hint)
+    return None if day == today else day
 
 
 def _count(msg: Message, today: date) -> Intent | Refusal:
@@ -301,8 +392,9 @@ def _count(msg: Message, today: date) -> Intent | Refusal:
     if _asks(msg) and not _quantities(msg):
         return _status(msg, "count")
     if _periods_other_than_now(msg, today):
-        return Refusal("ambiguous", detail=msg.of("period")[0].text, hint="count")
-    return _item_lines(msg, Count, "count", allow_zero=True)
+        return Refusal("ambiguous", detail=msg.of("period")[0].text, hint="count",
+                       missing="period")  # fmt: skip
+    return _item_lines(msg, Count, "count", allow_zero=True, today=today)
 
 
 def _withdrawal(msg: Message, today: date) -> Intent | Refusal:
@@ -316,8 +408,9 @@ def _withdrawal(msg: Message, today: date) -> Intent | Refusal:
         return _demand(msg, Plan, "plan")
     if periods:
         # "本月领用 85": a month's total, not a new withdrawal; recording it would double count.
-        return Refusal("ambiguous", detail=msg.of("period")[0].text, hint="withdrawal")
-    return _item_lines(msg, Withdrawal, "withdrawal", allow_zero=False)
+        return Refusal("ambiguous", detail=msg.of("period")[0].text, hint="withdrawal",
+                       missing="period")  # fmt: skip
+    return _item_lines(msg, Withdrawal, "withdrawal", allow_zero=False, today=today)
 
 
 def _periods_other_than_now(msg: Message, today: date) -> bool:

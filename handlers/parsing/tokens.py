@@ -192,7 +192,7 @@ class Message:
         return {
             tok.family
             for tok in self.tokens
-            if tok.kind == "kw" and tok.family not in ("filler", "yes", "question", "was")
+            if tok.kind == "kw" and tok.family not in ("filler", "yes", "question", "guess", "was")
         }
 
     @property

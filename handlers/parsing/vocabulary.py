@@ -31,7 +31,8 @@ INTENT_FAMILIES = frozenset(
     }
 )  # fmt: skip
 # Words that are no intent: agreement, question, "the old value", filler and thanks.
-OTHER_FAMILIES = ("yes", "question", "was", "filler", "thanks")
+# "guess" marks a number as not counted: 约 40, 40 左右, 老王说…, about 40.
+OTHER_FAMILIES = ("yes", "question", "guess", "was", "filler", "thanks")
 
 
 def _past(_: date) -> Period:
@@ -54,6 +55,8 @@ DAYS_AHEAD: Mapping[str, int] = {
     "tomorrow": 1,
     "day_after_tomorrow": 2,
     "in_three_days": 3,
+    "yesterday": -1,  # a back-dated entry: "昨天 6205 库存 80"
+    "day_before_yesterday": -2,
 }
 _SECTIONS: Mapping[str, frozenset[str]] = {
     "strong": INTENT_FAMILIES,

@@ -1,13 +1,17 @@
 """The console adapter: a chat in the terminal (or a pipe) through the same conversation as
 Slack and WeCom. `/as MEMBER` switches who speaks; buttons print with a number, and typing the
-number presses it."""
+number presses it.
+
+One line is one message, except for a paste: in a terminal, lines that arrive together (a sheet
+pasted from Excel) are one message; anywhere, lines between `/paste` and `/end` are one message
+(for pipes, which keep one message per line so that scripts stay as they are)."""
 
 from __future__ import annotations
 
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -26,6 +30,43 @@ from messages.cards import Button, Card
 from messages.words import role_label
 
 Clock = Callable[[], datetime]
+
+PASTE, END = "/paste", "/end"
+
+
+def pasted_together(
+    read_line: Callable[[], str | None], more_waiting: Callable[[], bool]
+) -> Iterator[str]:
+    """Lines from a terminal as messages: the lines already waiting when one is read came in
+    the same paste, so they join it as one message.
+
+    `read_line` gives the next line (None at the end); `more_waiting` tells whether another
+    line has already arrived. A person typing presses Enter once per message; a paste delivers
+    its lines at once, faster than anyone types.
+    """
+    while (line := read_line()) is not None:
+        lines = [line.rstrip("\n")]
+        while more_waiting() and (following := read_line()) is not None:
+            lines.append(following.rstrip("\n"))
+        yield "\n".join(lines)
+
+
+def grouped(lines: Iterable[str]) -> Iterator[str]:
+    """Messages from lines: one per line, and the lines between /paste and /end as one."""
+    block: list[str] | None = None
+    for line in lines:
+        word = line.strip()
+        if block is None and word == PASTE:
+            block = []
+        elif block is not None and word == END:
+            yield "\n".join(block)
+            block = None
+        elif block is not None:
+            block.append(line.rstrip("\n"))
+        else:
+            yield line
+    if block:  # the input ended inside a paste: what came is still the message
+        yield "\n".join(block)
 
 
 class ConsoleChat:
@@ -100,7 +141,7 @@ class ConsoleChat:
 
     def run(self, lines: Iterable[str], echo: bool = False) -> None:
         """Take lines until they end (end of input, or /quit); `echo` writes a transcript."""
-        for line in lines:
+        for line in grouped(lines):
             if line.strip() in ("/quit", "/exit"):
                 break
             self.say(line, echo=echo)
@@ -182,5 +223,6 @@ def banner(runtime: Runtime, speaker: str) -> str:
     others = ", ".join(m.console for m in runtime.config.members if m.console)
     return (
         f"VMI 控制台 / console — 你是 {who}。输入「帮助」或 help；"
-        f"/as 名字 切换身份（{others}）；/quit 退出。\n"
+        f"/as 名字 切换身份（{others}）；/quit 退出。"
+        "粘贴多行（Excel 表格）算一条消息；也可以写在 /paste 和 /end 之间。\n"
     )
