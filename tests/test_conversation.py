@@ -819,3 +819,16 @@ def test_examples_name_the_agreements_own_items(tmp_path: Path) -> None:
     assert [r.lines[-1] for r in replies] == ["可以这样写：6301 库存 45"] * 4
     assert "还差物料：「45」是哪个物料的？" in replies[0].lines[0]
     assert state(rt3) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("6205 库存 45?", "这是提问，什么都没有记录"), ("stock 6205 45?", "A question: nothing was")],
+)
+def test_a_count_put_as_a_question_says_nothing_was_recorded(
+    rt: Runtime, text: str, said: str
+) -> None:
+    [answer] = say(rt, "keeper", text)
+    assert said in answer.lines[0] and state(rt) == (0, 0, 0)
+    [plain] = say(rt, "keeper", "6205 库存?")  # a plain question needs no such word
+    assert not any("提问" in line for line in plain.lines)

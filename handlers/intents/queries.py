@@ -23,8 +23,9 @@ def on_status(turn: Turn, intent: Status) -> Card:
     [agreement] = document["agreements"]
     items = [i for i in agreement["items"] if intent.sku in (None, i["sku"])]
     return turn.card(
-        "status", agreement=agreement["id"], items=items, states=state_labels(turn.locale)
-    )
+        "status", agreement=agreement["id"], items=items, states=state_labels(turn.locale),
+        entry_asked=intent.entry_asked,
+    )  # fmt: skip
 
 
 def on_todo(turn: Turn, intent: Todo) -> Card:

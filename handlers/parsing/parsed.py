@@ -89,9 +89,11 @@ class ProposalAction:
 
 @dataclass(frozen=True)
 class Status:
-    """A question about stock and proposals; `sku` None means every item."""
+    """A question about stock and proposals; `sku` None means every item. `entry_asked`: an
+    entry put as a question ("6205 库存 45?"), answered with the figures and not recorded."""
 
     sku: str | None = None
+    entry_asked: bool = False
 
 
 @dataclass(frozen=True)

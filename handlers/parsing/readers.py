@@ -7,7 +7,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
@@ -357,7 +357,10 @@ def _doubt(msg: Message, hint: str) -> Intent | Refusal | None:
     """A question about an item is answered, not recorded ("6205 库存 45?", "6205 库存是45吗");
     a guess is not recorded either ("约 40", "40 左右", "老王说…", "about 40")."""
     if msg.question:
-        return _status(msg, "status")
+        answer = _status(msg, "status")
+        if isinstance(answer, Status) and _quantities(msg):  # a figure asked about, not said
+            return replace(answer, entry_asked=True)
+        return answer
     guess = next((tok for tok in msg.tokens if tok.kind == "kw" and tok.family == "guess"), None)
     if guess is not None:
         skus = _skus(msg)
