@@ -832,3 +832,21 @@ def test_a_count_put_as_a_question_says_nothing_was_recorded(
     assert said in answer.lines[0] and state(rt) == (0, 0, 0)
     [plain] = say(rt, "keeper", "6205 库存?")  # a plain question needs no such word
     assert not any("提问" in line for line in plain.lines)
+
+
+def test_a_back_dated_count_held_as_mistyped_is_booked_on_its_day_once_confirmed(
+    rt: Runtime,
+) -> None:
+    def typed(at: datetime, text: str) -> None:
+        handle(rt.engine, rt.config, Incoming("console", "plant-6205", "keeper",
+                                              f"m{next(_ids)}", at, text))  # fmt: skip
+
+    typed(T0 - timedelta(days=2), "6205 库存 90")
+    typed(T0, "昨天 6205 库存 9")  # held: 81 of 90 looks mistyped
+    typed(T0, "是")
+    with transaction(rt.engine) as s:
+        counted = s.scalars(
+            select(LedgerRow.at).where(LedgerRow.kind == "count").order_by(LedgerRow.id)
+        ).all()
+    yesterday = (T0 - timedelta(days=1)).date()
+    assert counted[-1].astimezone(SHANGHAI).date() == yesterday

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.storage import held as held_counts
-from bot.storage.stock import book_before_count, latest_row_id
+from bot.storage.stock import book_before_count, latest_row_id, stock_levels
 from bot.storage.tables import HeldCountRow
 from handlers.parsing import ItemQty
 from handlers.turn import Turn
@@ -26,9 +26,12 @@ def hold_the_mistyped(
     newer word."""
     held_counts.supersede(turn.session, turn.agreement.id, [line.sku for line in lines], turn.now)
     recorded, held = [], []
+    # the book of every item in one read: a pasted sheet has many lines
+    levels = stock_levels(turn.session, [turn.agreement.id], [line.sku for line in lines])
     for line in lines:
         item = turn.agreement.item(line.sku)
-        book = book_before_count(turn.session, turn.agreement.id, line.sku)
+        level = levels.get((turn.agreement.id, line.sku))
+        book = level.on_hand if level is not None and level.last_count_at is not None else None
         reason = looks_mistyped(book, line.qty, item.max if item else 0)
         if reason is None:
             recorded.append(line)
@@ -40,7 +43,7 @@ def hold_the_mistyped(
                 line.sku,
                 line.qty,
                 reason,
-                turn.now,
+                at,
                 member_id=turn.member.id,
                 inbox_id=turn.inbox_id,
                 after_id=latest_row_id(turn.session, turn.agreement.id, line.sku),
