@@ -20,8 +20,9 @@ from bot.storage.inbox import claim, mark_failed, receive
 from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow
 from handlers.incoming import Incoming
+from handlers.intents.proposals import declining_is_the_suppliers
 from handlers.intents.queries import help_card
-from handlers.parsing import MAX_TEXT, Courtesy, Refusal, parse
+from handlers.parsing import MAX_TEXT, Courtesy, ProposalAction, Refusal, parse
 from handlers.placement import Placement, place
 from handlers.registry import pressed, row_for
 from handlers.turn import Turn
@@ -29,6 +30,7 @@ from messages.cards import Card
 from messages.render import render_card
 from messages.words import example, label, role_label
 from vmi_rules.periods import parse_period
+from vmi_rules.roles import may
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +196,12 @@ def _reply(
     if isinstance(intent, Courtesy) and not speaks:
         return None  # "谢谢" between people in the group is not for the bot
     if not row.allows(member.role):
+        if (
+            isinstance(intent, ProposalAction)
+            and intent.action == "decline"
+            and may(member.role, "reject")
+        ):  # a buyer who types "无法供货" means turning it down: say how they do that
+            return declining_is_the_suppliers(turn, intent)
         return turn.refuse(
             "wrong_role",
             intent_label=label(row.name, locale),

@@ -85,6 +85,22 @@ def on_proposal_action(turn: Turn, intent: ProposalAction) -> Card:
     return _act(turn, intent.proposal_id, action, shown_qty=shown, **options)
 
 
+def declining_is_the_suppliers(turn: Turn, intent: ProposalAction) -> Card:
+    """A buyer typed the supplier's "无法供货 P3": only the supplier declines; the buyer rejects
+    a proposed one or cancels a confirmed one, and the example names the real id and state."""
+    row = stored_proposals.get(turn.session, intent.proposal_id)
+    pid = intent.proposal_id.upper()
+    state = row.state if row is not None and row.agreement_id == turn.agreement.id else ""
+    step = "cancel" if state == ProposalState.CONFIRMED.value else "reject"
+    said = example("reject_reason" if step == "reject" else "cancel", turn.locale, pid)
+    if intent.reason:  # their own reason, carried over to what they should type
+        said = f"{label(step, turn.locale)} {pid} {intent.reason}"
+    return turn.refuse(
+        "buyer_declines", proposal_id=pid, state=state,
+        state_label=state_labels(turn.locale).get(state, ""), example=said,
+    )  # fmt: skip
+
+
 def _act(
     turn: Turn, proposal_id: str, action: str, shown_qty: int | None = None, **options: Any
 ) -> Card:

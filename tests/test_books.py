@@ -1,0 +1,124 @@
+"""Books both sides can trust, through the conversation on a real SQLite file, in Chinese and
+English: undo of receipts, plans and proposal steps, a receipt corrected, a decline the review
+remembers, and a buyer told how to turn a proposal down."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app.bootstrap import start
+from bot.runtime.context import Runtime
+from bot.services.status import status
+from bot.storage.db import transaction
+from bot.storage.tables import LedgerRow, OutboxRow, ProposalRow
+from handlers.conversation import handle
+from handlers.incoming import Incoming
+from messages.cards import Card
+from tests.support import EXAMPLE, shanghai
+
+_ids = itertools.count(1)
+T0 = shanghai(2026, 11, 21, 10, 0)
+
+
+@pytest.fixture
+def rt(tmp_path: Path) -> Runtime:
+    return start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+
+
+@pytest.fixture
+def rt_en(tmp_path: Path) -> Runtime:
+    english = tmp_path / "en.toml"
+    english.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"', 1),
+        encoding="utf-8",
+    )
+    return start(str(english), f"sqlite:///{tmp_path / 'en.sqlite'}")
+
+
+def posted(
+    rt: Runtime, sender: str, text: str, at: datetime = T0, chat: str = "plant-6205"
+) -> list[tuple[str, Card]]:
+    """One message; every card it queued, with the chat it goes to."""
+    with transaction(rt.engine) as s:
+        before = s.scalar(select(func.max(OutboxRow.id))) or 0
+    handle(rt.engine, rt.config, Incoming("console", chat, sender, f"m{next(_ids)}", at, text))
+    with transaction(rt.engine) as s:
+        rows = s.scalars(select(OutboxRow).where(OutboxRow.id > before).order_by(OutboxRow.id))
+        return [(r.chat, Card.from_json(r.card)) for r in rows]
+
+
+def say(rt: Runtime, sender: str, text: str, at: datetime = T0) -> Card:
+    """One message in the group; the reply to it (the last card it queued)."""
+    return posted(rt, sender, text, at)[-1][1]
+
+
+def text_of(card: Card) -> str:
+    return "\n".join((card.title, *card.lines))
+
+
+def proposals(rt: Runtime) -> list[tuple[int, int, str, int, int]]:
+    """Each stored proposal: id, qty, state, shipped, received."""
+    with transaction(rt.engine, read_only=True) as s:
+        return [
+            (p.id or 0, p.qty, p.state, p.shipped_qty, p.received_qty)
+            for p in s.scalars(select(ProposalRow).order_by(ProposalRow.id))
+        ]
+
+
+def item_status(rt: Runtime, at: datetime = T0) -> dict[str, Any]:
+    with transaction(rt.engine, read_only=True) as s:
+        return status(s, rt.config, at)["agreements"][0]["items"][0]  # type: ignore[no-any-return]
+
+
+def ledger(rt: Runtime) -> list[tuple[str, int, int | None]]:
+    """Every ledger row: kind, quantity, the row it reverses."""
+    with transaction(rt.engine, read_only=True) as s:
+        return [
+            (r.kind, r.qty, r.reverses_id)
+            for r in s.scalars(select(LedgerRow).order_by(LedgerRow.id))
+        ]
+
+
+def minute(n: int) -> datetime:
+    return shanghai(2026, 11, 21, 10, n)
+
+
+def confirmed_80(rt: Runtime) -> None:
+    """On hand 20: the review proposes 80 (to max 100), and the buyer confirms it."""
+    say(rt, "keeper", "6205 库存 20", at=minute(0))
+    say(rt, "supplier", "检查", at=minute(1))
+    say(rt, "buyer", "确认 P1", at=minute(2))
+
+
+# --- a buyer who types "decline" ------------------------------------------------------------
+
+
+def test_a_buyer_typing_decline_is_told_to_reject_or_cancel_with_the_real_id(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 20", at=minute(0))
+    say(rt, "supplier", "检查", at=minute(1))
+    told = say(rt, "buyer", "无法供货 P1 库存够用", at=minute(2))
+    assert told.title == "无法供货是供应商说的"
+    assert "P1 还没确认，请写「拒绝 P1 原因」" in told.lines[0]
+    assert "可以这样写：拒绝 P1 库存够用" in told.lines
+    assert proposals(rt)[0][2] == "proposed"
+    say(rt, "buyer", "确认 P1", at=minute(3))
+    told = say(rt, "buyer", "无法供货 P1", at=minute(4))
+    assert "P1 已确认，请写「取消 P1 原因」" in told.lines[0]
+    assert "可以这样写：取消 P1 产线停了" in told.lines
+    assert proposals(rt)[0][2] == "confirmed"
+
+
+def test_a_buyer_typing_decline_in_english(rt_en: Runtime) -> None:
+    confirmed_80(rt_en)
+    told = say(rt_en, "buyer", "decline P1 line stopped", at=minute(5))
+    assert told.title == "Only the supplier declines"
+    assert 'P1 is confirmed, so cancel it with "cancel P1 reason"' in told.lines[0]
+    assert "cancel P1 line stopped" in text_of(told)
+    assert proposals(rt_en)[0][2] == "confirmed"
+    assert say(rt_en, "keeper", "decline P1 x", at=minute(6)).title == "Your role cannot do this"
