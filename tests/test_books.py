@@ -122,3 +122,30 @@ def test_a_buyer_typing_decline_in_english(rt_en: Runtime) -> None:
     assert "cancel P1 line stopped" in text_of(told)
     assert proposals(rt_en)[0][2] == "confirmed"
     assert say(rt_en, "keeper", "decline P1 x", at=minute(6)).title == "Your role cannot do this"
+
+
+# --- a decline is remembered by the review --------------------------------------------------
+
+
+def test_after_a_decline_the_review_waits_for_a_change_then_says_it_was_declined(
+    rt: Runtime,
+) -> None:
+    confirmed_80(rt)
+    say(rt, "supplier", "无法供货 P1 原材料缺货", at=minute(3))
+    review = say(rt, "supplier", "检查", at=minute(4))
+    assert "6205：P1 供应商刚说无法供货（原材料缺货），库存位置没有变化" in text_of(review)
+    assert len(proposals(rt)) == 1
+    say(rt, "keeper", "领用 6205 5", at=minute(5))  # the position changes
+    cards = posted(rt, "supplier", "检查", at=minute(6))
+    [card] = [c for _, c in cards if c.title.startswith("补货建议 P2")]
+    assert "上次 P1 供应商无法供货：原材料缺货" in card.lines
+
+
+def test_a_review_cycle_after_a_decline_it_is_proposed_again_in_english(rt_en: Runtime) -> None:
+    confirmed_80(rt_en)
+    say(rt_en, "supplier", "decline P1 no raw material", at=minute(3))
+    held = say(rt_en, "supplier", "check", at=shanghai(2026, 11, 23, 10))
+    assert "P1 was just declined by the supplier (no raw material)" in text_of(held)
+    cards = posted(rt_en, "supplier", "check", at=shanghai(2026, 11, 24, 11))
+    [card] = [c for _, c in cards if c.title.startswith("Replenishment proposal P2")]
+    assert "P1 was declined by the supplier before: no raw material" in card.lines

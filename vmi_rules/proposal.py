@@ -196,13 +196,22 @@ class Proposal:
             "reject", before=self, after=after, by=actor, at=at, qty=position_left, note=reason
         )
 
-    def decline(self, actor: Actor, reason: str, at: datetime) -> Transition:
-        """The supplier cannot supply it: proposed or confirmed, before anything was shipped."""
+    def decline(
+        self, actor: Actor, reason: str, at: datetime, position_left: int = 0
+    ) -> Transition:
+        """The supplier cannot supply it: proposed or confirmed, before anything was shipped.
+
+        As for a rejection, the step keeps the position left once it is declined as its
+        quantity, so that the review does not propose the same again at once.
+        """
         self._check("decline", actor)
         self._check_nothing_sent("decline", actor)
         self._check_reason("decline", actor, reason)
-        return self._step(
-            "decline", actor, at, state=ProposalState.DECLINED, reject_reason=reason, note=reason
+        after = replace(
+            self, state=ProposalState.DECLINED, reject_reason=reason, decided_by=actor.name
+        )
+        return Transition(
+            "decline", before=self, after=after, by=actor, at=at, qty=position_left, note=reason
         )
 
     def cancel(self, actor: Actor, reason: str, at: datetime) -> Transition:
@@ -321,7 +330,7 @@ class Transition:
     by: Actor
     at: datetime
     # receive: received in this step; ship: shipped in this step; adjust, resize: the new
-    # quantity; reject: the item's position left once rejected
+    # quantity; reject, decline: the item's position left once closed
     qty: int = 0
     note: str = ""
 

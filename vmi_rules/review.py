@@ -89,15 +89,16 @@ ReviewAction = Literal["none", "propose", "update", "keep", "withdraw"]
 
 @dataclass(frozen=True)
 class Rejection:
-    """The buyer rejected the item's last regular proposal: which, why, when, and the position
-    left once it was rejected. Until that position changes or a review cycle passes, the
-    review does not propose the same again; after that, the new proposal says it was rejected
-    before and why."""
+    """The buyer rejected (or the supplier declined) the item's last regular proposal: which,
+    why, when, and the position left once it was rejected. Until that position changes or a
+    review cycle passes, the review does not propose the same again; after that, the new
+    proposal says it was rejected before and why."""
 
     proposal_id: str
     reason: str
     at: datetime
     position: int
+    declined: bool = False  # the supplier declined it: remembered the same way
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,7 @@ def proposal_card_context(
         "days_of_cover": None if cover is None else math.floor(cover * 10) / 10,
         "rejected_id": decision.rejected.proposal_id if decision.rejected else "",
         "rejected_reason": decision.rejected.reason if decision.rejected else "",
+        "rejected_declined": bool(decision.rejected and decision.rejected.declined),
     }
 
 

@@ -76,7 +76,8 @@ def open_proposals(
 
 def last_rejections(session: Session, agreement_ids: Collection[str]) -> dict[ItemKey, Rejection]:
     """Per item, the rejection of its last closed regular proposal, when that one was rejected
-    (a later one received, expired, declined or cancelled makes it old news)."""
+    by the buyer or declined by the supplier (a later one received, expired or cancelled makes
+    it old news)."""
     closed = select(ProposalRow).where(
         col(ProposalRow.agreement_id).in_(list(agreement_ids)),
         col(ProposalRow.state).not_in([s.value for s in OPEN_STATES]),
@@ -85,13 +86,14 @@ def last_rejections(session: Session, agreement_ids: Collection[str]) -> dict[It
     last: dict[ItemKey, ProposalRow] = {}
     for row in session.scalars(closed.order_by(col(ProposalRow.id))):
         last[(row.agreement_id, row.sku)] = row
-    rejected = {r.id: key for key, r in last.items() if r.state == ProposalState.REJECTED.value}
+    turned_down = (ProposalState.REJECTED.value, ProposalState.DECLINED.value)
+    rejected = {r.id: key for key, r in last.items() if r.state in turned_down}
     if not rejected:
         return {}
     found: dict[ItemKey, Rejection] = {}
     steps_of_them = select(ProposalTransitionRow).where(
         col(ProposalTransitionRow.proposal_id).in_(list(rejected)),
-        col(ProposalTransitionRow.action) == "reject",
+        col(ProposalTransitionRow.action).in_(("reject", "decline")),
     )
     for step in session.scalars(steps_of_them):
         found[rejected[step.proposal_id]] = Rejection(
@@ -99,6 +101,7 @@ def last_rejections(session: Session, agreement_ids: Collection[str]) -> dict[It
             reason=step.note,
             at=step.at,
             position=step.qty,
+            declined=step.action == "decline",
         )
     return found
 

@@ -32,7 +32,7 @@ def on_review(turn: Turn, intent: ReviewNow) -> Card:
     ]
     held = [
         {"sku": r.item.sku, "id": r.decision.rejected.proposal_id,
-         "reason": r.decision.rejected.reason}
+         "reason": r.decision.rejected.reason, "declined": r.decision.rejected.declined}
         for r in results
         if r.decision.reason == "rejected_recently" and r.decision.rejected
     ]  # fmt: skip
@@ -76,8 +76,8 @@ def on_proposal_action(turn: Turn, intent: ProposalAction) -> Card:
     elif action == "eta":
         options["eta"] = intent.eta
         options["today"] = turn.now.astimezone(turn.agreement.tz).date()
-    if action == "reject" and row is not None:
-        # the position the rejection leaves, which the next review compares with
+    if action in ("reject", "decline") and row is not None:
+        # the position the rejection (or decline) leaves, which the next review compares with
         options["position_left"] = (
             standing(turn, row.sku)[1] - stored_proposals.as_rule(row).outstanding
         )
