@@ -149,3 +149,109 @@ def test_a_review_cycle_after_a_decline_it_is_proposed_again_in_english(rt_en: R
     cards = posted(rt_en, "supplier", "check", at=shanghai(2026, 11, 24, 11))
     [card] = [c for _, c in cards if c.title.startswith("Replenishment proposal P2")]
     assert "P1 was declined by the supplier before: no raw material" in card.lines
+
+
+# --- undo covers receipts, plans and proposal steps -----------------------------------------
+
+
+def test_the_keeper_undoes_a_part_receipt_and_the_proposal_is_on_its_way_again(
+    rt: Runtime,
+) -> None:
+    confirmed_80(rt)
+    say(rt, "supplier", "发货 P1", at=minute(3))
+    say(rt, "keeper", "入库 P1 30", at=minute(4))
+    assert proposals(rt) == [(1, 80, "shipped", 80, 30)]
+    undone = say(rt, "keeper", "撤销", at=minute(5))
+    assert undone.title == "已撤销"
+    assert "6205 深沟球轴承：撤销了 P1 入库 30 件" in undone.lines
+    assert (
+        "P1 回到「已发货」：已收 0 / 80 件，还有 80 件在途。现有 20 件，库存位置 100 件。"
+        "原记录还在台账里，标为已撤销。"
+    ) in undone.lines
+    assert proposals(rt) == [(1, 80, "shipped", 80, 0)]
+    assert (item_status(rt)["on_hand"], item_status(rt)["in_transit"]) == (20, 80)
+    assert ledger(rt) == [("count", 20, None), ("receipt", 30, None), ("reversal", 30, 2)]
+    say(rt, "keeper", "入库 P1", at=minute(6))  # all 80 came after all
+    assert proposals(rt) == [(1, 80, "received", 80, 80)]
+    say(rt, "keeper", "撤销", at=minute(7))  # a whole receipt: back to shipped
+    assert proposals(rt) == [(1, 80, "shipped", 80, 0)]
+    again = say(rt, "keeper", "撤销", at=minute(8))  # then the count before it, of today
+    assert "撤销了盘点 20 件" in text_of(again)
+
+
+def test_the_buyer_undoes_a_confirmation_until_the_supplier_ships(rt: Runtime) -> None:
+    confirmed_80(rt)
+    undone = say(rt, "buyer", "撤销", at=minute(3))
+    assert "6205 深沟球轴承：撤销了确认 P1" in undone.lines
+    assert undone.lines[1].startswith("P1 回到「待确认」：80 件。")
+    assert proposals(rt) == [(1, 80, "proposed", 0, 0)]
+    assert say(rt, "buyer", "撤销", at=minute(4)).title == "没有可以撤销的"
+    say(rt, "buyer", "调整 P1 60", at=minute(5))
+    say(rt, "supplier", "发货 P1 20", at=minute(6))
+    late = say(rt, "buyer", "撤销", at=minute(7))
+    assert late.title == "对方已经处理了"
+    assert "P1 之后 李供应 已经发货（现在是「已发货」）" in late.lines[0]
+    assert proposals(rt) == [(1, 60, "shipped", 20, 0)]
+    back = say(rt, "supplier", "撤销", at=minute(8))  # the supplier's own shipment, not received
+    assert "6205 深沟球轴承：撤销了发货 P1 20 件" in back.lines
+    assert back.lines[1].startswith("P1 回到「已确认」：60 件，已发 0 件，还有 60 件待发。")
+    assert proposals(rt) == [(1, 60, "confirmed", 0, 0)]
+    undo_adjust = say(rt, "buyer", "撤销", at=minute(9))  # now nobody acted on the adjustment
+    assert "撤销了调整 P1（80 → 60 件）" in text_of(undo_adjust)
+    assert proposals(rt) == [(1, 80, "proposed", 0, 0)]
+    history = text_of(say(rt, "buyer", "P1", at=minute(10)))
+    assert "11-21 10:03 王采购 撤销了确认" in history
+    assert "11-21 10:08 李供应 撤销了发货 20 件" in history
+
+
+def test_a_shipment_received_can_no_longer_be_undone_in_english(rt_en: Runtime) -> None:
+    confirmed_80(rt_en)
+    say(rt_en, "supplier", "shipped P1", at=minute(3))
+    say(rt_en, "keeper", "received P1 50", at=minute(4))
+    late = say(rt_en, "supplier", "undo", at=minute(5))
+    assert late.title == "The other side acted on it"
+    assert "王仓管 has acted on P1 since your step (receive; it is shipped now)" in text_of(late)
+    undone = say(rt_en, "keeper", "undo", at=minute(6))
+    assert "6205 深沟球轴承: took back the receipt of 50 件 for P1" in undone.lines
+    assert "P1 is shipped again: 0 of 80 件 received, 80 件 on the way." in text_of(undone)
+    back = say(rt_en, "supplier", "undo", at=minute(7))
+    assert "took back the shipment of P1 (80 件)" in text_of(back)
+    assert proposals(rt_en) == [(1, 80, "confirmed", 0, 0)]
+
+
+def test_a_rejection_is_undone_and_the_proposal_waits_for_an_answer_again(rt_en: Runtime) -> None:
+    say(rt_en, "keeper", "stock 6205 45", at=minute(0))
+    say(rt_en, "supplier", "check", at=minute(1))
+    say(rt_en, "buyer", "reject P1 output cut", at=minute(2))
+    undone = say(rt_en, "buyer", "undo", at=minute(3))
+    assert "6205 深沟球轴承: took back the rejection of P1" in undone.lines
+    assert proposals(rt_en) == [(1, 55, "proposed", 0, 0)]
+    assert item_status(rt_en)["position"] == 100
+
+
+def test_the_buyer_undoes_a_plan_and_the_one_before_comes_back(rt: Runtime) -> None:
+    say(rt, "buyer", "下月 6205 需求 90", at=minute(0))
+    say(rt, "buyer", "下月 6205 需求 120", at=minute(1))
+    undone = say(rt, "buyer", "撤销", at=minute(2))
+    assert "6205 深沟球轴承：撤销了 2026-12 的需求计划 120 件，恢复为 90 件" in undone.lines
+    assert item_status(rt)["demand_plans"] == [{"period": "2026-12", "qty": 90}]
+    undone = say(rt, "buyer", "撤销", at=minute(3))
+    assert "撤销了 2026-12 的需求计划 90 件，2026-12 现在没有计划" in undone.lines[0]
+    assert item_status(rt)["demand_plans"] == []
+    assert say(rt, "buyer", "撤销", at=minute(4)).title == "没有可以撤销的"
+
+
+def test_a_plan_undone_in_english_and_only_the_latest_entry_across_kinds(rt_en: Runtime) -> None:
+    say(rt_en, "buyer", "plan next month 6205 90", at=minute(0))
+    say(rt_en, "keeper", "stock 6205 45", at=minute(1))
+    say(rt_en, "supplier", "check", at=minute(2))
+    say(rt_en, "buyer", "confirm P1", at=minute(3))
+    first = say(rt_en, "buyer", "undo", at=minute(4))  # the confirmation was said last
+    assert "took back the confirmation of P1" in text_of(first)
+    second = say(rt_en, "buyer", "undo", at=minute(5))
+    assert "took back the demand plan of 90 件 for 2026-12; 2026-12 has no plan now" in text_of(
+        second
+    )
+    assert item_status(rt_en)["demand_plans"] == []
+    next_day = say(rt_en, "buyer", "undo", at=shanghai(2026, 11, 22, 9))
+    assert next_day.title == "Nothing to undo"

@@ -59,6 +59,9 @@ _STARTS_FROM: dict[str, frozenset[ProposalState]] = {
     "eta": IN_TRANSIT_STATES,
     "decline": frozenset({ProposalState.PROPOSED, ProposalState.CONFIRMED}),
     "cancel": frozenset({ProposalState.CONFIRMED}),
+    "correct_receipt": frozenset(
+        {ProposalState.CONFIRMED, ProposalState.SHIPPED, ProposalState.RECEIVED}
+    ),
 }
 _ALREADY_IN: dict[str, frozenset[ProposalState]] = {
     "confirm": frozenset({ProposalState.CONFIRMED, ProposalState.SHIPPED, ProposalState.RECEIVED}),
@@ -71,13 +74,21 @@ _ALREADY_IN: dict[str, frozenset[ProposalState]] = {
     "eta": frozenset(),
     "decline": frozenset({ProposalState.DECLINED}),
     "cancel": frozenset({ProposalState.CANCELLED}),
+    "correct_receipt": frozenset(),
 }
 
 # Who may take each step: the one role table's answer for it.
 ALLOWED_ROLES: dict[str, frozenset[str]] = {step: MAY[step] for step in _STARTS_FROM}
 
 RefusalReason = Literal[
-    "wrong_role", "already", "not_allowed", "bad_quantity", "over_ship", "needs_reason", "past_eta"
+    "wrong_role",
+    "already",
+    "not_allowed",
+    "bad_quantity",
+    "over_ship",
+    "needs_reason",
+    "past_eta",
+    "over_receipt",
 ]
 
 
@@ -275,6 +286,55 @@ class Proposal:
         after = replace(self, state=state, received_qty=received, decided_by=actor.name)
         return Transition("receive", before=self, after=after, by=actor, at=at, qty=arrived)
 
+    def correct_receipt(self, actor: Actor, wrong: int, qty: int, at: datetime) -> Transition:
+        """The keeper puts a receipt typed wrong right: `wrong` was taken in, `qty` arrived.
+
+        Received follows (less the wrong figure, plus the right one) and so does the state:
+        received when it reaches the order, else back on its way. More than the order allows
+        is refused ("over_receipt"): a correction fixes a figure, it is not a second delivery.
+        """
+        self._check("correct_receipt", actor, qty)
+        received = self.received_qty - wrong + qty
+        if received > max(self.qty, self.received_qty):
+            raise TransitionRefused("over_receipt", "correct_receipt", self.state, self.decided_by)
+        if received >= self.qty:
+            state = ProposalState.RECEIVED
+        else:
+            state = ProposalState.SHIPPED if self.shipped_qty else ProposalState.CONFIRMED
+        after = replace(self, state=state, received_qty=received, decided_by=actor.name)
+        return Transition(
+            "correct_receipt", before=self, after=after, by=actor, at=at, qty=qty,
+            note=f"{wrong} -> {qty}",
+        )  # fmt: skip
+
+    def take_back(
+        self, actor: Actor, step: str, qty: int, before: ProposalState, at: datetime,
+        previous_qty: int | None = None,
+    ) -> Transition:  # fmt: skip
+        """The one who took `step` takes it back while the proposal is still where the step
+        left it: back to `before`, with what the step changed restored.
+
+        `qty` is the step's quantity (shipped, received); `previous_qty` the order before an
+        adjustment. The caller checks that nobody acted on the proposal since.
+        """
+        if step in ("confirm", "adjust", "reject"):
+            after = replace(
+                self, state=before, qty=previous_qty or self.qty, reject_reason="", decided_by=""
+            )
+        elif step == "ship":
+            shipped = max(self.shipped_qty - qty, 0)
+            eta = self.eta if shipped else None  # the first shipment's ETA goes with it
+            after = replace(self, state=before, shipped_qty=shipped, eta=eta)
+            if not shipped and before is ProposalState.SHIPPED:  # shipped whole before parts
+                after = replace(after, state=ProposalState.CONFIRMED)
+        elif step == "receive":
+            after = replace(self, state=before, received_qty=max(self.received_qty - qty, 0))
+            if before is ProposalState.CONFIRMED:  # received unshipped: nothing was marked sent
+                after = replace(after, shipped_qty=0)
+        else:
+            raise TransitionRefused("not_allowed", "undo", self.state, self.decided_by)
+        return Transition("undo", before=self, after=after, by=actor, at=at, qty=qty, note=step)
+
     def expire(self, at: datetime) -> Transition:
         """The bot closes a proposal nobody confirmed in time."""
         self._check("expire", SYSTEM)
@@ -323,7 +383,7 @@ class Transition:
     """One step of a proposal's life: the proposal before and after, who did it and when."""
 
     # "confirm" | "adjust" | "reject" | "decline" | "cancel" | "ship" | "eta" | "receive" |
-    # "expire" | "resize"
+    # "expire" | "resize" | "correct_receipt" | "undo" (note: the step taken back)
     action: str
     before: Proposal
     after: Proposal

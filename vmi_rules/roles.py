@@ -14,7 +14,7 @@ THE_BOT = frozenset({"system"})  # steps no member takes: the bot expires and re
 MAY: Mapping[str, frozenset[str]] = {
     "count": KEEPERS,
     "withdrawal": KEEPERS,
-    "undo": KEEPERS,  # what can be undone so far: counts and withdrawals
+    "undo": EVERYONE,  # one's own last entry: a count, withdrawal, receipt, plan or step
     "confirm_count": KEEPERS,  # a count held as mistyped, said to be right
     "plan": BUYERS,
     "emergency": BUYERS,
@@ -33,6 +33,7 @@ MAY: Mapping[str, frozenset[str]] = {
     "eta": SUPPLIERS,
     "decline": SUPPLIERS,
     "receive": KEEPERS,
+    "correct_receipt": KEEPERS,
     "expire": THE_BOT,
     "resize": THE_BOT,
 }

@@ -136,8 +136,15 @@ def log_creation(session: Session, row: ProposalRow, by: Actor, at: datetime) ->
     )
 
 
-def apply(session: Session, row: ProposalRow, transition: Transition) -> bool:
-    """Store a transition if the row is still as the rules saw it; False when someone was first."""
+def apply(
+    session: Session,
+    row: ProposalRow,
+    transition: Transition,
+    inbox_id: int | None = None,
+    reverses_id: int | None = None,
+) -> bool:
+    """Store a transition if the row is still as the rules saw it; False when someone was first
+    (`inbox_id`: the message that took it; `reverses_id`: for an undo, the step taken back)."""
     assert row.id is not None
     after = transition.after
     statement = (
@@ -177,6 +184,8 @@ def apply(session: Session, row: ProposalRow, transition: Transition) -> bool:
             qty=transition.qty,
             note=transition.note,
             at=transition.at,
+            inbox_id=inbox_id,
+            reverses_id=reverses_id,
         )
     )
     return True
@@ -188,6 +197,7 @@ def act(
     action: str,
     actor: Actor,
     at: datetime,
+    inbox_id: int | None = None,
     **options: object,
 ) -> tuple[ProposalRow, Transition]:
     """Do `action` (confirm, adjust, reject, decline, cancel, ship, change_eta, receive, expire)
@@ -208,7 +218,7 @@ def act(
         else:
             method = "change_eta" if action == "eta" else action  # the step's name in the rules
             transition = getattr(proposal, method)(actor, at=at, **options)
-        if apply(session, row, transition):
+        if apply(session, row, transition, inbox_id=inbox_id):
             if action == "receive":
                 record_receipt(
                     session,
@@ -218,6 +228,7 @@ def act(
                     at,
                     member_id=actor.member_id,
                     proposal_id=row.id,
+                    inbox_id=inbox_id,
                 )
             return get(session, public) or row, transition
     # Three lost races in a row means something keeps changing it; say so rather than loop.

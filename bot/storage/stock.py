@@ -275,8 +275,8 @@ def _latest_live(
 
 @dataclass(frozen=True)
 class Undone:
-    """An entry taken back by the one who made it: what it was, and for a count the withdrawal
-    it had inferred, taken back with it (no longer billed)."""
+    """An entry taken back by the one who made it: what it was (count, withdrawal, receipt),
+    and for a count the withdrawal it had inferred, taken back with it (no longer billed)."""
 
     kind: str
     sku: str
@@ -296,12 +296,27 @@ def undo_last(
     back-dated one counts by the time it was said), with
     what it inferred; None when there is none. Raises `MovedSince` when something else of the
     item was recorded after it (then a new count puts things right)."""
-    mine = session.scalars(
+    mine = last_own_row(session, agreement_id, member_id, since, kinds=("count", "withdrawal"))
+    if mine is None:
+        return None
+    return take_back_row(session, mine, at, inbox_id)
+
+
+def last_own_row(
+    session: Session,
+    agreement_id: str,
+    member_id: str,
+    since: datetime,
+    kinds: Collection[str] = ("count", "withdrawal", "receipt"),
+) -> LedgerRow | None:
+    """The member's last entry in the ledger said since `since` (a back-dated one counts by the
+    time it was said) and not taken back; inferred withdrawals go with their count."""
+    return session.scalars(
         select(LedgerRow)
         .where(
             col(LedgerRow.agreement_id) == agreement_id,
             col(LedgerRow.member_id) == member_id,
-            col(LedgerRow.kind).in_(("count", "withdrawal")),
+            col(LedgerRow.kind).in_(list(kinds)),
             col(LedgerRow.inferred).is_(False),
             or_(col(LedgerRow.at) >= since, _said_since(since)),
             _live(LedgerRow),
@@ -309,18 +324,69 @@ def undo_last(
         .order_by(col(LedgerRow.id).desc())
         .limit(1)
     ).first()
-    if mine is None:
-        return None
-    hold_item(session, agreement_id, mine.sku)
-    if mine.kind == "count":
-        unbilled = _take_back_count(session, mine, at, member_id, inbox_id, "undo")
-        return Undone("count", mine.sku, mine.qty, unbilled)
-    latest = _latest_live(session, agreement_id, mine.sku)
-    if latest is not None and latest.id != mine.id:
+
+
+def check_latest(session: Session, row: LedgerRow) -> None:
+    """Raise `MovedSince` when something of the item was recorded after `row` (which then can
+    no longer be taken back alone); holds the item for the rest of the transaction."""
+    hold_item(session, row.agreement_id, row.sku)
+    latest = _latest_live(session, row.agreement_id, row.sku)
+    if latest is not None and latest.id != row.id:
         raise MovedSince(latest.kind, latest.at)
-    _add(session, agreement_id, mine.sku, REVERSAL, mine.qty, at, member_id, inbox_id,
+
+
+def take_back_row(
+    session: Session, mine: LedgerRow, at: datetime, inbox_id: int | None = None
+) -> Undone:
+    """Reverse one entry of the ledger (a count with the withdrawal it inferred); raises
+    `MovedSince` when something else of the item was recorded after it."""
+    hold_item(session, mine.agreement_id, mine.sku)
+    if mine.kind == "count":
+        unbilled = _take_back_count(session, mine, at, mine.member_id, inbox_id, "undo")
+        return Undone("count", mine.sku, mine.qty, unbilled)
+    check_latest(session, mine)
+    _add(session, mine.agreement_id, mine.sku, REVERSAL, mine.qty, at, mine.member_id, inbox_id,
          reverses_id=mine.id, note=f"undo: takes back ledger row {mine.id}")  # fmt: skip
-    return Undone("withdrawal", mine.sku, mine.qty, mine.qty)
+    return Undone(mine.kind, mine.sku, mine.qty, mine.qty if mine.kind == "withdrawal" else 0)
+
+
+def correct_receipt_rows(
+    session: Session,
+    wrong: LedgerRow,
+    qty: int,
+    at: datetime,
+    member_id: str | None,
+    inbox_id: int | None = None,
+) -> LedgerRow:
+    """Put a receipt typed wrong right: a row reversing it and a receipt of `qty` in its
+    place, dated when the goods came (nothing deleted); the new receipt row."""
+    hold_item(session, wrong.agreement_id, wrong.sku)
+    note = f"receipt corrected: takes back ledger row {wrong.id}"
+    _add(session, wrong.agreement_id, wrong.sku, REVERSAL, wrong.qty, at, member_id, inbox_id,
+         reverses_id=wrong.id, note=note)  # fmt: skip
+    return _add(session, wrong.agreement_id, wrong.sku, "receipt", qty, wrong.at, member_id,
+                inbox_id, proposal_id=wrong.proposal_id,
+                note=f"correction of ledger row {wrong.id}: {wrong.qty} -> {qty}")  # fmt: skip
+
+
+def last_receipt(session: Session, proposal_row_id: int) -> LedgerRow | None:
+    """A proposal's latest receipt that counts, or None when nothing of it was received."""
+    return session.scalars(
+        select(LedgerRow)
+        .where(
+            col(LedgerRow.proposal_id) == proposal_row_id,
+            col(LedgerRow.kind) == "receipt",
+            _live(LedgerRow),
+        )
+        .order_by(col(LedgerRow.id).desc())
+        .limit(1)
+    ).first()
+
+
+def counted_after(session: Session, row: LedgerRow) -> LedgerRow | None:
+    """The item's latest live count recorded after `row`, or None."""
+    count = _latest_live(session, row.agreement_id, row.sku, kinds=("count",))
+    return count if count is not None and (count.id or 0) > (row.id or 0) else None
 
 
 def latest_row_id(session: Session, agreement_id: str, sku: str) -> int | None:

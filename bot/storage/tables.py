@@ -205,6 +205,8 @@ class ProposalTransitionRow(SQLModel, table=True):
     qty: int = 0
     note: str = ""
     at: datetime = Field(sa_column=_utc())
+    inbox_id: int | None = None  # the message that took the step (undo takes the last one)
+    reverses_id: int | None = None  # an undo: the step it takes back
 
 
 class DemandPlanRow(SQLModel, table=True):
@@ -223,6 +225,24 @@ class DemandPlanRow(SQLModel, table=True):
     qty: int
     member_id: str | None = Field(default=None, max_length=64)
     updated_at: datetime = Field(sa_column=_utc())
+
+
+class PlanHistoryRow(SQLModel, table=True):
+    """Every demand plan entry, with the plan it replaced, and every undo of one: the plan
+    row holds the value now, this keeps how it got there (undo restores the one before)."""
+
+    __tablename__ = "plan_history"
+    __table_args__ = (Index("ix_plan_history_item", "agreement_id", "sku", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    period: str = Field(max_length=16)
+    qty: int | None = None  # the plan after this entry; None: no plan for the period
+    previous_qty: int | None = None  # the plan before it; None: there was none
+    member_id: str | None = Field(default=None, max_length=64)
+    inbox_id: int | None = None
+    at: datetime = Field(sa_column=_utc())
+    reverses_id: int | None = None  # an undo: the entry it takes back
 
 
 class InboxRow(SQLModel, table=True):

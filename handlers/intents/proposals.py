@@ -117,7 +117,7 @@ def _act(
     previous_qty = row.qty
     try:
         row, transition = stored_proposals.act(
-            turn.session, proposal_id, action, turn.actor, turn.now, **options
+            turn.session, proposal_id, action, turn.actor, turn.now, turn.inbox_id, **options
         )
     except TransitionRefused as refused:
         if refused.reason == "bad_quantity":

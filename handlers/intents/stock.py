@@ -10,22 +10,22 @@ from bot.services.review import review
 from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
 from bot.storage.stock import (
-    MovedSince,
     latest_row_id,
     movement_after_count,
     record_count,
     record_withdrawal,
     recorded_after,
     stock_levels,
-    undo_last,
 )
 from bot.storage.tables import HeldCountRow
+from bot.storage.undo import UndoRefused, undo_last_entry
 from handlers.intents.held import held_buttons, held_lines, hold_the_mistyped
+from handlers.intents.proposals import standing
 from handlers.parsing import ConfirmCount, Correction, Count, ItemQty, Undo, Withdrawal
 from handlers.turn import Turn
 from messages.cards import Card
 from messages.render import render_card
-from messages.words import example
+from messages.words import example, label, state_labels
 from vmi_rules.ledger import CountOutcome
 from vmi_rules.settlement import settlement_period
 
@@ -167,8 +167,9 @@ def _dated(turn: Turn, on: date | None, kind: str, skus: list[str]) -> datetime 
 
 
 def on_undo(turn: Turn, intent: Undo) -> Card:
-    """Take back my last count or withdrawal of today, with what it inferred; say what was
-    undone and the figures after."""
+    """Take back my last entry of today (a count or withdrawal with what it inferred, a
+    receipt, a plan, or a proposal step the other side has not acted on); say what was undone
+    and the figures after."""
     mine = held_counts.waiting(turn.session, turn.agreement.id, member_id=turn.member.id)
     if mine:  # the last thing said was a count still held: it goes, and nothing was recorded
         last = mine[-1]
@@ -180,16 +181,29 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
     local = turn.now.astimezone(turn.agreement.tz)
     today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     try:
-        undone = undo_last(turn.session, turn.agreement.id, turn.member.id, today, turn.now,
-                           inbox_id=turn.inbox_id)  # fmt: skip
-    except MovedSince as moved:
-        return turn.refuse("undo_moved", moved=moved.kind, example=_count_example(turn))
+        undone = undo_last_entry(turn.session, turn.agreement.id, turn.actor, today, turn.now,
+                                 inbox_id=turn.inbox_id)  # fmt: skip
+    except UndoRefused as refused:
+        context = dict(refused.context)
+        if "action" in context:
+            context["intent_label"] = label(context["action"], turn.locale)
+        if "state" in context:
+            context["state_label"] = state_labels(turn.locale).get(context["state"], "")
+        shown = _count_example(turn) if refused.reason == "undo_moved" else ""
+        return turn.refuse(refused.reason, example=shown, **context)
     if undone is None:
         return turn.refuse("nothing_to_undo", example=_count_example(turn))
     item = turn.agreement.item(undone.sku)
-    level = stock_levels(turn.session, [turn.agreement.id], [undone.sku]).get(
-        (turn.agreement.id, undone.sku)
-    )
+    on_hand, position = standing(turn, undone.sku)
+    figures: dict[str, object] = {}
+    if undone.proposal is not None:
+        proposal = stored_proposals.as_rule(undone.proposal)
+        figures = {
+            "proposal_id": proposal.id, "state_label": state_labels(turn.locale)[proposal.state],
+            "ordered": proposal.qty, "received": proposal.received_qty,
+            "outstanding": proposal.outstanding, "shipped_qty": proposal.shipped_qty,
+            "to_ship": proposal.to_ship,
+        }  # fmt: skip
     return turn.card(
         "undone",
         kind=undone.kind,
@@ -197,7 +211,12 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
         unit=item.unit if item else "",
         qty=undone.qty,
         unbilled=undone.unbilled,
-        on_hand=level.on_hand if level else 0,
+        on_hand=on_hand,
+        position=position,
+        period=undone.period,
+        plan_now=undone.plan_now,
+        previous_qty=undone.previous_qty,
+        **figures,
     )
 
 
