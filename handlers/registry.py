@@ -17,13 +17,19 @@ from typing import Any
 
 from handlers.incoming import ButtonPress
 from handlers.intents.plans import on_emergency, on_plan
-from handlers.intents.proposals import on_proposal_action, on_receipt, on_review
+from handlers.intents.proposals import (
+    on_correct_receipt,
+    on_proposal_action,
+    on_receipt,
+    on_review,
+)
 from handlers.intents.queries import on_courtesy, on_help, on_history, on_status, on_todo
 from handlers.intents.stock import on_confirm_count, on_count, on_undo, on_withdrawal
 from handlers.parsing import (
     Action,
     ConfirmCount,
     Correction,
+    CorrectReceipt,
     Count,
     Courtesy,
     Emergency,
@@ -107,6 +113,7 @@ INTENTS: tuple[IntentRow, ...] = (
     IntentRow("undo",       (Undo,),             on_undo),
     IntentRow("confirm_count", (ConfirmCount,),  on_confirm_count, "confirm_count", _held),
     IntentRow("receipt",    (Receipt,),          on_receipt,         "receive", _received),
+    IntentRow("correct_receipt", (CorrectReceipt,), on_correct_receipt),
     IntentRow("plan",       (Plan,),             on_plan),
     IntentRow("emergency",  (Emergency,),        on_emergency),
     IntentRow("confirm",    (ProposalAction,),   on_proposal_action, "confirm", _answer("confirm")),

@@ -17,7 +17,7 @@ INTENT_LABELS = {
            "ship": "发货", "receive": "入库", "review": "补货检查", "status": "查询",
            "todo": "待办", "history": "补货进度", "help": "帮助", "courtesy": "客气话",
            "undo": "撤销", "confirm_count": "确认盘点", "decline": "无法供货", "cancel": "取消",
-           "eta": "改到货日期"},
+           "eta": "改到货日期", "correct_receipt": "更正入库"},
     # English labels are verbs a sentence can take as they are: "Only buyer may confirm",
     # "P1 is shipped now, so you cannot reject it".
     "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
@@ -26,7 +26,7 @@ INTENT_LABELS = {
            "review": "run the review", "status": "ask status", "todo": "see pending steps",
            "history": "follow a proposal", "help": "ask for help", "courtesy": "say thanks",
            "undo": "undo", "confirm_count": "confirm a count", "decline": "decline",
-           "cancel": "cancel", "eta": "change the ETA"},
+           "cancel": "cancel", "eta": "change the ETA", "correct_receipt": "correct a receipt"},
 }  # fmt: skip
 STATE_LABELS = {
     "zh": {"proposed": "待确认", "confirmed": "已确认", "shipped": "已发货", "received": "已入库",
@@ -38,7 +38,7 @@ STATE_LABELS = {
 }  # fmt: skip
 EXAMPLES = {
     "zh": {"count": "6205 库存 45", "correction": "更正 6205 45", "withdrawal": "领用 6205 10",
-           "receipt": "入库 P1",
+           "receipt": "入库 P1", "correct_receipt": "更正入库 P1 25",
            "plan": "下月 6205 需求 90", "plan_week": "下周 6205 预计领用 20",
            "emergency": "紧急 6205 下月需求改为 120",
            "confirm": "确认 P1", "adjust": "调整 P1 60", "reject": "拒绝 P1 原因",
@@ -50,6 +50,7 @@ EXAMPLES = {
            "eta": "P1 预计 12-05", "reject_reason": "拒绝 P1 库存够用，下月减产"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
+           "correct_receipt": "correct receipt P1 25",
            "plan": "plan next month 6205 90", "plan_week": "plan next week 6205 20",
            "emergency": "urgent 6205 next month 120",
            "confirm": "confirm P1", "adjust": "adjust P1 60", "reject": "reject P1 reason",

@@ -255,3 +255,65 @@ def test_a_plan_undone_in_english_and_only_the_latest_entry_across_kinds(rt_en: 
     assert item_status(rt_en)["demand_plans"] == []
     next_day = say(rt_en, "buyer", "undo", at=shanghai(2026, 11, 22, 9))
     assert next_day.title == "Nothing to undo"
+
+
+# --- a receipt typed wrong, corrected -------------------------------------------------------
+
+
+def test_the_keeper_corrects_a_receipt_and_received_and_outstanding_follow(rt: Runtime) -> None:
+    confirmed_80(rt)
+    say(rt, "supplier", "发货 P1", at=minute(3))
+    say(rt, "keeper", "入库 P1 30", at=minute(4))
+    say(rt, "keeper", "领用 6205 5", at=minute(5))  # a withdrawal since does not stop it
+    fixed = say(rt, "keeper", "更正入库 P1 25", at=minute(6))
+    assert fixed.title == "已更正入库 P1 · 王仓管"
+    assert "入库更正：30 → 25 件（原记录还在台账里，标为已更正）" in fixed.lines
+    assert "P1 已收 25 / 80 件，还有 55 件在途，现在「已发货」" in fixed.lines
+    assert proposals(rt) == [(1, 80, "shipped", 80, 25)]
+    assert (item_status(rt)["on_hand"], item_status(rt)["position"]) == (40, 95)
+    assert ledger(rt)[-2:] == [("reversal", 30, 2), ("receipt", 25, None)]
+    assert "更正入库 30 -> 25 件" in text_of(say(rt, "keeper", "P1", at=minute(7)))
+    too_many = say(rt, "keeper", "更正入库 P1 90", at=minute(8))
+    assert too_many.title == "入库数量超过订购"
+    assert (
+        "P1 订购 80 件，其他入库已有 0 件，更正为 90 件会超过订购数（最多 80 件）"
+        in (too_many.lines[0])
+    )
+    assert proposals(rt) == [(1, 80, "shipped", 80, 25)]
+    say(rt, "keeper", "入库 P1", at=minute(9))  # the rest: 55
+    whole = say(rt, "keeper", "更正入库 P1 50", at=minute(10))  # that last one was 50
+    assert "P1 已收 75 / 80 件，还有 5 件在途，现在「已发货」" in whole.lines
+    assert proposals(rt) == [(1, 80, "shipped", 80, 75)]
+
+
+def test_a_receipt_correction_is_refused_with_nothing_received_a_count_since_or_another_agreement(
+    rt: Runtime,
+) -> None:
+    confirmed_80(rt)
+    nothing = say(rt, "keeper", "更正入库 P1 25", at=minute(3))
+    assert nothing.title == "还没有入库"
+    assert "可以这样写：入库 P1" in nothing.lines
+    say(rt, "keeper", "入库 P1 30", at=minute(4))
+    say(rt, "keeper", "6205 库存 48", at=minute(5))
+    counted = say(rt, "keeper", "更正入库 P1 25", at=minute(6))
+    assert counted.title == "入库之后已盘点"
+    assert proposals(rt) == [(1, 80, "confirmed", 0, 30)]
+    assert say(rt, "keeper", "更正入库 P9 25", at=minute(7)).title == "没有这个补货建议"
+    assert say(rt, "buyer", "更正入库 P1 25", at=minute(8)).title == "你的角色不能做这一步"
+    assert say(rt, "keeper", "更正入库 P1", at=minute(9)).title == "还差一点信息"
+
+
+def test_a_receipt_corrected_in_english_and_the_proposal_reopens(rt_en: Runtime) -> None:
+    confirmed_80(rt_en)
+    say(rt_en, "keeper", "received P1", at=minute(3))  # typed when only 60 came
+    assert proposals(rt_en)[0][2] == "received"
+    fixed = say(rt_en, "keeper", "correct receipt P1 60", at=minute(4))
+    assert fixed.title == "Receipt corrected for P1 · 王仓管"
+    assert "Receipt corrected: 80 → 60 件 (the wrong entry stays in the ledger" in text_of(fixed)
+    # received whole counted as shipped whole (suppliers forget to click): the rest is on its way
+    assert "P1: 60 of 80 件 received, 20 件 still in transit; it is shipped now" in fixed.lines
+    assert proposals(rt_en) == [(1, 80, "shipped", 80, 60)]
+    assert (item_status(rt_en)["on_hand"], item_status(rt_en)["in_transit"]) == (80, 20)
+    undone = say(rt_en, "keeper", "undo", at=minute(5))  # the corrected receipt goes whole
+    assert "took back the receipt of 60 件 for P1" in text_of(undone)
+    assert proposals(rt_en) == [(1, 80, "shipped", 80, 0)]

@@ -16,7 +16,14 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlmodel import Session, col
 
-from bot.storage.stock import ItemKey, record_receipt
+from bot.storage.stock import (
+    ItemKey,
+    correct_receipt_rows,
+    counted_after,
+    last_receipt,
+    record_receipt,
+    stock_levels,
+)
 from bot.storage.tables import ProposalRow, ProposalTransitionRow
 from vmi_rules.proposal import (
     OPEN_STATES,
@@ -233,6 +240,46 @@ def act(
             return get(session, public) or row, transition
     # Three lost races in a row means something keeps changing it; say so rather than loop.
     raise TransitionRefused("already", action, ProposalState(row.state), row.decided_by)
+
+
+class ReceiptNotCorrected(Exception):
+    """A receipt correction that cannot be made: `reason` names the refusal, `context` its
+    figures."""
+
+    def __init__(self, reason: str, **context: object) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.context = context
+
+
+def correct_receipt(
+    session: Session, row: ProposalRow, qty: int, actor: Actor, at: datetime,
+    inbox_id: int | None = None,
+) -> tuple[ProposalRow, Transition, int]:  # fmt: skip
+    """Put the proposal's latest receipt right: it was `qty`. A reversal of the wrong receipt
+    and a receipt of `qty` in its place, and the proposal's received quantity and state follow,
+    in one guarded step; the proposal after, the step, and the wrong quantity.
+
+    Raises `ReceiptNotCorrected` ("no_receipt"; "receipt_counted": a count since already holds
+    what is on the shelf; "receipt_short": the book would go below zero) and
+    `TransitionRefused` ("over_receipt", wrong role).
+    """
+    assert row.id is not None
+    wrong = last_receipt(session, row.id)
+    if wrong is None:
+        raise ReceiptNotCorrected("no_receipt")
+    counted = counted_after(session, wrong)
+    if counted is not None:
+        raise ReceiptNotCorrected("receipt_counted", later=counted.at)
+    level = stock_levels(session, [row.agreement_id], [row.sku]).get((row.agreement_id, row.sku))
+    on_hand = (level.on_hand if level else 0) - wrong.qty + qty
+    if on_hand < 0:
+        raise ReceiptNotCorrected("receipt_short", on_hand=on_hand)
+    transition = as_rule(row).correct_receipt(actor, wrong.qty, qty, at)
+    if not apply(session, row, transition, inbox_id=inbox_id):
+        raise TransitionRefused("already", "correct_receipt", ProposalState(row.state))
+    correct_receipt_rows(session, wrong, qty, at, actor.member_id, inbox_id)
+    return get(session, public_id(row.id)) or row, transition, wrong.qty
 
 
 def steps(session: Session, proposal_row_id: int) -> list[ProposalTransitionRow]:

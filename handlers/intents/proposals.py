@@ -4,15 +4,16 @@ once by someone allowed to."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.services.announce import group_messages
 from bot.services.review import review
 from bot.storage import proposals as stored_proposals
 from bot.storage.outbox import enqueue_all
-from bot.storage.stock import stock_levels
+from bot.storage.stock import last_receipt, stock_levels
 from bot.storage.tables import ProposalRow
-from handlers.parsing import ProposalAction, Receipt, ReviewNow
+from handlers.parsing import CorrectReceipt, ProposalAction, Receipt, ReviewNow
 from handlers.turn import Turn
 from messages.cards import Card
 from messages.words import example, label, state_labels
@@ -47,6 +48,63 @@ def on_review(turn: Turn, intent: ReviewNow) -> Card:
 def on_receipt(turn: Turn, intent: Receipt) -> Card:
     """The keeper takes in a proposal's goods, whole or in part."""
     return _act(turn, intent.proposal_id, "receive", qty=intent.qty)
+
+
+def on_correct_receipt(turn: Turn, intent: CorrectReceipt) -> Card:
+    """The keeper puts a receipt typed wrong right (更正入库 P3 25): the wrong one is reversed,
+    the right one booked in its place, and the proposal's received quantity follows."""
+    pid = intent.proposal_id.upper()
+    row = stored_proposals.get(turn.session, intent.proposal_id)
+    if row is None or row.agreement_id != turn.agreement.id:
+        return turn.refuse("unknown_proposal", detail=intent.proposal_id)
+    item = turn.agreement.item(row.sku)
+    assert item is not None
+    before = stored_proposals.as_rule(row)
+    try:
+        row, transition, wrong = stored_proposals.correct_receipt(
+            turn.session, row, intent.qty, turn.actor, turn.now, turn.inbox_id
+        )
+    except stored_proposals.ReceiptNotCorrected as refused:
+        context = dict(refused.context)
+        later = context.pop("later", None)
+        if isinstance(later, datetime):
+            context["later"] = later.astimezone(turn.agreement.tz).strftime("%m-%d %H:%M")
+        return turn.refuse(
+            refused.reason, proposal_id=pid, detail=str(intent.qty),
+            example=example("receipt", turn.locale, pid), **context,
+        )  # fmt: skip
+    except TransitionRefused as refused:
+        if refused.reason == "over_receipt":
+            receipt = last_receipt_qty(turn, row)
+            others = before.received_qty - receipt
+            return turn.refuse(
+                "over_receipt", proposal_id=pid, detail=str(intent.qty), ordered=before.qty,
+                others=others, most=max(before.qty - others, 0),
+                example=example("correct_receipt", turn.locale, pid).replace(
+                    "25", str(max(before.qty - others, 1))
+                ),
+            )  # fmt: skip
+        return turn.refuse(
+            refused.reason, proposal_id=pid, decided_by=refused.decided_by,
+            state_label=state_labels(turn.locale)[refused.state.value],
+            intent_label=label("correct_receipt", turn.locale),
+        )  # fmt: skip
+    on_hand, current = standing(turn, item.sku)
+    after = transition.after
+    return turn.card(
+        "proposal_action", action="correct_receipt", proposal_id=pid, by=turn.member.name,
+        item_name=item.name, unit=item.unit, qty=after.qty, wrong=wrong, received=intent.qty,
+        received_qty=after.received_qty, outstanding=after.outstanding,
+        state_label=state_labels(turn.locale)[after.state.value], on_hand=on_hand,
+        position=current, min=item.min, max=item.max,
+    )  # fmt: skip
+
+
+def last_receipt_qty(turn: Turn, row: ProposalRow) -> int:
+    """The quantity of the proposal's latest receipt that counts (0 when none)."""
+    assert row.id is not None
+    receipt = last_receipt(turn.session, row.id)
+    return receipt.qty if receipt is not None else 0
 
 
 def on_proposal_action(turn: Turn, intent: ProposalAction) -> Card:

@@ -52,6 +52,15 @@ class Receipt:
 
 
 @dataclass(frozen=True)
+class CorrectReceipt:
+    """A receipt typed wrong, put right (更正入库 P3 25 / correct receipt P3 25): `qty` is what
+    that receipt really was."""
+
+    proposal_id: str
+    qty: int
+
+
+@dataclass(frozen=True)
 class Plan:
     """The buyer's demand plan for one item and period (需求计划)."""
 
@@ -145,6 +154,7 @@ Intent = (
     | Correction
     | Withdrawal
     | Receipt
+    | CorrectReceipt
     | Plan
     | Emergency
     | ProposalAction
@@ -185,6 +195,7 @@ HINTS = (
     "correction",
     "withdrawal",
     "receipt",
+    "correct_receipt",
     "plan",
     "emergency",
     "confirm",

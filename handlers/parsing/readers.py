@@ -19,6 +19,7 @@ from handlers.parsing.parsed import (
     Action,
     ConfirmCount,
     Correction,
+    CorrectReceipt,
     Count,
     Courtesy,
     Emergency,
@@ -507,6 +508,10 @@ def _proposal(msg: Message, today: date) -> Intent | Refusal:
         if eta is None or qty is not None:
             return Refusal("ambiguous", detail=proposal_id, hint="eta")  # when, then?
         return ProposalAction("eta", proposal_id, eta=eta)
+    if action == "receipt" and "correction" in families:  # 更正入库 P3 25: what really came
+        if qty is None:
+            return Refusal("ambiguous", detail=proposal_id, hint="correct_receipt", missing="qty")
+        return CorrectReceipt(proposal_id, qty)
     if action == "receipt":
         return Receipt(proposal_id, qty)
     if action == "ship":

@@ -151,6 +151,7 @@ def test_allowed_roles_per_action() -> None:
         "eta": {"supplier", "admin"},
         "decline": {"supplier", "admin"},
         "cancel": {"buyer", "admin"},
+        "correct_receipt": {"warehouse", "admin"},
     } == ALLOWED_ROLES
 
 
