@@ -5,6 +5,8 @@ remembers, and a buyer told how to turn a proposal down."""
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -317,3 +319,61 @@ def test_a_receipt_corrected_in_english_and_the_proposal_reopens(rt_en: Runtime)
     undone = say(rt_en, "keeper", "undo", at=minute(5))  # the corrected receipt goes whole
     assert "took back the receipt of 60 件 for P1" in text_of(undone)
     assert proposals(rt_en) == [(1, 80, "shipped", 80, 0)]
+
+
+# --- through `vmi-bot chat` -----------------------------------------------------------------
+
+VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
+
+
+def chat(tmp_path: Path, lines: list[str], config: Path = EXAMPLE) -> str:
+    """The console chat through a pipe, as a user types, at a fixed time."""
+    done = subprocess.run(
+        [VMI_BOT, "--config", str(config), "--db", f"sqlite:///{tmp_path / 'chat.sqlite'}",
+         "chat", "--as", "keeper", "--now", "2026-11-21T10:00:00+08:00"],
+        input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_undo_and_a_receipt_correction_through_the_console(tmp_path: Path) -> None:
+    out = chat(
+        tmp_path,
+        [
+            "6205 库存 20",
+            "/as supplier", "检查",
+            "/as buyer", "确认 P1", "下月 6205 需求 90", "撤销", "撤销",
+            "无法供货 P1", "确认 P1",
+            "/as supplier", "发货 P1",
+            "/as keeper", "入库 P1 30", "更正入库 P1 25", "撤销", "状态",
+        ],
+    )  # fmt: skip
+    assert "撤销了 2026-12 的需求计划 90 件，2026-12 现在没有计划" in out
+    assert "撤销了确认 P1" in out
+    assert "P1 回到「待确认」：80 件。" in out
+    assert "P1 还没确认，请写「拒绝 P1 原因」" in out
+    assert "入库更正：30 → 25 件" in out
+    assert "撤销了 P1 入库 25 件" in out
+    assert "P1 回到「已发货」：已收 0 / 80 件，还有 80 件在途。现有 20 件" in out
+
+
+def test_undo_and_a_receipt_correction_in_english_through_the_console(tmp_path: Path) -> None:
+    english = tmp_path / "en.toml"
+    english.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"', 1),
+        encoding="utf-8",
+    )
+    out = chat(
+        tmp_path,
+        [
+            "stock 6205 20",
+            "/as supplier", "check",
+            "/as buyer", "decline P1", "adjust P1 60", "undo",
+            "/as keeper", "correct receipt P1 10",
+        ],
+        config=english,
+    )  # fmt: skip
+    assert 'P1 is not confirmed yet, so reject it with "reject P1 reason"' in out
+    assert "took back the adjustment of P1 (80 → 60 件)" in out
+    assert "Nothing received yet" in out
