@@ -46,11 +46,12 @@ class Turn:
 
     def refuse(self, reason: str, **context: Any) -> Card:
         """A refusal card: why, and what to type instead."""
-        defaults = {"detail": "", "example": "", "items": item_labels(self.agreement),
+        defaults = {"detail": "", "example": "", "items": item_labels(self.agreement, self.locale),
                     "missing": "", "open_ids": []}  # fmt: skip
         return self.card("refusal", reason=reason, **{**defaults, **context})
 
 
-def item_labels(agreement: AgreementConfig) -> list[str]:
-    """How the items are listed to people: sku and name."""
-    return [i.sku if i.name.startswith(i.sku) else f"{i.sku} {i.name}" for i in agreement.items]
+def item_labels(agreement: AgreementConfig, locale: str = "zh") -> list[str]:
+    """How the items are listed to people: sku and name (in `locale`)."""
+    names = [(i.sku, i.name_in(locale)) for i in agreement.items]
+    return [sku if name.startswith(sku) else f"{sku} {name}" for sku, name in names]

@@ -14,6 +14,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from messages.cards import Button, ButtonStyle, Card
+from messages.words import unit_word
 from vmi_rules.periods import parse_period
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -46,6 +47,28 @@ def period_shown(label: str) -> str:
         return label
     last = period.end - timedelta(days=1)
     return f"{label} ({period.start:%m-%d} – {last:%m-%d})"
+
+
+def _worded(context: dict[str, object], locale: str) -> dict[str, object]:
+    """The context in the reply's language: units in its words and, where an English name is
+    given beside a name (`name_en`, `item_name_en`), that name in English replies; nested
+    lines (a status's items, a statement's lines) too."""
+    if locale != "en":
+        return context
+    worded: dict[str, object] = {}
+    for key, value in context.items():
+        if key == "unit" and isinstance(value, str):
+            value = unit_word(value, locale)
+        elif isinstance(value, dict):
+            value = _worded(value, locale)
+        elif isinstance(value, list | tuple) and any(isinstance(v, dict) for v in value):
+            value = [_worded(v, locale) if isinstance(v, dict) else v for v in value]
+        worded[key] = value
+    for key in ("name", "item_name"):
+        english = context.get(f"{key}_en")
+        if key in context and isinstance(english, str) and english:
+            worded[key] = english
+    return worded
 
 
 def _template(name: str, locale: str) -> Template:
@@ -82,7 +105,10 @@ def render_card(
     """The card `name` in `locale`; `buttons` are (action, value, style), labelled by it."""
     template = _template(name, locale)
     labels = _template("buttons", locale)  # one wording of each button for every card
-    context = {**context, "urgent": urgent}  # templates may word an urgent card differently
+    context = {
+        **_worded(context, locale),
+        "urgent": urgent,
+    }  # templates may word an urgent card differently
     lines = tuple(
         line.strip() for line in _block(template, "body", context).splitlines() if line.strip()
     )

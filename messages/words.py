@@ -64,6 +64,17 @@ EXAMPLES = {
 }  # fmt: skip
 
 
+# Units as English replies say them; a unit not here (kg, m) is the same in both.
+UNIT_WORDS = {"件": "pcs", "个": "pcs", "只": "pcs", "套": "sets", "箱": "boxes", "包": "packs",
+              "卷": "rolls", "米": "m", "千克": "kg", "公斤": "kg", "克": "g", "升": "L",
+              "台": "units", "片": "pcs", "根": "pcs", "条": "pcs", "张": "sheets"}  # fmt: skip
+
+
+def unit_word(unit: str, locale: str) -> str:
+    """A unit as a reply in `locale` says it (件 is pcs in English)."""
+    return UNIT_WORDS.get(unit, unit) if locale == "en" else unit
+
+
 def _lang(locale: str) -> str:
     return locale if locale in ROLE_LABELS else "zh"
 

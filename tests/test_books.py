@@ -5,6 +5,7 @@ remembers, and a buyer told how to turn a proposal down."""
 from __future__ import annotations
 
 import itertools
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -214,10 +215,10 @@ def test_a_shipment_received_can_no_longer_be_undone_in_english(rt_en: Runtime) 
     assert late.title == "The other side acted on it"
     assert "王仓管 has acted on P1 since your step (receive; it is shipped now)" in text_of(late)
     undone = say(rt_en, "keeper", "undo", at=minute(6))
-    assert "6205 深沟球轴承: took back the receipt of 50 件 for P1" in undone.lines
-    assert "P1 is shipped again: 0 of 80 件 received, 80 件 on the way." in text_of(undone)
+    assert "6205 deep groove ball bearing: took back the receipt of 50 pcs for P1" in undone.lines
+    assert "P1 is shipped again: 0 of 80 pcs received, 80 pcs on the way." in text_of(undone)
     back = say(rt_en, "supplier", "undo", at=minute(7))
-    assert "took back the shipment of P1 (80 件)" in text_of(back)
+    assert "took back the shipment of P1 (80 pcs)" in text_of(back)
     assert proposals(rt_en) == [(1, 80, "confirmed", 0, 0)]
 
 
@@ -226,7 +227,7 @@ def test_a_rejection_is_undone_and_the_proposal_waits_for_an_answer_again(rt_en:
     say(rt_en, "supplier", "check", at=minute(1))
     say(rt_en, "buyer", "reject P1 output cut", at=minute(2))
     undone = say(rt_en, "buyer", "undo", at=minute(3))
-    assert "6205 深沟球轴承: took back the rejection of P1" in undone.lines
+    assert "6205 deep groove ball bearing: took back the rejection of P1" in undone.lines
     assert proposals(rt_en) == [(1, 55, "proposed", 0, 0)]
     assert item_status(rt_en)["position"] == 100
 
@@ -251,7 +252,7 @@ def test_a_plan_undone_in_english_and_only_the_latest_entry_across_kinds(rt_en: 
     first = say(rt_en, "buyer", "undo", at=minute(4))  # the confirmation was said last
     assert "took back the confirmation of P1" in text_of(first)
     second = say(rt_en, "buyer", "undo", at=minute(5))
-    assert "took back the demand plan of 90 件 for 2026-12; 2026-12 has no plan now" in text_of(
+    assert "took back the demand plan of 90 pcs for 2026-12; 2026-12 has no plan now" in text_of(
         second
     )
     assert item_status(rt_en)["demand_plans"] == []
@@ -311,13 +312,13 @@ def test_a_receipt_corrected_in_english_and_the_proposal_reopens(rt_en: Runtime)
     assert proposals(rt_en)[0][2] == "received"
     fixed = say(rt_en, "keeper", "correct receipt P1 60", at=minute(4))
     assert fixed.title == "Receipt corrected for P1 · 王仓管"
-    assert "Receipt corrected: 80 → 60 件 (the wrong entry stays in the ledger" in text_of(fixed)
+    assert "Receipt corrected: 80 → 60 pcs (the wrong entry stays in the ledger" in text_of(fixed)
     # received whole counted as shipped whole (suppliers forget to click): the rest is on its way
-    assert "P1: 60 of 80 件 received, 20 件 still in transit; it is shipped now" in fixed.lines
+    assert "P1: 60 of 80 pcs received, 20 pcs still in transit; it is shipped now" in fixed.lines
     assert proposals(rt_en) == [(1, 80, "shipped", 80, 60)]
     assert (item_status(rt_en)["on_hand"], item_status(rt_en)["in_transit"]) == (80, 20)
     undone = say(rt_en, "keeper", "undo", at=minute(5))  # the corrected receipt goes whole
-    assert "took back the receipt of 60 件 for P1" in text_of(undone)
+    assert "took back the receipt of 60 pcs for P1" in text_of(undone)
     assert proposals(rt_en) == [(1, 80, "shipped", 80, 0)]
 
 
@@ -375,5 +376,51 @@ def test_undo_and_a_receipt_correction_in_english_through_the_console(tmp_path: 
         config=english,
     )  # fmt: skip
     assert 'P1 is not confirmed yet, so reject it with "reject P1 reason"' in out
-    assert "took back the adjustment of P1 (80 → 60 件)" in out
+    assert "took back the adjustment of P1 (80 → 60 pcs)" in out
     assert "Nothing received yet" in out
+
+
+# --- English replies are English ------------------------------------------------------------
+
+PEOPLE = ("王仓管", "王采购", "李供应", "管理员", "某汽车零部件厂", "轴承供应商")
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+def test_english_replies_name_the_item_in_english_with_english_units(rt_en: Runtime) -> None:
+    cards = []
+    steps = [
+        ("keeper", "stock 6205 20"), ("supplier", "check"), ("buyer", "pending"),
+        ("buyer", "confirm P1"), ("supplier", "shipped P1 30"), ("keeper", "received P1 20"),
+        ("keeper", "used 6205 5"), ("buyer", "plan next month 6205 90"),
+        ("buyer", "urgent 6205 next month 200"), ("keeper", "status"), ("keeper", "pending"),
+        ("buyer", "P1 status"), ("keeper", "used 6205 500"), ("keeper", "stock 6209 4"),
+        ("supplier", "decline P1 x"), ("keeper", "undo"), ("keeper", "correct receipt P1 90"),
+    ]  # fmt: skip
+    for n, (who, text) in enumerate(steps):
+        cards += [card for _, card in posted(rt_en, who, text, at=minute(n))]
+    said = "\n".join(text_of(card) for card in cards)
+    for name in PEOPLE:
+        said = said.replace(name, "")
+    assert CJK.findall(said) == []
+    assert "6205 deep groove ball bearing" in said and "80 pcs" in said
+    with transaction(rt_en.engine, read_only=True) as s:
+        document = status(s, rt_en.config, minute(30))
+    item = document["agreements"][0]["items"][0]
+    assert (item["name"], item["name_en"]) == ("6205 深沟球轴承", "6205 deep groove ball bearing")
+
+
+def test_a_unit_in_english_words_and_an_item_without_an_english_name(tmp_path: Path) -> None:
+    config = tmp_path / "boxes.toml"
+    config.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        .replace('locale = "zh"', 'locale = "en"', 1)
+        .replace('unit = "件"', 'unit = "箱"', 1)
+        .replace('name_en = "6205 deep groove ball bearing"', "", 1),
+        encoding="utf-8",
+    )
+    rt = start(str(config), f"sqlite:///{tmp_path / 'boxes.sqlite'}")
+    counted = say(rt, "keeper", "stock 6205 20", at=minute(0))
+    assert "6205 深沟球轴承: counted 20 boxes, on hand 20 boxes (min 50 / max 100)" in counted.lines
+    assert "counted 20 个" not in text_of(counted)
+    zh = say(rt, "keeper", "6205 库存 21", at=minute(1))  # written in Chinese: answered so
+    assert "21 箱" in text_of(zh)

@@ -161,6 +161,7 @@ def test_example_has_the_seed_agreement() -> None:
             rounding="up",
             unit_price=Decimal("12.5"),
             lead_time_days=3,
+            name_en="6205 deep groove ball bearing",
         ),
     )
     assert isinstance(agreement.terms.emergency_freight_customer_share, Decimal)

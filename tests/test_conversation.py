@@ -429,9 +429,9 @@ def test_pending_and_a_proposals_steps_in_english(tmp_path: Path) -> None:
     say(rt_en, "supplier", "check")
     [pending] = say(rt_en, "buyer", "what's pending")
     assert pending.title == "Pending · 王采购"
-    assert pending.lines[0].startswith("P1 to confirm: 6205 深沟球轴承 70 件")
+    assert pending.lines[0].startswith("P1 to confirm: 6205 deep groove ball bearing 70 pcs")
     [steps] = say(rt_en, "buyer", "P1 status")
-    assert steps.title == "P1 · proposed" and steps.lines[-1].endswith("the review proposed 70 件")
+    assert steps.title == "P1 · proposed" and steps.lines[-1].endswith("the review proposed 70 pcs")
 
 
 @pytest.mark.parametrize("text", ["谢谢", "好的", "收到", "👍", "thanks!", "ok 👍"])

@@ -125,8 +125,8 @@ def test_a_part_shipment_in_english(rt_en: Runtime) -> None:
     confirmed_80(rt_en)
     part = say(rt_en, "supplier", "shipped P1 30")
     assert part.title == "Shipped P1 · 李供应"
-    assert "Shipped 30 件 now, 30 of 80 件 so far, 50 件 still to ship" in part.lines
-    assert "30 件 shipped, 50 件 still to ship" in text_of(say(rt_en, "buyer", "status"))
+    assert "Shipped 30 pcs now, 30 of 80 pcs so far, 50 pcs still to ship" in part.lines
+    assert "30 pcs shipped, 50 pcs still to ship" in text_of(say(rt_en, "buyer", "status"))
     assert item_status(rt_en)["open_proposals"][0]["shipped_qty"] == 30
 
 

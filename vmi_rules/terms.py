@@ -26,6 +26,11 @@ class Item:
     rounding: Rounding = "up"
     unit_price: Decimal = Decimal("0")
     lead_time_days: int = 0
+    name_en: str = ""  # the name in English replies; none: the name as it is
+
+    def name_in(self, locale: str) -> str:
+        """The item's name as a reply in `locale` shows it."""
+        return self.name_en if locale == "en" and self.name_en else self.name
 
 
 @dataclass(frozen=True)

@@ -325,6 +325,7 @@ def _agreement(a: AgreementTable, bot: BotSettings) -> AgreementConfig:
         Item(
             sku=i.sku,
             name=i.name,
+            name_en=i.name_en or "",
             min=i.min,
             max=i.max,
             unit=i.unit,

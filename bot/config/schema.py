@@ -144,6 +144,7 @@ class ItemTable(_Table):
 
     sku: Text
     name: Text
+    name_en: Text | None = None  # the name in English replies
     aliases: list[Text] = Field(default_factory=list)
     unit: Text = _ITEM.unit
     min: Count

@@ -167,6 +167,7 @@ def proposal_card_context(
     return {
         "proposal_id": proposal_id,
         "item_name": item.name,
+        "item_name_en": item.name_en,  # English cards show it (messages.render)
         "sku": item.sku,
         "unit": item.unit,
         "qty": qty,

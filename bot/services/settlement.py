@@ -127,6 +127,7 @@ def _line(line: ItemStatement) -> dict[str, object]:
     month, settlement = line.month, line.settlement
     return {
         "name": line.item.name,
+        "name_en": line.item.name_en,
         "unit": line.item.unit,
         "qty": settlement.qty,
         "unit_price": f"{settlement.unit_price:,.2f}",

@@ -58,6 +58,7 @@ def status(
                 {
                     "sku": item.sku,
                     "name": item.name,
+                    "name_en": item.name_en,
                     "unit": item.unit,
                     "on_hand": on_hand,
                     "in_transit": in_transit(open_rules),

@@ -61,7 +61,7 @@ def held_lines(turn: Turn, held: list[HeldCountRow]) -> list[dict[str, object]]:
         shown.append(
             {
                 "sku": row.sku,
-                "name": item.name if item else row.sku,
+                "name": item.name_in(turn.locale) if item else row.sku,
                 "unit": item.unit if item else "",
                 "qty": row.qty,
                 "book": book if book is not None else 0,

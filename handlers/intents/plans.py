@@ -35,8 +35,8 @@ def on_plan(turn: Turn, intent: Plan) -> Card:
     """Record the buyer's demand plan for an item and period."""
     item, previous = _record_plan(turn, intent)
     return turn.card(
-        "plan", urgent=False, item_name=item.name, unit=item.unit, period=intent.period.label,
-        qty=intent.qty, previous=previous,
+        "plan", urgent=False, item_name=item.name_in(turn.locale), unit=item.unit,
+        period=intent.period.label, qty=intent.qty, previous=previous,
     )  # fmt: skip
 
 
@@ -47,7 +47,8 @@ def on_emergency(turn: Turn, intent: Emergency) -> Card:
     needed_at = datetime.combine(intent.period.start, time(0), tzinfo=turn.agreement.tz)
     top_up = emergency_top_up(item, turn.agreement.terms, current, intent.qty, turn.now, needed_at)
     context: dict[str, Any] = {
-        "urgent": True, "item_name": item.name, "unit": item.unit, "period": intent.period.label,
+        "urgent": True, "item_name": item.name, "item_name_en": item.name_en, "unit": item.unit,
+        "period": intent.period.label,
         "qty": intent.qty, "previous": previous, "position": current, "extra": 0,
         "proposal_id": "", "late": False, "customer_share": 0, "supplier_share": 0,
         "notice_hours": turn.agreement.terms.emergency_notice_hours,

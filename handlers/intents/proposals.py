@@ -16,7 +16,7 @@ from bot.storage.tables import ProposalRow
 from handlers.parsing import CorrectReceipt, ProposalAction, Receipt, ReviewNow
 from handlers.turn import Turn
 from messages.cards import Card
-from messages.words import example, label, state_labels
+from messages.words import example, label, state_labels, unit_word
 from vmi_rules.proposal import ProposalState, TransitionRefused, position
 
 
@@ -27,7 +27,7 @@ def on_review(turn: Turn, intent: ReviewNow) -> Card:
         platforms=turn.platforms,
     )  # fmt: skip
     proposed = [
-        f"{r.proposal_id} {r.item.sku} {r.decision.qty} {r.item.unit}"
+        f"{r.proposal_id} {r.item.sku} {r.decision.qty} {unit_word(r.item.unit, turn.locale)}"
         for r in results
         if r.decision.action in ("propose", "update")
     ]
@@ -93,8 +93,8 @@ def on_correct_receipt(turn: Turn, intent: CorrectReceipt) -> Card:
     after = transition.after
     return turn.card(
         "proposal_action", action="correct_receipt", proposal_id=pid, by=turn.member.name,
-        item_name=item.name, unit=item.unit, qty=after.qty, wrong=wrong, received=intent.qty,
-        received_qty=after.received_qty, outstanding=after.outstanding,
+        item_name=item.name_in(turn.locale), unit=item.unit, qty=after.qty, wrong=wrong,
+        received=intent.qty, received_qty=after.received_qty, outstanding=after.outstanding,
         state_label=state_labels(turn.locale)[after.state.value], on_hand=on_hand,
         position=current, min=item.min, max=item.max,
     )  # fmt: skip
@@ -215,7 +215,7 @@ def _act(
         action=action,
         proposal_id=stored_proposals.public_id(row.id),
         by=turn.member.name,
-        item_name=item.name,
+        item_name=item.name_in(turn.locale),
         unit=item.unit,
         qty=row.qty,
         previous_qty=previous_qty,

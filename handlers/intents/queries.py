@@ -47,7 +47,7 @@ def on_todo(turn: Turn, intent: Todo) -> Card:
             {
                 "id": proposal.id,
                 "step": label(wait.step, turn.locale),
-                "item_name": item.name if item else proposal.sku,
+                "item_name": item.name_in(turn.locale) if item else proposal.sku,
                 "unit": item.unit if item else "",
                 "qty": proposal.qty,
                 "received_qty": proposal.received_qty,
@@ -80,7 +80,7 @@ def on_history(turn: Turn, intent: History) -> Card:
     return turn.card(
         "history",
         proposal_id=stored_proposals.public_id(row.id),
-        item_name=item.name if item else row.sku,
+        item_name=item.name_in(turn.locale) if item else row.sku,
         unit=item.unit if item else "",
         qty=row.qty,
         state=state_labels(turn.locale)[row.state],
@@ -130,6 +130,6 @@ def help_card(turn: Turn, puzzled: str = "") -> Card:
         role_label=role_label(turn.member.role, turn.locale),
         sku=skus[0],
         others=skus[1:2],
-        items=item_labels(turn.agreement),
+        items=item_labels(turn.agreement, turn.locale),
         puzzled=puzzled,
     )

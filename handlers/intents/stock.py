@@ -25,7 +25,7 @@ from handlers.parsing import ConfirmCount, Correction, Count, ItemQty, Undo, Wit
 from handlers.turn import Turn
 from messages.cards import Card
 from messages.render import render_card
-from messages.words import example, label, state_labels
+from messages.words import example, label, state_labels, unit_word
 from vmi_rules.ledger import CountOutcome
 from vmi_rules.settlement import settlement_period
 
@@ -119,13 +119,13 @@ def _stock_out(
     names = []
     for line in emptied:
         item = turn.agreement.item(line.sku)
-        names.append(item.name if item else line.sku)
+        names.append(item.name_in(turn.config.bot.locale) if item else line.sku)
     alert = render_card("stock_out", turn.config.bot.locale, items=names, by=turn.member.name)
     announce.alert(turn, alert, key=f"stock-out:{turn.inbox_id}")
     results = review(turn.session, turn.config, turn.now, agreement_ids=[turn.agreement.id],
                      platforms=turn.platforms)  # fmt: skip
     proposed = {
-        r.item.sku: f"{r.proposal_id} {r.decision.qty} {r.item.unit}"
+        r.item.sku: f"{r.proposal_id} {r.decision.qty} {unit_word(r.item.unit, turn.locale)}"
         for r in results
         if r.decision.action in ("propose", "update") and r.proposal_id
     }
@@ -175,7 +175,7 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
         last = mine[-1]
         held_counts.supersede(turn.session, turn.agreement.id, [last.sku], turn.now)
         item = turn.agreement.item(last.sku)
-        name, unit = (item.name, item.unit) if item else (last.sku, "")
+        name, unit = (item.name_in(turn.locale), item.unit) if item else (last.sku, "")
         return turn.card("undone", kind="held", item_name=name, unit=unit, qty=last.qty,
                          unbilled=0, on_hand=0)  # fmt: skip
     local = turn.now.astimezone(turn.agreement.tz)
@@ -207,7 +207,7 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
     return turn.card(
         "undone",
         kind=undone.kind,
-        item_name=item.name if item else undone.sku,
+        item_name=item.name_in(turn.locale) if item else undone.sku,
         unit=item.unit if item else "",
         qty=undone.qty,
         unbilled=undone.unbilled,
@@ -272,7 +272,7 @@ def _stock_card(
         outcome = outcomes.get(item.sku)
         shown.append(
             {
-                "name": item.name,
+                "name": item.name_in(turn.locale),
                 "sku": item.sku,
                 "unit": item.unit,
                 "qty": line.qty,
