@@ -8,11 +8,13 @@ import itertools
 import re
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.app.bootstrap import start
@@ -424,3 +426,81 @@ def test_a_unit_in_english_words_and_an_item_without_an_english_name(tmp_path: P
     assert "counted 20 个" not in text_of(counted)
     zh = say(rt, "keeper", "6205 库存 21", at=minute(1))  # written in Chinese: answered so
     assert "21 箱" in text_of(zh)
+
+
+# --- a property: whatever is typed and put right, the book bills what truly left -------------
+
+BOOK_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("use"), st.integers(1, 15)),  # posted: 领用 6205 n
+        st.tuples(st.just("unposted"), st.integers(1, 15)),  # taken, found by the next count
+        st.tuples(st.just("count"), st.just(0)),
+        st.tuples(st.just("typo_corrected"), st.integers(0, 2_000)),
+        st.tuples(st.just("typo_undone"), st.integers(0, 2_000)),
+        st.tuples(st.just("receive"), st.integers(1, 30)),  # 入库 P1 n, as it came
+        st.tuples(st.just("receipt_corrected"), st.integers(1, 30)),  # typed wrong, 更正入库
+        st.tuples(st.just("receipt_undone"), st.integers(1, 30)),  # nothing came: 撤销
+        st.tuples(st.just("use_undone"), st.integers(1, 15)),  # 领用 typed for nothing: 撤销
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=BOOK_STEPS)
+def test_counts_receipts_corrections_and_undos_leave_exactly_the_true_withdrawals_billed(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, int]]
+) -> None:
+    folder = tmp_path_factory.mktemp("books")
+    books = start(str(EXAMPLE), f"sqlite:///{folder / 'vmi.sqlite'}")
+    clock = itertools.count()
+
+    def typed(who: str, text: str) -> None:
+        at = T0 + timedelta(minutes=next(clock))
+        handle(books.engine, books.config,
+               Incoming("console", "plant-6205", who, f"p{next(_ids)}", at, text))  # fmt: skip
+
+    shelf, taken, received = 20, 0, 0
+    typed("keeper", f"6205 库存 {shelf}")
+    typed("supplier", "检查")  # P1: 80, to max 100
+    typed("buyer", "确认 P1")
+    typed("supplier", "发货 P1")
+    for step, n in steps:
+        room = 80 - received  # what P1 may still take in
+        if step == "use" and n <= shelf:
+            shelf, taken = shelf - n, taken + n
+            typed("keeper", f"领用 6205 {n}")
+        elif step == "unposted" and n <= shelf:
+            shelf, taken = shelf - n, taken + n
+        elif step == "count":
+            typed("keeper", f"6205 库存 {shelf}")
+            typed("keeper", "是")  # a true count held as unusual is confirmed
+        elif step == "typo_corrected":
+            typed("keeper", f"6205 库存 {n}")
+            typed("keeper", f"更正 6205 {shelf}")
+        elif step == "typo_undone":
+            typed("keeper", f"6205 库存 {n}")
+            typed("keeper", "撤销")
+        elif step == "receive" and n <= room:
+            shelf, received = shelf + n, received + n
+            typed("keeper", f"入库 P1 {n}")
+        elif step == "receipt_corrected" and n < room:
+            shelf, received = shelf + n, received + n
+            typed("keeper", f"入库 P1 {n + 1}")  # one more than came
+            typed("keeper", f"更正入库 P1 {n}")
+        elif step == "receipt_undone" and n <= room:
+            typed("keeper", f"入库 P1 {n}")
+            typed("keeper", "撤销")
+        elif step == "use_undone" and n <= shelf:
+            typed("keeper", f"领用 6205 {n}")
+            typed("keeper", "撤销")
+    typed("keeper", f"6205 库存 {shelf}")  # the day ends with a true count
+    typed("keeper", "是")
+    with transaction(books.engine, read_only=True) as s:
+        later = T0 + timedelta(minutes=next(clock))
+        document = status(s, books.config, later)
+        p1 = s.get(ProposalRow, 1)
+        assert p1 is not None and p1.received_qty == received
+    books.engine.dispose()
+    [item] = document["agreements"][0]["items"]
+    assert (item["on_hand"], item["billable_qty"]) == (shelf, taken)
