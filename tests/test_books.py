@@ -504,3 +504,12 @@ def test_counts_receipts_corrections_and_undos_leave_exactly_the_true_withdrawal
     books.engine.dispose()
     [item] = document["agreements"][0]["items"]
     assert (item["on_hand"], item["billable_qty"]) == (shelf, taken)
+
+
+def test_an_urgent_change_is_not_undone_by_undo(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 45", at=minute(0))
+    say(rt, "buyer", "下月 6205 需求 90", at=minute(1))
+    say(rt, "buyer", "紧急 6205 下月需求改为 120", at=minute(2))
+    refused = say(rt, "buyer", "撤销", at=minute(3))
+    assert refused.title == "紧急变更不能撤销"
+    assert item_status(rt)["demand_plans"] == [{"period": "2026-12", "qty": 120}]

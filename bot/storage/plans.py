@@ -25,6 +25,7 @@ def set_plan(
     at: datetime,
     member_id: str | None = None,
     inbox_id: int | None = None,
+    urgent: bool = False,
 ) -> tuple[DemandPlanRow, int | None]:
     """Store the plan for one item and period, and its history line; returns the row and the
     quantity it replaced."""
@@ -54,7 +55,7 @@ def set_plan(
     session.add(
         PlanHistoryRow(
             agreement_id=agreement_id, sku=sku, period=period.label, qty=qty,
-            previous_qty=before, member_id=member_id, inbox_id=inbox_id, at=at,
+            previous_qty=before, member_id=member_id, inbox_id=inbox_id, at=at, urgent=urgent,
         )
     )  # fmt: skip
     session.flush()

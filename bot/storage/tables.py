@@ -243,6 +243,7 @@ class PlanHistoryRow(SQLModel, table=True):
     inbox_id: int | None = None
     at: datetime = Field(sa_column=_utc())
     reverses_id: int | None = None  # an undo: the entry it takes back
+    urgent: bool = False  # an urgent change (紧急), which also proposed the extra at once
 
 
 class InboxRow(SQLModel, table=True):

@@ -74,7 +74,8 @@ def undo_last_entry(
 ) -> Undone | None:  # fmt: skip
     """Take back the member's last entry said since `since`; None when there is none.
 
-    Raises `UndoRefused` (with `undo_moved`, `undo_acted`, `undo_step` or `undo_plan_changed`)
+    Raises `UndoRefused` (`undo_moved`, `undo_acted`, `undo_step`, `undo_reproposed`,
+    `undo_plan_changed` or `undo_urgent`)
     when it can no longer be taken back; nothing is written then.
     """
     entry = _last_entry(session, agreement_id, actor.member_id, since)
@@ -250,6 +251,8 @@ def _undo_receipt(
 def _undo_plan(
     session: Session, entry: PlanHistoryRow, at: datetime, inbox_id: int | None
 ) -> Undone:
+    if entry.urgent:  # it proposed the extra at once, which the supplier may act on already
+        raise UndoRefused("undo_urgent", period=entry.period)
     if not take_back_plan(session, entry, at, inbox_id):
         raise UndoRefused("undo_plan_changed", period=entry.period)
     return Undone(

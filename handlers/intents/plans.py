@@ -26,7 +26,7 @@ def _record_plan(turn: Turn, intent: Plan | Emergency) -> tuple[Item, int | None
     assert item is not None
     _, previous = set_plan(
         turn.session, turn.agreement.id, item.sku, intent.period, intent.qty, turn.now,
-        member_id=turn.member.id, inbox_id=turn.inbox_id,
+        member_id=turn.member.id, inbox_id=turn.inbox_id, urgent=isinstance(intent, Emergency),
     )  # fmt: skip
     return item, previous
 

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("inbox_id", sa.Integer(), nullable=True),
         sa.Column("at", bot.storage.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("reverses_id", sa.Integer(), nullable=True),
+        sa.Column("urgent", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("plan_history", schema=None) as batch_op:
