@@ -340,7 +340,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             (("draft", 1), ("disputed", 1), ("locked", 2)),
             strict=True,
         )
-    ],  # fmt: skip
+    ],
     *[
         (
             "statement_action",
@@ -364,7 +364,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             ("dispute", False),
             ("reissue", False),
         )
-    ],  # fmt: skip
+    ],
 ]
 
 

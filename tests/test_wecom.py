@@ -32,7 +32,7 @@ from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.outbox import Destination, enqueue
 from bot.storage.stock import stock_levels
-from bot.storage.tables import InboxRow, LedgerRow, ProposalRow
+from bot.storage.tables import InboxRow, LedgerRow, ProposalRow, StatementRow
 from messages.cards import Card
 from tests.fake_wecom import FakeWeCom
 from tests.support import EXAMPLE, SHANGHAI, shanghai
@@ -271,7 +271,7 @@ def test_a_month_of_the_seed_through_wecom_alone(bot: Bot) -> None:
     assert qtys[0] == (55, False) and (20, True) in qtys
     assert after_receipt == 100
     assert statement is not None
-    [line] = statement.lines
+    [line] = statement.statement.lines
     assert (line.settlement.qty, line.settlement.amount, line.month.aged) == (
         85,
         Decimal("1062.50"),
@@ -280,6 +280,11 @@ def test_a_month_of_the_seed_through_wecom_alone(bot: Bot) -> None:
     # and people heard about it on WeCom: the settlement reached the group chat
     posts = bot.wecom.wait_for("appchat/send", 4)
     assert any("1,062.50" in p.body["markdown"]["content"] for p in posts)
+    # the buyer pressed the card's button, the supplier typed it: S1 is locked
+    with transaction(bot.runtime.engine) as s:
+        signed = s.execute(select(StatementRow.state, StatementRow.buyer_by,
+                                  StatementRow.supplier_by)).one()  # fmt: skip
+    assert tuple(signed) == ("locked", "王采购", "李供应")
 
 
 def test_adjust_and_reject_are_typed_on_wecom(bot: Bot) -> None:

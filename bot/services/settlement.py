@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config
-from bot.services.announce import group_messages
+from bot.services.announce import group_messages, statement_messages
 from bot.storage import statements as stored
 from bot.storage.outbox import enqueue_all
 from bot.storage.stock import movements_by_item
@@ -354,7 +354,7 @@ def _post(
 ) -> None:
     card = statement_card(session, agreement, row, config.bot.locale, done)
     key = f"statement:{row.id}:r{row.revision}"
-    enqueue_all(session, group_messages(config, agreement, card, now, platforms, key))
+    enqueue_all(session, statement_messages(config, agreement, card, now, platforms, key))
 
 
 def tell_the_group(

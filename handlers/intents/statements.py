@@ -12,7 +12,7 @@ from bot.storage.tables import StatementRow
 from handlers.parsing import StatementAction, StatementQuery
 from handlers.turn import Turn
 from messages.cards import Card
-from messages.render import render_card
+from messages.render import render_card, statement_buttons
 from messages.words import example, role_label
 from vmi_rules.settlement import StatementRefused, StatementState
 
@@ -88,8 +88,11 @@ def _step_card(
 ) -> Card:
     side = context.get("side", "")
     waiting = [s for s in ("buyer", "supplier") if getattr(row, f"{s}_at") is None]
+    # the pressed card is replaced by this one: the other side's button stays on it
+    waits = action == "confirm" and row.state == StatementState.DRAFT.value
+    buttons = statement_buttons(stored.public_id(row.id), row.revision) if waits else ()
     return render_card(
-        "statement_action", locale, action=action, id=stored.public_id(row.id),
+        "statement_action", locale, buttons=buttons, action=action, id=stored.public_id(row.id),
         revision=row.revision, by=turn.member.name, total=f"{row.total:,.2f}",
         total_before=total_before, side=side, side_label=_side_label(side, locale) if side else "",
         waiting=[_side_label(s, locale) for s in waiting], locked=context.get("locked", False),
