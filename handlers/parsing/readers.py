@@ -56,7 +56,8 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
     """
     if len(text) > MAX_TEXT:
         return Refusal("too_long", detail=f"{len(text):,}")
-    about_statement = read_statement(normalise(text))
+    # as typed first, so a dispute's reason is kept as written; else NFKC (Ｓ３, full-width)
+    about_statement = read_statement(text.strip()) or read_statement(normalise(text))
     if about_statement is not None:
         return about_statement
     message = Message(text, items, today)
