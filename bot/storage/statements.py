@@ -84,8 +84,7 @@ def create_once(
         with session.begin_nested():
             session.add(row)
             session.flush()
-    except IntegrityError:
-        session.expunge(row)
+    except IntegrityError:  # the savepoint's rollback took our row out of the session
         found = for_period(session, agreement_id, end)
         if found is None:
             raise
