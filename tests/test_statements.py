@@ -314,3 +314,18 @@ def test_the_command_drafts_once_and_prints_the_contracts_json(tmp_path: Path) -
         capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
     )  # fmt: skip
     assert unknown.returncode == 2 and "no agreement 'nope'" in unknown.stderr
+
+
+def test_status_shows_the_statement_waiting_and_help_names_the_phrases(rt: Runtime) -> None:
+    the_month(rt)
+    assert "对账单" not in say(rt, "buyer", "状态", at(24, 10))  # none drafted yet
+    assert "还没有出过对账单" in say(rt, "buyer", "对账", at(24, 10))
+    settle(rt)
+    say(rt, "buyer", "确认对账 S1", at(25, 10))
+    shown = say(rt, "supplier", "状态", at(25, 11))
+    waiting = "对账单 S1（2026-10-25 至 2026-11-24）：合计 1,062.50 元，"
+    assert waiting + "采购方已确认（王采购），供应商待确认" in shown
+    assert "「确认对账 S1」" in say(rt, "supplier", "帮助", at(25, 11))
+    assert "确认对账" not in say(rt, "keeper", "帮助", at(25, 11))
+    say(rt, "supplier", "确认对账 S1", at(25, 12))
+    assert "对账单" not in say(rt, "buyer", "状态", at(25, 13))  # locked: nothing waits
