@@ -24,6 +24,7 @@ from handlers.intents.proposals import (
     on_review,
 )
 from handlers.intents.queries import on_courtesy, on_help, on_history, on_status, on_todo
+from handlers.intents.statements import on_statement, on_statement_action
 from handlers.intents.stock import on_confirm_count, on_count, on_undo, on_withdrawal
 from handlers.parsing import (
     Action,
@@ -41,6 +42,8 @@ from handlers.parsing import (
     Receipt,
     Refusal,
     ReviewNow,
+    StatementAction,
+    StatementQuery,
     Status,
     Todo,
     Undo,
@@ -48,6 +51,7 @@ from handlers.parsing import (
 )
 from handlers.turn import Turn
 from messages.cards import Card
+from messages.render import button_value
 from messages.words import example
 from vmi_rules.roles import may, roles_for
 
@@ -105,6 +109,17 @@ def _held(sku: str, shown: int | None) -> ConfirmCount:
     return ConfirmCount(sku, shown)
 
 
+def _signed(statement_id: str, shown: int | None) -> StatementAction:
+    """A statement card's confirm button: "S1@2" confirms revision 2, and nothing once it was
+    re-issued; the presser's role says for which side."""
+    return StatementAction("confirm", statement_id, revision=shown)
+
+
+def _disputed(statement_id: str, shown: int | None) -> StatementAction:
+    """A statement card's dispute button: the reason is asked for, as typing it without does."""
+    return StatementAction("dispute", statement_id)
+
+
 # fmt: off
 INTENTS: tuple[IntentRow, ...] = (
     #         name          parsed as            handler             step       a button means
@@ -129,13 +144,21 @@ INTENTS: tuple[IntentRow, ...] = (
     IntentRow("history",    (History,),          on_history),
     IntentRow("help",       (Help,),             on_help),
     IntentRow("courtesy",   (Courtesy,),         on_courtesy),
+    IntentRow("statement",  (StatementQuery,),   on_statement),
+    IntentRow("confirm_statement", (StatementAction,), on_statement_action, "confirm_statement",
+              _signed),
+    IntentRow("dispute_statement", (StatementAction,), on_statement_action, "dispute_statement",
+              _disputed),
+    IntentRow("reissue_statement", (StatementAction,), on_statement_action, "reissue_statement"),
 )
 # fmt: on
 
 
 def row_for(intent: Intent) -> IntentRow:
     """The row of a parsed intent; a proposal action by its step."""
-    step = intent.action if isinstance(intent, ProposalAction) else ""
+    step: str = intent.action if isinstance(intent, ProposalAction) else ""
+    if isinstance(intent, StatementAction):
+        step = f"{intent.action}_statement"
     for row in INTENTS:
         if isinstance(intent, row.parsed) and step in ("", row.step):
             return row
@@ -147,6 +170,6 @@ def pressed(button: ButtonPress) -> Intent | Refusal:
     that showed 55); a button of no intent is not understood."""
     for row in INTENTS:
         if row.press is not None and row.step == button.action:
-            proposal_id, _, shown = button.value.partition("@")
+            proposal_id, _, shown = button_value(button.value)[0].partition("@")
             return row.press(proposal_id, int(shown) if shown.isdecimal() else None)
     return Refusal("not_understood")

@@ -95,6 +95,24 @@ def proposal_buttons(
     )
 
 
+def statement_buttons(statement_id: str, revision: int) -> tuple[tuple[str, str, ButtonStyle], ...]:
+    """A statement card's buttons: one confirm for each side (one action: the presser's role
+    decides the side; "~buyer" only picks the label) carrying the revision the card shows
+    ("S1@2"), so that pressing it on a card re-issued since signs nothing; and the dispute."""
+    shown = f"{statement_id}@{revision}"
+    return (
+        ("confirm_statement", f"{shown}~buyer", "primary"),
+        ("confirm_statement", f"{shown}~supplier", "primary"),
+        ("dispute_statement", statement_id, "danger"),
+    )
+
+
+def button_value(value: str) -> tuple[str, str]:
+    """A button's value without the label's variant, and the variant: ("S1@2", "buyer")."""
+    plain, _, variant = value.partition("~")
+    return plain, variant
+
+
 def render_card(
     name: str,
     locale: str,
@@ -117,12 +135,18 @@ def render_card(
         lines=lines,
         buttons=tuple(
             Button(
-                label=_block(labels, f"button_{action}", context),
+                label=_block(
+                    labels,
+                    f"button_{action}" + (f"_{button_value(value)[1]}" if "~" in value else ""),
+                    context,
+                ),
                 action=action,
                 value=value,
                 style=style,
                 text_equivalent=_block(
-                    labels, f"type_{action}", {**context, "value": value.partition("@")[0]}
+                    labels,
+                    f"type_{action}",
+                    {**context, "value": button_value(value)[0].partition("@")[0]},
                 ),
             )
             for action, value, style in buttons

@@ -17,7 +17,9 @@ INTENT_LABELS = {
            "ship": "发货", "receive": "入库", "review": "补货检查", "status": "查询",
            "todo": "待办", "history": "补货进度", "help": "帮助", "courtesy": "客气话",
            "undo": "撤销", "confirm_count": "确认盘点", "decline": "无法供货", "cancel": "取消",
-           "eta": "改到货日期", "correct_receipt": "更正入库"},
+           "eta": "改到货日期", "correct_receipt": "更正入库", "statement": "对账",
+           "confirm_statement": "确认对账", "dispute_statement": "对账有误",
+           "reissue_statement": "重新出账"},
     # English labels are verbs a sentence can take as they are: "Only buyer may confirm",
     # "P1 is shipped now, so you cannot reject it".
     "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
@@ -26,7 +28,9 @@ INTENT_LABELS = {
            "review": "run the review", "status": "ask status", "todo": "see pending steps",
            "history": "follow a proposal", "help": "ask for help", "courtesy": "say thanks",
            "undo": "undo", "confirm_count": "confirm a count", "decline": "decline",
-           "cancel": "cancel", "eta": "change the ETA", "correct_receipt": "correct a receipt"},
+           "cancel": "cancel", "eta": "change the ETA", "correct_receipt": "correct a receipt",
+           "statement": "see the statement", "confirm_statement": "confirm statements",
+           "dispute_statement": "dispute statements", "reissue_statement": "re-issue statements"},
 }  # fmt: skip
 STATE_LABELS = {
     "zh": {"proposed": "待确认", "confirmed": "已确认", "shipped": "已发货", "received": "已入库",
@@ -47,7 +51,10 @@ EXAMPLES = {
            "confirm_count": "确认盘点",
            "proposal": "确认 P1 · 入库 P1 · 发货 P1",
            "decline": "无法供货 P1 原材料缺货", "cancel": "取消 P1 产线停了",
-           "eta": "P1 预计 12-05", "reject_reason": "拒绝 P1 库存够用，下月减产"},
+           "eta": "P1 预计 12-05", "reject_reason": "拒绝 P1 库存够用，下月减产",
+           "statement": "对账", "confirm_statement": "确认对账 S1",
+           "dispute_statement": "对账有误 S1 11-24 盘点多记了 10 件",
+           "reissue_statement": "重新出账 S1"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
            "correct_receipt": "correct receipt P1 25",
@@ -60,7 +67,10 @@ EXAMPLES = {
            "proposal": "confirm P1 · received P1 · shipped P1",
            "decline": "decline P1 no raw material", "cancel": "cancel P1 line stopped",
            "eta": "P1 eta 12-05",
-           "reject_reason": "reject P1 stock is enough, output cut next month"},
+           "reject_reason": "reject P1 stock is enough, output cut next month",
+           "statement": "statement", "confirm_statement": "confirm statement S1",
+           "dispute_statement": "dispute S1 the count of 11-24 is 10 too low",
+           "reissue_statement": "reissue S1"},
 }  # fmt: skip
 
 

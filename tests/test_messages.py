@@ -276,7 +276,10 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         (
             "settlement",
             {
+                "id": "S1",
                 "agreement": "plant-6205",
+                "revision": revision,
+                "state": state,
                 "start": "2026-10-25",
                 "end": "2026-11-24",
                 "total": "1,062.50",
@@ -288,6 +291,39 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                         "qty": 85,
                         "unit_price": "12.50",
                         "amount": "1,062.50",
+                    }
+                ],
+                "adjustments": [
+                    {
+                        "name": "6205",
+                        "unit": "件",
+                        "qty": -10,
+                        "unit_price": "12.50",
+                        "amount": "-125.00",
+                        "of": "S0",
+                        "start": "2026-09-25",
+                        "end": "2026-10-24",
+                    }
+                ],
+                "confirmed": (
+                    {
+                        "buyer": {"by": "王采购", "at": "2026-11-25 10:00"},
+                        "supplier": {"by": "李供应", "at": "2026-11-25 11:00"},
+                    }
+                    if state == "locked"
+                    else {}
+                ),
+                "disputes": [],
+                "open_dispute": (
+                    {"by": "王采购", "at": "2026-11-25 10:00", "reason": "11-24 盘点有误"}
+                    if state == "disputed"
+                    else None
+                ),
+                "reviews": [
+                    {
+                        "name": "6205",
+                        "unit": "件",
+                        "qty": 85,
                         "planned": planned,
                         "error": error,
                         "aged": 5,
@@ -299,7 +335,35 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 ],
             },
         )
-        for planned, error in ((90, -5), (None, None), (80, 5))
+        for (planned, error), (state, revision) in zip(
+            ((90, -5), (None, None), (80, 5)),
+            (("draft", 1), ("disputed", 1), ("locked", 2)),
+            strict=True,
+        )
+    ],
+    *[
+        (
+            "statement_action",
+            {
+                "action": action,
+                "id": "S1",
+                "revision": 2,
+                "by": "王采购",
+                "total": "1,062.50",
+                "total_before": "1,187.50",
+                "side": "buyer",
+                "side_label": "采购方",
+                "waiting": ["供应商"],
+                "locked": locked,
+                "reason": "11-24 盘点有误",
+            },
+        )
+        for action, locked in (
+            ("confirm", False),
+            ("confirm", True),
+            ("dispute", False),
+            ("reissue", False),
+        )
     ],
 ]
 

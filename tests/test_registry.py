@@ -10,9 +10,17 @@ from typing import get_args
 import pytest
 
 from handlers.incoming import ButtonPress
-from handlers.parsing import Action, ConfirmCount, Intent, ProposalAction, Refusal, parse
+from handlers.parsing import (
+    Action,
+    ConfirmCount,
+    Intent,
+    ProposalAction,
+    Refusal,
+    StatementAction,
+    parse,
+)
 from handlers.registry import INTENTS, IntentRow, pressed, row_for
-from messages.render import LOCALES, proposal_buttons
+from messages.render import LOCALES, proposal_buttons, statement_buttons
 from messages.words import INTENT_LABELS
 from vmi_rules.terms import Item
 
@@ -48,7 +56,9 @@ def test_someone_may_do_each_intent_and_it_has_a_name_in_each_language(row: Inte
     assert all(row.name in INTENT_LABELS[locale] for locale in LOCALES)  # a label each
 
 
-PROPOSAL_STEPS = [r for r in INTENTS if r.step and r.name != "confirm_count"]
+PROPOSAL_STEPS = [
+    r for r in INTENTS if r.step and r.name != "confirm_count" and not r.name.endswith("_statement")
+]
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -77,3 +87,17 @@ def test_every_button_on_a_proposal_card_has_a_row() -> None:
         assert row_for(intent).step == action
     confirm = pressed(ButtonPress("confirm", "P3@55"))
     assert confirm == ProposalAction("confirm", "P3", qty=55)  # the quantity the card showed
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_button_on_a_statement_card_means_what_its_text_equivalent_says(locale: str) -> None:
+    confirm_for_buyer, confirm_for_supplier, dispute = statement_buttons("S3", 2)
+    for action, value, _ in (confirm_for_buyer, confirm_for_supplier):
+        # either side's button is one action: the role of who presses it picks the side
+        assert pressed(ButtonPress(action, value)) == StatementAction("confirm", "S3", revision=2)
+    assert pressed(ButtonPress(dispute[0], dispute[1])) == StatementAction("dispute", "S3")
+    for name in ("confirm_statement", "dispute_statement", "reissue_statement"):
+        [row] = [r for r in INTENTS if r.name == name]
+        typed = parse(row.example(locale).replace("S1", "S3"), ITEMS, TODAY)
+        assert isinstance(typed, StatementAction) and typed.statement_id == "S3"
+        assert row_for(typed) is row

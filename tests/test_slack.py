@@ -32,10 +32,12 @@ from bot.runtime.clock import clock_from
 from bot.runtime.context import Runtime
 from bot.runtime.delivery import DeliveryWorker
 from bot.services.review import review
+from bot.services.settlement import post_statements
 from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.outbox import Destination, enqueue
-from bot.storage.tables import InboxRow, LedgerRow, OutboxRow, ProposalRow
+from bot.storage.stock import record_count, record_withdrawal
+from bot.storage.tables import InboxRow, LedgerRow, OutboxRow, ProposalRow, StatementRow
 from handlers.incoming import Incoming
 from messages.cards import Card
 from tests.fake_slack import FakeSlack
@@ -602,3 +604,44 @@ def test_a_message_needing_attention_gets_slacks_warning_emoji(
     assert reaction.params == {"channel": CHANNEL, "timestamp": "1763690500.000100",
                                "name": "warning"}  # fmt: skip
     runtime.engine.dispose()
+
+
+def test_the_statement_is_confirmed_by_each_sides_button_in_the_channel(bot: Bot) -> None:
+    with transaction(bot.runtime.engine) as s:
+        record_count(s, "plant-6205", "6205", 100, shanghai(2025, 10, 1, 10), member_id="keeper")
+        record_withdrawal(s, "plant-6205", "6205", 85, shanghai(2025, 10, 10, 10))
+        post_statements(s, bot.runtime.config, BOT_NOW, platforms=frozenset({"slack"}))
+    bot.service.delivery.wake()
+    [card] = bot.slack.wait_for("chat.postMessage")
+    assert "1,062.50" in card.params["text"]
+    buttons = [b for block in card.params["blocks"] if block["type"] == "actions"
+               for b in block["elements"]]  # fmt: skip
+    assert [(b["action_id"], b["value"], b["text"]["text"]) for b in buttons] == [
+        ("vmi:confirm_statement", "S1@1~buyer", "确认对账 (采购方)"),
+        ("vmi:confirm_statement", "S1@1~supplier", "确认对账 (供应商)"),
+        ("vmi:dispute_statement", "S1", "对账有误"),
+    ]
+    card_ts = card.response["ts"]
+
+    keeper = click("confirm_statement", "S1@1~buyer", KEEPER, card_ts, "1763690500.1")
+    assert signed_post(bot, keeper, FORM)[0] == 200
+    [refused] = bot.slack.wait_for("chat.postEphemeral")
+    assert refused.params["user"] == KEEPER and "确认对账" in refused.params["text"]
+
+    buyer = click("confirm_statement", "S1@1~buyer", BUYER, card_ts, "1763690600.1")
+    assert signed_post(bot, buyer, FORM)[0] == 200
+    [updated] = bot.slack.wait_for("chat.update")
+    assert "已确认对账 S1 · 王采购（采购方）" in updated.params["text"]
+    left = [b["value"] for block in updated.params["blocks"] if block["type"] == "actions"
+            for b in block["elements"]]  # fmt: skip
+    assert "S1@1~supplier" in left  # the supplier's button is still there to press
+
+    supplier = click("confirm_statement", "S1@1~supplier", "U01SUPPLIER", card_ts, "1763690700.1")
+    assert signed_post(bot, supplier, FORM)[0] == 200
+    _, locked = bot.slack.wait_for("chat.update", 2)
+    assert "S1 双方已确认，已锁定" in locked.params["text"]
+    with transaction(bot.runtime.engine) as s:
+        signed = s.execute(
+            select(StatementRow.state, StatementRow.buyer_by, StatementRow.supplier_by)
+        ).one()
+    assert tuple(signed) == ("locked", "王采购", "李供应")

@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,8 +31,8 @@ from bot.services.settlement import post_statements
 from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.outbox import Destination, enqueue
-from bot.storage.stock import stock_levels
-from bot.storage.tables import InboxRow, LedgerRow, ProposalRow
+from bot.storage.stock import record_count, record_withdrawal, stock_levels
+from bot.storage.tables import InboxRow, LedgerRow, ProposalRow, StatementRow
 from messages.cards import Card
 from tests.fake_wecom import FakeWeCom
 from tests.support import EXAMPLE, SHANGHAI, shanghai
@@ -271,7 +271,7 @@ def test_a_month_of_the_seed_through_wecom_alone(bot: Bot) -> None:
     assert qtys[0] == (55, False) and (20, True) in qtys
     assert after_receipt == 100
     assert statement is not None
-    [line] = statement.lines
+    [line] = statement.statement.lines
     assert (line.settlement.qty, line.settlement.amount, line.month.aged) == (
         85,
         Decimal("1062.50"),
@@ -280,6 +280,11 @@ def test_a_month_of_the_seed_through_wecom_alone(bot: Bot) -> None:
     # and people heard about it on WeCom: the settlement reached the group chat
     posts = bot.wecom.wait_for("appchat/send", 4)
     assert any("1,062.50" in p.body["markdown"]["content"] for p in posts)
+    # the buyer pressed the card's button, the supplier typed it: S1 is locked
+    with transaction(bot.runtime.engine) as s:
+        signed = s.execute(select(StatementRow.state, StatementRow.buyer_by,
+                                  StatementRow.supplier_by)).one()  # fmt: skip
+    assert tuple(signed) == ("locked", "王采购", "李供应")
 
 
 def test_adjust_and_reject_are_typed_on_wecom(bot: Bot) -> None:
@@ -308,3 +313,32 @@ def test_the_robot_gets_at_most_20_posts_a_minute(tmp_path: Path, wecom: FakeWeC
     assert len(wecom.calls_to("webhook/send")) == 20  # the 21st waits: no 45009 was needed
     assert all(c.response["errcode"] == 0 for c in wecom.calls_to("webhook/send"))
     runtime.engine.dispose()
+
+
+def test_each_side_gets_the_statement_card_and_signs_with_its_button(bot: Bot) -> None:
+    with transaction(bot.runtime.engine) as s:
+        record_count(s, "plant-6205", "6205", 100, shanghai(2026, 11, 1, 10), member_id="keeper")
+        record_withdrawal(s, "plant-6205", "6205", 85, shanghai(2026, 11, 10, 10))
+        post_statements(s, bot.runtime.config, shanghai(2026, 11, 25, 9), platforms=WECOM)
+    bot.service.delivery.wake()
+    sent = bot.wecom.wait_for("message/send", 3)  # the buyer's, the supplier's, the admin's
+    cards = {c.body["touser"]: c.body["template_card"] for c in sent}
+    assert set(cards) == {BUYER, SUPPLIER, "admin"}
+    keys = [b["key"] for b in cards[SUPPLIER]["button_list"]]
+    # a dispute needs a reason, which a WeCom card has no box for: it is typed, as it says
+    assert keys == ["confirm_statement:S1@1~buyer", "confirm_statement:S1@1~supplier"]
+    assert "对账有误 S1 原因" in cards[SUPPLIER]["sub_title_text"]
+    [group] = bot.wecom.wait_for("appchat/send")
+    assert "1,062.50" in group.body["markdown"]["content"]
+
+    press = card_event_xml(SUPPLIER, keys[1], cards[SUPPLIER]["task_id"], "RC-S1",
+                           int(T0.timestamp()) + 60, CORP, AGENT)  # fmt: skip
+    assert callback(bot, press) == 200
+    [updated] = bot.wecom.wait_for("message/update_template_card")
+    assert updated.body["userids"] == [SUPPLIER]
+    with transaction(bot.runtime.engine) as s:
+        signed = s.execute(select(StatementRow.buyer_by, StatementRow.supplier_by)).one()
+    assert tuple(signed) == ("", "李供应")
+    assert callback(bot, said(BUYER, "确认对账 S1", T0 + timedelta(minutes=5), "sign-2")) == 200
+    with transaction(bot.runtime.engine) as s:
+        assert s.scalar(select(StatementRow.state)) == "locked"

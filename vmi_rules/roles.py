@@ -24,6 +24,11 @@ MAY: Mapping[str, frozenset[str]] = {
     "history": EVERYONE,
     "help": EVERYONE,
     "courtesy": EVERYONE,
+    # the settlement statement both sides sign (DESIGN §7): each side for itself
+    "statement": EVERYONE,
+    "confirm_statement": BUYERS | SUPPLIERS,
+    "dispute_statement": BUYERS | SUPPLIERS,
+    "reissue_statement": BUYERS | SUPPLIERS,
     # the steps of a proposal (DESIGN §3.5)
     "confirm": BUYERS,
     "adjust": BUYERS,

@@ -151,6 +151,22 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.add_argument("--json", action="store_true", help="print the status as JSON")
     _add_now(status_cmd, "the status as of this time (ages and due dates are counted to it)")
 
+    settle_cmd = commands.add_parser(
+        "settle",
+        help="draft the settlement statement for the period since the last cutoff",
+        description="Draft each agreement's statement (S1, S2, …) for the period that closed at "
+        "its latest cutoff, print it and post it to the agreement's group with the buttons to "
+        "confirm it for each side or dispute it. Running it again gives the same statement and "
+        "posts nothing, unless it was disputed or its figures changed: then it is re-issued as "
+        "the next revision. A locked statement is printed as it is.",
+    )
+    settle_cmd.add_argument("--agreement", metavar="ID", help="only this agreement")
+    settle_cmd.add_argument(
+        "--json", action="store_true",
+        help="print the statement as JSON (a list when there are several agreements)",
+    )  # fmt: skip
+    _add_now(settle_cmd, "as of this time: the period that closed at the cutoff before it")
+
     init = commands.add_parser(
         "init",
         help="write a commented agreement file to start from",
@@ -235,6 +251,8 @@ def _run(args: argparse.Namespace) -> int:
         return serve(runtime, args.host, args.port)
     if args.command == "check":
         return _check(runtime, args.now)
+    if args.command == "settle":
+        return _settle(runtime, args.agreement, args.now, args.json)
     return _status(runtime, args.json, args.now)  # argparse has refused anything else
 
 
@@ -369,6 +387,37 @@ def check_report(results: list[ReviewResult], locale: str) -> str:
     if not lines:
         return "没有新的补货建议。" if zh else "Nothing new to propose."
     return "\n".join(lines)
+
+
+def _settle(runtime: Runtime, agreement_id: str | None, now: datetime | None, as_json: bool) -> int:
+    from bot.runtime.clock import aware, real_clock
+    from bot.services.settlement import post_statements, statement_card, statement_document
+    from bot.storage.db import transaction
+
+    config = runtime.config
+    if agreement_id is not None and config.agreement(agreement_id) is None:
+        known = ", ".join(a.id for a in config.agreements)
+        print(f"vmi-bot: no agreement {agreement_id!r}; known: {known}", file=sys.stderr)
+        return 2
+    at = real_clock() if now is None else aware(now, _zone(runtime))
+    ids = [agreement_id] if agreement_id else None
+    documents, texts = [], []
+    with transaction(runtime.engine) as session:
+        for issued in post_statements(
+            session, config, at, agreement_ids=ids, platforms=runtime.settings.platforms_on
+        ):
+            agreement = config.agreement(issued.row.agreement_id)
+            assert agreement is not None
+            documents.append(statement_document(session, agreement, issued.row))
+            texts.append(
+                statement_card(session, agreement, issued.row, config.bot.locale).as_text()
+            )
+    if as_json:
+        shown: object = documents[0] if len(documents) == 1 else documents
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
+    else:
+        print("\n\n".join(texts))
+    return 0
 
 
 def _status(runtime: Runtime, as_json: bool, now: datetime | None) -> int:

@@ -2,7 +2,8 @@
 clock, in a fresh database of its own: counts fall to 45, the review proposes 55, the buyer
 confirms, the supplier ships, the keeper receives (100), 85 are withdrawn in the month, the
 buyer's 90 → 120 for next month gives an urgent 20, and settlement bills 85 × unit price while
-the monthly review notes the aged units."""
+the monthly review notes the aged units; the buyer and the supplier confirm the statement, and
+it is locked."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from bot.adapters.console.chat import ConsoleChat
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services.review import review
-from bot.services.settlement import Statement, post_statements
+from bot.services.settlement import Issued, post_statements
 from bot.settings import CONSOLE, Settings
 from bot.storage.db import transaction
 from bot.storage.stock import stock_levels
-from bot.storage.tables import ProposalRow
+from bot.storage.tables import ProposalRow, StatementRow
 
 AGREEMENT, SKU = "plant-6205", "6205"
 
@@ -80,6 +81,8 @@ MONTH: list[Say | Press | Scheduled] = [
     Say(11, 20, 10, "buyer", "下月 6205 需求 90"),
     Say(11, 20, 15, "buyer", "紧急 6205 下月需求改为 120"),
     Scheduled(11, 25, 9, "settlement"),
+    Press(11, 25, 10, "buyer", "confirm_statement", "S1~buyer"),
+    Say(11, 25, 11, "supplier", "确认对账 S1"),
 ]
 
 
@@ -95,6 +98,8 @@ class Figures:
     unit_price: Decimal
     settlement: Decimal
     aged: int
+    statement_id: str
+    statement_state: str  # "locked" once both sides confirmed
 
 
 def run_demo(
@@ -119,7 +124,7 @@ def _replay(runtime: Runtime, out: TextIO, year: int) -> Figures:
     now = datetime(year, 10, 25, 9, tzinfo=agreement.tz)
     chat = ConsoleChat(runtime, "keeper", out=out, clock=lambda: now)
     after_receipt = 0
-    statement: Statement | None = None
+    statement: Issued | None = None
     out.write("VMI demo: 一个月的 6205 轴承 / a month of bearing 6205\n")
     for step in MONTH:
         now = datetime(year, step.month, step.day, step.hour, tzinfo=agreement.tz)
@@ -155,7 +160,7 @@ def _replay(runtime: Runtime, out: TextIO, year: int) -> Figures:
     return figures
 
 
-def _figures(runtime: Runtime, after_receipt: int, statement: Statement) -> Figures:
+def _figures(runtime: Runtime, after_receipt: int, issued: Issued) -> Figures:
     agreement = runtime.config.agreement(AGREEMENT)
     assert agreement is not None
     with transaction(runtime.engine) as session:
@@ -163,7 +168,8 @@ def _figures(runtime: Runtime, after_receipt: int, statement: Statement) -> Figu
         urgent = session.scalars(
             select(ProposalRow).where(col(ProposalRow.urgent).is_(True))
         ).first()
-    [line] = [line for line in statement.lines if line.item.sku == SKU]
+        signed = session.get(StatementRow, issued.row.id)
+    [line] = [line for line in issued.statement.lines if line.item.sku == SKU]
     return Figures(
         proposed=first.qty if first else 0,
         stock_after_receipt=after_receipt,
@@ -173,11 +179,15 @@ def _figures(runtime: Runtime, after_receipt: int, statement: Statement) -> Figu
         unit_price=line.settlement.unit_price,
         settlement=line.settlement.amount,
         aged=line.month.aged,
+        statement_id=f"S{issued.row.id}",
+        statement_state=signed.state if signed else issued.row.state,
     )
 
 
 def _print_figures(out: TextIO, f: Figures) -> None:
     share = f"{f.customer_freight_share * 100:.0f}%"
+    locked = f.statement_state == "locked"
+    signed = "双方已确认，已锁定 / confirmed by both, locked" if locked else f.statement_state
     out.write(
         "\n== 本月数字 / The month's figures ==\n"
         f"补货建议 / proposed (P1):          {f.proposed} 件\n"
@@ -187,4 +197,5 @@ def _print_figures(out: TextIO, f: Figures) -> None:
         f"结算 / settlement:                 {f.withdrawn} × {f.unit_price:,.2f} = "
         f"{f.settlement:,.2f}\n"
         f"超期 / aged over the limit:        {f.aged} 件\n"
+        f"对账单 / statement {f.statement_id}:            {signed}\n"
     )

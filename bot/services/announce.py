@@ -3,7 +3,8 @@
 - a proposal, new, resized or withdrawn: the agreement's group, and each buyer and admin of the
   customer privately where the platform wants that;
 - an urgent proposal: the same, but not in the chat it was asked in (the reply says it there);
-- a settlement statement: the agreement's group;
+- a settlement statement: the agreement's group, and each buyer and supplier of its two
+  parties privately where the platform wants that (both sides sign it);
 - a reminder: the agreement's group.
 
 The audience is decided here in those neutral terms; how a platform reaches it is its adapter's
@@ -41,10 +42,13 @@ class Audience(Enum):
 
     GROUP = "the agreement's group"
     DECIDERS = "each buyer and admin of the customer, privately"
+    SIGNERS = "each buyer and supplier of the agreement's parties (and admin), privately"
 
 
 PROPOSAL = (Audience.GROUP, Audience.DECIDERS)
-GROUP_ONLY = (Audience.GROUP,)  # settlement statements and reminders
+GROUP_ONLY = (Audience.GROUP,)  # reminders, and the steps of a statement
+STATEMENT = (Audience.GROUP, Audience.SIGNERS)
+SIGNING_ROLES = ("buyer", "supplier", "admin")  # who confirms or disputes a statement
 DECIDING_ROLES = ("buyer", "admin")  # who confirms, adjusts or rejects a proposal
 
 
@@ -121,7 +125,19 @@ def destinations(
                 chat = audience.private_chat(member)
                 if chat:
                     found.append(Destination(audience.platform, chat))
+    if Audience.SIGNERS in who:
+        signers = [m for m in config.members if _signs(m, agreement)]
+        for audience in reaching:
+            for member in signers:
+                chat = audience.private_chat(member)
+                if chat:
+                    found.append(Destination(audience.platform, chat))
     return found
+
+
+def _signs(member: Member, agreement: AgreementConfig) -> bool:
+    parties = (agreement.customer, agreement.supplier, None)
+    return member.role in SIGNING_ROLES and member.party in parties
 
 
 def _decides(member: Member, agreement: AgreementConfig) -> bool:
@@ -182,6 +198,22 @@ def _posted(
     return sent_posts(session, row.id, in_place) if in_place else {}  # type: ignore[arg-type]
 
 
+def statement_messages(
+    config: Config,
+    agreement: AgreementConfig,
+    card: Card,
+    at: datetime,
+    platforms: frozenset[str],
+    key: str,
+) -> list[Message]:
+    """A settlement statement's card for the group, and for each side's signer privately where
+    the platform's group posts carry no buttons; queued once per `key` (its revision) and chat."""
+    return [
+        Message(d, card, at, key=f"{key}:{d.platform}:{d.chat}", agreement_id=agreement.id)
+        for d in destinations(STATEMENT, config, agreement, platforms)
+    ]
+
+
 def group_messages(
     config: Config,
     agreement: AgreementConfig,
@@ -190,8 +222,8 @@ def group_messages(
     platforms: frozenset[str],
     key: str,
 ) -> list[Message]:
-    """A settlement statement or a reminder for the agreement's group, queued once per `key`
-    (the statement, the reminder's occasion) and chat."""
+    """A reminder or a statement's step for the agreement's group, queued once per `key` (the
+    reminder's occasion, the step) and chat."""
     return [
         Message(d, card, at, key=f"{key}:{d.platform}:{d.chat}", agreement_id=agreement.id)
         for d in destinations(GROUP_ONLY, config, agreement, platforms)

@@ -306,3 +306,43 @@ class HealthRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     beat_at: datetime = Field(sa_column=_utc())
     filler: str = ""
+
+
+class StatementRow(SQLModel, table=True):
+    """A settlement statement (对账单); public id `S{id}`. One per agreement and period, however
+    many processes draft it; `lines` is the JSON of its lines and adjustments as last issued."""
+
+    __tablename__ = "statement"
+    __table_args__ = (UniqueConstraint("agreement_id", "period_end", name="uq_statement_period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: str = Field(max_length=64)
+    period_start: datetime = Field(sa_column=_utc())
+    period_end: datetime = Field(sa_column=_utc())
+    state: str = Field(default="draft", max_length=16)  # vmi_rules.settlement.StatementState
+    revision: int = 1
+    lines: str = "[]"
+    total: Decimal = Field(sa_column=Column(DecimalText(), nullable=False))
+    buyer_by: str = ""  # who signed for the customer (a name), empty until then
+    buyer_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    supplier_by: str = ""
+    supplier_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    locked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    version: int = 1
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class StatementEventRow(SQLModel, table=True):
+    """A statement's log: issued, each confirmation, each dispute (who, when, why), re-issues."""
+
+    __tablename__ = "statement_event"
+    id: int | None = Field(default=None, primary_key=True)
+    statement_id: int = Field(foreign_key="statement.id", index=True)
+    action: str = Field(max_length=16)  # issue | confirm | dispute | reissue | lock
+    revision: int
+    side: str = Field(default="", max_length=16)
+    member_id: str | None = Field(default=None, max_length=64)
+    by_name: str = ""
+    reason: str = ""
+    total: Decimal = Field(sa_column=Column(DecimalText(), nullable=False))
+    at: datetime = Field(sa_column=_utc())

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.services.settlement import statement_context
 from bot.services.status import status
 from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
+from bot.storage import statements as stored_statements
 from handlers.parsing import ConfirmCount, Courtesy, Help, History, Status, Todo
 from handlers.turn import Turn, item_labels
 from messages.cards import Card
@@ -22,9 +24,15 @@ def on_status(turn: Turn, intent: Status) -> Card:
     document = status(turn.session, turn.config, turn.now, [turn.agreement.id])
     [agreement] = document["agreements"]
     items = [i for i in agreement["items"] if intent.sku in (None, i["sku"])]
+    waiting = stored_statements.latest(turn.session, turn.agreement.id)
+    signing = (
+        statement_context(turn.session, turn.agreement, waiting)
+        if waiting is not None and waiting.state != "locked" and intent.sku is None
+        else None
+    )  # the statement still waiting for a signature, when the whole agreement is asked
     return turn.card(
         "status", agreement=agreement["id"], items=items, states=state_labels(turn.locale),
-        entry_asked=intent.entry_asked,
+        entry_asked=intent.entry_asked, statement=signing,
     )  # fmt: skip
 
 

@@ -149,6 +149,27 @@ class ReviewNow:
     """Run the replenishment review now (检查 / check)."""
 
 
+StatementStep = Literal["confirm", "dispute", "reissue"]
+
+
+@dataclass(frozen=True)
+class StatementAction:
+    """A side's answer to a settlement statement: confirm it, dispute it (with a reason) or
+    re-issue it after a correction. `revision` is the one a pressed card showed."""
+
+    action: StatementStep
+    statement_id: str
+    reason: str = ""
+    revision: int | None = None
+
+
+@dataclass(frozen=True)
+class StatementQuery:
+    """对账 / statement: the open statement (or the one named), who confirmed, the total."""
+
+    statement_id: str = ""
+
+
 Intent = (
     Count
     | Correction
@@ -166,6 +187,8 @@ Intent = (
     | ConfirmCount
     | Help
     | ReviewNow
+    | StatementAction
+    | StatementQuery
 )
 
 RefusalReason = Literal[
@@ -185,7 +208,7 @@ RefusalReason = Literal[
 # What a "still missing" refusal lacks, so the reply can say it (Refusal.missing).
 Missing = Literal[
     "", "qty", "item", "proposal_id", "one_proposal", "period", "one_period", "one_item",
-    "extra_number", "duplicate", "unit", "date",
+    "extra_number", "duplicate", "unit", "date", "statement_id",
 ]  # fmt: skip
 
 # The hints a Refusal can carry: the intent the message looked like, so the reply can show

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Literal
 
 from handlers.parsing.dates import closest_date
+from handlers.parsing.normalise import normalise
 from handlers.parsing.numbers import Number
 from handlers.parsing.parsed import (
     MAX_QTY,
@@ -37,6 +38,7 @@ from handlers.parsing.parsed import (
     Undo,
     Withdrawal,
 )
+from handlers.parsing.statements import read_statement
 from handlers.parsing.tokens import Message, Tok
 from handlers.parsing.vocabulary import TODAY
 from vmi_rules.periods import Period
@@ -55,6 +57,10 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
     """
     if len(text) > MAX_TEXT:
         return Refusal("too_long", detail=f"{len(text):,}")
+    # as typed first, so a dispute's reason is kept as written; else NFKC (Ｓ３, full-width)
+    about_statement = read_statement(text.strip()) or read_statement(normalise(text))
+    if about_statement is not None:
+        return about_statement
     message = Message(text, items, today)
     if not message.raw:
         return Refusal("not_understood")

@@ -127,12 +127,17 @@ class ConsoleChat:
         self.deliver()
 
     def press(self, action: str, value: str, echo: bool = False) -> None:
-        """Press the latest printed button for `action` on `value`, as typing its number does."""
+        """Press the latest printed button for `action` on `value`, as typing its number does;
+        `value` may name the button's label too ("S1~buyer": the buyer's of two confirms)."""
+
+        def names(b: Button) -> tuple[str, str]:
+            target = b.value.partition("@")[0]
+            return target, f"{target}~{b.value.partition('~')[2]}"
+
         number = max(
-            (n for n, b in self.buttons.items()
-             if (b.action, b.value.partition("@")[0]) == (action, value)),
+            (n for n, b in self.buttons.items() if b.action == action and value in names(b)),
             key=int,
-        )  # fmt: skip
+        )
         self.say(number, echo=echo)
 
     def _timezone(self) -> ZoneInfo:

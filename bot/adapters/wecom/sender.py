@@ -36,7 +36,7 @@ INVALID_PARAMETER = 40058  # among others, a template card's response code used 
 DUPLICATE_CHECK_SECONDS = 600
 # A WeCom card has no box to type in: adjusting (a number) and rejecting (a reason) are typed
 # as their text equivalents, which the card lists; only what needs no words is a button.
-ONE_PRESS = frozenset({"confirm"})
+ONE_PRESS = frozenset({"confirm", "confirm_statement"})
 ROBOT_PER_MINUTE = 20
 # WeCom's errcodes that a later try may cure (system busy, token renewal, call limits); any
 # other (unknown user or chat, bad key, refused content…) will not: the message is failed.
