@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.incoming import ButtonPress
+from handlers.intents.overstock import on_overstock_choice
 from handlers.intents.plans import on_emergency, on_plan
 from handlers.intents.proposals import on_proposal_action, on_receipt, on_review
 from handlers.intents.queries import on_courtesy, on_help, on_history, on_status, on_todo
@@ -30,6 +31,7 @@ from handlers.parsing import (
     Help,
     History,
     Intent,
+    OverstockChoice,
     Plan,
     ProposalAction,
     Receipt,
@@ -40,6 +42,7 @@ from handlers.parsing import (
     Undo,
     Withdrawal,
 )
+from handlers.parsing.parsed import OverstockChoiceKind
 from handlers.turn import Turn
 from messages.cards import Card
 from messages.words import example
@@ -94,6 +97,13 @@ def _received(proposal_id: str, shown: int | None) -> Receipt:
     return Receipt(proposal_id)
 
 
+def _overstock(choice: OverstockChoiceKind) -> Press:
+    """An overstock alert's button: Return carries the units the card offered ("O1@30")."""
+    return lambda alert_id, shown: OverstockChoice(
+        choice, alert_id, qty=shown if choice == "return" else None
+    )
+
+
 def _held(sku: str, shown: int | None) -> ConfirmCount:
     """A held count's button: "6205@9" confirms the count of 9."""
     return ConfirmCount(sku, shown)
@@ -117,6 +127,12 @@ INTENTS: tuple[IntentRow, ...] = (
     IntentRow("decline",    (ProposalAction,),   on_proposal_action, "decline"),
     IntentRow("cancel",     (ProposalAction,),   on_proposal_action, "cancel"),
     IntentRow("review",     (ReviewNow,),        on_review),
+    IntentRow("overstock_return",   (OverstockChoice,), on_overstock_choice, "return",
+              _overstock("return")),
+    IntentRow("overstock_discount", (OverstockChoice,), on_overstock_choice, "discount",
+              _overstock("discount")),
+    IntentRow("overstock_keep",     (OverstockChoice,), on_overstock_choice, "keep",
+              _overstock("keep")),
     IntentRow("status",     (Status,),           on_status),
     IntentRow("todo",       (Todo,),             on_todo),
     IntentRow("history",    (History,),          on_history),
@@ -127,8 +143,10 @@ INTENTS: tuple[IntentRow, ...] = (
 
 
 def row_for(intent: Intent) -> IntentRow:
-    """The row of a parsed intent; a proposal action by its step."""
-    step = intent.action if isinstance(intent, ProposalAction) else ""
+    """The row of a parsed intent; a proposal action or an overstock choice by its step."""
+    step: str = intent.action if isinstance(intent, ProposalAction) else ""
+    if isinstance(intent, OverstockChoice):
+        step = intent.choice
     for row in INTENTS:
         if isinstance(intent, row.parsed) and step in ("", row.step):
             return row

@@ -48,7 +48,7 @@ def test_someone_may_do_each_intent_and_it_has_a_name_in_each_language(row: Inte
     assert all(row.name in INTENT_LABELS[locale] for locale in LOCALES)  # a label each
 
 
-PROPOSAL_STEPS = [r for r in INTENTS if r.step and r.name != "confirm_count"]
+PROPOSAL_STEPS = [r for r in INTENTS if ProposalAction in r.parsed or r.name == "receipt"]
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 from vmi_rules.periods import Period
@@ -140,6 +141,20 @@ class ReviewNow:
     """Run the replenishment review now (检查 / check)."""
 
 
+OverstockChoiceKind = Literal["return", "discount", "keep"]
+
+
+@dataclass(frozen=True)
+class OverstockChoice:
+    """The choice on an overstock alert (积压 O1): 退货 O1 20 (units back to the supplier),
+    折价 O1 10.00 (a price per unit), 继续观察 O1 (keep watching)."""
+
+    choice: OverstockChoiceKind
+    alert_id: str
+    qty: int | None = None
+    price: Decimal | None = None
+
+
 Intent = (
     Count
     | Correction
@@ -156,6 +171,7 @@ Intent = (
     | ConfirmCount
     | Help
     | ReviewNow
+    | OverstockChoice
 )
 
 RefusalReason = Literal[
@@ -193,6 +209,9 @@ HINTS = (
     "ship",
     "status",
     "proposal",
+    "overstock_return",
+    "overstock_discount",
+    "overstock_keep",
 )
 
 

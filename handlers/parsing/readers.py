@@ -13,6 +13,7 @@ from typing import Literal
 
 from handlers.parsing.dates import closest_date
 from handlers.parsing.numbers import Number
+from handlers.parsing.overstock import read_overstock
 from handlers.parsing.parsed import (
     MAX_QTY,
     MAX_TEXT,
@@ -54,6 +55,9 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
     """
     if len(text) > MAX_TEXT:
         return Refusal("too_long", detail=f"{len(text):,}")
+    overstock = read_overstock(text)  # "退货 O1 20": an alert id with a choice word
+    if overstock is not None:
+        return overstock
     message = Message(text, items, today)
     if not message.raw:
         return Refusal("not_understood")
