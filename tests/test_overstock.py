@@ -6,6 +6,8 @@ lowers on hand, takes the oldest units and is never billed."""
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -203,3 +205,38 @@ def test_the_group_hears_a_decision_made_elsewhere(rt: Runtime) -> None:
     with transaction(rt.engine) as s:
         chats = list(s.scalars(select(OutboxRow.chat).order_by(OutboxRow.id.desc()).limit(2)))
     assert sorted(chats) == ["plant-6205", "supplier"]
+
+
+def test_the_alert_and_its_buttons_through_vmi_bot_chat(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
+    chat(db, ["6205 库存 130"], speaker="keeper", now="2026-11-01T10:00:00+08:00")
+    out = chat(
+        db,
+        ["检查", "/as keeper", "1", "/as buyer", "1", "/as supplier", "继续观察 O1", "状态"],
+        speaker="supplier",
+        now="2026-12-01T10:05:00+08:00",  # the count ran a moment past 10:00
+    )
+    assert out.count("⚠ 积压 O1：6205 深沟球轴承") == 1
+    assert "[1] 退货 30  (= 退货 O1 30)" in out and "[3] 继续观察  (= 继续观察 O1)" in out
+    assert "只有采购、供应商、管理员可以做" in out  # the keeper pressed Return
+    assert "积压 O1 已定：退货 · 王采购" in out and "现有 100 件" in out
+    assert "积压 O1 已经由王采购定为「退货」" in out  # the supplier came second
+    again = chat(db, ["return O1 10"], speaker="buyer", now="2026-12-09T10:00:00+08:00")
+    assert "Overstock O1 was already decided by 王采购" in again
+
+
+VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
+
+
+def chat(db: str, lines: list[str], *, speaker: str, now: str) -> str:
+    """`vmi-bot chat` as a real process, its clock at `now`."""
+    done = subprocess.run(
+        [VMI_BOT, "--config", str(EXAMPLE), "--db", db, "chat", "--as", speaker, "--now", now],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
