@@ -77,3 +77,19 @@ def test_every_button_on_a_proposal_card_has_a_row() -> None:
         assert row_for(intent).step == action
     confirm = pressed(ButtonPress("confirm", "P3@55"))
     assert confirm == ProposalAction("confirm", "P3", qty=55)  # the quantity the card showed
+
+
+OVERSTOCK_CHOICES = [r for r in INTENTS if r.name.startswith("overstock_")]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("row", OVERSTOCK_CHOICES, ids=lambda row: row.name)
+def test_an_overstock_button_means_what_typing_its_example_means(
+    row: IntentRow, locale: str
+) -> None:
+    button = pressed(ButtonPress(row.step, "O7@20"))
+    typed = parse(row.example(locale).replace("O1", "O7"), ITEMS, TODAY)
+    assert not isinstance(button, Refusal) and not isinstance(typed, Refusal)
+    assert row_for(button) is row is row_for(typed)
+    assert getattr(button, "alert_id", None) == getattr(typed, "alert_id", None) == "O7"
+    assert getattr(button, "qty", None) == getattr(typed, "qty", None)  # Return: 20 either way
