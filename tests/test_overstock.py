@@ -8,6 +8,8 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -34,10 +36,15 @@ _ids = itertools.count(1)
 
 
 @pytest.fixture
-def rt(tmp_path: Path) -> Runtime:
-    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+def rt(database_url: str) -> Iterator[Runtime]:
+    """The example agreement (on SQLite, and on PostgreSQL when one is set up), with 130 on
+    the shelf since COUNTED."""
+    runtime = start(str(EXAMPLE), database_url)
     say(runtime, "keeper", "6205 库存 130", at=COUNTED)
-    return runtime
+    try:
+        yield runtime
+    finally:
+        runtime.engine.dispose()
 
 
 def say(
@@ -240,3 +247,27 @@ def chat(db: str, lines: list[str], *, speaker: str, now: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def test_two_processes_checking_at_once_raise_one_alert(rt: Runtime) -> None:
+    other = start(str(EXAMPLE), rt.engine.url.render_as_string(hide_password=False))
+    ready = threading.Barrier(2)
+    raised: list[list[Raised]] = []
+
+    def run(runtime: Runtime) -> None:
+        ready.wait(10)  # both at once (SQLite then takes turns; PostgreSQL races)
+        with transaction(runtime.engine) as s:
+            raised.append(check_overstock(s, runtime.config, DUE, platforms=frozenset({"console"})))
+
+    try:
+        threads = [threading.Thread(target=run, args=(r,)) for r in (rt, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        other.engine.dispose()
+    assert sorted(map(len, raised)) == [0, 1]
+    with transaction(rt.engine) as s:
+        keys = list(s.scalars(select(OutboxRow.key).where(OutboxRow.key.like("overstock:%"))))
+    assert keys == ["overstock:O1:new:console:plant-6205"]
