@@ -271,3 +271,18 @@ def test_two_processes_checking_at_once_raise_one_alert(rt: Runtime) -> None:
     with transaction(rt.engine) as s:
         keys = list(s.scalars(select(OutboxRow.key).where(OutboxRow.key.like("overstock:%"))))
     assert keys == ["overstock:O1:new:console:plant-6205"]
+
+
+def test_vmi_bot_check_raises_the_alert_once(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
+    runtime = start(str(EXAMPLE), db)
+    say(runtime, "keeper", "6205 库存 130", at=COUNTED)
+    runtime.engine.dispose()
+    common = [VMI_BOT, "--config", str(EXAMPLE), "--db", db, "check", "--now"]
+    runs = [
+        subprocess.run([*common, now], capture_output=True, text=True, timeout=60, check=False)
+        for now in ("2026-12-01T10:00:00+08:00", "2026-12-02T10:00:00+08:00")
+    ]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert "积压提醒 O1：6205" in runs[0].stdout
+    assert "O1" not in runs[1].stdout
