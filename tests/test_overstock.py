@@ -102,6 +102,7 @@ def test_the_seeds_case_alerts_once_then_again_once_after_a_week(rt: Runtime) ->
     assert check(rt, DUE + timedelta(days=6, hours=23)) == ([], [])
     raised, [again] = check(rt, DUE + timedelta(days=7))
     assert raised == [Raised("O1", "6205", "again")] and again.title.startswith("再次提醒")
+    assert "已 37 天没有领用" in again.as_text()  # the figures as they are a week on
     assert check(rt, DUE + timedelta(days=14)) == ([], [])  # once, then never again
     assert check(rt, DUE + timedelta(days=40)) == ([], [])
 

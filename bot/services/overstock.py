@@ -19,7 +19,7 @@ from bot.storage.stock import hold_item, movements_by_item, stock_levels
 from bot.storage.tables import OverstockAlertRow
 from messages.cards import ButtonStyle, Card
 from messages.render import render_card
-from vmi_rules.overstock import Due, aged_stock, alert_due, suggested_return, value
+from vmi_rules.overstock import AgedStock, Due, aged_stock, alert_due, suggested_return, value
 from vmi_rules.terms import Item
 
 
@@ -56,8 +56,17 @@ def check_overstock(
             found = _check_item(session, agreement, item, level.on_hand, history, now)
             if found is None:
                 continue
-            row, due = found
-            card = alert_card(config.bot.locale, agreement, item, row, now, again=due == "again")
+            row, due, aged = found
+            card = alert_card(
+                config.bot.locale,
+                agreement,
+                item,
+                row,
+                aged,
+                level.on_hand,
+                now,
+                again=due == "again",
+            )
             key = f"overstock:{stored.public_id(row.id)}:{due}"
             messages.extend(group_messages(config, agreement, card, now, platforms, key))
             raised.append(Raised(stored.public_id(row.id), item.sku, due))
@@ -72,8 +81,8 @@ def _check_item(
     on_hand: int,
     history: dict[tuple[str, str], Any],
     now: datetime,
-) -> tuple[OverstockAlertRow, Due] | None:
-    """The alert due for one item now, stored, or None."""
+) -> tuple[OverstockAlertRow, Due, AgedStock] | None:
+    """The alert due for one item now, stored, with the aged units it shows; or None."""
     aged = aged_stock(
         history.get((agreement.id, item.sku), []), now, agreement.terms.overstock_days
     )
@@ -86,9 +95,9 @@ def _check_item(
         row = stored.raise_alert(
             session, agreement.id, item.sku, aged, on_hand, item.unit_price, now
         )
-        return (row, due) if row is not None else None
+        return (row, due, aged) if row is not None else None
     if due == "again" and last is not None and stored.raise_again(session, last, now):
-        return last, due
+        return last, due, aged
     return None
 
 
@@ -97,13 +106,16 @@ def alert_card(
     agreement: AgreementConfig,
     item: Item,
     row: OverstockAlertRow,
+    aged: AgedStock,
+    on_hand: int,
     now: datetime,
     *,
     again: bool = False,
 ) -> Card:
-    """The joint-review card: the aged units, their age and value, and the three choices."""
+    """The joint-review card: the aged units now, the oldest lot's age, their value, and the
+    three choices (a reminder shows the figures as they are by then)."""
     public = stored.public_id(row.id)
-    offer = suggested_return(row.qty, row.on_hand, item.max) or row.qty
+    offer = suggested_return(aged.qty, on_hand, item.max) or aged.qty
     buttons: tuple[tuple[str, str, ButtonStyle], ...] = (
         ("return", f"{public}@{offer}", "primary"),
         ("discount", public, "default"),
@@ -118,14 +130,14 @@ def alert_card(
         sku=item.sku,
         item_name=item.name,
         unit=item.unit,
-        qty=row.qty,
-        on_hand=row.on_hand,
+        qty=aged.qty,
+        on_hand=on_hand,
         max=item.max,
-        days=(now - row.oldest_since).days,
+        days=aged.age_days(now),
         limit=agreement.terms.overstock_days,
-        since=row.oldest_since.astimezone(agreement.tz).strftime("%Y-%m-%d"),
-        unit_price=f"{row.unit_price:.2f}",
-        value=f"{value(row.qty, row.unit_price):.2f}",
+        since=aged.oldest.astimezone(agreement.tz).strftime("%Y-%m-%d"),
+        unit_price=f"{item.unit_price:.2f}",
+        value=f"{value(aged.qty, item.unit_price):.2f}",
         offer=offer,
         again=again,
     )
