@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config, Member
+from bot.storage import overstock as stored_overstock
 from bot.storage import proposals as stored_proposals
 from bot.storage.db import transaction, write_connection
 from bot.storage.inbox import claim, mark_failed, receive
@@ -273,6 +274,9 @@ def written_in(text: str) -> str | None:
 
 
 def _agreement_of_proposal(session: Session, public: str) -> str | None:
+    if public[:1] in "Oo":  # an overstock alert (O2) belongs to one agreement too
+        alert = stored_overstock.get(session, public)
+        return alert.agreement_id if alert else None
     row = stored_proposals.get(session, public)
     return row.agreement_id if row else None
 

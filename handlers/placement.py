@@ -19,6 +19,8 @@ from handlers.incoming import Incoming
 
 # A proposal named in a message ("确认 P3", "ship p12 明天"): its agreement is the message's.
 PROPOSAL_ID = re.compile(r"(?<![A-Za-z0-9])[Pp](\d{1,9})(?!\d)")
+# An overstock alert named in a message ("退货 O2 20"): its agreement is the message's too.
+OVERSTOCK_ID = re.compile(r"(?<![A-Za-z0-9])[Oo](\d{1,9})(?!\d)")
 # The agreement named first, as "plant-6205:" or with a full-width colon.
 NAMED_FIRST = re.compile(r"^\s*([^\s:：]{1,64})\s*[:：]\s*")
 
@@ -42,7 +44,8 @@ def place(
     agreement_of_proposal: Callable[[str], str | None],
 ) -> Placement:
     """The agreement `incoming` belongs to for `member`; `agreement_of_proposal` names the
-    agreement of a stored proposal (`P3`), or None when there is none."""
+    agreement of a stored proposal (`P3`) or overstock alert (`O2`), or None when there is
+    none."""
     mine = config.agreements_of(member)
     text = incoming.text
     chat_agreement = next(
@@ -66,7 +69,8 @@ def place(
     proposal = incoming.button.value.partition("@")[0] if incoming.button else ""
     if not proposal:
         found = PROPOSAL_ID.search(text)
-        proposal = f"P{found.group(1)}" if found else ""
+        alert = OVERSTOCK_ID.search(text)
+        proposal = f"P{found.group(1)}" if found else f"O{alert.group(1)}" if alert else ""
     if proposal:
         owner = agreement_of_proposal(proposal)
         chosen = next((a for a in mine if a.id == owner), None)

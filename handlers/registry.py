@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.incoming import ButtonPress
+from handlers.intents.overstock import on_overstock_choice
 from handlers.intents.plans import on_emergency, on_plan
 from handlers.intents.proposals import (
     on_correct_receipt,
@@ -37,6 +38,7 @@ from handlers.parsing import (
     Help,
     History,
     Intent,
+    OverstockChoice,
     Plan,
     ProposalAction,
     Receipt,
@@ -49,6 +51,7 @@ from handlers.parsing import (
     Undo,
     Withdrawal,
 )
+from handlers.parsing.parsed import OverstockChoiceKind
 from handlers.turn import Turn
 from messages.cards import Card
 from messages.render import button_value
@@ -104,6 +107,13 @@ def _received(proposal_id: str, shown: int | None) -> Receipt:
     return Receipt(proposal_id)
 
 
+def _overstock(choice: OverstockChoiceKind) -> Press:
+    """An overstock alert's button: Return carries the units the card offered ("O1@30")."""
+    return lambda alert_id, shown: OverstockChoice(
+        choice, alert_id, qty=shown if choice == "return" else None
+    )
+
+
 def _held(sku: str, shown: int | None) -> ConfirmCount:
     """A held count's button: "6205@9" confirms the count of 9."""
     return ConfirmCount(sku, shown)
@@ -139,6 +149,12 @@ INTENTS: tuple[IntentRow, ...] = (
     IntentRow("decline",    (ProposalAction,),   on_proposal_action, "decline"),
     IntentRow("cancel",     (ProposalAction,),   on_proposal_action, "cancel"),
     IntentRow("review",     (ReviewNow,),        on_review),
+    IntentRow("overstock_return",   (OverstockChoice,), on_overstock_choice, "return",
+              _overstock("return")),
+    IntentRow("overstock_discount", (OverstockChoice,), on_overstock_choice, "discount",
+              _overstock("discount")),
+    IntentRow("overstock_keep",     (OverstockChoice,), on_overstock_choice, "keep",
+              _overstock("keep")),
     IntentRow("status",     (Status,),           on_status),
     IntentRow("todo",       (Todo,),             on_todo),
     IntentRow("history",    (History,),          on_history),
@@ -155,10 +171,13 @@ INTENTS: tuple[IntentRow, ...] = (
 
 
 def row_for(intent: Intent) -> IntentRow:
-    """The row of a parsed intent; a proposal action by its step."""
+    """The row of a parsed intent; a proposal action, a statement step or an overstock choice
+    by its step."""
     step: str = intent.action if isinstance(intent, ProposalAction) else ""
     if isinstance(intent, StatementAction):
         step = f"{intent.action}_statement"
+    if isinstance(intent, OverstockChoice):
+        step = intent.choice
     for row in INTENTS:
         if isinstance(intent, row.parsed) and step in ("", row.step):
             return row

@@ -19,7 +19,8 @@ INTENT_LABELS = {
            "undo": "撤销", "confirm_count": "确认盘点", "decline": "无法供货", "cancel": "取消",
            "eta": "改到货日期", "correct_receipt": "更正入库", "statement": "对账",
            "confirm_statement": "确认对账", "dispute_statement": "对账有误",
-           "reissue_statement": "重新出账"},
+           "reissue_statement": "重新出账", "overstock_return": "积压退货",
+           "overstock_discount": "积压折价", "overstock_keep": "积压继续观察"},
     # English labels are verbs a sentence can take as they are: "Only buyer may confirm",
     # "P1 is shipped now, so you cannot reject it".
     "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
@@ -30,7 +31,9 @@ INTENT_LABELS = {
            "undo": "undo", "confirm_count": "confirm a count", "decline": "decline",
            "cancel": "cancel", "eta": "change the ETA", "correct_receipt": "correct a receipt",
            "statement": "see the statement", "confirm_statement": "confirm statements",
-           "dispute_statement": "dispute statements", "reissue_statement": "re-issue statements"},
+           "dispute_statement": "dispute statements", "reissue_statement": "re-issue statements",
+           "overstock_return": "return overstock", "overstock_discount": "discount overstock",
+           "overstock_keep": "keep watching overstock"},
 }  # fmt: skip
 STATE_LABELS = {
     "zh": {"proposed": "待确认", "confirmed": "已确认", "shipped": "已发货", "received": "已入库",
@@ -54,7 +57,9 @@ EXAMPLES = {
            "eta": "P1 预计 12-05", "reject_reason": "拒绝 P1 库存够用，下月减产",
            "statement": "对账", "confirm_statement": "确认对账 S1",
            "dispute_statement": "对账有误 S1 11-24 盘点多记了 10 件",
-           "reissue_statement": "重新出账 S1"},
+           "reissue_statement": "重新出账 S1",
+           "overstock_return": "退货 O1 20", "overstock_discount": "折价 O1 10.00",
+           "overstock_keep": "继续观察 O1"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
            "correct_receipt": "correct receipt P1 25",
@@ -70,7 +75,9 @@ EXAMPLES = {
            "reject_reason": "reject P1 stock is enough, output cut next month",
            "statement": "statement", "confirm_statement": "confirm statement S1",
            "dispute_statement": "dispute S1 the count of 11-24 is 10 too low",
-           "reissue_statement": "reissue S1"},
+           "reissue_statement": "reissue S1",
+           "overstock_return": "return O1 20", "overstock_discount": "discount O1 10.00",
+           "overstock_keep": "keep O1"},
 }  # fmt: skip
 
 

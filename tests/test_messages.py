@@ -365,6 +365,46 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             ("reissue", False),
         )
     ],
+    *[
+        (
+            "overstock",
+            {
+                "alert_id": "O1",
+                "agreement": "plant-6205",
+                "sku": "6205",
+                "item_name": "6205 深沟球轴承",
+                "unit": "件",
+                "qty": 130,
+                "on_hand": 130,
+                "max": 100,
+                "days": 30,
+                "limit": 30,
+                "since": "2026-11-01",
+                "unit_price": "12.50",
+                "value": "1625.00",
+                "offer": 30,
+                "again": again,
+            },
+        )
+        for again in (False, True)
+    ],
+    *[
+        (
+            "overstock_decision",
+            {
+                "alert_id": "O1",
+                "choice": choice,
+                "by": "王采购",
+                "item_name": "6205",
+                "unit": "件",
+                "qty": 30,
+                "on_hand": 100,
+                "price": "10.00",
+                "unit_price": "12.50",
+            },
+        )
+        for choice in ("return", "discount", "keep")
+    ],
 ]
 
 

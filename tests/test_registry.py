@@ -56,9 +56,7 @@ def test_someone_may_do_each_intent_and_it_has_a_name_in_each_language(row: Inte
     assert all(row.name in INTENT_LABELS[locale] for locale in LOCALES)  # a label each
 
 
-PROPOSAL_STEPS = [
-    r for r in INTENTS if r.step and r.name != "confirm_count" and not r.name.endswith("_statement")
-]
+PROPOSAL_STEPS = [r for r in INTENTS if ProposalAction in r.parsed or r.name == "receipt"]
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -101,3 +99,17 @@ def test_every_button_on_a_statement_card_means_what_its_text_equivalent_says(lo
         typed = parse(row.example(locale).replace("S1", "S3"), ITEMS, TODAY)
         assert isinstance(typed, StatementAction) and typed.statement_id == "S3"
         assert row_for(typed) is row
+OVERSTOCK_CHOICES = [r for r in INTENTS if r.name.startswith("overstock_")]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("row", OVERSTOCK_CHOICES, ids=lambda row: row.name)
+def test_an_overstock_button_means_what_typing_its_example_means(
+    row: IntentRow, locale: str
+) -> None:
+    button = pressed(ButtonPress(row.step, "O7@20"))
+    typed = parse(row.example(locale).replace("O1", "O7"), ITEMS, TODAY)
+    assert not isinstance(button, Refusal) and not isinstance(typed, Refusal)
+    assert row_for(button) is row is row_for(typed)
+    assert getattr(button, "alert_id", None) == getattr(typed, "alert_id", None) == "O7"
+    assert getattr(button, "qty", None) == getattr(typed, "qty", None)  # Return: 20 either way

@@ -26,6 +26,7 @@ from bot.runtime.scheduler import (
     JOB_PREFIX,
     ReviewScheduler,
     SchedulerLeader,
+    overstock_trigger,
     review_trigger,
     settlement_trigger,
 )
@@ -159,7 +160,9 @@ def test_the_settlement_statement_is_posted_on_the_25th_at_9(tmp_path: Path) -> 
     scheduler.start()
     try:
         jobs = {job.id for job in scheduler.scheduler.get_jobs()}
-        assert jobs == {"review:plant-6205", "settle:plant-6205", "remind:plant-6205"}
+        assert jobs == {
+            "review:plant-6205", "settle:plant-6205", "remind:plant-6205", "overstock:plant-6205"
+        }  # fmt: skip
         run_scheduled_settlement("plant-6205")
         run_scheduled_settlement("plant-6205")  # a second run for the same cutoff posts nothing
     finally:
@@ -168,6 +171,17 @@ def test_the_settlement_statement_is_posted_on_the_25th_at_9(tmp_path: Path) -> 
         cards = [Card.from_json(c) for c in s.scalars(select(OutboxRow.card))]
     assert [c.title.split(" · ")[0] for c in cards] == ["结算单"]
     rt.engine.dispose()
+
+
+def test_the_overstock_check_runs_daily_at_9_30_local_time() -> None:
+    config = load_config(EXAMPLE)
+    trigger = overstock_trigger(config.agreement("plant-6205"))  # type: ignore[arg-type]
+    assert trigger.get_next_fire_time(None, shanghai(2026, 11, 21, 12, 0)) == shanghai(
+        2026, 11, 22, 9, 30
+    )
+    assert trigger.get_next_fire_time(None, shanghai(2026, 11, 22, 9, 0)) == shanghai(
+        2026, 11, 22, 9, 30
+    )
 
 
 @pytest.mark.postgres
@@ -208,7 +222,9 @@ def test_jobs_stored_by_the_first_layout_still_run_after_the_upgrade(tmp_path: P
     try:
         jobs = scheduler.scheduler.get_jobs()
         # the missed runs are kept (a job made anew would be due only in the future)...
-        assert {j.id: j.next_run_time.timestamp() for j in jobs} == stored
+        times = {j.id: j.next_run_time.timestamp() for j in jobs}
+        assert {job: at for job, at in times.items() if job in stored} == stored
+        assert set(times) - set(stored) == {"overstock:plant-6205"}  # added by a later layout
         assert stored["review:plant-6205"] == shanghai(2026, 11, 24, 8).timestamp()
         # ...under the new address
         assert {j.func_ref.partition(":")[0] for j in jobs} == {"bot.runtime.jobs"}

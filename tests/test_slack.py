@@ -31,6 +31,7 @@ from bot.runtime import delivery as delivery_module
 from bot.runtime.clock import clock_from
 from bot.runtime.context import Runtime
 from bot.runtime.delivery import DeliveryWorker
+from bot.services.overstock import check_overstock
 from bot.services.review import review
 from bot.services.settlement import post_statements
 from bot.settings import Settings
@@ -38,6 +39,7 @@ from bot.storage.db import transaction
 from bot.storage.outbox import Destination, enqueue
 from bot.storage.stock import record_count, record_withdrawal
 from bot.storage.tables import InboxRow, LedgerRow, OutboxRow, ProposalRow, StatementRow
+from handlers.conversation import handle
 from handlers.incoming import Incoming
 from messages.cards import Card
 from tests.fake_slack import FakeSlack
@@ -645,3 +647,39 @@ def test_the_statement_is_confirmed_by_each_sides_button_in_the_channel(bot: Bot
             select(StatementRow.state, StatementRow.buyer_by, StatementRow.supplier_by)
         ).one()
     assert tuple(signed) == ("locked", "王采购", "李供应")
+def test_an_overstock_alert_is_decided_by_a_button_once(bot: Bot) -> None:
+    counted = BOT_NOW - timedelta(days=31)  # 130 on the shelf a month ago, none withdrawn
+    handle(bot.runtime.engine, bot.runtime.config,
+           Incoming("console", "plant-6205", "keeper", "c1", counted, "6205 库存 130"))  # fmt: skip
+    with transaction(bot.runtime.engine) as s:
+        check_overstock(s, bot.runtime.config, BOT_NOW - timedelta(hours=1),
+                        platforms=frozenset({"slack"}))  # fmt: skip
+    bot.service.delivery.wake()
+    [card] = bot.slack.wait_for("chat.postMessage")  # the alert, to the agreement's channel
+    assert card.params["channel"] == CHANNEL and "积压 O1" in card.params["text"]
+    buttons = [b for block in card.params["blocks"] if block["type"] == "actions"
+               for b in block["elements"]]  # fmt: skip
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        ("vmi:return", "O1@30"), ("vmi:discount", "O1"), ("vmi:keep", "O1"),
+    ]  # fmt: skip
+    card_ts = card.response["ts"]
+
+    signed_post(bot, click("return", "O1@30", KEEPER, card_ts, "1763690500.1"), FORM)
+    [refused] = bot.slack.wait_for("chat.postEphemeral")
+    assert refused.params["user"] == KEEPER and "采购" in refused.params["text"]
+
+    assert (
+        signed_post(bot, click("return", "O1@30", BUYER, card_ts, "1763690600.1"), FORM)[0] == 200
+    )
+    [updated] = bot.slack.wait_for("chat.update")
+    assert (
+        updated.params["ts"] == card_ts and "积压 O1 已定：退货 · 王采购" in updated.params["text"]
+    )
+    assert all(block["type"] != "actions" for block in updated.params["blocks"])
+
+    signed_post(bot, click("keep", "O1", BUYER, card_ts, "1763690700.1"), FORM)
+    _, again = bot.slack.wait_for("chat.postEphemeral", 2)
+    assert again.params["user"] == BUYER and "已经由王采购定为「退货」" in again.params["text"]
+    with transaction(bot.runtime.engine) as s:
+        moved = [(r.kind, r.qty) for r in s.scalars(select(LedgerRow).order_by(LedgerRow.id))]
+    assert moved == [("count", 130), ("return", 30)]

@@ -22,10 +22,11 @@ class Lot:
 def lots(movements: Iterable[Movement]) -> list[Lot]:
     """The lots on hand, oldest first, by first in, first out.
 
-    Receipts add a lot; withdrawals take from the oldest lots first; an adjustment adds a lot
-    (positive) or takes from the oldest (negative). A count sets the level: the first count is
-    one lot dated at the count (what was there before is unknown); a later count above the lots
-    adds the difference as a lot dated at the count, below them takes it from the oldest.
+    Receipts add a lot; withdrawals and returns take from the oldest lots first; an adjustment
+    adds a lot (positive) or takes from the oldest (negative). A count sets the level: the first
+    count is one lot dated at the count (what was there before is unknown); a later count above
+    the lots adds the difference as a lot dated at the count, below them takes it from the
+    oldest.
     """
     shelf: deque[Lot] = deque()
     counted = False
@@ -41,7 +42,7 @@ def lots(movements: Iterable[Movement]) -> list[Lot]:
                 _take(shelf, -difference)
         elif movement.kind == "receipt":
             _add(shelf, movement.at, movement.qty)
-        elif movement.kind == "withdrawal":
+        elif movement.kind in ("withdrawal", "return"):
             _take(shelf, movement.qty)
         else:
             _add(shelf, movement.at, movement.qty)

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
-MovementKind = Literal["count", "receipt", "withdrawal", "adjustment"]
+# a return (退货) sends units back to the supplier: it lowers on hand, oldest units first, and
+# is never billed as a withdrawal
+MovementKind = Literal["count", "receipt", "withdrawal", "adjustment", "return"]
 MOVEMENT_KINDS: tuple[MovementKind, ...] = get_args(MovementKind)
 
 
@@ -18,8 +20,8 @@ MOVEMENT_KINDS: tuple[MovementKind, ...] = get_args(MovementKind)
 class Movement:
     """One ledger row.
 
-    `qty` means, by kind: count, the counted level; receipt and withdrawal, a quantity (not
-    negative); adjustment, a signed change.
+    `qty` means, by kind: count, the counted level; receipt, withdrawal and return, a quantity
+    (not negative); adjustment, a signed change.
     """
 
     kind: MovementKind
@@ -37,7 +39,8 @@ class Movement:
 
 
 def on_hand(movements: Iterable[Movement]) -> int:
-    """Stock on hand: the latest count, plus receipts, minus withdrawals, plus adjustments since.
+    """Stock on hand: the latest count, plus receipts, minus withdrawals and returns, plus
+    adjustments since.
 
     Movements are read in ledger order (the order they were recorded). With no count at all the
     ledger starts from 0.
@@ -54,7 +57,7 @@ def apply(level: int, movement: Movement) -> int:
         return movement.qty
     if movement.kind == "receipt":
         return level + movement.qty
-    if movement.kind == "withdrawal":
+    if movement.kind in ("withdrawal", "return"):
         return level - movement.qty
     return level + movement.qty
 

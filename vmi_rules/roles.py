@@ -9,6 +9,7 @@ KEEPERS = frozenset({"warehouse", "admin"})
 BUYERS = frozenset({"buyer", "admin"})
 SUPPLIERS = frozenset({"supplier", "admin"})
 EVERYONE = frozenset({"warehouse", "buyer", "supplier", "admin"})
+BOTH_SIDES = BUYERS | SUPPLIERS  # a joint review: the buyer and the supplier both may decide
 THE_BOT = frozenset({"system"})  # steps no member takes: the bot expires and resizes proposals
 
 MAY: Mapping[str, frozenset[str]] = {
@@ -39,6 +40,10 @@ MAY: Mapping[str, frozenset[str]] = {
     "decline": SUPPLIERS,
     "receive": KEEPERS,
     "correct_receipt": KEEPERS,
+    # the choices on an overstock alert (rule 9): either side may make one, once
+    "return": BOTH_SIDES,
+    "discount": BOTH_SIDES,
+    "keep": BOTH_SIDES,
     "expire": THE_BOT,
     "resize": THE_BOT,
 }

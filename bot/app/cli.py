@@ -348,13 +348,23 @@ def _more_waiting() -> bool:
 
 def _check(runtime: Runtime, now: datetime | None) -> int:
     from bot.runtime.clock import aware, real_clock
+    from bot.services.overstock import check_overstock
     from bot.services.review import review
     from bot.storage.db import transaction
 
     at = real_clock() if now is None else aware(now, _zone(runtime))
+    platforms = runtime.settings.platforms_on
     with transaction(runtime.engine) as session:
-        results = review(session, runtime.config, at, platforms=runtime.settings.platforms_on)
+        results = review(session, runtime.config, at, platforms=platforms)
+        raised = check_overstock(session, runtime.config, at, platforms=platforms)
     print(check_report(results, runtime.config.bot.locale))
+    zh = runtime.config.bot.locale == "zh"
+    for alert in raised:  # the overstock alerts the same run raised (DESIGN rule 9)
+        again = alert.due == "again"
+        if zh:
+            print(f"{'再次提醒' if again else '积压提醒'} {alert.alert_id}：{alert.sku}")
+        else:
+            print(f"overstock {'reminder' if again else 'alert'} {alert.alert_id}: {alert.sku}")
     return 0
 
 

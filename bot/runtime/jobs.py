@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 
 from bot.runtime.context import Runtime
+from bot.services.overstock import check_overstock
 from bot.services.reminders import post_reminders
 from bot.services.review import review
 from bot.services.settlement import post_statements
@@ -73,6 +74,12 @@ def run_scheduled_settlement(agreement_id: str) -> None:
 def run_scheduled_reminders(agreement_id: str) -> None:
     """The job: post the reminders due now (each occasion once)."""
     _run_for(agreement_id, "reminders", post_reminders)
+
+
+def run_scheduled_overstock(agreement_id: str) -> None:
+    """The job: raise the overstock alerts due now (each lot once, a week's reminder once)."""
+    raised = _run_for(agreement_id, "overstock check", check_overstock) or []
+    log.info("overstock check of %s: %d alert(s) raised", agreement_id, len(raised))
 
 
 class EveryNDays(BaseTrigger):  # type: ignore[misc]  # apscheduler 3 ships no types: Any

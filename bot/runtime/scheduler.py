@@ -30,12 +30,19 @@ log = logging.getLogger(__name__)
 JOB_PREFIX = "review:"
 SETTLE_PREFIX = "settle:"
 REMIND_PREFIX = "remind:"
+OVERSTOCK_PREFIX = "overstock:"
+PREFIXES = (JOB_PREFIX, SETTLE_PREFIX, REMIND_PREFIX, OVERSTOCK_PREFIX)
 LEADER_LOCK_KEY = 0x564D4903
 
 
 def settlement_trigger(agreement: AgreementConfig) -> CronTrigger:
     """At 09:00 on the settlement day (25th), in the agreement's time zone."""
     return CronTrigger(day=agreement.terms.settlement_day, hour=9, timezone=agreement.tz)
+
+
+def overstock_trigger(agreement: AgreementConfig) -> CronTrigger:
+    """Daily at 09:30 in the agreement's time zone: after the morning count, before lunch."""
+    return CronTrigger(hour=9, minute=30, timezone=agreement.tz)
 
 
 def _same_schedule(stored: BaseTrigger, wanted: BaseTrigger) -> bool:
@@ -78,7 +85,8 @@ class ReviewScheduler:
         self.scheduler.resume()
 
     def sync_jobs(self) -> None:
-        """Per agreement, its review and its settlement day; a job whose schedule did not
+        """Per agreement, its review, its settlement day, its reminders and its daily
+        overstock check; a job whose schedule did not
         change keeps its next run time (and so a run missed while the bot was down)."""
         wanted: dict[str, tuple[str, BaseTrigger, str]] = {}
         for a in self.runtime.config.agreements:
@@ -87,11 +95,13 @@ class ReviewScheduler:
             # hourly: each reminder knows its own hour (10:00 counts, Friday 16:00 plans, …)
             hourly = CronTrigger(minute=5, timezone=a.tz)
             wanted[REMIND_PREFIX + a.id] = ("run_scheduled_reminders", hourly, a.id)
+            wanted[OVERSTOCK_PREFIX + a.id] = (
+                "run_scheduled_overstock",
+                overstock_trigger(a),
+                a.id,
+            )
         for job in self.scheduler.get_jobs():
-            if (
-                job.id.startswith((JOB_PREFIX, SETTLE_PREFIX, REMIND_PREFIX))
-                and job.id not in wanted
-            ):
+            if job.id.startswith(PREFIXES) and job.id not in wanted:
                 job.remove()
         for job_id, (function, trigger, agreement_id) in wanted.items():
             job = self.scheduler.get_job(job_id)

@@ -25,6 +25,7 @@ DOUBTED_TIME = "platform time doubted: dated on receipt"
 
 
 REVERSAL = "reversal"  # a row that takes back another (see LedgerRow)
+OUTGOING = ("withdrawal", "return")  # the kinds that lower on hand by their quantity
 
 
 def _live(row: type[LedgerRow]) -> ColumnElement[bool]:
@@ -94,7 +95,7 @@ def stock_levels(
         items = items.where(col(ItemRow.sku).in_(list(skus)))
     latest = items.subquery("latest")
 
-    signed_qty = case((col(L.kind) == "withdrawal", -col(L.qty)), else_=col(L.qty))
+    signed_qty = case((col(L.kind).in_(OUTGOING), -col(L.qty)), else_=col(L.qty))
     count_at = case((col(L.id) == latest.c.count_id, col(L.at)))
     query = (
         select(latest.c.agreement_id, latest.c.sku, func.sum(signed_qty), func.max(count_at))
@@ -563,3 +564,19 @@ def _add(
     session.add(row)
     session.flush()  # the id is the ledger order; later reads in this transaction must see it
     return row
+
+
+def record_return(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    qty: int,
+    at: datetime,
+    member_id: str | None = None,
+    inbox_id: int | None = None,
+    note: str = "",
+) -> LedgerRow:
+    """Store units sent back to the supplier (退货): on hand falls, the oldest units go, and
+    nothing is billed (a return is not a withdrawal)."""
+    hold_item(session, agreement_id, sku)
+    return _add(session, agreement_id, sku, "return", qty, at, member_id, inbox_id, note=note)

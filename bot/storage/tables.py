@@ -346,3 +346,47 @@ class StatementEventRow(SQLModel, table=True):
     reason: str = ""
     total: Decimal = Field(sa_column=Column(DecimalText(), nullable=False))
     at: datetime = Field(sa_column=_utc())
+class OverstockAlertRow(SQLModel, table=True):
+    """An overstock joint review (积压, rule 9): aged units above max, raised once for the lots
+    it covers (up to `covers_until`, the newest aged lot's date), raised again at most once,
+    and the one choice made on it (return, discount or keep watching: `overstock_decision`
+    keeps each). People call it `O` and its id."""
+
+    __tablename__ = "overstock_alert"
+    __table_args__ = (
+        # the same lots are alerted once, however many processes check at once
+        UniqueConstraint("agreement_id", "sku", "covers_until", name="uq_overstock_lots"),
+        Index("ix_overstock_item", "agreement_id", "sku", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    qty: int  # aged units when raised
+    on_hand: int
+    oldest_since: datetime = Field(sa_column=_utc())
+    covers_until: datetime = Field(sa_column=_utc())
+    unit_price: Decimal = Field(sa_column=Column(DecimalText(), nullable=False))
+    raised_at: datetime = Field(sa_column=_utc())
+    repeated_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    choice: str | None = Field(default=None, max_length=16)  # return | discount | keep
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class OverstockDecisionRow(SQLModel, table=True):
+    """A choice made on an overstock alert: who, when, which; a return's ledger row, a
+    discount's units and agreed price (billed at that price by the next statement)."""
+
+    __tablename__ = "overstock_decision"
+    __table_args__ = (Index("ix_overstock_decision_item", "agreement_id", "sku", "choice"),)
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int
+    agreement_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    choice: str = Field(max_length=16)
+    qty: int = 0
+    unit_price: Decimal | None = Field(default=None, sa_column=Column(DecimalText(), nullable=True))
+    member_id: str | None = Field(default=None, max_length=64)
+    at: datetime = Field(sa_column=_utc())
+    inbox_id: int | None = None
+    ledger_id: int | None = None

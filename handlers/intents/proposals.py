@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.services.announce import group_messages
+from bot.services.overstock import check_overstock
 from bot.services.review import review
 from bot.storage import proposals as stored_proposals
 from bot.storage.outbox import enqueue_all
@@ -21,11 +22,14 @@ from vmi_rules.proposal import ProposalState, TransitionRefused, position
 
 
 def on_review(turn: Turn, intent: ReviewNow) -> Card:
-    """Run the review of this agreement now; the proposal cards go to the group."""
+    """Run the review of this agreement now, and the overstock check; the proposal cards and
+    the overstock alerts due go to the group."""
     results = review(
         turn.session, turn.config, turn.now, agreement_ids=[turn.agreement.id],
         platforms=turn.platforms,
     )  # fmt: skip
+    check_overstock(turn.session, turn.config, turn.now, agreement_ids=[turn.agreement.id],
+                    platforms=turn.platforms)  # fmt: skip
     proposed = [
         f"{r.proposal_id} {r.item.sku} {r.decision.qty} {unit_word(r.item.unit, turn.locale)}"
         for r in results

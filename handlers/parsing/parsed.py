@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 from vmi_rules.periods import Period
@@ -168,6 +169,18 @@ class StatementQuery:
     """对账 / statement: the open statement (or the one named), who confirmed, the total."""
 
     statement_id: str = ""
+OverstockChoiceKind = Literal["return", "discount", "keep"]
+
+
+@dataclass(frozen=True)
+class OverstockChoice:
+    """The choice on an overstock alert (积压 O1): 退货 O1 20 (units back to the supplier),
+    折价 O1 10.00 (a price per unit), 继续观察 O1 (keep watching)."""
+
+    choice: OverstockChoiceKind
+    alert_id: str
+    qty: int | None = None
+    price: Decimal | None = None
 
 
 Intent = (
@@ -189,6 +202,7 @@ Intent = (
     | ReviewNow
     | StatementAction
     | StatementQuery
+    | OverstockChoice
 )
 
 RefusalReason = Literal[
@@ -227,6 +241,9 @@ HINTS = (
     "ship",
     "status",
     "proposal",
+    "overstock_return",
+    "overstock_discount",
+    "overstock_keep",
 )
 
 

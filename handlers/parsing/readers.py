@@ -14,6 +14,7 @@ from typing import Literal
 from handlers.parsing.dates import closest_date
 from handlers.parsing.normalise import normalise
 from handlers.parsing.numbers import Number
+from handlers.parsing.overstock import read_overstock
 from handlers.parsing.parsed import (
     MAX_QTY,
     MAX_TEXT,
@@ -61,6 +62,9 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
     about_statement = read_statement(text.strip()) or read_statement(normalise(text))
     if about_statement is not None:
         return about_statement
+    overstock = read_overstock(text)  # "退货 O1 20": an alert id with a choice word
+    if overstock is not None:
+        return overstock
     message = Message(text, items, today)
     if not message.raw:
         return Refusal("not_understood")

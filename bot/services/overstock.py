@@ -1,0 +1,143 @@
+"""The daily overstock check (积压, rule 9): for each item, aged units while on hand is above
+max raise one alert to both sides (the agreement's group), once per lot, and once more when
+nobody answered within a week. Each choice made on an alert is announced to the group too."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.config import AgreementConfig, Config
+from bot.services.announce import group_messages
+from bot.storage import overstock as stored
+from bot.storage.outbox import Message, enqueue_all
+from bot.storage.stock import hold_item, movements_by_item, stock_levels
+from bot.storage.tables import OverstockAlertRow
+from messages.cards import ButtonStyle, Card
+from messages.render import render_card
+from vmi_rules.overstock import AgedStock, Due, aged_stock, alert_due, suggested_return, value
+from vmi_rules.terms import Item
+
+
+@dataclass(frozen=True)
+class Raised:
+    """An alert raised by a check: its id (O1), the item, and whether it was raised again."""
+
+    alert_id: str
+    sku: str
+    due: Due
+
+
+def check_overstock(
+    session: Session,
+    config: Config,
+    now: datetime,
+    *,
+    agreement_ids: Collection[str] | None = None,
+    platforms: frozenset[str] = frozenset(),
+) -> list[Raised]:
+    """Raise the overstock alerts due now, each to the agreement's group once (safe to run
+    again, and from two processes: the item is locked and each alert is guarded)."""
+    raised: list[Raised] = []
+    messages: list[Message] = []
+    for agreement in config.agreements:
+        if agreement_ids is not None and agreement.id not in agreement_ids:
+            continue
+        levels = stock_levels(session, [agreement.id])
+        history = movements_by_item(session, [agreement.id])
+        for item in agreement.items:
+            level = levels.get((agreement.id, item.sku))
+            if level is None:
+                continue
+            found = _check_item(session, agreement, item, level.on_hand, history, now)
+            if found is None:
+                continue
+            row, due, aged = found
+            card = alert_card(
+                config.bot.locale,
+                agreement,
+                item,
+                row,
+                aged,
+                level.on_hand,
+                now,
+                again=due == "again",
+            )
+            key = f"overstock:{stored.public_id(row.id)}:{due}"
+            messages.extend(group_messages(config, agreement, card, now, platforms, key))
+            raised.append(Raised(stored.public_id(row.id), item.sku, due))
+    enqueue_all(session, messages)
+    return raised
+
+
+def _check_item(
+    session: Session,
+    agreement: AgreementConfig,
+    item: Item,
+    on_hand: int,
+    history: dict[tuple[str, str], Any],
+    now: datetime,
+) -> tuple[OverstockAlertRow, Due, AgedStock] | None:
+    """The alert due for one item now, stored, with the aged units it shows; or None."""
+    aged = aged_stock(
+        history.get((agreement.id, item.sku), []), now, agreement.terms.overstock_days
+    )
+    if aged is None or on_hand <= item.max:
+        return None  # nothing to lock for: most items on most days
+    hold_item(session, agreement.id, item.sku)  # two checks at once take turns per item
+    last = stored.latest(session, agreement.id, item.sku)
+    due = alert_due(aged, on_hand, item.max, stored.as_rule(last) if last else None, now)
+    if due == "new":
+        row = stored.raise_alert(
+            session, agreement.id, item.sku, aged, on_hand, item.unit_price, now
+        )
+        return (row, due, aged) if row is not None else None
+    if due == "again" and last is not None and stored.raise_again(session, last, now):
+        return last, due, aged
+    return None
+
+
+def alert_card(
+    locale: str,
+    agreement: AgreementConfig,
+    item: Item,
+    row: OverstockAlertRow,
+    aged: AgedStock,
+    on_hand: int,
+    now: datetime,
+    *,
+    again: bool = False,
+) -> Card:
+    """The joint-review card: the aged units now, the oldest lot's age, their value, and the
+    three choices (a reminder shows the figures as they are by then)."""
+    public = stored.public_id(row.id)
+    offer = suggested_return(aged.qty, on_hand, item.max) or aged.qty
+    buttons: tuple[tuple[str, str, ButtonStyle], ...] = (
+        ("return", f"{public}@{offer}", "primary"),
+        ("discount", public, "default"),
+        ("keep", public, "default"),
+    )
+    return render_card(
+        "overstock",
+        locale,
+        buttons=buttons,
+        alert_id=public,
+        agreement=agreement.id,
+        sku=item.sku,
+        item_name=item.name,
+        unit=item.unit,
+        qty=aged.qty,
+        on_hand=on_hand,
+        max=item.max,
+        days=aged.age_days(now),
+        limit=agreement.terms.overstock_days,
+        since=aged.oldest.astimezone(agreement.tz).strftime("%Y-%m-%d"),
+        unit_price=f"{item.unit_price:.2f}",
+        value=f"{value(aged.qty, item.unit_price):.2f}",
+        offer=offer,
+        again=again,
+    )
