@@ -9,6 +9,7 @@ KEEPERS = frozenset({"warehouse", "admin"})
 BUYERS = frozenset({"buyer", "admin"})
 SUPPLIERS = frozenset({"supplier", "admin"})
 EVERYONE = frozenset({"warehouse", "buyer", "supplier", "admin"})
+PARTIES = frozenset({"buyer", "supplier", "admin"})  # who speaks for the customer or supplier
 THE_BOT = frozenset({"system"})  # steps no member takes: the bot expires and resizes proposals
 
 MAY: Mapping[str, frozenset[str]] = {
@@ -24,6 +25,11 @@ MAY: Mapping[str, frozenset[str]] = {
     "history": EVERYONE,
     "help": EVERYONE,
     "courtesy": EVERYONE,
+    "uncounted": EVERYONE,  # 谁没盘点
+    # amendments (DESIGN §7): one party proposes, the other agrees or rejects
+    "amend": PARTIES,
+    "amend_agree": PARTIES,
+    "amend_reject": PARTIES,
     # the steps of a proposal (DESIGN §3.5)
     "confirm": BUYERS,
     "adjust": BUYERS,

@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 
 from bot.config import Config
 from bot.services.announce import group_messages
+from bot.services.terms import effective
 from bot.storage.outbox import Message, enqueue_all
 from bot.storage.proposals import as_rule, open_proposals
 from bot.storage.stock import stock_levels
@@ -29,16 +30,18 @@ def post_reminders(
     platforms: frozenset[str] = frozenset(),
 ) -> list[Reminder]:
     """Queue every reminder due now that was not posted for its occasion before."""
+    config = effective(config, session)  # the items as agreed, amendments applied
     posted: list[Reminder] = []
     messages: list[Message] = []
     for agreement in config.agreements:
         if agreement_ids is not None and agreement.id not in agreement_ids:
             continue
-        counts = [
-            level.last_count_at
-            for level in stock_levels(session, [agreement.id]).values()
-            if level.last_count_at
-        ]
+        levels = stock_levels(session, [agreement.id])
+        last_counts = {
+            item.sku: level.last_count_at if (level := levels.get((agreement.id, item.sku))) else None
+            for item in agreement.items
+        }
+        counts = [at for at in last_counts.values() if at]
         periods = session.scalars(
             select(col(DemandPlanRow.period)).where(col(DemandPlanRow.agreement_id) == agreement.id)
         )
@@ -54,6 +57,7 @@ def post_reminders(
             max(counts) if counts else None,
             set(periods),
             opens,
+            last_counts,
         )
         locale = config.bot.locale
         first_sku = agreement.items[0].sku if agreement.items else ""
@@ -66,6 +70,8 @@ def post_reminders(
                 proposal_id=reminder.proposal_id,
                 period=reminder.period,
                 due_day=agreement.terms.plan_due_day,
+                skus=list(reminder.skus),
+                hours=agreement.terms.reminders.unconfirmed_hours,
                 example=_example(reminder, locale, first_sku),
             )
             key = f"remind:{agreement.id}:{reminder.key}"
