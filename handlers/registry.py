@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.incoming import ButtonPress
+from handlers.intents.amendments import on_amend, on_amend_answer, on_uncounted
 from handlers.intents.plans import on_emergency, on_plan
 from handlers.intents.proposals import on_proposal_action, on_receipt, on_review
 from handlers.intents.queries import on_courtesy, on_help, on_history, on_status, on_todo
 from handlers.intents.stock import on_confirm_count, on_count, on_undo, on_withdrawal
 from handlers.parsing import (
     Action,
+    Amend,
+    AmendAnswer,
     ConfirmCount,
     Correction,
     Count,
@@ -37,6 +40,7 @@ from handlers.parsing import (
     ReviewNow,
     Status,
     Todo,
+    Uncounted,
     Undo,
     Withdrawal,
 )
@@ -94,6 +98,13 @@ def _received(proposal_id: str, shown: int | None) -> Receipt:
     return Receipt(proposal_id)
 
 
+def _amend_answer(step: str) -> Press:
+    """An amendment card's button: "A1" agreed, or rejected (which then asks for a reason)."""
+    return lambda amendment_id, shown: AmendAnswer(
+        "amend_agree" if step == "amend_agree" else "amend_reject", amendment_id
+    )
+
+
 def _held(sku: str, shown: int | None) -> ConfirmCount:
     """A held count's button: "6205@9" confirms the count of 9."""
     return ConfirmCount(sku, shown)
@@ -122,13 +133,19 @@ INTENTS: tuple[IntentRow, ...] = (
     IntentRow("history",    (History,),          on_history),
     IntentRow("help",       (Help,),             on_help),
     IntentRow("courtesy",   (Courtesy,),         on_courtesy),
+    IntentRow("uncounted",  (Uncounted,),        on_uncounted),
+    IntentRow("amend",      (Amend,),            on_amend),
+    IntentRow("amend_agree", (AmendAnswer,),     on_amend_answer, "amend_agree",
+              _amend_answer("amend_agree")),
+    IntentRow("amend_reject", (AmendAnswer,),    on_amend_answer, "amend_reject",
+              _amend_answer("amend_reject")),
 )
 # fmt: on
 
 
 def row_for(intent: Intent) -> IntentRow:
     """The row of a parsed intent; a proposal action by its step."""
-    step = intent.action if isinstance(intent, ProposalAction) else ""
+    step = intent.action if isinstance(intent, ProposalAction | AmendAnswer) else ""
     for row in INTENTS:
         if isinstance(intent, row.parsed) and step in ("", row.step):
             return row

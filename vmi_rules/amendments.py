@@ -57,7 +57,7 @@ def invalid(item: Item, changes: Mapping[Field, int]) -> str:
     for field, value in changes.items():
         if value < 0 or (value == 0 and field != "moq"):
             return "not_positive"
-    after = replace(item, **changes)
+    after = _with(item, changes)
     if after.min >= after.max:
         return "min_not_below_max"
     if after.rounding == "down" and after.moq > after.max:
@@ -69,7 +69,7 @@ def invalid(item: Item, changes: Mapping[Field, int]) -> str:
 
 def file_wins(item: Item, applied: AppliedChange) -> bool:
     """The file changed this figure since the amendment was agreed: the file's value holds."""
-    return getattr(item, applied.change.field) != applied.change.file_value
+    return bool(getattr(item, applied.change.field) != applied.change.file_value)
 
 
 def effective_item(item: Item, applied: Iterable[AppliedChange]) -> tuple[Item, tuple[Source, ...]]:
@@ -86,7 +86,18 @@ def effective_item(item: Item, applied: Iterable[AppliedChange]) -> tuple[Item, 
         else Source(field)
         for field in FIELDS
     )
-    return replace(item, **values), sources
+    return _with(item, values), sources
+
+
+def _with(item: Item, values: Mapping[Field, int]) -> Item:
+    """The item with these figures changed."""
+    return replace(
+        item,
+        min=values.get("min", item.min),
+        max=values.get("max", item.max),
+        pack_size=values.get("pack_size", item.pack_size),
+        moq=values.get("moq", item.moq),
+    )
 
 
 def may_agree(proposer_side: Side | None, proposer: str, member: str, side: Side | None) -> str:

@@ -66,6 +66,11 @@ class AgreementConfig:
     # where each item's min, max, pack size and MOQ come from, once amendments are applied
     # (bot.services.terms.effective); empty: all from the file
     term_sources: tuple[tuple[str, Source], ...] = ()
+    file_terms: AgreementTerms | None = None  # the file's own terms, once amendments apply
+
+    def file_item(self, sku: str) -> Item | None:
+        """The item as the agreement file has it, before any amendment."""
+        return (self.file_terms or self.terms).item(sku)
 
     def sources_of(self, sku: str) -> tuple[Source, ...]:
         """Where this item's amendable figures come from (none listed: the file)."""

@@ -194,7 +194,7 @@ class AgreementTable(_Table):
     slack_channel: PlatformId = None
     wecom_chat: PlatformId = None
     wecom_webhook_key: PlatformId = None
-    reminders: RemindersTable = Field(default_factory=RemindersTable)
+    reminders: RemindersTable = Field(default_factory=lambda: RemindersTable.model_validate({}))
     items: list[ItemTable] = Field(default_factory=list, min_length=1, validate_default=True)
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Connection, text
 
@@ -41,10 +42,32 @@ def settlement_trigger(agreement: AgreementConfig) -> CronTrigger:
 def _same_schedule(stored: BaseTrigger, wanted: BaseTrigger) -> bool:
     if isinstance(wanted, EveryNDays):
         return bool(stored == wanted)  # already a bool: apscheduler's untyped trigger makes it Any
-    return (str(stored), str(getattr(stored, "timezone", ""))) == (
-        str(wanted),
-        str(getattr(wanted, "timezone", "")),
-    )
+    return _shown(stored) == _shown(wanted)
+
+
+def _shown(trigger: BaseTrigger) -> list[str]:
+    """A trigger as text with its time zone(s), to tell whether a stored one changed."""
+    parts = getattr(trigger, "triggers", None) or [trigger]
+    return [str(trigger), *(str(getattr(part, "timezone", "")) for part in parts)]
+
+
+def reminder_trigger(agreement: AgreementConfig) -> OrTrigger:
+    """Every hour at :05 (a proposal waiting too long, a plan overdue), and at each reminder's
+    configured time (`[agreements.reminders]`), in the agreement's time zone."""
+    when, tz = agreement.terms.reminders, agreement.tz
+    triggers = [CronTrigger(minute=5, timezone=tz)]
+    if when.count:
+        triggers.append(
+            CronTrigger(hour=when.count_at.hour, minute=when.count_at.minute, timezone=tz)
+        )
+    if when.weekly_plan:
+        at = when.weekly_plan_at
+        day = when.weekly_plan_weekday
+        triggers.append(CronTrigger(day_of_week=day, hour=at.hour, minute=at.minute, timezone=tz))
+    if when.monthly_plan:
+        at, day_of_month = when.monthly_plan_at, when.monthly_plan_day
+        triggers.append(CronTrigger(day=day_of_month, hour=at.hour, minute=at.minute, timezone=tz))
+    return OrTrigger(triggers)
 
 
 def review_trigger(agreement: AgreementConfig) -> EveryNDays:
@@ -84,9 +107,8 @@ class ReviewScheduler:
         for a in self.runtime.config.agreements:
             wanted[JOB_PREFIX + a.id] = ("run_scheduled_review", review_trigger(a), a.id)
             wanted[SETTLE_PREFIX + a.id] = ("run_scheduled_settlement", settlement_trigger(a), a.id)
-            # hourly: each reminder knows its own hour (10:00 counts, Friday 16:00 plans, …)
-            hourly = CronTrigger(minute=5, timezone=a.tz)
-            wanted[REMIND_PREFIX + a.id] = ("run_scheduled_reminders", hourly, a.id)
+            # each reminder's own time (10:00 counts, Friday 16:00 plans, …), and hourly
+            wanted[REMIND_PREFIX + a.id] = ("run_scheduled_reminders", reminder_trigger(a), a.id)
         for job in self.scheduler.get_jobs():
             if (
                 job.id.startswith((JOB_PREFIX, SETTLE_PREFIX, REMIND_PREFIX))

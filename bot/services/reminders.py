@@ -14,7 +14,7 @@ from bot.services.announce import group_messages
 from bot.services.terms import effective
 from bot.storage.outbox import Message, enqueue_all
 from bot.storage.proposals import as_rule, open_proposals
-from bot.storage.stock import stock_levels
+from bot.storage.stock import last_counts
 from bot.storage.tables import DemandPlanRow
 from messages.render import render_card
 from messages.words import example
@@ -36,12 +36,8 @@ def post_reminders(
     for agreement in config.agreements:
         if agreement_ids is not None and agreement.id not in agreement_ids:
             continue
-        levels = stock_levels(session, [agreement.id])
-        last_counts = {
-            item.sku: level.last_count_at if (level := levels.get((agreement.id, item.sku))) else None
-            for item in agreement.items
-        }
-        counts = [at for at in last_counts.values() if at]
+        counted = last_counts(session, agreement.id, [item.sku for item in agreement.items])
+        counts = [at for at in counted.values() if at]
         periods = session.scalars(
             select(col(DemandPlanRow.period)).where(col(DemandPlanRow.agreement_id) == agreement.id)
         )
@@ -57,7 +53,7 @@ def post_reminders(
             max(counts) if counts else None,
             set(periods),
             opens,
-            last_counts,
+            counted,
         )
         locale = config.bot.locale
         first_sku = agreement.items[0].sku if agreement.items else ""

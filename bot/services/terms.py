@@ -21,7 +21,15 @@ from bot.storage import amendments as stored
 from bot.storage.outbox import Message, enqueue_all
 from bot.storage.tables import AmendmentChangeRow, AmendmentRow
 from messages.render import render_card
-from vmi_rules.amendments import AppliedChange, Change, Field, effective_item, file_wins
+from vmi_rules.amendments import (
+    AppliedChange,
+    Change,
+    Field,
+    Source,
+    effective_item,
+    file_wins,
+)
+from vmi_rules.terms import Item
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +73,16 @@ def _effective_all(
     out = []
     for agreement in agreements:
         changes = [as_applied(config, r, c) for r, c in found if r.agreement_id == agreement.id]
-        items, sources = [], []
+        items: list[Item] = []
+        sources: list[tuple[str, Source]] = []
         for item in agreement.items:
             now_item, of_item = effective_item(item, changes)
             items.append(now_item)
             sources.extend((item.sku, source) for source in of_item)
         terms = replace(agreement.terms, items=tuple(items))
-        out.append(replace(agreement, terms=terms, term_sources=tuple(sources)))
+        out.append(
+            replace(agreement, terms=terms, term_sources=tuple(sources), file_terms=agreement.terms)
+        )
     return tuple(out)
 
 

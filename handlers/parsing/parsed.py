@@ -140,6 +140,31 @@ class ReviewNow:
     """Run the replenishment review now (检查 / check)."""
 
 
+AmendField = Literal["min", "max", "pack_size", "moq"]
+
+
+@dataclass(frozen=True)
+class Amend:
+    """修改 6205 补货线 55 安全线 110: an item's terms changed, once the other party agrees."""
+
+    sku: str
+    changes: tuple[tuple[AmendField, int], ...]
+
+
+@dataclass(frozen=True)
+class AmendAnswer:
+    """同意 A1 / 不同意 A1 原因: the other party's answer to an amendment."""
+
+    action: Literal["amend_agree", "amend_reject"]
+    amendment_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Uncounted:
+    """谁没盘点 / who hasn't counted: the items with no count today."""
+
+
 Intent = (
     Count
     | Correction
@@ -156,6 +181,9 @@ Intent = (
     | ConfirmCount
     | Help
     | ReviewNow
+    | Amend
+    | AmendAnswer
+    | Uncounted
 )
 
 RefusalReason = Literal[
@@ -193,6 +221,7 @@ HINTS = (
     "ship",
     "status",
     "proposal",
+    "amend",
 )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
+from handlers.parsing.amendments import read_amendment
 from handlers.parsing.dates import closest_date
 from handlers.parsing.numbers import Number
 from handlers.parsing.parsed import (
@@ -54,6 +55,9 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
     """
     if len(text) > MAX_TEXT:
         return Refusal("too_long", detail=f"{len(text):,}")
+    amendment = read_amendment(text, items)  # its words mean other things beside a P-id
+    if amendment is not None:
+        return amendment
     message = Message(text, items, today)
     if not message.raw:
         return Refusal("not_understood")
