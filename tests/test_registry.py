@@ -48,7 +48,9 @@ def test_someone_may_do_each_intent_and_it_has_a_name_in_each_language(row: Inte
     assert all(row.name in INTENT_LABELS[locale] for locale in LOCALES)  # a label each
 
 
-PROPOSAL_STEPS = [r for r in INTENTS if r.step and r.name != "confirm_count"]
+PROPOSAL_STEPS = [
+    r for r in INTENTS if r.step and r.name != "confirm_count" and not r.name.startswith("amend")
+]
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -60,6 +62,17 @@ def test_a_button_means_what_typing_its_example_means(row: IntentRow, locale: st
     assert not isinstance(button, Refusal) and not isinstance(typed, Refusal)
     assert row_for(button) is row is row_for(typed)
     assert getattr(button, "proposal_id", None) == "P7"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("step", ["amend_agree", "amend_reject"])
+def test_an_amendment_button_means_what_typing_its_example_means(step: str, locale: str) -> None:
+    [row] = [r for r in INTENTS if r.step == step]
+    button = pressed(ButtonPress(step, "A7"))
+    typed = parse(row.example(locale).replace("A1", "A7"), ITEMS, TODAY)
+    assert not isinstance(button, Refusal) and not isinstance(typed, Refusal)
+    assert row_for(button) is row is row_for(typed)
+    assert getattr(button, "amendment_id", None) == getattr(typed, "amendment_id", None) == "A7"
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -122,6 +122,12 @@ class ReviewScheduler:
                 if job.func_ref != ref:  # stored by an earlier layout: same run, new address
                     job.modify(func=ref)
                 continue
+            if job is not None and job_id.startswith(REMIND_PREFIX) and job.next_run_time:
+                # new reminder times: a run missed while the bot was down still comes first
+                first = trigger.get_next_fire_time(None, datetime.now(UTC))
+                due = min(job.next_run_time, first) if first else job.next_run_time
+                job.modify(func=ref, trigger=trigger, next_run_time=due)
+                continue
             self.scheduler.add_job(
                 ref,
                 trigger=trigger,
