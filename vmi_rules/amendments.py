@@ -102,9 +102,10 @@ def _with(item: Item, values: Mapping[Field, int]) -> Item:
 
 def may_agree(proposer_side: Side | None, proposer: str, member: str, side: Side | None) -> str:
     """Why `member` (of `side`) may not agree to an amendment proposed by `proposer` (of
-    `proposer_side`), or "" when they may: the other party agrees, never the proposer."""
+    `proposer_side`), or "" when they may: the other party agrees, never the proposer. A
+    member of no party (an admin over every agreement) answers for either side."""
     if member == proposer:
         return "own_amendment"
-    if side is None or side == proposer_side:
+    if side is not None and side == proposer_side:
         return "same_side"
     return ""
