@@ -52,7 +52,8 @@ EXAMPLES = {
            "decline": "无法供货 P1 原材料缺货", "cancel": "取消 P1 产线停了",
            "eta": "P1 预计 12-05", "reject_reason": "拒绝 P1 库存够用，下月减产",
            "amend": "修改 6205 补货线 55 安全线 110", "amend_agree": "同意 A1",
-           "amend_reject": "不同意 A1 原因", "uncounted": "谁没盘点"},
+           "amend_reject": "不同意 A1 原因", "uncounted": "谁没盘点",
+           "amend_reminder": "修改 盘点提醒 17:00"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
            "plan": "plan next month 6205 90", "plan_week": "plan next week 6205 20",
@@ -66,7 +67,8 @@ EXAMPLES = {
            "eta": "P1 eta 12-05",
            "reject_reason": "reject P1 stock is enough, output cut next month",
            "amend": "change 6205 min 55 max 110", "amend_agree": "agree A1",
-           "amend_reject": "reject A1 reason", "uncounted": "who hasn't counted"},
+           "amend_reject": "reject A1 reason", "uncounted": "who hasn't counted",
+           "amend_reminder": "change count reminder 17:00"},
 }  # fmt: skip
 
 

@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
+from bot.runtime.scheduler import ReviewScheduler
+from bot.services.reminders import post_reminders
 from bot.services.review import review
 from bot.services.status import status
 from bot.storage.db import transaction
@@ -266,3 +268,41 @@ def test_an_amendment_through_the_console_in_english(tmp_path: Path) -> None:
     assert "Amendment A1 applies: 6205" in out
     assert "Replenishment proposal P1" in out and "Propose 60 件" in out  # 55 up to a pack of 10
     assert "pack 10 from amendment A1 (proposed by 李供应, agreed by 王采购 on 12-01)" in out
+
+
+def test_a_reminder_time_agreed_in_chat_moves_the_reminder_and_its_job(rt: Runtime) -> None:
+    [card] = say(rt, "buyer", "修改 盘点提醒 17:00")
+    assert card.title.startswith("修改 A1：提醒时间") and "盘点提醒：10:00 → 17:00" in card.lines
+    [bad] = say(rt, "buyer", "修改 盘点提醒 25:00")
+    assert bad.refusal and "时间要在 00:00 到 23:59 之间" in text_of([bad])
+    [applied] = say(rt, "supplier", "同意 A1")
+    assert applied.title.startswith("修改 A1 已生效：提醒时间")
+
+    def reminded(*at: int) -> list[str]:
+        with transaction(rt.engine) as s:
+            due = post_reminders(s, rt.config, shanghai(*at), platforms=frozenset({"console"}))
+        return [r.kind for r in due if r.kind == "count_missing"]
+
+    assert reminded(2026, 12, 2, 10, 5) == []  # no longer at 10:00
+    assert reminded(2026, 12, 2, 17, 5) == ["count_missing"]
+
+    scheduler = ReviewScheduler(rt)
+    scheduler.scheduler.start(paused=True)
+    try:
+        scheduler.sync_jobs()
+        job = scheduler.scheduler.get_job("remind:plant-6205")
+        assert job.trigger.get_next_fire_time(None, shanghai(2026, 12, 2, 16, 30)) == (
+            shanghai(2026, 12, 2, 17, 0)
+        )
+    finally:
+        scheduler.stop()
+
+
+def test_a_reminder_time_through_the_console_in_english(tmp_path: Path) -> None:
+    out = chat(
+        tmp_path,
+        config_file(tmp_path, "en"),
+        ["/as supplier", "change weekly plan reminder 15:30", "/as buyer", "agree A1"],
+    )
+    assert "weekly plan reminder: 16:00 → 15:30" in out
+    assert "Amendment A1 applies: reminder times" in out

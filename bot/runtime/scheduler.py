@@ -24,7 +24,8 @@ from bot.config import AgreementConfig
 from bot.runtime import jobs
 from bot.runtime.context import Runtime
 from bot.runtime.jobs import EveryNDays
-from bot.storage.db import DEFERRED
+from bot.services.terms import effective
+from bot.storage.db import DEFERRED, transaction
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class ReviewScheduler:
 
     def start(self) -> None:
         """Start; jobs that fell due while no scheduler ran are run once now."""
-        jobs.activate(self.runtime)
+        jobs.activate(self.runtime, self.sync_jobs)
         # Paused first: the jobs are brought in line with the configuration before any runs.
         self.scheduler.start(paused=True)
         self.sync_jobs()
@@ -104,7 +105,9 @@ class ReviewScheduler:
         """Per agreement, its review and its settlement day; a job whose schedule did not
         change keeps its next run time (and so a run missed while the bot was down)."""
         wanted: dict[str, tuple[str, BaseTrigger, str]] = {}
-        for a in self.runtime.config.agreements:
+        with transaction(self.runtime.engine) as session:  # reminder times agreed in chat
+            config = effective(self.runtime.config, session)
+        for a in config.agreements:
             wanted[JOB_PREFIX + a.id] = ("run_scheduled_review", review_trigger(a), a.id)
             wanted[SETTLE_PREFIX + a.id] = ("run_scheduled_settlement", settlement_trigger(a), a.id)
             # each reminder's own time (10:00 counts, Friday 16:00 plans, …), and hourly

@@ -26,8 +26,11 @@ from vmi_rules.amendments import (
     Change,
     Field,
     Source,
+    current_value,
     effective_item,
+    effective_reminders,
     file_wins,
+    shown,
 )
 from vmi_rules.terms import Item
 
@@ -79,7 +82,9 @@ def _effective_all(
             now_item, of_item = effective_item(item, changes)
             items.append(now_item)
             sources.extend((item.sku, source) for source in of_item)
-        terms = replace(agreement.terms, items=tuple(items))
+        reminders, of_reminders = effective_reminders(agreement.terms.reminders, changes)
+        sources.extend(("", source) for source in of_reminders)  # no item: the agreement's
+        terms = replace(agreement.terms, items=tuple(items), reminders=reminders)
         out.append(
             replace(agreement, terms=terms, term_sources=tuple(sources), file_terms=agreement.terms)
         )
@@ -95,16 +100,19 @@ def announce_file_wins(
     messages: list[Message] = []
     for row, change in stored.applied(session, [a.id for a in config.agreements]):
         agreement = config.agreement(row.agreement_id)
-        item = agreement.terms.item(row.sku) if agreement else None
-        if agreement is None or item is None:
+        item = agreement.terms.item(row.sku) if agreement and row.sku else None
+        if agreement is None or (row.sku and item is None):
             continue
         applied = as_applied(config, row, change)
-        if not file_wins(item, applied) or not stored.supersede(session, change, now):
+        reminders = agreement.terms.reminders
+        if not file_wins(item, reminders, applied) or not stored.supersede(session, change, now):
             continue
-        file_value = getattr(item, change.field)
+        field = applied.change.field
+        file_value = shown(field, current_value(item, reminders, field))
         line = (
-            f"{agreement.id}: {row.sku} {change.field} is {file_value} from the agreement file; "
-            f"amendment {applied.amendment_id} ({change.old} -> {change.new}) no longer applies"
+            f"{agreement.id}: {row.sku or 'reminders'} {field} is {file_value} from the agreement "
+            f"file; amendment {applied.amendment_id} ({shown(field, change.old)} -> "
+            f"{shown(field, change.new)}) no longer applies"
         )
         log.warning(line)
         said.append(line)
@@ -115,8 +123,8 @@ def announce_file_wins(
             amendment_id=applied.amendment_id,
             agreement=agreement.id,
             sku=row.sku,
-            item_name=item.name,
-            changes=[{"field": change.field, "old": change.new, "new": file_value}],
+            item_name=item.name if item else "",
+            changes=[{"field": field, "old": shown(field, change.new), "new": file_value}],
             proposed_by="",
             reason="",
         )

@@ -15,8 +15,9 @@ from handlers.turn import Turn
 from messages.cards import ButtonStyle, Card
 from messages.render import render_card
 from messages.words import example, label
-from vmi_rules.amendments import Change, Field, Side, invalid, may_agree
+from vmi_rules.amendments import Change, Field, Side, current_value, may_agree, shown, why_not
 from vmi_rules.reminders import uncounted
+from vmi_rules.terms import Item, ReminderTimes
 
 
 def _side(turn: Turn) -> Side | None:
@@ -45,30 +46,31 @@ def _tell_group(turn: Turn, card: Card, key: str) -> None:
 
 
 def on_amend(turn: Turn, intent: Amend) -> Card:
-    """Propose new terms for an item; they apply when the other party agrees."""
-    item = turn.agreement.item(intent.sku)
-    file_item = turn.agreement.file_item(intent.sku)
-    if item is None or file_item is None:
+    """Propose new terms for an item, or new reminder times (no item); they apply when the
+    other party agrees."""
+    item = turn.agreement.item(intent.sku) if intent.sku else None
+    file_item = turn.agreement.file_item(intent.sku) if intent.sku else None
+    if intent.sku and (item is None or file_item is None):
         return turn.refuse("unknown_item", detail=intent.sku)
+    reminders = turn.agreement.terms.reminders
+    file_reminders = (turn.agreement.file_terms or turn.agreement.terms).reminders
     wanted: dict[Field, int] = dict(intent.changes)
-    why = invalid(item, wanted)
+    why = why_not(item, reminders, wanted)
     if why:
-        return turn.refuse(
-            "amend_invalid", detail=why, sku=item.sku, min=item.min, max=item.max,
-            wanted=wanted, example=example("amend", turn.locale).replace("6205", item.sku),
-        )  # fmt: skip
+        return _invalid(turn, why, item, reminders, wanted)
     changes = [
-        Change(field, getattr(item, field), value, getattr(file_item, field))
+        Change(field, current_value(item, reminders, field), value,
+               current_value(file_item, file_reminders, field))
         for field, value in wanted.items()
-        if getattr(item, field) != value
-    ]
+        if current_value(item, reminders, field) != value
+    ]  # fmt: skip
     side = _side(turn)
     row = stored.propose(
-        turn.session, turn.agreement.id, item.sku, turn.member.id, side or "", changes,
+        turn.session, turn.agreement.id, intent.sku, turn.member.id, side or "", changes,
         turn.now, turn.inbox_id,
     )  # fmt: skip
     public = stored.public_id(row.id)
-    context = _context(turn, public, item.sku, changes)
+    context = _context(turn, public, intent.sku, changes)
     buttons: tuple[tuple[str, str, ButtonStyle], ...] = (
         ("amend_agree", public, "primary"),
         ("amend_reject", public, "danger"),
@@ -80,14 +82,30 @@ def on_amend(turn: Turn, intent: Amend) -> Card:
     return turn.card("amendment", buttons=buttons, kind="proposed", **context)
 
 
+def _invalid(
+    turn: Turn, why: str, item: Item | None, reminders: ReminderTimes, wanted: dict[Field, int]
+) -> Card:
+    """Why the change cannot hold, with the figures as they are and as asked."""
+    sku = item.sku if item else ""
+    return turn.refuse(
+        "amend_invalid", detail=why, sku=sku,
+        now={f: shown(f, current_value(item, reminders, f)) for f in wanted},
+        wanted={f: shown(f, v) for f, v in wanted.items()},
+        example=example("amend", turn.locale).replace("6205", sku) if sku else "",
+    )  # fmt: skip
+
+
 def _context(turn: Turn, public: str, sku: str, changes: list[Change]) -> dict[str, Any]:
-    item = turn.agreement.item(sku)
+    item = turn.agreement.item(sku) if sku else None
     return {
         "amendment_id": public,
         "agreement": turn.agreement.id,
         "sku": sku,
         "item_name": item.name if item else sku,
-        "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes],
+        "changes": [
+            {"field": c.field, "old": shown(c.field, c.old), "new": shown(c.field, c.new)}
+            for c in changes
+        ],
         "proposed_by": turn.member.name,
         "reason": "",
     }
@@ -110,8 +128,8 @@ def on_amend_answer(turn: Turn, intent: AmendAnswer) -> Card:
         Change(c.field, c.old, c.new, c.file_value)  # type: ignore[arg-type]  # FIELDS only
         for c in stored.changes_of(turn.session, row.id)
     ]
-    item = turn.agreement.item(row.sku)
-    if item is None:
+    item = turn.agreement.item(row.sku) if row.sku else None
+    if row.sku and item is None:
         return turn.refuse("unknown_item", detail=row.sku)
     if intent.action == "amend_reject":
         if not intent.reason:
@@ -123,12 +141,10 @@ def on_amend_answer(turn: Turn, intent: AmendAnswer) -> Card:
         state = stored.REJECTED
     else:
         # the terms may have moved since it was proposed: what it leaves must still hold
-        why = invalid(item, {c.field: c.new for c in changes})
+        wanted: dict[Field, int] = {c.field: c.new for c in changes}
+        why = why_not(item, turn.agreement.terms.reminders, wanted)
         if why and why != "no_change":
-            return turn.refuse(
-                "amend_invalid", detail=why, sku=item.sku, min=item.min, max=item.max,
-                wanted={c.field: c.new for c in changes}, example="",
-            )  # fmt: skip
+            return _invalid(turn, why, item, turn.agreement.terms.reminders, wanted)
         state = stored.APPLIED
     if not stored.decide(turn.session, row, state, turn.member.id, turn.now, intent.reason):
         return _already(turn, intent.amendment_id, row.state, row.decided_by)

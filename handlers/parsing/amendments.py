@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
+from typing import cast
 
 from handlers.parsing.normalise import lowered, normalise
 from handlers.parsing.parsed import (
@@ -39,6 +40,16 @@ _ANSWER_RE = re.compile(
     rf"^(?:(?P<no>{_DISAGREE})|(?P<yes>{_AGREE}))\s*(?P<id>{_AID})|"
     rf"^(?P<id2>{_AID})\s*(?:(?P<no2>{_DISAGREE})|(?P<yes2>{_AGREE}))"
 )
+_REMINDER_RE = re.compile(alternation(VOCABULARY.words("amendments", "reminder")))
+_WHICH_REMINDER = {
+    word: field
+    for field in ("count_at", "weekly_plan_at", "monthly_plan_at")
+    for word in VOCABULARY.words("amendments", field)
+}
+_WHICH_RE = re.compile(alternation(_WHICH_REMINDER))
+_TIME_RE = re.compile(
+    r"(?<![0-9])([0-9]{1,2})(?:[:：]([0-9]{2})|点(?:([0-9]{1,2})分?|半)?)(?![0-9])"
+)
 _UNCOUNTED = frozenset(VOCABULARY.words("amendments", "uncounted"))
 _QUESTION_END = " ?？!！。.吗呢"
 _REASON_PREFIX = re.compile(r"^(?:原因|理由|因为|reason|because)\s*[:,：，]?\s*", re.IGNORECASE)
@@ -59,6 +70,8 @@ def read_amendment(text: str, items: Sequence[Item]) -> Intent | Refusal | None:
         reason = _REASON_PREFIX.sub("", raw[answer.end() :].strip(_EDGE)).strip(_EDGE)
         return AmendAnswer("amend_reject", public, reason=reason)
     change = _CHANGE_RE.match(low)
+    if change is not None and _REMINDER_RE.search(low, change.end()):
+        return _reminder(low, change.end())
     if change is None or not _FIELD_RE.search(low, change.end()):
         return None  # "修改 P1 60" is an adjustment, read by the rest of the parser
     return _amend(raw, low, change.end(), items)
@@ -92,6 +105,25 @@ def _amend(raw: str, low: str, start: int, items: Sequence[Item]) -> Amend | Ref
             )
         changes[field] = value
     return Amend(item.sku, tuple(changes.items()))
+
+
+def _reminder(low: str, start: int) -> Amend | Refusal:
+    """修改 盘点提醒 17:00 / change count reminder 17:00: one reminder, one time of day."""
+    which = {_WHICH_REMINDER[m[0]] for m in _WHICH_RE.finditer(low, start)}
+    times = list(_TIME_RE.finditer(low, start))
+    if len(which) != 1:
+        return Refusal("ambiguous", detail=low[start:].strip()[:40], hint="amend_reminder")
+    if len(times) != 1:
+        return Refusal(
+            "ambiguous", detail=low[start:].strip()[:40], hint="amend_reminder", missing="qty"
+        )
+    hour, minute = int(times[0][1]), int(times[0][2] or times[0][3] or 0)
+    if times[0][0].endswith("半"):
+        minute = 30
+    field = cast(AmendField, which.pop())
+    # 25:00 or 17:75 is no time of day: -1, which the handler refuses as one ("bad_time")
+    value = hour * 60 + minute if hour < 24 and minute < 60 else -1
+    return Amend("", ((field, value),))
 
 
 def _whole(text: str, sku: str) -> int | Refusal:

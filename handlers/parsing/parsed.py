@@ -140,12 +140,15 @@ class ReviewNow:
     """Run the replenishment review now (检查 / check)."""
 
 
-AmendField = Literal["min", "max", "pack_size", "moq"]
+AmendField = Literal[
+    "min", "max", "pack_size", "moq", "count_at", "weekly_plan_at", "monthly_plan_at"
+]
 
 
 @dataclass(frozen=True)
 class Amend:
-    """修改 6205 补货线 55 安全线 110: an item's terms changed, once the other party agrees."""
+    """修改 6205 补货线 55 安全线 110: an item's terms changed, once the other party agrees;
+    修改 盘点提醒 17:00 (no item, sku ""): a reminder's time, in minutes after midnight."""
 
     sku: str
     changes: tuple[tuple[AmendField, int], ...]
@@ -222,6 +225,7 @@ HINTS = (
     "status",
     "proposal",
     "amend",
+    "amend_reminder",
 )
 
 
