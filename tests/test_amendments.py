@@ -96,6 +96,10 @@ def test_an_amendment_applies_only_when_the_other_party_agrees(rt: Runtime) -> N
     assert terms(rt) == (50, 100)
     assert amendments(rt) == [("proposed", "buyer", "")]
 
+    [todo] = say(rt, "supplier", "待办")
+    assert "A1 待同意：6205 补货线 50 → 55，安全线 100 → 110（王采购提出）" in text_of([todo])
+    [mine] = say(rt, "buyer", "待办")
+    assert "A1" not in text_of([mine])  # the proposer does not agree to it
     [applied] = say(rt, "supplier", button=ButtonPress("amend_agree", "A1"))
     assert applied.title.startswith("修改 A1 已生效")
     assert "王采购提出，李供应同意" in text_of([applied])
@@ -103,6 +107,7 @@ def test_an_amendment_applies_only_when_the_other_party_agrees(rt: Runtime) -> N
     [again] = say(rt, "supplier", "同意 A1")
     assert again.refusal and "已经被李供应同意并生效了" in text_of([again])
     assert amendments(rt) == [("applied", "buyer", "supplier")]
+    assert "A1" not in text_of(say(rt, "supplier", "待办"))
 
     # the review proposes up to the new max: 110 - 45 = 65, not 55
     with transaction(rt.engine) as s:

@@ -17,6 +17,7 @@ from messages.render import render_card
 from messages.words import example, label
 from vmi_rules.amendments import Change, Field, Side, current_value, may_agree, shown, why_not
 from vmi_rules.reminders import uncounted
+from vmi_rules.roles import may
 from vmi_rules.terms import Item, ReminderTimes
 
 
@@ -155,6 +156,24 @@ def on_amend_answer(turn: Turn, intent: AmendAnswer) -> Card:
     group = render_card("amendment", turn.config.bot.locale, kind=kind, **context)
     _tell_group(turn, group, f"amendment:{row.id}:{kind}")
     return turn.card("amendment", kind=kind, **context)
+
+
+def waiting_amendments(turn: Turn) -> list[dict[str, Any]]:
+    """The amendments waiting for this member's answer (the other side's), oldest first."""
+    if not may(turn.member.role, "amend_agree"):
+        return []
+    side = _side(turn)
+    out: list[dict[str, Any]] = []
+    for row in stored.waiting(turn.session, turn.agreement.id):
+        if may_agree(row.proposed_side or None, row.proposed_by, turn.member.id, side):  # type: ignore[arg-type]
+            continue
+        changes = [
+            Change(c.field, c.old, c.new, c.file_value)  # type: ignore[arg-type]  # FIELDS only
+            for c in stored.changes_of(turn.session, row.id)
+        ]
+        out.append(_context(turn, stored.public_id(row.id), row.sku, changes))
+        out[-1]["proposed_by"] = _name(turn, row.proposed_by)
+    return out
 
 
 def _already(turn: Turn, public: str, state: str, decided_by: str) -> Card:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from bot.services.status import status
 from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
+from handlers.intents.amendments import waiting_amendments
 from handlers.parsing import ConfirmCount, Courtesy, Help, History, Status, Todo
 from handlers.turn import Turn, item_labels
 from messages.cards import Card
@@ -58,7 +59,8 @@ def on_todo(turn: Turn, intent: Todo) -> Card:
                 "late": wait.late,
             }
         )
-    return turn.card("todo", member_name=turn.member.name, lines=lines)
+    amendments = waiting_amendments(turn)  # terms the other side proposed, to agree or not
+    return turn.card("todo", member_name=turn.member.name, lines=lines, amendments=amendments)
 
 
 def on_history(turn: Turn, intent: History) -> Card:
