@@ -81,7 +81,8 @@ def terms(rt: Runtime) -> tuple[int, int]:
     return item["min"], item["max"]
 
 
-def test_an_amendment_applies_only_when_the_other_party_agrees(rt: Runtime) -> None:
+def test_an_amendment_applies_only_when_the_other_party_agrees(runtime: Runtime) -> None:
+    rt = runtime  # on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set
     say(rt, "keeper", "6205 库存 45")
     [card] = say(rt, "buyer", "修改 6205 补货线 55 安全线 110")
     assert card.title.startswith("修改 A1：6205")
