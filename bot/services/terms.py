@@ -23,8 +23,6 @@ from bot.storage.tables import AmendmentChangeRow, AmendmentRow
 from messages.render import render_card
 from vmi_rules.amendments import (
     AppliedChange,
-    Change,
-    Field,
     Source,
     current_value,
     effective_item,
@@ -44,11 +42,10 @@ def _who(config: Config, member_id: str) -> str:
 
 def as_applied(config: Config, row: AmendmentRow, change: AmendmentChangeRow) -> AppliedChange:
     """A stored agreed figure as the rules read it."""
-    field: Field = change.field  # type: ignore[assignment]  # written from FIELDS only
     return AppliedChange(
         amendment_id=stored.public_id(row.id),
         sku=row.sku,
-        change=Change(field, change.old, change.new, change.file_value),
+        change=stored.as_rule(change),
         proposed_by=_who(config, row.proposed_by),
         agreed_by=_who(config, row.decided_by),
         agreed_at=row.decided_at or row.proposed_at,

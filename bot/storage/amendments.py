@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.storage.tables import AmendmentChangeRow, AmendmentRow
-from vmi_rules.amendments import Change
+from vmi_rules.amendments import Change, Field, Side
 
 PROPOSED, APPLIED, REJECTED = "proposed", "applied", "rejected"
 _PUBLIC = re.compile(r"[Aa](\d{1,9})")
@@ -68,6 +69,21 @@ def changes_of(session: Session, amendment_id: int | None) -> list[AmendmentChan
     """The figures of one amendment, in the order proposed."""
     query = select(AmendmentChangeRow).where(col(AmendmentChangeRow.amendment_id) == amendment_id)
     return list(session.exec(query.order_by(col(AmendmentChangeRow.id))))
+
+
+def as_rule(change: AmendmentChangeRow) -> Change:
+    """A stored figure as the rules read it."""
+    return Change(cast(Field, change.field), change.old, change.new, change.file_value)
+
+
+def rule_changes(session: Session, amendment_id: int | None) -> list[Change]:
+    """The figures of one amendment as the rules read them."""
+    return [as_rule(c) for c in changes_of(session, amendment_id)]
+
+
+def proposer_side(row: AmendmentRow) -> Side | None:
+    """The side the amendment came from ("": an admin of no party)."""
+    return cast(Side, row.proposed_side) if row.proposed_side else None
 
 
 def decide(

@@ -1,6 +1,6 @@
-"""Amendments (修改): one party changes an item's min, max, pack size or MOQ, the other party
-agrees (同意 A1) or rejects it with a reason (不同意 A1 原因); and 谁没盘点, the items not
-counted today."""
+"""Amendments (修改): one party changes an item's min, max, pack size or MOQ, or a reminder's
+time, the other party agrees (同意 A1) or rejects it with a reason (不同意 A1 原因); and 谁没盘点,
+the items not counted today."""
 
 from __future__ import annotations
 
@@ -119,16 +119,13 @@ def on_amend_answer(turn: Turn, intent: AmendAnswer) -> Card:
         return turn.refuse("unknown_amendment", detail=intent.amendment_id)
     if row.state != stored.PROPOSED:
         return _already(turn, intent.amendment_id, row.state, row.decided_by)
-    why = may_agree(row.proposed_side or None, row.proposed_by, turn.member.id, _side(turn))  # type: ignore[arg-type]
+    why = may_agree(stored.proposer_side(row), row.proposed_by, turn.member.id, _side(turn))
     if why:
         return turn.refuse(
             why, detail=intent.amendment_id, intent_label=label(intent.action, turn.locale),
             proposed_by=_name(turn, row.proposed_by),
         )  # fmt: skip
-    changes = [
-        Change(c.field, c.old, c.new, c.file_value)  # type: ignore[arg-type]  # FIELDS only
-        for c in stored.changes_of(turn.session, row.id)
-    ]
+    changes = stored.rule_changes(turn.session, row.id)
     item = turn.agreement.item(row.sku) if row.sku else None
     if row.sku and item is None:
         return turn.refuse("unknown_item", detail=row.sku)
@@ -165,12 +162,9 @@ def waiting_amendments(turn: Turn) -> list[dict[str, Any]]:
     side = _side(turn)
     out: list[dict[str, Any]] = []
     for row in stored.waiting(turn.session, turn.agreement.id):
-        if may_agree(row.proposed_side or None, row.proposed_by, turn.member.id, side):  # type: ignore[arg-type]
+        if may_agree(stored.proposer_side(row), row.proposed_by, turn.member.id, side):
             continue
-        changes = [
-            Change(c.field, c.old, c.new, c.file_value)  # type: ignore[arg-type]  # FIELDS only
-            for c in stored.changes_of(turn.session, row.id)
-        ]
+        changes = stored.rule_changes(turn.session, row.id)
         out.append(_context(turn, stored.public_id(row.id), row.sku, changes))
         out[-1]["proposed_by"] = _name(turn, row.proposed_by)
     return out
