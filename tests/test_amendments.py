@@ -289,6 +289,14 @@ def test_a_reminder_time_agreed_in_chat_moves_the_reminder_and_its_job(rt: Runti
             due = post_reminders(s, rt.config, shanghai(*at), platforms=frozenset({"console"}))
         return [r.kind for r in due if r.kind == "count_missing"]
 
+    shown = text_of(say(rt, "keeper", "状态"))
+    assert "盘点提醒 17:00 来自修改 A1（王采购提出，李供应 12-01 同意）" in shown
+    with transaction(rt.engine) as s:
+        document = status(s, rt.config, T0)
+    reminders = document["agreements"][0]["reminders"]
+    assert (reminders["count_at"], reminders["weekly_plan_at"]) == ("17:00", "16:00")
+    assert reminders["sources"]["count_at"]["id"] == "A1"
+    assert reminders["sources"]["weekly_plan_at"] == {"from": "file"}
     assert reminded(2026, 12, 2, 10, 5) == []  # no longer at 10:00
     assert reminded(2026, 12, 2, 17, 5) == ["count_missing"]
 

@@ -6,7 +6,8 @@ The JSON shape is the one `vmi-bot status --json` and `GET /api/status` promise 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, time
 from typing import Any
 
 from sqlmodel import Session
@@ -104,9 +105,20 @@ def status(
                 "customer_name": customer.name if customer else agreement.customer,
                 "supplier_name": supplier.name if supplier else agreement.supplier,
                 "items": items,
+                "reminders": _reminders(agreement),
             }
         )
     return {"agreements": out}
+
+
+def _reminders(agreement: AgreementConfig) -> dict[str, Any]:
+    """The reminder settings as agreed, times as "HH:MM", and where each time comes from."""
+    when = agreement.terms.reminders
+    shown = {
+        key: f"{value:%H:%M}" if isinstance(value, time) else value
+        for key, value in asdict(when).items()
+    }
+    return {**shown, "sources": _sources(agreement, "")}
 
 
 def _sources(agreement: AgreementConfig, sku: str) -> dict[str, dict[str, str | None]]:
@@ -131,7 +143,12 @@ def status_text(document: dict[str, Any], locale: str = "zh") -> str:
     """The status document as a person reads it: the chat's status card, as plain text."""
     return "\n\n".join(
         render_card(
-            "status", locale, agreement=a["id"], items=a["items"], states=state_labels(locale)
+            "status",
+            locale,
+            agreement=a["id"],
+            items=a["items"],
+            states=state_labels(locale),
+            reminders=a.get("reminders", {}),
         ).as_text()
         for a in document["agreements"]
     )

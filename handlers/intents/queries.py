@@ -25,7 +25,7 @@ def on_status(turn: Turn, intent: Status) -> Card:
     items = [i for i in agreement["items"] if intent.sku in (None, i["sku"])]
     return turn.card(
         "status", agreement=agreement["id"], items=items, states=state_labels(turn.locale),
-        entry_asked=intent.entry_asked,
+        entry_asked=intent.entry_asked, reminders=agreement["reminders"],
     )  # fmt: skip
 
 
