@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config, Member
+from bot.services.terms import effective
 from bot.storage import overstock as stored_overstock
 from bot.storage import proposals as stored_proposals
 from bot.storage.db import transaction, write_connection
@@ -166,6 +167,7 @@ def _reply(
     platforms: frozenset[str],
     inbox_id: int,
 ) -> Card | None:
+    config = effective(config, session)  # the items as agreed, amendments applied
     member = config.member_by_platform(incoming.platform, incoming.sender)
     speaks = incoming.direct or incoming.addressed
     if member is None:

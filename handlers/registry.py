@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.incoming import ButtonPress
+from handlers.intents.amendments import on_amend, on_amend_answer, on_uncounted
 from handlers.intents.overstock import on_overstock_choice
 from handlers.intents.plans import on_emergency, on_plan
 from handlers.intents.proposals import (
@@ -29,6 +30,8 @@ from handlers.intents.statements import on_statement, on_statement_action
 from handlers.intents.stock import on_confirm_count, on_count, on_undo, on_withdrawal
 from handlers.parsing import (
     Action,
+    Amend,
+    AmendAnswer,
     ConfirmCount,
     Correction,
     CorrectReceipt,
@@ -48,6 +51,7 @@ from handlers.parsing import (
     StatementQuery,
     Status,
     Todo,
+    Uncounted,
     Undo,
     Withdrawal,
 )
@@ -114,6 +118,13 @@ def _overstock(choice: OverstockChoiceKind) -> Press:
     )
 
 
+def _amend_answer(step: str) -> Press:
+    """An amendment card's button: "A1" agreed, or rejected (which then asks for a reason)."""
+    return lambda amendment_id, shown: AmendAnswer(
+        "amend_agree" if step == "amend_agree" else "amend_reject", amendment_id
+    )
+
+
 def _held(sku: str, shown: int | None) -> ConfirmCount:
     """A held count's button: "6205@9" confirms the count of 9."""
     return ConfirmCount(sku, shown)
@@ -166,14 +177,20 @@ INTENTS: tuple[IntentRow, ...] = (
     IntentRow("dispute_statement", (StatementAction,), on_statement_action, "dispute_statement",
               _disputed),
     IntentRow("reissue_statement", (StatementAction,), on_statement_action, "reissue_statement"),
+    IntentRow("uncounted",  (Uncounted,),        on_uncounted),
+    IntentRow("amend",      (Amend,),            on_amend),
+    IntentRow("amend_agree", (AmendAnswer,),     on_amend_answer, "amend_agree",
+              _amend_answer("amend_agree")),
+    IntentRow("amend_reject", (AmendAnswer,),    on_amend_answer, "amend_reject",
+              _amend_answer("amend_reject")),
 )
 # fmt: on
 
 
 def row_for(intent: Intent) -> IntentRow:
-    """The row of a parsed intent; a proposal action, a statement step or an overstock choice
-    by its step."""
-    step: str = intent.action if isinstance(intent, ProposalAction) else ""
+    """The row of a parsed intent; a proposal action, an amendment's answer, a statement step
+    or an overstock choice by its step."""
+    step: str = intent.action if isinstance(intent, ProposalAction | AmendAnswer) else ""
     if isinstance(intent, StatementAction):
         step = f"{intent.action}_statement"
     if isinstance(intent, OverstockChoice):

@@ -20,7 +20,9 @@ INTENT_LABELS = {
            "eta": "改到货日期", "correct_receipt": "更正入库", "statement": "对账",
            "confirm_statement": "确认对账", "dispute_statement": "对账有误",
            "reissue_statement": "重新出账", "overstock_return": "积压退货",
-           "overstock_discount": "积压折价", "overstock_keep": "积压继续观察"},
+           "overstock_discount": "积压折价", "overstock_keep": "积压继续观察",
+           "amend": "修改约定", "amend_agree": "同意修改",
+           "amend_reject": "不同意修改", "uncounted": "查谁没盘点"},
     # English labels are verbs a sentence can take as they are: "Only buyer may confirm",
     # "P1 is shipped now, so you cannot reject it".
     "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
@@ -33,7 +35,10 @@ INTENT_LABELS = {
            "statement": "see the statement", "confirm_statement": "confirm statements",
            "dispute_statement": "dispute statements", "reissue_statement": "re-issue statements",
            "overstock_return": "return overstock", "overstock_discount": "discount overstock",
-           "overstock_keep": "keep watching overstock"},
+           "overstock_keep": "keep watching overstock",
+           "amend": "change the terms",
+           "amend_agree": "agree to an amendment", "amend_reject": "reject an amendment",
+           "uncounted": "ask what is not counted"},
 }  # fmt: skip
 STATE_LABELS = {
     "zh": {"proposed": "待确认", "confirmed": "已确认", "shipped": "已发货", "received": "已入库",
@@ -59,7 +64,10 @@ EXAMPLES = {
            "dispute_statement": "对账有误 S1 11-24 盘点多记了 10 件",
            "reissue_statement": "重新出账 S1",
            "overstock_return": "退货 O1 20", "overstock_discount": "折价 O1 10.00",
-           "overstock_keep": "继续观察 O1"},
+           "overstock_keep": "继续观察 O1",
+           "amend": "修改 6205 补货线 55 安全线 110", "amend_agree": "同意 A1",
+           "amend_reject": "不同意 A1 原因", "uncounted": "谁没盘点",
+           "amend_reminder": "修改 盘点提醒 17:00"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
            "correct_receipt": "correct receipt P1 25",
@@ -77,7 +85,10 @@ EXAMPLES = {
            "dispute_statement": "dispute S1 the count of 11-24 is 10 too low",
            "reissue_statement": "reissue S1",
            "overstock_return": "return O1 20", "overstock_discount": "discount O1 10.00",
-           "overstock_keep": "keep O1"},
+           "overstock_keep": "keep O1",
+           "amend": "change 6205 min 55 max 110", "amend_agree": "agree A1",
+           "amend_reject": "reject A1 reason", "uncounted": "who hasn't counted",
+           "amend_reminder": "change count reminder 17:00"},
 }  # fmt: skip
 
 
@@ -112,5 +123,7 @@ def state_labels(locale: str) -> dict[str, str]:
 
 
 def example(hint: str, locale: str, proposal_id: str = "P1") -> str:
-    """What to type for an intent (empty when there is no example for it)."""
-    return EXAMPLES[_lang(locale)].get(hint, "").replace("P1", proposal_id)
+    """What to type for an intent (empty when there is no example for it); `proposal_id` (P3,
+    or an amendment's A3) replaces the example's own."""
+    text = EXAMPLES[_lang(locale)].get(hint, "")
+    return text.replace("A1" if proposal_id.startswith("A") else "P1", proposal_id)

@@ -405,6 +405,27 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         )
         for choice in ("return", "discount", "keep")
     ],
+    *[
+        (
+            "amendment",
+            {
+                "kind": kind,
+                "amendment_id": "A1",
+                "agreement": "plant-6205",
+                "sku": "6205",
+                "item_name": "6205 深沟球轴承",
+                "changes": [{"field": "min", "old": 50, "new": 55}],
+                "proposed_by": "王采购",
+                "decided_by": "李供应",
+                "reason": "太高",
+            },
+        )
+        for kind in ("proposed", "applied", "rejected", "file_wins")
+    ],
+    *[
+        ("uncounted", {"agreement": "plant-6205", "items": items, "example": "6205 库存 45"})
+        for items in ([{"sku": "6206", "name": "6206 深沟球轴承"}], [])
+    ],
 ]
 
 

@@ -71,6 +71,17 @@ def test_a_button_means_what_typing_its_example_means(row: IntentRow, locale: st
 
 
 @pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("step", ["amend_agree", "amend_reject"])
+def test_an_amendment_button_means_what_typing_its_example_means(step: str, locale: str) -> None:
+    [row] = [r for r in INTENTS if r.step == step]
+    button = pressed(ButtonPress(step, "A7"))
+    typed = parse(row.example(locale).replace("A1", "A7"), ITEMS, TODAY)
+    assert not isinstance(button, Refusal) and not isinstance(typed, Refusal)
+    assert row_for(button) is row is row_for(typed)
+    assert getattr(button, "amendment_id", None) == getattr(typed, "amendment_id", None) == "A7"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
 def test_a_held_counts_button_means_what_its_example_says(locale: str) -> None:
     button = pressed(ButtonPress("confirm_count", "6205@9"))
     assert button == ConfirmCount("6205", 9)  # the count the card showed, and no other
@@ -99,6 +110,8 @@ def test_every_button_on_a_statement_card_means_what_its_text_equivalent_says(lo
         typed = parse(row.example(locale).replace("S1", "S3"), ITEMS, TODAY)
         assert isinstance(typed, StatementAction) and typed.statement_id == "S3"
         assert row_for(typed) is row
+
+
 OVERSTOCK_CHOICES = [r for r in INTENTS if r.name.startswith("overstock_")]
 
 

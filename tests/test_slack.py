@@ -647,6 +647,8 @@ def test_the_statement_is_confirmed_by_each_sides_button_in_the_channel(bot: Bot
             select(StatementRow.state, StatementRow.buyer_by, StatementRow.supplier_by)
         ).one()
     assert tuple(signed) == ("locked", "王采购", "李供应")
+
+
 def test_an_overstock_alert_is_decided_by_a_button_once(bot: Bot) -> None:
     counted = BOT_NOW - timedelta(days=31)  # 130 on the shelf a month ago, none withdrawn
     handle(bot.runtime.engine, bot.runtime.config,

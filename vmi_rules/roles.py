@@ -10,6 +10,7 @@ BUYERS = frozenset({"buyer", "admin"})
 SUPPLIERS = frozenset({"supplier", "admin"})
 EVERYONE = frozenset({"warehouse", "buyer", "supplier", "admin"})
 BOTH_SIDES = BUYERS | SUPPLIERS  # a joint review: the buyer and the supplier both may decide
+PARTIES = frozenset({"buyer", "supplier", "admin"})  # who speaks for the customer or supplier
 THE_BOT = frozenset({"system"})  # steps no member takes: the bot expires and resizes proposals
 
 MAY: Mapping[str, frozenset[str]] = {
@@ -30,6 +31,11 @@ MAY: Mapping[str, frozenset[str]] = {
     "confirm_statement": BUYERS | SUPPLIERS,
     "dispute_statement": BUYERS | SUPPLIERS,
     "reissue_statement": BUYERS | SUPPLIERS,
+    "uncounted": EVERYONE,  # 谁没盘点
+    # amendments (DESIGN §7): one party proposes, the other agrees or rejects
+    "amend": PARTIES,
+    "amend_agree": PARTIES,
+    "amend_reject": PARTIES,
     # the steps of a proposal (DESIGN §3.5)
     "confirm": BUYERS,
     "adjust": BUYERS,

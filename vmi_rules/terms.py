@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time
 from decimal import Decimal
 from typing import Literal
 
@@ -33,6 +34,32 @@ class Item:
         return self.name_en if locale == "en" and self.name_en else self.name
 
 
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class ReminderTimes:
+    """When each reminder (DESIGN §4) is due, on the agreement's clock, and whether it is on."""
+
+    count: bool = True  # no count by `count_at`: remind the keeper
+    count_at: time = time(10, 0)
+    weekly_plan: bool = True  # ask the buyer for next week's plan on `weekly_plan_weekday`
+    weekly_plan_weekday: str = "fri"
+    weekly_plan_at: time = time(16, 0)
+    monthly_plan: bool = True  # next month's plan, asked on `monthly_plan_day`
+    monthly_plan_day: int = 1
+    monthly_plan_at: time = time(9, 0)
+    plan_overdue: bool = True  # after `plan_due_day`, once
+    unconfirmed: bool = True  # a proposal nobody confirmed for `unconfirmed_hours`
+    unconfirmed_hours: int = 24
+    not_arrived: bool = True  # shipped, not in after the lead time and a day
+
+    @property
+    def weekly_plan_day_index(self) -> int:
+        """The weekday of the weekly plan reminder, Monday 0."""
+        return WEEKDAYS.index(self.weekly_plan_weekday)
+
+
 @dataclass(frozen=True)
 class AgreementTerms:
     """What both sides signed: review cycle, plan and settlement days, overstock, emergencies."""
@@ -43,6 +70,7 @@ class AgreementTerms:
     overstock_days: int = 30
     emergency_notice_hours: int = 24
     emergency_freight_customer_share: Decimal = Decimal("0.5")
+    reminders: ReminderTimes = field(default_factory=ReminderTimes)
     items: tuple[Item, ...] = field(default=())
 
     def item(self, sku: str) -> Item | None:

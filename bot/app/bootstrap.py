@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -13,6 +14,7 @@ from bot.adapters.wecom.audience import AUDIENCE as WECOM_AUDIENCE
 from bot.config import load_config, resolve_config_path
 from bot.runtime.context import Runtime
 from bot.services import announce
+from bot.services.terms import announce_file_wins
 from bot.settings import Settings, secret
 from bot.storage.catalog import sync_catalog
 from bot.storage.db import make_engine, resolve_database_url, transaction
@@ -55,13 +57,15 @@ def start(
     db_arg: str | None = None,
     settings: Settings | None = None,
     say: Say = _quiet,
+    now: datetime | None = None,
 ) -> Runtime:
     """Load and check the configuration, migrate the database and load the catalog into it;
     let announcements reach every platform the bot has an adapter for.
 
     `settings` are what `vmi-bot` read from the environment (none: no platform but the console,
     no `$VMI_CONFIG`, no `$DATABASE_URL`). `say` hears the one-line notes a person should see
-    (which file, a database made anew). Raises `ConfigError` for a bad configuration file and
+    (which file, a database made anew). `now` dates what start-up announces (default: the
+    clock). Raises `ConfigError` for a bad configuration file and
     `StartRefused` for a database that cannot be used.
     """
     settings = Settings() if settings is None else settings
@@ -87,6 +91,8 @@ def start(
     upgrade(engine)
     with transaction(engine) as session:
         sync_catalog(session, config)
+        # an agreed figure the file has changed since: the file wins, said once
+        announce_file_wins(session, config, now or datetime.now(UTC), settings.platforms_on)
     if new_file is not None:
         say(f"vmi-bot: new database {new_file.resolve()}")
     return Runtime(config, engine, settings)

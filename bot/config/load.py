@@ -23,7 +23,7 @@ from pydantic_core import ErrorDetails
 from bot.config.locate import CONFIG_ENV
 from bot.config.model import PLATFORMS, AgreementConfig, BotSettings, Config, Member, Party, norm
 from bot.config.schema import TABLES, AgreementFile, AgreementTable, got, show
-from vmi_rules.terms import AgreementTerms, Item
+from vmi_rules.terms import AgreementTerms, Item, ReminderTimes
 
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
@@ -34,6 +34,7 @@ MEMBER_PARTY_ROLE = {"warehouse": "customer", "buyer": "customer", "supplier": "
 _EXPECTED = {
     "string_type": "a string",
     "int_type": "a whole number",
+    "bool_type": "true or false",
     "list_type": "an array of strings",  # arrays of tables are worded apart
 }
 
@@ -345,6 +346,7 @@ def _agreement(a: AgreementTable, bot: BotSettings) -> AgreementConfig:
         overstock_days=a.overstock_days,
         emergency_notice_hours=a.emergency_notice_hours,
         emergency_freight_customer_share=a.emergency_freight_customer_share,
+        reminders=ReminderTimes(**a.reminders.model_dump()),
         items=items,
     )
     return AgreementConfig(

@@ -7,6 +7,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from vmi_rules.amendments import Source
 from vmi_rules.terms import AgreementTerms, Item
 
 PLATFORMS = ("console", "slack", "wecom")
@@ -62,6 +63,18 @@ class AgreementConfig:
     slack_channel: str | None = None
     wecom_chat: str | None = None
     wecom_webhook_key: str | None = None
+    # where each item's min, max, pack size and MOQ come from, once amendments are applied
+    # (bot.services.terms.effective); empty: all from the file
+    term_sources: tuple[tuple[str, Source], ...] = ()
+    file_terms: AgreementTerms | None = None  # the file's own terms, once amendments apply
+
+    def file_item(self, sku: str) -> Item | None:
+        """The item as the agreement file has it, before any amendment."""
+        return (self.file_terms or self.terms).item(sku)
+
+    def sources_of(self, sku: str) -> tuple[Source, ...]:
+        """Where this item's amendable figures come from (none listed: the file)."""
+        return tuple(source for of, source in self.term_sources if of == sku)
 
     @property
     def items(self) -> tuple[Item, ...]:

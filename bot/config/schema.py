@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from bot.config.model import DEFAULT_REVIEW_TIME, BotSettings
-from vmi_rules.terms import AgreementTerms, Item, Role, Rounding
+from vmi_rules.terms import AgreementTerms, Item, ReminderTimes, Role, Rounding
 
 Locale = Literal["zh", "en"]
 PartyRole = Literal["customer", "supplier"]
@@ -29,6 +29,8 @@ PartyRole = Literal["customer", "supplier"]
 _BOT = BotSettings()
 _TERMS = AgreementTerms()
 _ITEM = Item(sku="", name="", min=0, max=0)
+_REMIND = ReminderTimes()
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _HH_MM = re.compile(r"(\d{1,2}):(\d{2})")
 _TOML_TYPES = ((bool, "boolean"), (int, "integer"), (float, "float"), (str, "string"))
 
@@ -159,6 +161,23 @@ class ItemTable(_Table):
     lead_time_days: Count = _ITEM.lead_time_days
 
 
+class RemindersTable(_Table):
+    """`[agreements.reminders]`: when each reminder is due, and whether it is on."""
+
+    count: bool = _REMIND.count
+    count_at: TimeOfDay = _REMIND.count_at
+    weekly_plan: bool = _REMIND.weekly_plan
+    weekly_plan_weekday: Weekday = "fri"
+    weekly_plan_at: TimeOfDay = _REMIND.weekly_plan_at
+    monthly_plan: bool = _REMIND.monthly_plan
+    monthly_plan_day: int = Field(_REMIND.monthly_plan_day, ge=1, le=28, description=_DAY)
+    monthly_plan_at: TimeOfDay = _REMIND.monthly_plan_at
+    plan_overdue: bool = _REMIND.plan_overdue
+    unconfirmed: bool = _REMIND.unconfirmed
+    unconfirmed_hours: int = Field(_REMIND.unconfirmed_hours, ge=1)
+    not_arrived: bool = _REMIND.not_arrived
+
+
 class AgreementTable(_Table):
     """`[[agreements]]`: one customer, one supplier, the terms, the chats and the items."""
 
@@ -176,6 +195,7 @@ class AgreementTable(_Table):
     slack_channel: PlatformId = None
     wecom_chat: PlatformId = None
     wecom_webhook_key: PlatformId = None
+    reminders: RemindersTable = Field(default_factory=lambda: RemindersTable.model_validate({}))
     items: list[ItemTable] = Field(default_factory=list, min_length=1, validate_default=True)
 
 
@@ -198,4 +218,5 @@ TABLES: dict[tuple[str, ...], type[BaseModel]] = {
     ("members",): MemberTable,
     ("agreements",): AgreementTable,
     ("agreements", "items"): ItemTable,
+    ("agreements", "reminders"): RemindersTable,
 }

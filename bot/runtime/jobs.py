@@ -29,12 +29,14 @@ Done = TypeVar("Done")  # what a job's work returns
 SCHEDULE_EPOCH = date(2026, 1, 1)
 
 _active: Runtime | None = None  # what the scheduled jobs review (one scheduler per process)
+_resync: Callable[[], None] | None = None  # brings the jobs in line with the agreed terms
 
 
-def activate(runtime: Runtime | None) -> None:
-    """What the jobs of this process run on (None: nothing, they skip)."""
-    global _active
-    _active = runtime
+def activate(runtime: Runtime | None, resync: Callable[[], None] | None = None) -> None:
+    """What the jobs of this process run on (None: nothing, they skip); `resync` brings the
+    stored jobs in line with the terms as amended (a reminder's time agreed in chat)."""
+    global _active, _resync
+    _active, _resync = runtime, resync
 
 
 def active() -> Runtime | None:
@@ -72,8 +74,11 @@ def run_scheduled_settlement(agreement_id: str) -> None:
 
 
 def run_scheduled_reminders(agreement_id: str) -> None:
-    """The job: post the reminders due now (each occasion once)."""
+    """The job: post the reminders due now (each occasion once), then follow any reminder time
+    agreed in chat since (it runs at least hourly, so a new time is taken up within the hour)."""
     _run_for(agreement_id, "reminders", post_reminders)
+    if _resync is not None:
+        _resync()
 
 
 def run_scheduled_overstock(agreement_id: str) -> None:

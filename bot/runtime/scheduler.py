@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Connection, text
 
@@ -23,7 +24,8 @@ from bot.config import AgreementConfig
 from bot.runtime import jobs
 from bot.runtime.context import Runtime
 from bot.runtime.jobs import EveryNDays
-from bot.storage.db import DEFERRED
+from bot.services.terms import effective
+from bot.storage.db import DEFERRED, transaction
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +50,32 @@ def overstock_trigger(agreement: AgreementConfig) -> CronTrigger:
 def _same_schedule(stored: BaseTrigger, wanted: BaseTrigger) -> bool:
     if isinstance(wanted, EveryNDays):
         return bool(stored == wanted)  # already a bool: apscheduler's untyped trigger makes it Any
-    return (str(stored), str(getattr(stored, "timezone", ""))) == (
-        str(wanted),
-        str(getattr(wanted, "timezone", "")),
-    )
+    return _shown(stored) == _shown(wanted)
+
+
+def _shown(trigger: BaseTrigger) -> list[str]:
+    """A trigger as text with its time zone(s), to tell whether a stored one changed."""
+    parts = getattr(trigger, "triggers", None) or [trigger]
+    return [str(trigger), *(str(getattr(part, "timezone", "")) for part in parts)]
+
+
+def reminder_trigger(agreement: AgreementConfig) -> OrTrigger:
+    """Every hour at :05 (a proposal waiting too long, a plan overdue), and at each reminder's
+    configured time (`[agreements.reminders]`), in the agreement's time zone."""
+    when, tz = agreement.terms.reminders, agreement.tz
+    triggers = [CronTrigger(minute=5, timezone=tz)]
+    if when.count:
+        triggers.append(
+            CronTrigger(hour=when.count_at.hour, minute=when.count_at.minute, timezone=tz)
+        )
+    if when.weekly_plan:
+        at = when.weekly_plan_at
+        day = when.weekly_plan_weekday
+        triggers.append(CronTrigger(day_of_week=day, hour=at.hour, minute=at.minute, timezone=tz))
+    if when.monthly_plan:
+        at, day_of_month = when.monthly_plan_at, when.monthly_plan_day
+        triggers.append(CronTrigger(day=day_of_month, hour=at.hour, minute=at.minute, timezone=tz))
+    return OrTrigger(triggers)
 
 
 def review_trigger(agreement: AgreementConfig) -> EveryNDays:
@@ -78,7 +102,7 @@ class ReviewScheduler:
 
     def start(self) -> None:
         """Start; jobs that fell due while no scheduler ran are run once now."""
-        jobs.activate(self.runtime)
+        jobs.activate(self.runtime, self.sync_jobs)
         # Paused first: the jobs are brought in line with the configuration before any runs.
         self.scheduler.start(paused=True)
         self.sync_jobs()
@@ -89,12 +113,13 @@ class ReviewScheduler:
         overstock check; a job whose schedule did not
         change keeps its next run time (and so a run missed while the bot was down)."""
         wanted: dict[str, tuple[str, BaseTrigger, str]] = {}
-        for a in self.runtime.config.agreements:
+        with transaction(self.runtime.engine) as session:  # reminder times agreed in chat
+            config = effective(self.runtime.config, session)
+        for a in config.agreements:
             wanted[JOB_PREFIX + a.id] = ("run_scheduled_review", review_trigger(a), a.id)
             wanted[SETTLE_PREFIX + a.id] = ("run_scheduled_settlement", settlement_trigger(a), a.id)
-            # hourly: each reminder knows its own hour (10:00 counts, Friday 16:00 plans, …)
-            hourly = CronTrigger(minute=5, timezone=a.tz)
-            wanted[REMIND_PREFIX + a.id] = ("run_scheduled_reminders", hourly, a.id)
+            # each reminder's own time (10:00 counts, Friday 16:00 plans, …), and hourly
+            wanted[REMIND_PREFIX + a.id] = ("run_scheduled_reminders", reminder_trigger(a), a.id)
             wanted[OVERSTOCK_PREFIX + a.id] = (
                 "run_scheduled_overstock",
                 overstock_trigger(a),
@@ -109,6 +134,12 @@ class ReviewScheduler:
             if job is not None and _same_schedule(job.trigger, trigger):
                 if job.func_ref != ref:  # stored by an earlier layout: same run, new address
                     job.modify(func=ref)
+                continue
+            if job is not None and job_id.startswith(REMIND_PREFIX) and job.next_run_time:
+                # new reminder times: a run missed while the bot was down still comes first
+                first = trigger.get_next_fire_time(None, datetime.now(UTC))
+                due = min(job.next_run_time, first) if first else job.next_run_time
+                job.modify(func=ref, trigger=trigger, next_run_time=due)
                 continue
             self.scheduler.add_job(
                 ref,

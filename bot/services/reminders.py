@@ -11,9 +11,10 @@ from sqlmodel import Session, col
 
 from bot.config import Config
 from bot.services.announce import group_messages
+from bot.services.terms import effective
 from bot.storage.outbox import Message, enqueue_all
 from bot.storage.proposals import as_rule, open_proposals
-from bot.storage.stock import stock_levels
+from bot.storage.stock import last_counts
 from bot.storage.tables import DemandPlanRow
 from messages.render import render_card
 from messages.words import example
@@ -29,16 +30,14 @@ def post_reminders(
     platforms: frozenset[str] = frozenset(),
 ) -> list[Reminder]:
     """Queue every reminder due now that was not posted for its occasion before."""
+    config = effective(config, session)  # the items as agreed, amendments applied
     posted: list[Reminder] = []
     messages: list[Message] = []
     for agreement in config.agreements:
         if agreement_ids is not None and agreement.id not in agreement_ids:
             continue
-        counts = [
-            level.last_count_at
-            for level in stock_levels(session, [agreement.id]).values()
-            if level.last_count_at
-        ]
+        counted = last_counts(session, agreement.id, [item.sku for item in agreement.items])
+        counts = [at for at in counted.values() if at]
         periods = session.scalars(
             select(col(DemandPlanRow.period)).where(col(DemandPlanRow.agreement_id) == agreement.id)
         )
@@ -54,6 +53,7 @@ def post_reminders(
             max(counts) if counts else None,
             set(periods),
             opens,
+            counted,
         )
         locale = config.bot.locale
         first_sku = agreement.items[0].sku if agreement.items else ""
@@ -66,6 +66,8 @@ def post_reminders(
                 proposal_id=reminder.proposal_id,
                 period=reminder.period,
                 due_day=agreement.terms.plan_due_day,
+                skus=list(reminder.skus),
+                hours=agreement.terms.reminders.unconfirmed_hours,
                 example=_example(reminder, locale, first_sku),
             )
             key = f"remind:{agreement.id}:{reminder.key}"

@@ -21,6 +21,7 @@ from bot.config import AgreementConfig, Config
 from bot.services.announce import (
     proposal_messages,
 )
+from bot.services.terms import effective
 from bot.storage.outbox import Message, enqueue_all
 from bot.storage.plans import plans_by_item
 from bot.storage.proposals import (
@@ -62,6 +63,7 @@ def review(
     platforms: frozenset[str] = frozenset(),
 ) -> list[ReviewResult]:
     """Review every item of the agreements (all by default) at `now`, in the caller's session."""
+    config = effective(config, session)  # the items as agreed, amendments applied
     agreements = [
         a for a in config.agreements if agreement_ids is None or a.id in set(agreement_ids)
     ]

@@ -6,12 +6,14 @@ The JSON shape is the one `vmi-bot status --json` and `GET /api/status` promise 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, time
 from typing import Any
 
 from sqlmodel import Session
 
-from bot.config import Config
+from bot.config import AgreementConfig, Config
+from bot.services.terms import effective
 from bot.storage.plans import plans_by_item
 from bot.storage.proposals import as_rule, open_proposals
 from bot.storage.stock import aged_quantities, movements_by_item, stock_levels
@@ -28,6 +30,7 @@ def status(
     agreement_ids: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """The status document for the agreements (all by default), read in a few set-wise queries."""
+    config = effective(config, session)  # the items as agreed, amendments applied
     agreements = [
         a for a in config.agreements if agreement_ids is None or a.id in set(agreement_ids)
     ]
@@ -65,6 +68,9 @@ def status(
                     "position": position(on_hand, open_rules),
                     "min": item.min,
                     "max": item.max,
+                    "pack_size": item.pack_size,
+                    "moq": item.moq,
+                    "sources": _sources(agreement, item.sku),
                     "aged_qty": aged.get(key, 0),
                     "billable_qty": settle(
                         withdrawn.get(key, []), cutoffs[agreement.id], now, item.unit_price
@@ -100,16 +106,50 @@ def status(
                 "customer_name": customer.name if customer else agreement.customer,
                 "supplier_name": supplier.name if supplier else agreement.supplier,
                 "items": items,
+                "reminders": _reminders(agreement),
             }
         )
     return {"agreements": out}
+
+
+def _reminders(agreement: AgreementConfig) -> dict[str, Any]:
+    """The reminder settings as agreed, times as "HH:MM", and where each time comes from."""
+    when = agreement.terms.reminders
+    shown = {
+        key: f"{value:%H:%M}" if isinstance(value, time) else value
+        for key, value in asdict(when).items()
+    }
+    return {**shown, "sources": _sources(agreement, "")}
+
+
+def _sources(agreement: AgreementConfig, sku: str) -> dict[str, dict[str, str | None]]:
+    """Where each amendable figure comes from: the file, or an agreed amendment (who, when)."""
+    out: dict[str, dict[str, str | None]] = {}
+    for source in agreement.sources_of(sku):
+        if not source.amendment_id:
+            out[source.field] = {"from": "file"}
+            continue
+        at = source.agreed_at.astimezone(agreement.tz).isoformat() if source.agreed_at else None
+        out[source.field] = {
+            "from": "amendment",
+            "id": source.amendment_id,
+            "proposed_by": source.proposed_by,
+            "agreed_by": source.agreed_by,
+            "agreed_at": at,
+        }
+    return out
 
 
 def status_text(document: dict[str, Any], locale: str = "zh") -> str:
     """The status document as a person reads it: the chat's status card, as plain text."""
     return "\n\n".join(
         render_card(
-            "status", locale, agreement=a["id"], items=a["items"], states=state_labels(locale)
+            "status",
+            locale,
+            agreement=a["id"],
+            items=a["items"],
+            states=state_labels(locale),
+            reminders=a.get("reminders", {}),
         ).as_text()
         for a in document["agreements"]
     )

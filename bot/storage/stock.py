@@ -7,7 +7,7 @@ receipts, withdrawals and adjustments recorded after it (ledger order is the row
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -580,3 +580,12 @@ def record_return(
     nothing is billed (a return is not a withdrawal)."""
     hold_item(session, agreement_id, sku)
     return _add(session, agreement_id, sku, "return", qty, at, member_id, inbox_id, note=note)
+
+
+def last_counts(
+    session: Session, agreement_id: str, skus: Sequence[str]
+) -> dict[str, datetime | None]:
+    """Each item's latest count (None: never counted), in the order of `skus`: 谁没盘点."""
+    levels = stock_levels(session, [agreement_id])
+    found = {sku: levels.get((agreement_id, sku)) for sku in skus}
+    return {sku: level.last_count_at if level else None for sku, level in found.items()}

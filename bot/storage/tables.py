@@ -246,6 +246,39 @@ class PlanHistoryRow(SQLModel, table=True):
     urgent: bool = False  # an urgent change (紧急), which also proposed the extra at once
 
 
+class AmendmentRow(SQLModel, table=True):
+    """A change of an item's terms proposed in chat (修改); public id `A{id}`. It applies once
+    the other party agrees (state applied) and is kept whatever comes of it."""
+
+    __tablename__ = "amendment"
+    __table_args__ = (Index("ix_amendment_item", "agreement_id", "sku", "state"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    state: str = Field(default="proposed", max_length=16)  # proposed | applied | rejected
+    proposed_by: str = Field(max_length=64)  # member id
+    proposed_side: str = Field(default="", max_length=16)  # customer | supplier | "" (admin)
+    proposed_at: datetime = Field(sa_column=_utc())
+    decided_by: str = Field(default="", max_length=64)
+    decided_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    reject_reason: str = ""
+    inbox_id: int | None = None
+
+
+class AmendmentChangeRow(SQLModel, table=True):
+    """One figure of an amendment: field, from, to, and the file's value it was made against
+    (when the file's value later differs, the file wins and `superseded_at` says since when)."""
+
+    __tablename__ = "amendment_change"
+    id: int | None = Field(default=None, primary_key=True)
+    amendment_id: int = Field(foreign_key="amendment.id", index=True)
+    field: str = Field(max_length=16)  # min | max | pack_size | moq
+    old: int
+    new: int
+    file_value: int
+    superseded_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
 class InboxRow(SQLModel, table=True):
     """Every message or click that reached the bot, once per platform message id."""
 
@@ -346,6 +379,8 @@ class StatementEventRow(SQLModel, table=True):
     reason: str = ""
     total: Decimal = Field(sa_column=Column(DecimalText(), nullable=False))
     at: datetime = Field(sa_column=_utc())
+
+
 class OverstockAlertRow(SQLModel, table=True):
     """An overstock joint review (积压, rule 9): aged units above max, raised once for the lots
     it covers (up to `covers_until`, the newest aged lot's date), raised again at most once,

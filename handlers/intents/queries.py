@@ -10,6 +10,7 @@ from bot.services.status import status
 from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
 from bot.storage import statements as stored_statements
+from handlers.intents.amendments import waiting_amendments
 from handlers.parsing import ConfirmCount, Courtesy, Help, History, Status, Todo
 from handlers.turn import Turn, item_labels
 from messages.cards import Card
@@ -32,7 +33,7 @@ def on_status(turn: Turn, intent: Status) -> Card:
     )  # the statement still waiting for a signature, when the whole agreement is asked
     return turn.card(
         "status", agreement=agreement["id"], items=items, states=state_labels(turn.locale),
-        entry_asked=intent.entry_asked, statement=signing,
+        entry_asked=intent.entry_asked, statement=signing, reminders=agreement["reminders"],
     )  # fmt: skip
 
 
@@ -66,7 +67,8 @@ def on_todo(turn: Turn, intent: Todo) -> Card:
                 "late": wait.late,
             }
         )
-    return turn.card("todo", member_name=turn.member.name, lines=lines)
+    amendments = waiting_amendments(turn)  # terms the other side proposed, to agree or not
+    return turn.card("todo", member_name=turn.member.name, lines=lines, amendments=amendments)
 
 
 def on_history(turn: Turn, intent: History) -> Card:

@@ -169,6 +169,8 @@ class StatementQuery:
     """对账 / statement: the open statement (or the one named), who confirmed, the total."""
 
     statement_id: str = ""
+
+
 OverstockChoiceKind = Literal["return", "discount", "keep"]
 
 
@@ -181,6 +183,34 @@ class OverstockChoice:
     alert_id: str
     qty: int | None = None
     price: Decimal | None = None
+
+
+AmendField = Literal[
+    "min", "max", "pack_size", "moq", "count_at", "weekly_plan_at", "monthly_plan_at"
+]
+
+
+@dataclass(frozen=True)
+class Amend:
+    """修改 6205 补货线 55 安全线 110: an item's terms changed, once the other party agrees;
+    修改 盘点提醒 17:00 (no item, sku ""): a reminder's time, in minutes after midnight."""
+
+    sku: str
+    changes: tuple[tuple[AmendField, int], ...]
+
+
+@dataclass(frozen=True)
+class AmendAnswer:
+    """同意 A1 / 不同意 A1 原因: the other party's answer to an amendment."""
+
+    action: Literal["amend_agree", "amend_reject"]
+    amendment_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Uncounted:
+    """谁没盘点 / who hasn't counted: the items with no count today."""
 
 
 Intent = (
@@ -203,6 +233,9 @@ Intent = (
     | StatementAction
     | StatementQuery
     | OverstockChoice
+    | Amend
+    | AmendAnswer
+    | Uncounted
 )
 
 RefusalReason = Literal[
@@ -244,6 +277,8 @@ HINTS = (
     "overstock_return",
     "overstock_discount",
     "overstock_keep",
+    "amend",
+    "amend_reminder",
 )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
+from handlers.parsing.amendments import read_amendment
 from handlers.parsing.dates import closest_date
 from handlers.parsing.normalise import normalise
 from handlers.parsing.numbers import Number
@@ -65,6 +66,9 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
     overstock = read_overstock(text)  # "退货 O1 20": an alert id with a choice word
     if overstock is not None:
         return overstock
+    amendment = read_amendment(text, items)  # its words mean other things beside a P-id
+    if amendment is not None:
+        return amendment
     message = Message(text, items, today)
     if not message.raw:
         return Refusal("not_understood")

@@ -65,6 +65,23 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
     "units": frozenset({"pieces", "other"}),
     "periods": frozenset(PERIOD_OF),
     "days": frozenset(DAYS_AHEAD),
+    # read by handlers/parsing/amendments.py before the rest: 修改 6205 补货线 55, 同意 A1
+    "amendments": frozenset(
+        {
+            "change",
+            "agree",
+            "disagree",
+            "min",
+            "max",
+            "pack_size",
+            "moq",
+            "uncounted",
+            "reminder",
+            "count_at",
+            "weekly_plan_at",
+            "monthly_plan_at",
+        }
+    ),
 }
 
 

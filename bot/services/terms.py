@@ -1,0 +1,131 @@
+"""The effective terms: the agreement file with the amendments both parties agreed to.
+
+Every service and handler reads items through `effective` once per transaction, so the review,
+status, to-do, reminders and the status JSON all see the same min, max, pack size and MOQ. An
+agreed figure holds until the file itself changes that figure; then the file wins, and the
+group hears it once (`announce_file_wins`, at start).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import replace
+from datetime import datetime
+
+from sqlmodel import Session
+
+from bot.config import AgreementConfig, Config
+from bot.services.announce import group_messages
+from bot.storage import amendments as stored
+from bot.storage.outbox import Message, enqueue_all
+from bot.storage.tables import AmendmentChangeRow, AmendmentRow
+from messages.render import render_card
+from vmi_rules.amendments import (
+    AppliedChange,
+    Source,
+    current_value,
+    effective_item,
+    effective_reminders,
+    file_wins,
+    shown,
+)
+from vmi_rules.terms import Item
+
+log = logging.getLogger(__name__)
+
+
+def _who(config: Config, member_id: str) -> str:
+    member = config.member(member_id)
+    return member.name if member else member_id
+
+
+def as_applied(config: Config, row: AmendmentRow, change: AmendmentChangeRow) -> AppliedChange:
+    """A stored agreed figure as the rules read it."""
+    return AppliedChange(
+        amendment_id=stored.public_id(row.id),
+        sku=row.sku,
+        change=stored.as_rule(change),
+        proposed_by=_who(config, row.proposed_by),
+        agreed_by=_who(config, row.decided_by),
+        agreed_at=row.decided_at or row.proposed_at,
+    )
+
+
+def effective(config: Config, session: Session) -> Config:
+    """`config` with every agreement's items as amended (see `effective_agreement`)."""
+    return replace(config, agreements=_effective_all(config, session, config.agreements))
+
+
+def effective_agreement(
+    config: Config, session: Session, agreement: AgreementConfig
+) -> AgreementConfig:
+    """The agreement with its items as agreed in chat, and where each figure comes from."""
+    return _effective_all(config, session, (agreement,))[0]
+
+
+def _effective_all(
+    config: Config, session: Session, agreements: Collection[AgreementConfig]
+) -> tuple[AgreementConfig, ...]:
+    if any(a.term_sources for a in agreements):
+        return tuple(agreements)  # already effective: amendments apply once
+    found = stored.applied(session, [a.id for a in agreements])
+    out = []
+    for agreement in agreements:
+        changes = [as_applied(config, r, c) for r, c in found if r.agreement_id == agreement.id]
+        items: list[Item] = []
+        sources: list[tuple[str, Source]] = []
+        for item in agreement.items:
+            now_item, of_item = effective_item(item, changes)
+            items.append(now_item)
+            sources.extend((item.sku, source) for source in of_item)
+        reminders, of_reminders = effective_reminders(agreement.terms.reminders, changes)
+        sources.extend(("", source) for source in of_reminders)  # no item: the agreement's
+        terms = replace(agreement.terms, items=tuple(items), reminders=reminders)
+        out.append(
+            replace(agreement, terms=terms, term_sources=tuple(sources), file_terms=agreement.terms)
+        )
+    return tuple(out)
+
+
+def announce_file_wins(
+    session: Session, config: Config, now: datetime, platforms: frozenset[str] = frozenset()
+) -> list[str]:
+    """Agreed figures the file has changed since: the file's value holds from now on. Each is
+    marked so once, logged, and told to the agreement's group once. Returns what was said."""
+    said: list[str] = []
+    messages: list[Message] = []
+    for row, change in stored.applied(session, [a.id for a in config.agreements]):
+        agreement = config.agreement(row.agreement_id)
+        item = agreement.terms.item(row.sku) if agreement and row.sku else None
+        if agreement is None or (row.sku and item is None):
+            continue
+        applied = as_applied(config, row, change)
+        reminders = agreement.terms.reminders
+        if not file_wins(item, reminders, applied) or not stored.supersede(session, change, now):
+            continue
+        field = applied.change.field
+        file_value = shown(field, current_value(item, reminders, field))
+        line = (
+            f"{agreement.id}: {row.sku or 'reminders'} {field} is {file_value} from the agreement "
+            f"file; amendment {applied.amendment_id} ({shown(field, change.old)} -> "
+            f"{shown(field, change.new)}) no longer applies"
+        )
+        log.warning(line)
+        said.append(line)
+        card = render_card(
+            "amendment",
+            config.bot.locale,
+            kind="file_wins",
+            amendment_id=applied.amendment_id,
+            agreement=agreement.id,
+            sku=row.sku,
+            item_name=item.name if item else "",
+            changes=[{"field": field, "old": shown(field, change.new), "new": file_value}],
+            proposed_by="",
+            reason="",
+        )
+        key = f"amend-file:{change.id}"
+        messages.extend(group_messages(config, agreement, card, now, platforms, key))
+    enqueue_all(session, messages)
+    return said

@@ -1,0 +1,136 @@
+"""Amendments in the database: proposed, agreed or rejected once (guarded transitions), and
+every one kept with who proposed it, who decided, when, and each figure's from and to."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.storage.tables import AmendmentChangeRow, AmendmentRow
+from vmi_rules.amendments import Change, Field, Side
+
+PROPOSED, APPLIED, REJECTED = "proposed", "applied", "rejected"
+_PUBLIC = re.compile(r"[Aa](\d{1,9})")
+
+
+def public_id(row_id: int | None) -> str:
+    """How people call an amendment: A1, A2, …"""
+    return f"A{row_id}"
+
+
+def get(session: Session, public: str) -> AmendmentRow | None:
+    """The amendment called `public` ("A3"), or None."""
+    match = _PUBLIC.fullmatch(public.strip())
+    return session.get(AmendmentRow, int(match[1])) if match else None
+
+
+def propose(
+    session: Session,
+    agreement_id: str,
+    sku: str,
+    member_id: str,
+    side: str,
+    changes: Sequence[Change],
+    at: datetime,
+    inbox_id: int | None = None,
+) -> AmendmentRow:
+    """Record a proposed amendment and its figures; nothing applies until the other side agrees."""
+    row = AmendmentRow(
+        agreement_id=agreement_id,
+        sku=sku,
+        proposed_by=member_id,
+        proposed_side=side,
+        proposed_at=at,
+        inbox_id=inbox_id,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    for change in changes:
+        session.add(
+            AmendmentChangeRow(
+                amendment_id=row.id,
+                field=change.field,
+                old=change.old,
+                new=change.new,
+                file_value=change.file_value,
+            )
+        )
+    session.flush()
+    return row
+
+
+def changes_of(session: Session, amendment_id: int | None) -> list[AmendmentChangeRow]:
+    """The figures of one amendment, in the order proposed."""
+    query = select(AmendmentChangeRow).where(col(AmendmentChangeRow.amendment_id) == amendment_id)
+    return list(session.exec(query.order_by(col(AmendmentChangeRow.id))))
+
+
+def as_rule(change: AmendmentChangeRow) -> Change:
+    """A stored figure as the rules read it."""
+    return Change(cast(Field, change.field), change.old, change.new, change.file_value)
+
+
+def rule_changes(session: Session, amendment_id: int | None) -> list[Change]:
+    """The figures of one amendment as the rules read them."""
+    return [as_rule(c) for c in changes_of(session, amendment_id)]
+
+
+def proposer_side(row: AmendmentRow) -> Side | None:
+    """The side the amendment came from ("": an admin of no party)."""
+    return cast(Side, row.proposed_side) if row.proposed_side else None
+
+
+def decide(
+    session: Session, row: AmendmentRow, state: str, member_id: str, at: datetime, reason: str = ""
+) -> bool:
+    """Agree (applied) or reject a proposed amendment, once: False when someone decided first."""
+    done = session.execute(
+        update(AmendmentRow)
+        .where(col(AmendmentRow.id) == row.id, col(AmendmentRow.state) == PROPOSED)
+        .values(state=state, decided_by=member_id, decided_at=at, reject_reason=reason)
+    )
+    session.refresh(row)
+    return bool(getattr(done, "rowcount", 0))
+
+
+def applied(
+    session: Session, agreement_ids: Collection[str]
+) -> list[tuple[AmendmentRow, AmendmentChangeRow]]:
+    """The agreed figures the file has not overtaken, oldest agreement first."""
+    query = (
+        select(AmendmentRow, AmendmentChangeRow)
+        .join(AmendmentChangeRow, col(AmendmentChangeRow.amendment_id) == col(AmendmentRow.id))
+        .where(
+            col(AmendmentRow.agreement_id).in_(list(agreement_ids)),
+            col(AmendmentRow.state) == APPLIED,
+            col(AmendmentChangeRow.superseded_at).is_(None),
+        )
+        .order_by(col(AmendmentRow.decided_at), col(AmendmentRow.id), col(AmendmentChangeRow.id))
+    )
+    return [(a, c) for a, c in session.exec(query)]
+
+
+def supersede(session: Session, change: AmendmentChangeRow, at: datetime) -> bool:
+    """Mark an agreed figure overtaken by the file, once: False when it already was."""
+    done = session.execute(
+        update(AmendmentChangeRow)
+        .where(
+            col(AmendmentChangeRow.id) == change.id, col(AmendmentChangeRow.superseded_at).is_(None)
+        )
+        .values(superseded_at=at)
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+def waiting(session: Session, agreement_id: str) -> list[AmendmentRow]:
+    """The agreement's amendments still waiting for the other side, oldest first."""
+    query = select(AmendmentRow).where(
+        col(AmendmentRow.agreement_id) == agreement_id, col(AmendmentRow.state) == PROPOSED
+    )
+    return list(session.exec(query.order_by(col(AmendmentRow.id))))
