@@ -272,7 +272,7 @@ def test_an_amendment_through_the_console_in_english(tmp_path: Path) -> None:
          "/as supplier", "check", "status"],
     )  # fmt: skip
     assert "Amendment A1 applies: 6205" in out
-    assert "Replenishment proposal P1" in out and "Propose 60 件" in out  # 55 up to a pack of 10
+    assert "Replenishment proposal P1" in out and "Propose 60 pcs" in out  # 55 up to a pack of 10
     assert "pack 10 from amendment A1 (proposed by 李供应, agreed by 王采购 on 12-01)" in out
 
 

@@ -79,6 +79,27 @@ def settle(
     )
 
 
+def discounts_left(
+    agreed: Sequence[tuple[int, Decimal, datetime]],
+    movements: Iterable[Movement],
+    start: datetime,
+) -> list[tuple[int, Decimal]]:
+    """The discounted units not yet billed when the period opens at `start`, as price breaks
+    for `settle`. Each discount (units, price, agreed at) covers the next units withdrawn after
+    it was agreed (first in, first out: the aged units go first), so withdrawals between its
+    agreement and `start` have used part of it up in earlier statements."""
+    history = [m for m in movements if m.kind == "withdrawal" and m.at < start]
+    left: list[tuple[int, Decimal]] = []
+    used_up = 0  # withdrawals already matched to an earlier discount
+    for units, price, at in sorted(agreed, key=lambda d: d[2]):
+        since = sum(m.qty for m in history if m.at >= at) - used_up
+        taken = min(units, max(since, 0))
+        used_up += taken
+        if units > taken:
+            left.append((units - taken, price))
+    return left
+
+
 def cents(amount: Decimal) -> Decimal:
     """An amount rounded half up to the cent."""
     return amount.quantize(_CENT, rounding=ROUND_HALF_UP)

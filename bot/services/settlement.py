@@ -20,6 +20,7 @@ from sqlmodel import Session, col
 from bot.config import AgreementConfig, Config
 from bot.services.announce import group_messages, statement_messages
 from bot.storage import statements as stored
+from bot.storage.overstock import agreed_discounts
 from bot.storage.outbox import enqueue_all
 from bot.storage.stock import movements_by_item
 from bot.storage.tables import DemandPlanRow, ProposalRow, StatementRow
@@ -35,6 +36,7 @@ from vmi_rules.settlement import (
     StatementRefused,
     StatementState,
     adjustments,
+    discounts_left,
     settle,
     settlement_period,
     side_of,
@@ -121,13 +123,15 @@ def statement_for(
             .group_by(col(ProposalRow.sku))
         ).all()
     )
+    discounted = agreed_discounts(session, agreement.id)
     lines = []
     for item in agreement.items:
         movements = history.get((agreement.id, item.sku), [])
+        breaks = discounts_left(discounted.get(item.sku, []), movements, start)
         lines.append(
             ItemStatement(
                 item,
-                settle(movements, start, end, item.unit_price),
+                settle(movements, start, end, item.unit_price, breaks),
                 review_month(
                     movements,
                     start,
@@ -168,6 +172,7 @@ def stored_lines(agreement: AgreementConfig, done: Statement) -> list[dict[str, 
             "qty": line.settlement.qty,
             "unit_price": str(line.settlement.unit_price),
             "amount": str(line.settlement.amount),
+            "discounted_qty": line.settlement.discounted_qty,
         }
         for line in done.lines
     ]

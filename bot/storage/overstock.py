@@ -148,6 +148,31 @@ def decide(
     return recorded
 
 
+def agreed_discounts(
+    session: Session, agreement_id: str
+) -> dict[str, list[tuple[int, Decimal, datetime]]]:
+    """Every discount agreed for the agreement's items, per sku, oldest first, as (units,
+    price per unit, when agreed): what statements bill at that price as the units go."""
+    query = (
+        select(
+            col(OverstockDecisionRow.sku),
+            col(OverstockDecisionRow.qty),
+            col(OverstockDecisionRow.unit_price),
+            col(OverstockDecisionRow.at),
+        )
+        .where(
+            col(OverstockDecisionRow.agreement_id) == agreement_id,
+            col(OverstockDecisionRow.choice) == "discount",
+        )
+        .order_by(col(OverstockDecisionRow.id))
+    )
+    out: dict[str, list[tuple[int, Decimal, datetime]]] = {}
+    for sku, qty, price, at in session.execute(query):
+        if price is not None:
+            out.setdefault(sku, []).append((qty, price, at))
+    return out
+
+
 def discounts(
     session: Session, agreement_id: str, sku: str, since: datetime | None = None
 ) -> list[tuple[int, Decimal]]:
