@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config, Member
 from bot.storage import proposals as stored_proposals
+from bot.storage import statements as stored_statements
 from bot.storage.db import transaction, write_connection
 from bot.storage.inbox import claim, mark_failed, receive
 from bot.storage.outbox import Destination, enqueue
@@ -265,8 +266,12 @@ def written_in(text: str) -> str | None:
 
 
 def _agreement_of_proposal(session: Session, public: str) -> str | None:
-    row = stored_proposals.get(session, public)
-    return row.agreement_id if row else None
+    """The agreement of a stored proposal (P3) or statement (S2)."""
+    row = stored_statements.get(session, public) if public[:1] in "Ss" else None
+    if row is not None:
+        return row.agreement_id
+    proposal = stored_proposals.get(session, public)
+    return proposal.agreement_id if proposal else None
 
 
 def _misplaced(

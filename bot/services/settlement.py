@@ -222,14 +222,16 @@ def _again(
     now: datetime,
     platforms: frozenset[str],
 ) -> Issued:
+    if row.state != StatementState.LOCKED.value:
+        try:
+            row = reissue(session, config, agreement, row, None, now, platforms)
+            posted = True
+        except StatementRefused:  # a draft whose figures still hold: nothing to post again
+            posted = False
+    else:
+        posted = False
     done = statement_for(session, agreement, row.period_start, row.period_end, but=row.id)
-    if row.state == StatementState.LOCKED.value:
-        return Issued(row, done, posted=False)
-    try:
-        row = reissue(session, config, agreement, row, None, now, platforms, done)
-    except StatementRefused:  # a draft whose figures still hold: nothing to post again
-        return Issued(row, done, posted=False)
-    return Issued(row, done, posted=True)
+    return Issued(row, done, posted=posted)
 
 
 def post_statements(
@@ -257,7 +259,6 @@ def reissue(
     who: Actor | None,
     now: datetime,
     platforms: frozenset[str],
-    done: Statement | None = None,
 ) -> StatementRow:
     """Recompute the statement's period and issue it again as the next revision, its
     signatures cleared; refused for a locked one, and for a draft whose figures still hold."""
