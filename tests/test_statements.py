@@ -138,6 +138,9 @@ def test_a_side_confirms_once_and_the_keeper_not_at_all(rt: Runtime) -> None:
     again = say(rt, "buyer", "确认对账 S1", at(25, 11))
     assert "S1 的采购方已经由 王采购 在 2026-11-25 10:00 确认过了" in again
     assert statements(rt)[0][1:3] == ("draft", 1)
+    same = say(rt, "supplier", "重新出账 S1", at(25, 12))  # nothing changed, nobody disputed
+    assert "S1 的数字没有变化、也没有异议，不用重新出账" in same
+    assert statements(rt)[0][1:5] == ("draft", 1, Decimal("1062.50"), "王采购")
     with transaction(rt.engine) as s:
         confirmations = s.scalar(
             select(func.count()).select_from(StatementEventRow)
