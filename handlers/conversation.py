@@ -17,6 +17,7 @@ from bot.config import AgreementConfig, Config, Member
 from bot.services.terms import effective
 from bot.storage import overstock as stored_overstock
 from bot.storage import proposals as stored_proposals
+from bot.storage import statements as stored_statements
 from bot.storage.db import transaction, write_connection
 from bot.storage.inbox import claim, mark_failed, receive
 from bot.storage.outbox import Destination, enqueue
@@ -276,11 +277,15 @@ def written_in(text: str) -> str | None:
 
 
 def _agreement_of_proposal(session: Session, public: str) -> str | None:
-    if public[:1] in "Oo":  # an overstock alert (O2) belongs to one agreement too
+    """The agreement of a stored proposal (P3), statement (S2) or overstock alert (O2)."""
+    if public[:1] in "Oo":
         alert = stored_overstock.get(session, public)
         return alert.agreement_id if alert else None
-    row = stored_proposals.get(session, public)
-    return row.agreement_id if row else None
+    row = stored_statements.get(session, public) if public[:1] in "Ss" else None
+    if row is not None:
+        return row.agreement_id
+    proposal = stored_proposals.get(session, public)
+    return proposal.agreement_id if proposal else None
 
 
 def _misplaced(

@@ -17,10 +17,9 @@ from bot.config import AgreementConfig, Config, Member
 from bot.services import announce
 from handlers.incoming import Incoming
 
-# A proposal named in a message ("确认 P3", "ship p12 明天"): its agreement is the message's.
-PROPOSAL_ID = re.compile(r"(?<![A-Za-z0-9])[Pp](\d{1,9})(?!\d)")
-# An overstock alert named in a message ("退货 O2 20"): its agreement is the message's too.
-OVERSTOCK_ID = re.compile(r"(?<![A-Za-z0-9])[Oo](\d{1,9})(?!\d)")
+# A proposal, a statement or an overstock alert named in a message ("确认 P3", "ship p12 明天",
+# "确认对账 S2", "退货 O2 20"): its agreement is the message's.
+PROPOSAL_ID = re.compile(r"(?<![A-Za-z0-9])([PpSsOo])(\d{1,9})(?!\d)")
 # The agreement named first, as "plant-6205:" or with a full-width colon.
 NAMED_FIRST = re.compile(r"^\s*([^\s:：]{1,64})\s*[:：]\s*")
 
@@ -44,8 +43,8 @@ def place(
     agreement_of_proposal: Callable[[str], str | None],
 ) -> Placement:
     """The agreement `incoming` belongs to for `member`; `agreement_of_proposal` names the
-    agreement of a stored proposal (`P3`) or overstock alert (`O2`), or None when there is
-    none."""
+    agreement of a stored proposal (`P3`), statement (`S2`) or overstock alert (`O2`), or None
+    when there is none."""
     mine = config.agreements_of(member)
     text = incoming.text
     chat_agreement = next(
@@ -66,11 +65,10 @@ def place(
         chosen = next((a for a in mine if a.id.casefold() == named.group(1).casefold()), None)
         if chosen is not None:
             return _read(chosen, text)
-    proposal = incoming.button.value.partition("@")[0] if incoming.button else ""
+    proposal = incoming.button.value.partition("@")[0].partition("~")[0] if incoming.button else ""
     if not proposal:
         found = PROPOSAL_ID.search(text)
-        alert = OVERSTOCK_ID.search(text)
-        proposal = f"P{found.group(1)}" if found else f"O{alert.group(1)}" if alert else ""
+        proposal = f"{found.group(1).upper()}{found.group(2)}" if found else ""
     if proposal:
         owner = agreement_of_proposal(proposal)
         chosen = next((a for a in mine if a.id == owner), None)

@@ -138,6 +138,9 @@ def test_a_side_confirms_once_and_the_keeper_not_at_all(rt: Runtime) -> None:
     again = say(rt, "buyer", "确认对账 S1", at(25, 11))
     assert "S1 的采购方已经由 王采购 在 2026-11-25 10:00 确认过了" in again
     assert statements(rt)[0][1:3] == ("draft", 1)
+    same = say(rt, "supplier", "重新出账 S1", at(25, 12))  # nothing changed, nobody disputed
+    assert "S1 的数字没有变化、也没有异议，不用重新出账" in same
+    assert statements(rt)[0][1:5] == ("draft", 1, Decimal("1062.50"), "王采购")
     with transaction(rt.engine) as s:
         confirmations = s.scalar(
             select(func.count()).select_from(StatementEventRow)
@@ -329,3 +332,39 @@ def test_status_shows_the_statement_waiting_and_help_names_the_phrases(rt: Runti
     assert "确认对账" not in say(rt, "keeper", "帮助", at(25, 11))
     say(rt, "supplier", "确认对账 S1", at(25, 12))
     assert "对账单" not in say(rt, "buyer", "状态", at(25, 13))  # locked: nothing waits
+
+
+def test_one_to_one_a_member_of_two_agreements_names_the_statement_and_that_says_which(
+    tmp_path: Path,
+) -> None:
+    two = tmp_path / "two-agreements.toml"
+    two.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        + """
+[[agreements]]
+id = "plant-6301"
+customer = "plant"
+supplier = "bearing-co"
+
+[[agreements.items]]
+sku = "6301"
+name = "6301 轴承"
+min = 10
+max = 40
+unit_price = 9.8
+""",
+        encoding="utf-8",
+    )
+    rt = start(str(two), f"sqlite:///{tmp_path / 'two.sqlite'}")
+    posted(rt, "keeper", "6301 库存 40", at(1, 10), chat="plant-6301")
+    posted(rt, "keeper", "领用 6301 10", at(2, 10), chat="plant-6301")
+    with transaction(rt.engine) as s:
+        post_statements(s, rt.config, SETTLEMENT_DAY, agreement_ids=["plant-6301"],
+                        platforms=frozenset({"console"}))  # fmt: skip
+    # not from the other agreement's chat: there is no S1 there
+    refused = posted(rt, "buyer", "确认对账 S1", at(25, 10), chat="plant-6205")[-1][1]
+    assert refused.title == "没有这张对账单" and refused.refusal
+    done = posted(rt, "buyer", "确认对账 S1", at(25, 10), chat="wangcaigou")[-1][1]
+    assert done.title == "已确认对账 S1 · 王采购（采购方）"
+    assert "98.00" in done.lines[0]  # 10 × 9.80
+    rt.engine.dispose()

@@ -401,7 +401,8 @@ def check_report(results: list[ReviewResult], locale: str) -> str:
 
 def _settle(runtime: Runtime, agreement_id: str | None, now: datetime | None, as_json: bool) -> int:
     from bot.runtime.clock import aware, real_clock
-    from bot.services.settlement import post_statements, statement_card, statement_document
+    from bot.services.settlement import post_statements
+    from bot.services.statement_card import statement_card, statement_document
     from bot.storage.db import transaction
 
     config = runtime.config

@@ -19,13 +19,13 @@ from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config
 from bot.services.announce import group_messages, statement_messages
+from bot.services.statement_card import statement_card
 from bot.storage import statements as stored
-from bot.storage.overstock import agreed_discounts
 from bot.storage.outbox import enqueue_all
+from bot.storage.overstock import agreed_discounts
 from bot.storage.stock import movements_by_item
 from bot.storage.tables import DemandPlanRow, ProposalRow, StatementRow
 from messages.cards import Card
-from messages.render import render_card, statement_buttons
 from vmi_rules.monthly_review import MonthlyReview, review_month
 from vmi_rules.periods import month_of
 from vmi_rules.proposal import Actor
@@ -227,14 +227,16 @@ def _again(
     now: datetime,
     platforms: frozenset[str],
 ) -> Issued:
+    if row.state != StatementState.LOCKED.value:
+        try:
+            row = reissue(session, config, agreement, row, None, now, platforms)
+            posted = True
+        except StatementRefused:  # a draft whose figures still hold: nothing to post again
+            posted = False
+    else:
+        posted = False
     done = statement_for(session, agreement, row.period_start, row.period_end, but=row.id)
-    if row.state == StatementState.LOCKED.value:
-        return Issued(row, done, posted=False)
-    try:
-        row = reissue(session, config, agreement, row, None, now, platforms, done)
-    except StatementRefused:  # a draft whose figures still hold: nothing to post again
-        return Issued(row, done, posted=False)
-    return Issued(row, done, posted=True)
+    return Issued(row, done, posted=posted)
 
 
 def post_statements(
@@ -262,7 +264,6 @@ def reissue(
     who: Actor | None,
     now: datetime,
     platforms: frozenset[str],
-    done: Statement | None = None,
 ) -> StatementRow:
     """Recompute the statement's period and issue it again as the next revision, its
     signatures cleared; refused for a locked one, and for a draft whose figures still hold."""
@@ -378,122 +379,3 @@ def tell_the_group(
     enqueue_all(
         session, [m for m in everywhere if (m.destination.platform, m.destination.chat) != said_in]
     )
-
-
-def statement_card(
-    session: Session,
-    agreement: AgreementConfig,
-    row: StatementRow,
-    locale: str,
-    done: Statement | None = None,
-) -> Card:
-    """The statement's card: lines, adjustments, total, who signed, open disputes; the
-    confirm and dispute buttons while it waits; the month's review when `done` has it."""
-    context = statement_context(session, agreement, row)
-    buttons = (
-        statement_buttons(context["id"], row.revision)
-        if row.state == StatementState.DRAFT.value
-        else ()
-    )
-    return render_card(
-        "settlement", locale, buttons=buttons, **context,
-        reviews=[_review(line) for line in done.lines] if done else [],
-        overstock_days=agreement.terms.overstock_days,
-    )  # fmt: skip
-
-
-def statement_context(
-    session: Session, agreement: AgreementConfig, row: StatementRow
-) -> dict[str, Any]:
-    """What a statement's cards and `vmi-bot settle --json` show of it, in one shape."""
-    assert row.id is not None
-    tz = agreement.tz
-    lines = stored.lines_of(row)
-    disputes = [
-        {"by": e.by_name, "at": _local(e.at, agreement), "reason": e.reason, "revision": e.revision}
-        for e in stored.events(session, row.id, "dispute")
-    ]
-    confirmed = {
-        side: {"by": by, "at": _local(at, agreement)}
-        for side, by, at in (
-            ("buyer", row.buyer_by, row.buyer_at),
-            ("supplier", row.supplier_by, row.supplier_at),
-        )
-        if at is not None
-    }
-    return {
-        "id": stored.public_id(row.id),
-        "agreement": agreement.id,
-        "revision": row.revision,
-        "state": row.state,
-        "start": row.period_start.astimezone(tz).date().isoformat(),
-        "end": (row.period_end.astimezone(tz) - timedelta(days=1)).date().isoformat(),
-        "lines": [_shown(line) for line in lines if line["kind"] == "withdrawal"],
-        "adjustments": [_shown(line) for line in lines if line["kind"] == "adjustment"],
-        "total": f"{row.total:,.2f}",
-        "confirmed": confirmed,
-        "disputes": disputes,
-        # the dispute that holds it now: the last one since it was last issued
-        "open_dispute": disputes[-1] if disputes and row.state == "disputed" else None,
-    }
-
-
-def statement_document(
-    session: Session, agreement: AgreementConfig, row: StatementRow
-) -> dict[str, Any]:
-    """`vmi-bot settle --json`: the statement as CONTRACT §3 shapes it, figures as numbers."""
-    context = statement_context(session, agreement, row)
-    raw = stored.lines_of(row)
-
-    def money(text: str) -> float:
-        return float(Decimal(text))
-
-    def line(raw: dict[str, Any]) -> dict[str, Any]:
-        shown = {k: raw[k] for k in ("sku", "name", "unit", "qty")}
-        shown.update(unit_price=money(raw["unit_price"]), amount=money(raw["amount"]))
-        if raw["kind"] == "adjustment":
-            shown.update(of=raw["of"], period={"start": raw["start"], "end": raw["end"]})
-        return shown
-
-    return {
-        "id": context["id"],
-        "agreement": agreement.id,
-        "period": {"start": context["start"], "end": context["end"]},
-        "revision": row.revision,
-        "lines": [line(r) for r in raw if r["kind"] == "withdrawal"],
-        "adjustments": [line(r) for r in raw if r["kind"] == "adjustment"],
-        "total": money(str(row.total)),
-        "state": row.state,
-        "confirmed_by": context["confirmed"],
-        "disputes": context["disputes"],
-    }
-
-
-def _shown(line: dict[str, Any]) -> dict[str, Any]:
-    """A stored line as cards show it: money with two decimals and thousands separators."""
-    return {
-        **line,
-        "unit_price": f"{Decimal(line['unit_price']):,.2f}",
-        "amount": f"{Decimal(line['amount']):,.2f}",
-    }
-
-
-def _local(at: datetime, agreement: AgreementConfig) -> str:
-    return at.astimezone(agreement.tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _review(line: ItemStatement) -> dict[str, object]:
-    month, settlement = line.month, line.settlement
-    return {
-        "name": line.item.name,
-        "name_en": line.item.name_en,
-        "unit": line.item.unit,
-        "qty": settlement.qty,
-        "planned": month.planned,
-        "error": month.forecast_error,
-        "aged": month.aged,
-        "stock_outs": month.stock_outs,
-        "emergencies": month.emergencies,
-        "average": month.average_on_hand,
-        "turns": month.turns,
-    }

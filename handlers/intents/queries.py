@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.services.settlement import statement_context
+from bot.services.statement_card import statement_context
 from bot.services.status import status
 from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.services import settlement
+from bot.services.statement_card import statement_card
 from bot.storage import statements as stored
 from bot.storage.tables import StatementRow
 from handlers.parsing import StatementAction, StatementQuery
@@ -28,7 +29,7 @@ def on_statement(turn: Turn, intent: StatementQuery) -> Card:
         row = stored.latest(turn.session, turn.agreement.id)
         if row is None:
             return turn.refuse("no_statement", detail=str(turn.agreement.terms.settlement_day))
-    return settlement.statement_card(turn.session, turn.agreement, row, turn.locale)
+    return statement_card(turn.session, turn.agreement, row, turn.locale)
 
 
 def on_statement_action(turn: Turn, intent: StatementAction) -> Card:
