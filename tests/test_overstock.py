@@ -287,3 +287,20 @@ def test_vmi_bot_check_raises_the_alert_once(tmp_path: Path) -> None:
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert "积压提醒 O1：6205" in runs[0].stdout
     assert "O1" not in runs[1].stdout
+
+
+def test_discounted_units_are_billed_at_their_price_as_they_are_withdrawn(rt: Runtime) -> None:
+    check(rt, DUE)
+    say(rt, "buyer", "折价 O1 10.00", at=DUE + timedelta(hours=1))  # 130 units at 10.00
+    say(rt, "keeper", "领用 6205 20", at=shanghai(2026, 12, 5, 10, 0))
+    say(rt, "keeper", "领用 6205 100", at=shanghai(2027, 1, 5, 10, 0))
+    say(rt, "keeper", "6205 库存 0", at=shanghai(2027, 1, 6, 10, 0))  # the last 10 go too
+    agreement = rt.config.agreements[0]
+    with transaction(rt.engine) as s:
+        december = statement(s, agreement, shanghai(2026, 12, 26, 9, 0))
+        january = statement(s, agreement, shanghai(2027, 1, 26, 9, 0))
+    [dec] = [line.settlement for line in december.lines if line.item.sku == "6205"]
+    assert (dec.qty, dec.discounted_qty, dec.amount) == (20, 20, Decimal("200.00"))
+    # the 110 discounted units left after December are January's 110 withdrawals
+    [jan] = [line.settlement for line in january.lines if line.item.sku == "6205"]
+    assert (jan.qty, jan.discounted_qty, jan.amount) == (110, 110, Decimal("1100.00"))

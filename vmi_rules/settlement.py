@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 from vmi_rules.ledger import Movement
 
@@ -86,18 +86,27 @@ def discounts_left(
 ) -> list[tuple[int, Decimal]]:
     """The discounted units not yet billed when the period opens at `start`, as price breaks
     for `settle`. Each discount (units, price, agreed at) covers the next units withdrawn after
-    it was agreed (first in, first out: the aged units go first), so withdrawals between its
-    agreement and `start` have used part of it up in earlier statements."""
-    history = [m for m in movements if m.kind == "withdrawal" and m.at < start]
-    left: list[tuple[int, Decimal]] = []
-    used_up = 0  # withdrawals already matched to an earlier discount
-    for units, price, at in sorted(agreed, key=lambda d: d[2]):
-        since = sum(m.qty for m in history if m.at >= at) - used_up
-        taken = min(units, max(since, 0))
-        used_up += taken
-        if units > taken:
-            left.append((units - taken, price))
-    return left
+    it was agreed, oldest discount first (first in, first out: the aged units go first), so
+    withdrawals between its agreement and `start` used part of it up in earlier statements."""
+    waiting = sorted(agreed, key=lambda d: d[2])
+    pool: list[list[Any]] = []  # [units left, price], oldest first
+    for movement in sorted(movements, key=lambda m: m.at):
+        if movement.at >= start:
+            break
+        while waiting and waiting[0][2] <= movement.at:
+            units, price, _ = waiting.pop(0)
+            pool.append([units, price])
+        if movement.kind != "withdrawal":
+            continue
+        want = movement.qty
+        while want > 0 and pool:
+            take = min(want, pool[0][0])
+            pool[0][0] -= take
+            want -= take
+            if pool[0][0] == 0:
+                pool.pop(0)
+    pool.extend([units, price] for units, price, _ in waiting)
+    return [(int(units), price) for units, price in pool if units > 0]
 
 
 def cents(amount: Decimal) -> Decimal:

@@ -16,6 +16,7 @@ from vmi_rules.settlement import (
     StatementRefused,
     StatementState,
     adjustments,
+    discounts_left,
     settle,
     settlement_period,
     side_of,
@@ -234,3 +235,21 @@ def test_the_side_a_member_signs_for(
     role: str, party: str | None, signed: tuple[Side, ...], side: Side | None
 ) -> None:
     assert side_of(role, party, signed) == side
+
+
+def test_a_discount_covers_the_next_units_withdrawn_after_it_was_agreed() -> None:
+    start = sh(2026, 12, 25)
+    agreed = [(30, Decimal("10.00"), sh(2026, 12, 1)), (20, Decimal("9.00"), sh(2026, 12, 10))]
+    moved = [
+        Movement("withdrawal", 5, sh(2026, 11, 30)),  # before any discount: full price
+        Movement("withdrawal", 12, sh(2026, 12, 2)),  # the first discount's units
+        Movement("receipt", 50, sh(2026, 12, 3)),
+        Movement("withdrawal", 25, sh(2026, 12, 12)),  # the first's last 18, the second's 7
+        Movement("withdrawal", 40, sh(2026, 12, 26)),  # in the period: not used up before it
+    ]
+    assert discounts_left(agreed, moved, start) == [(13, Decimal("9.00"))]
+    billed = settle(
+        moved, start, sh(2027, 1, 25), Decimal("12.50"), discounts_left(agreed, moved, start)
+    )
+    assert (billed.qty, billed.discounted_qty) == (40, 13)
+    assert billed.amount == Decimal("117.00") + 27 * Decimal("12.50")
