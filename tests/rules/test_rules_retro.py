@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from vmi_rules.ledger import Movement
-from vmi_rules.monthly_review import Delivery, review_item
+from vmi_rules.monthly_review import Delivery, ItemReview, review_item
 from vmi_rules.suggestion import service_z, suggest
 from vmi_rules.terms import Item
 
@@ -32,7 +32,7 @@ NOVEMBER = [
 START, END = at(11, 1, 0), at(12, 1, 0)
 
 
-def november(**kwargs: object) -> object:
+def november(**kwargs: object) -> ItemReview:
     options: dict[str, object] = {"month_plan": 90, "week_plans": {}, "overstock_days": 30}
     options.update(kwargs)
     return review_item(NOVEMBER, START, END, ITEM, **options)  # type: ignore[arg-type]
