@@ -344,6 +344,7 @@ def _agreement(a: AgreementTable, bot: BotSettings) -> AgreementConfig:
         overstock_days=a.overstock_days,
         emergency_notice_hours=a.emergency_notice_hours,
         emergency_freight_customer_share=a.emergency_freight_customer_share,
+        service_level=a.service_level,
         items=items,
     )
     return AgreementConfig(
