@@ -151,6 +151,28 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.add_argument("--json", action="store_true", help="print the status as JSON")
     _add_now(status_cmd, "the status as of this time (ages and due dates are counted to it)")
 
+    retro_cmd = commands.add_parser(
+        "retro",
+        help="the monthly review (复盘), with suggested min/max and a chart",
+        description="Review a month item by item: withdrawals against the plan (WMAPE, bias), "
+        "stock-out days, fill rate, replenishment in time or late, emergencies, aged units, "
+        "average stock and its value, turns, days of cover, and the suggested min/max. The "
+        "month is the settlement period closing in it (with settlement on the 25th, 2026-11 "
+        "is 10-25 to 11-24). Records nothing.",
+    )
+    retro_cmd.add_argument(
+        "--month", required=True, metavar="YYYY-MM", help="the month to review, e.g. 2026-11"
+    )
+    retro_cmd.add_argument("--agreement", metavar="ID", help="only this agreement")
+    retro_cmd.add_argument("--json", action="store_true", help="print the review as JSON")
+    retro_cmd.add_argument(
+        "--chart",
+        metavar="PATH",
+        help="also write a PNG of daily on hand against min and max (with several agreements, "
+        "one file each, named PATH-ID.png)",
+    )
+    _add_now(retro_cmd, "review as of this time (a month still running is reviewed to date)")
+
     init = commands.add_parser(
         "init",
         help="write a commented agreement file to start from",
@@ -235,6 +257,8 @@ def _run(args: argparse.Namespace) -> int:
         return serve(runtime, args.host, args.port)
     if args.command == "check":
         return _check(runtime, args.now)
+    if args.command == "retro":
+        return _retro(runtime, args)
     return _status(runtime, args.json, args.now)  # argparse has refused anything else
 
 
@@ -369,6 +393,43 @@ def check_report(results: list[ReviewResult], locale: str) -> str:
     if not lines:
         return "没有新的补货建议。" if zh else "Nothing new to propose."
     return "\n".join(lines)
+
+
+def _retro(runtime: Runtime, args: argparse.Namespace) -> int:
+    from bot.runtime.clock import aware, real_clock
+    from bot.services.retro import retro, retro_card
+    from bot.storage.db import transaction
+
+    config = runtime.config
+    agreements = [a for a in config.agreements if args.agreement in (None, a.id)]
+    if not agreements:
+        known = ", ".join(a.id for a in config.agreements)
+        print(f"vmi-bot: no agreement {args.agreement!r}; known: {known}", file=sys.stderr)
+        return 2
+    at = real_clock() if args.now is None else aware(args.now, _zone(runtime))
+    try:
+        with transaction(runtime.engine, read_only=True) as session:
+            reviews = [(a, retro(session, a, args.month, at)) for a in agreements]
+    except ValueError as err:
+        print(f"vmi-bot: --month {args.month}: {err}", file=sys.stderr)
+        return 2
+    if args.chart:
+        from bot.services.chart import review_chart
+
+        path = Path(args.chart)
+        for agreement, done in reviews:
+            target = (
+                path if len(reviews) == 1 else path.with_name(f"{path.stem}-{agreement.id}.png")
+            )
+            target.write_bytes(review_chart(done, config.bot.locale))
+            print(f"chart: {target}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"agreements": [d.as_json() for _, d in reviews]}, ensure_ascii=False,
+                         indent=2))  # fmt: skip
+    else:
+        for agreement, done in reviews:
+            print(retro_card(done, agreement, config.bot.locale).as_text())
+    return 0
 
 
 def _status(runtime: Runtime, as_json: bool, now: datetime | None) -> int:
