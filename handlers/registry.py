@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.incoming import ButtonPress
+from handlers.intents.month import on_retro, on_suggest
 from handlers.intents.plans import on_emergency, on_plan
 from handlers.intents.proposals import on_proposal_action, on_receipt, on_review
 from handlers.intents.queries import on_courtesy, on_help, on_history, on_status, on_todo
@@ -34,8 +35,10 @@ from handlers.parsing import (
     ProposalAction,
     Receipt,
     Refusal,
+    Retro,
     ReviewNow,
     Status,
+    Suggest,
     Todo,
     Undo,
     Withdrawal,
@@ -120,6 +123,8 @@ INTENTS: tuple[IntentRow, ...] = (
     IntentRow("status",     (Status,),           on_status),
     IntentRow("todo",       (Todo,),             on_todo),
     IntentRow("history",    (History,),          on_history),
+    IntentRow("retro",      (Retro,),            on_retro),
+    IntentRow("suggest",    (Suggest,),          on_suggest),
     IntentRow("help",       (Help,),             on_help),
     IntentRow("courtesy",   (Courtesy,),         on_courtesy),
 )

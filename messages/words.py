@@ -17,7 +17,7 @@ INTENT_LABELS = {
            "ship": "发货", "receive": "入库", "review": "补货检查", "status": "查询",
            "todo": "待办", "history": "补货进度", "help": "帮助", "courtesy": "客气话",
            "undo": "撤销", "confirm_count": "确认盘点", "decline": "无法供货", "cancel": "取消",
-           "eta": "改到货日期"},
+           "eta": "改到货日期", "retro": "复盘", "suggest": "建议补货线"},
     # English labels are verbs a sentence can take as they are: "Only buyer may confirm",
     # "P1 is shipped now, so you cannot reject it".
     "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
@@ -26,7 +26,8 @@ INTENT_LABELS = {
            "review": "run the review", "status": "ask status", "todo": "see pending steps",
            "history": "follow a proposal", "help": "ask for help", "courtesy": "say thanks",
            "undo": "undo", "confirm_count": "confirm a count", "decline": "decline",
-           "cancel": "cancel", "eta": "change the ETA"},
+           "cancel": "cancel", "eta": "change the ETA", "retro": "see the monthly review",
+           "suggest": "see suggested min/max"},
 }  # fmt: skip
 STATE_LABELS = {
     "zh": {"proposed": "待确认", "confirmed": "已确认", "shipped": "已发货", "received": "已入库",
@@ -47,7 +48,8 @@ EXAMPLES = {
            "confirm_count": "确认盘点",
            "proposal": "确认 P1 · 入库 P1 · 发货 P1",
            "decline": "无法供货 P1 原材料缺货", "cancel": "取消 P1 产线停了",
-           "eta": "P1 预计 12-05", "reject_reason": "拒绝 P1 库存够用，下月减产"},
+           "eta": "P1 预计 12-05", "reject_reason": "拒绝 P1 库存够用，下月减产",
+           "retro": "复盘", "suggest": "建议 6205"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
            "plan": "plan next month 6205 90", "plan_week": "plan next week 6205 20",
@@ -59,7 +61,8 @@ EXAMPLES = {
            "proposal": "confirm P1 · received P1 · shipped P1",
            "decline": "decline P1 no raw material", "cancel": "cancel P1 line stopped",
            "eta": "P1 eta 12-05",
-           "reject_reason": "reject P1 stock is enough, output cut next month"},
+           "reject_reason": "reject P1 stock is enough, output cut next month",
+           "retro": "review", "suggest": "suggest 6205"},
 }  # fmt: skip
 
 

@@ -24,6 +24,8 @@ MAY: Mapping[str, frozenset[str]] = {
     "history": EVERYONE,
     "help": EVERYONE,
     "courtesy": EVERYONE,
+    "retro": EVERYONE,  # the month in figures: both sides discuss it
+    "suggest": EVERYONE,  # a suggestion records nothing; changing min/max is an amendment
     # the steps of a proposal (DESIGN §3.5)
     "confirm": BUYERS,
     "adjust": BUYERS,

@@ -73,8 +73,6 @@ def review_chart(done: Retro, locale: str) -> bytes:
     """The chart of the review as PNG bytes: one panel per item."""
     font = cjk_font()
     words = _WORDS["zh" if locale == "zh" and font else "en"]
-    # without a CJK font, Chinese names and units would be empty boxes: the sku stands in
-    name = (lambda line: line.item.name) if font else (lambda line: line.item.sku)
     panels = max(1, len(done.items))
     figure = Figure(figsize=(WIDTH_INCHES, PANEL_INCHES * panels), dpi=DPI)
     FigureCanvasAgg(figure)
@@ -83,7 +81,8 @@ def review_chart(done: Retro, locale: str) -> bytes:
         left, bottom, width, height = AXES_BOX
         # panel k counted from the top; axes boxes are in figure fractions
         axes = figure.add_axes((left, (panels - 1 - k + bottom) / panels, width, height / panels))
-        _draw(axes, line, name(line), done.month, words, family)
+        # without a CJK font, a Chinese name would be empty boxes: the sku stands in
+        _draw(axes, line, line.item.name if font else line.item.sku, done.month, words, family)
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=DPI)
     return out.getvalue()

@@ -120,10 +120,12 @@ def retro(session: Session, agreement: AgreementConfig, month: str, now: datetim
 def suggestion_for(
     agreement: AgreementConfig, item: Item, movements: list[Movement], end: datetime
 ) -> Suggestion | None:
-    """The suggested min/max from the daily withdrawals of the 90 days before `end` (a local
-    midnight), or of the days since the ledger began when that is later."""
+    """The suggested min/max from the daily withdrawals of the 90 whole days before `end`, or
+    of the days since the ledger began when that is later."""
     if not movements:
         return None
+    local = end.astimezone(agreement.tz)
+    end = datetime.combine(local.date(), datetime.min.time(), tzinfo=agreement.tz)
     first = min(m.at for m in movements).astimezone(agreement.tz).date()
     began = datetime.combine(first, datetime.min.time(), tzinfo=agreement.tz)
     start = max(end - timedelta(days=HISTORY_DAYS), began)
@@ -235,6 +237,13 @@ def _suggestion_json(found: Suggestion | None) -> dict[str, Any] | None:
     }
 
 
+def retro_chart(done: Retro, locale: str) -> bytes:
+    """The review's chart as PNG bytes (bot.services.chart, loaded only when one is drawn)."""
+    from bot.services.chart import review_chart  # matplotlib takes a second to import
+
+    return review_chart(done, locale)
+
+
 def retro_card(done: Retro, agreement: AgreementConfig, locale: str) -> Card:
     """The review as a card, with the same figures as `--json`."""
     return render_card(
@@ -256,7 +265,7 @@ def suggestion_card(
     """The suggested min/max of one item, the figures behind it, and what to type to change."""
     shown: dict[str, Any] = {
         "sku": item.sku,
-        "name": item.name,
+        "item_name": item.name,
         "unit": item.unit,
         "current_min": item.min,
         "current_max": item.max,
