@@ -57,6 +57,19 @@ def _parse_now(text: str) -> datetime:
         ) from err
 
 
+def _month(text: str) -> str:
+    """A review month, YYYY-MM, checked before anything starts."""
+    from vmi_rules.periods import parse_period  # pure and small: no start-up cost
+
+    try:
+        period = parse_period(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if period.days < 28:
+        raise argparse.ArgumentTypeError(f"{text!r} is a week: expected a month YYYY-MM")
+    return period.label
+
+
 def _add_now(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--now", metavar="ISO8601", type=_parse_now, help=what)
 
@@ -161,7 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
         "is 10-25 to 11-24). Records nothing.",
     )
     retro_cmd.add_argument(
-        "--month", required=True, metavar="YYYY-MM", help="the month to review, e.g. 2026-11"
+        "--month",
+        required=True,
+        type=_month,
+        metavar="YYYY-MM",
+        help="the month to review, e.g. 2026-11",
     )
     retro_cmd.add_argument("--agreement", metavar="ID", help="only this agreement")
     retro_cmd.add_argument("--json", action="store_true", help="print the review as JSON")
