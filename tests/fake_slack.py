@@ -8,7 +8,8 @@ only with `include_all_metadata`, both paged with a cursor (`limit`, `response_m
 next_cursor`). Files go up as Slack's external upload does: files.getUploadURLExternal gives a
 file id and an upload URL (here, on the fake), the bytes are POSTed there, and
 files.completeUploadExternal shares them in `channel_id` (in `thread_ts`'s thread) as a message
-with the file; `uploaded` gives the bytes back. `hold` keeps a call's answer back, as a process killed mid-send never hears it.
+with the file; `uploaded` gives the bytes back. `hold` keeps a call's answer back, as a
+process killed mid-send never hears it.
 
     with FakeSlack() as fake:
         client = WebClient(token="xoxb-test", base_url=fake.base_url)

@@ -132,8 +132,9 @@ def test_suggest_without_history_says_so(runtime: Runtime) -> None:
 
 def test_check_is_still_the_replenishment_review(runtime: Runtime) -> None:
     [card] = ask(runtime, "supplier", "check")
-    assert "review" not in card.title.lower() or "Monthly" not in card.title
-    assert not card.image
+    assert card.title.startswith("Review done") and not card.image
+    [monthly] = ask(runtime, "supplier", "review")
+    assert monthly.title.startswith("Monthly review")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -174,3 +175,41 @@ def test_retro_refuses_a_bad_month_or_agreement_in_one_line(database_url: str) -
     assert len(bad.stderr.strip().splitlines()) == 1
     unknown = run(*common, "--month", "2026-11", "--agreement", "nope")
     assert unknown.returncode == 2 and "plant-6205" in unknown.stderr
+
+
+def test_settlement_day_posts_the_review_with_its_chart_to_the_group_once(
+    seeded: Runtime,
+) -> None:
+    from bot.runtime import jobs
+    from bot.runtime.scheduler import retro_trigger
+
+    agreement = seeded.config.agreement("plant-6205")
+    assert agreement is not None
+    fire = retro_trigger(agreement).get_next_fire_time(None, shanghai(2026, 12, 1, 12, 0))
+    assert fire == shanghai(2026, 12, 25, 9, 30)  # after the statement at 09:00
+    with transaction(seeded.engine) as session:
+        before = session.scalar(select(func.max(OutboxRow.id))) or 0
+    jobs.activate(seeded)
+    try:
+        # the job runs on the real clock: whatever the date, the period just closed is posted
+        jobs.run_scheduled_retro("plant-6205")
+        jobs.run_scheduled_retro("plant-6205")  # a second run posts nothing more
+    finally:
+        jobs.activate(None)
+    with transaction(seeded.engine) as session:
+        rows = list(session.scalars(select(OutboxRow).where(OutboxRow.id > before)))
+    [row] = rows
+    card = Card.from_json(row.card)
+    assert row.chat == "plant-6205" and row.key and row.key.startswith("retro:plant-6205:")
+    assert card.title.startswith("复盘 · plant-6205") and card.image_bytes()[:4] == b"\x89PNG"
+
+
+def test_post_retros_on_the_seed_settlement_day(seeded: Runtime) -> None:
+    from bot.services.retro import post_retros
+
+    with transaction(seeded.engine) as session:
+        [done] = post_retros(session, seeded.config, shanghai(2026, 11, 25, 9, 30),
+                             platforms=frozenset({CONSOLE}))  # fmt: skip
+    assert done.month == "2026-11"
+    [line] = done.items
+    assert (line.review.month.aged, line.review.under_plan) == (5, 5)

@@ -30,12 +30,18 @@ log = logging.getLogger(__name__)
 JOB_PREFIX = "review:"
 SETTLE_PREFIX = "settle:"
 REMIND_PREFIX = "remind:"
+RETRO_PREFIX = "retro:"
 LEADER_LOCK_KEY = 0x564D4903
 
 
 def settlement_trigger(agreement: AgreementConfig) -> CronTrigger:
     """At 09:00 on the settlement day (25th), in the agreement's time zone."""
     return CronTrigger(day=agreement.terms.settlement_day, hour=9, timezone=agreement.tz)
+
+
+def retro_trigger(agreement: AgreementConfig) -> CronTrigger:
+    """At 09:30 on the settlement day, after the statement: the month's review and chart."""
+    return CronTrigger(day=agreement.terms.settlement_day, hour=9, minute=30, timezone=agreement.tz)
 
 
 def _same_schedule(stored: BaseTrigger, wanted: BaseTrigger) -> bool:
@@ -84,12 +90,13 @@ class ReviewScheduler:
         for a in self.runtime.config.agreements:
             wanted[JOB_PREFIX + a.id] = ("run_scheduled_review", review_trigger(a), a.id)
             wanted[SETTLE_PREFIX + a.id] = ("run_scheduled_settlement", settlement_trigger(a), a.id)
+            wanted[RETRO_PREFIX + a.id] = ("run_scheduled_retro", retro_trigger(a), a.id)
             # hourly: each reminder knows its own hour (10:00 counts, Friday 16:00 plans, …)
             hourly = CronTrigger(minute=5, timezone=a.tz)
             wanted[REMIND_PREFIX + a.id] = ("run_scheduled_reminders", hourly, a.id)
         for job in self.scheduler.get_jobs():
             if (
-                job.id.startswith((JOB_PREFIX, SETTLE_PREFIX, REMIND_PREFIX))
+                job.id.startswith((JOB_PREFIX, SETTLE_PREFIX, REMIND_PREFIX, RETRO_PREFIX))
                 and job.id not in wanted
             ):
                 job.remove()

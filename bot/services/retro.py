@@ -8,16 +8,18 @@ covers the same days as the statement; its plan is the month's (`YYYY-MM`) and t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from bot.config import AgreementConfig
+from bot.config import AgreementConfig, Config
+from bot.services.announce import group_messages
+from bot.storage.outbox import enqueue_all
 from bot.storage.stock import movements_by_item
-from bot.storage.tables import DemandPlanRow, ProposalRow, ProposalTransitionRow
+from bot.storage.tables import DemandPlanRow, OutboxRow, ProposalRow, ProposalTransitionRow
 from messages.cards import Card
 from messages.render import render_card
 from vmi_rules.daily import daily_withdrawals
@@ -115,6 +117,37 @@ def retro(session: Session, agreement: AgreementConfig, month: str, now: datetim
         )
         lines.append(ItemRetro(item, review, suggestion_for(agreement, item, movements, end)))
     return Retro(agreement.id, month, start, end, to_date, tuple(lines))
+
+
+def post_retros(
+    session: Session,
+    config: Config,
+    now: datetime,
+    *,
+    agreement_ids: list[str] | None = None,
+    platforms: frozenset[str] = frozenset(),
+) -> list[Retro]:
+    """On settlement day: queue each agreement's review of the period just closed, with its
+    chart, for the agreement's group (bot.services.announce). Once per period: a second run
+    queues nothing and draws nothing."""
+    made = []
+    for agreement in config.agreements:
+        if agreement_ids is not None and agreement.id not in agreement_ids:
+            continue
+        month = last_closed_month(agreement, now)
+        key = f"retro:{agreement.id}:{month}"
+        queued = session.scalar(
+            select(func.count()).where(col(OutboxRow.key).startswith(key + ":"))
+        )
+        if queued:
+            continue
+        done = retro(session, agreement, month, now)
+        card = retro_card(done, agreement, config.bot.locale)
+        card = replace(card, image=Card.png(retro_chart(done, config.bot.locale)),
+                       image_name=f"retro-{agreement.id}-{month}.png")  # fmt: skip
+        enqueue_all(session, group_messages(config, agreement, card, now, platforms, key))
+        made.append(done)
+    return made
 
 
 def suggestion_for(
