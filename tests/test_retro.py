@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -213,3 +214,19 @@ def test_post_retros_on_the_seed_settlement_day(seeded: Runtime) -> None:
     assert done.month == "2026-11"
     [line] = done.items
     assert (line.review.month.aged, line.review.under_plan) == (5, 5)
+
+
+def test_the_contracts_month_phrases_through_vmi_bot_chat(tmp_path: Path) -> None:
+    typed = ["6205 库存 90", "领用 6205 10", "复盘", "review", "建议 6205", "suggest 6205"]
+    done = subprocess.run(
+        [VMI_BOT, "--config", str(EXAMPLE), "--db", f"sqlite:///{tmp_path / 'vmi.sqlite'}",
+         "chat", "--as", "keeper", "--now", "2026-11-26T10:00:00+08:00"],
+        input="\n".join(typed) + "\n", capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # where the console writes the chart
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "复盘 · plant-6205 · 2026-11" in out and "Monthly review · plant-6205 · 2026-11" in out
+    charts = [line.split("🖼", 1)[1].strip() for line in out.splitlines() if "🖼" in line]
+    assert len(charts) == 2 and all(Path(c).read_bytes()[:4] == b"\x89PNG" for c in charts)
+    assert "建议补货线 · 6205" in out and "Suggested min/max · 6205" in out
