@@ -9,9 +9,11 @@ fonts-noto-cjk), English otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 from functools import cache
+from pathlib import Path
 
 from matplotlib import font_manager
 from matplotlib.axes import Axes
@@ -52,14 +54,28 @@ _WORDS = {
 }  # fmt: skip
 
 
+# how those fonts' files are named, for a font installed after matplotlib cached its list
+CJK_FILES = ("notosanscjk", "notoserifcjk", "sourcehansans", "wqy", "simhei", "msyh", "pingfang")
+
+
 @cache
 def cjk_font() -> str | None:
     """The name of an installed font that writes Chinese, or None."""
+    found = _known_cjk_font()
+    if found is None:
+        # matplotlib's font list is cached on first use: a font installed since is not in it
+        for path in font_manager.findSystemFonts():
+            if any(mark in Path(path).name.lower() for mark in CJK_FILES):
+                with contextlib.suppress(Exception):  # a font file it cannot read: skip it
+                    font_manager.fontManager.addfont(path)
+        found = _known_cjk_font()
+    return found
+
+
+def _known_cjk_font() -> str | None:
     installed = {font.name for font in font_manager.fontManager.ttflist}
     found = next((name for name in CJK_FONTS if name in installed), None)
-    if found is None:
-        found = next((name for name in sorted(installed) if "CJK" in name), None)
-    return found
+    return found or next((name for name in sorted(installed) if "CJK" in name), None)
 
 
 def y_limit(line: ItemRetro) -> int:
