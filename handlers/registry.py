@@ -17,6 +17,7 @@ from typing import Any
 
 from handlers.incoming import ButtonPress
 from handlers.intents.amendments import on_amend, on_amend_answer, on_uncounted
+from handlers.intents.month import on_retro, on_suggest
 from handlers.intents.overstock import on_overstock_choice
 from handlers.intents.plans import on_emergency, on_plan
 from handlers.intents.proposals import (
@@ -46,10 +47,12 @@ from handlers.parsing import (
     ProposalAction,
     Receipt,
     Refusal,
+    Retro,
     ReviewNow,
     StatementAction,
     StatementQuery,
     Status,
+    Suggest,
     Todo,
     Uncounted,
     Undo,
@@ -169,6 +172,8 @@ INTENTS: tuple[IntentRow, ...] = (
     IntentRow("status",     (Status,),           on_status),
     IntentRow("todo",       (Todo,),             on_todo),
     IntentRow("history",    (History,),          on_history),
+    IntentRow("retro",      (Retro,),            on_retro),
+    IntentRow("suggest",    (Suggest,),          on_suggest),
     IntentRow("help",       (Help,),             on_help),
     IntentRow("courtesy",   (Courtesy,),         on_courtesy),
     IntentRow("statement",  (StatementQuery,),   on_statement),

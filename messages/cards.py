@@ -3,6 +3,7 @@ template card or console text. Text here is plain; each adapter escapes it for i
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Literal
@@ -31,10 +32,26 @@ class Card:
     buttons: tuple[Button, ...] = field(default=())
     urgent: bool = False
     refusal: bool = False  # says why nothing changed: shown only to the person who asked
+    # a picture sent with the card (the monthly review's chart): PNG bytes in base64, kept in
+    # the outbox row itself so that any process can deliver it; and its file name
+    image: str = ""
+    image_name: str = ""
+
+    @classmethod
+    def png(cls, data: bytes) -> str:
+        """PNG bytes as a card's `image`."""
+        return base64.b64encode(data).decode("ascii")
+
+    def image_bytes(self) -> bytes:
+        """The picture's PNG bytes (empty without one)."""
+        return base64.b64decode(self.image) if self.image else b""
 
     def to_json(self) -> str:
-        """The card as JSON, for the outbox."""
-        return json.dumps(asdict(self), ensure_ascii=False)
+        """The card as JSON, for the outbox (a card without a picture as it always was)."""
+        raw = asdict(self)
+        if not self.image:
+            del raw["image"], raw["image_name"]
+        return json.dumps(raw, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Card:
@@ -47,6 +64,8 @@ class Card:
             buttons=tuple(Button(**b) for b in raw.get("buttons", ())),
             urgent=raw.get("urgent", False),
             refusal=raw.get("refusal", False),
+            image=raw.get("image", ""),
+            image_name=raw.get("image_name", ""),
         )
 
     def as_text(self) -> str:

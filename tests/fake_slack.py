@@ -5,7 +5,11 @@ Retry-After) and records every request.
 It keeps what was posted, so conversations.history (a channel's messages, newest first) and
 conversations.replies (a thread, its parent first) answer with it, message `metadata` included
 only with `include_all_metadata`, both paged with a cursor (`limit`, `response_metadata.
-next_cursor`). `hold` keeps a call's answer back, as a process killed mid-send never hears it.
+next_cursor`). Files go up as Slack's external upload does: files.getUploadURLExternal gives a
+file id and an upload URL (here, on the fake), the bytes are POSTed there, and
+files.completeUploadExternal shares them in `channel_id` (in `thread_ts`'s thread) as a message
+with the file; `uploaded` gives the bytes back. `hold` keeps a call's answer back, as a
+process killed mid-send never hears it.
 
     with FakeSlack() as fake:
         client = WebClient(token="xoxb-test", base_url=fake.base_url)
@@ -74,6 +78,7 @@ class FakeSlack(LoopbackFake[Call]):
         self._view_counter = 0
         self._channels: dict[str, list[dict[str, Any]]] = {}  # channel -> its posts, in order
         self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, ts) -> replies
+        self._files: dict[str, dict[str, Any]] = {}  # file id -> filename, length, bytes
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -112,6 +117,11 @@ class FakeSlack(LoopbackFake[Call]):
             if thread_ts is None:
                 return [dict(m) for m in self._channels.get(channel, [])]
             return [dict(m) for m in self._threads.get((channel, thread_ts), [])]
+
+    def uploaded(self, file_id: str) -> bytes:
+        """The bytes uploaded for `file_id` (b"" when none came)."""
+        with self._changed:
+            return bytes(self._files.get(file_id, {}).get("data", b""))
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -305,6 +315,55 @@ class FakeSlack(LoopbackFake[Call]):
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True, "view": self._view(params["view"], view_id or self._next_view_id())}
 
+    def _files_get_upload_url_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename, length = params.get("filename"), str(params.get("length") or "")
+        if not filename or not length.isdecimal() or int(length) <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self._files) + 1:06d}"
+        self._files[file_id] = {"filename": filename, "length": int(length), "data": None}
+        return {"ok": True, "upload_url": f"{self.address}/upload/v1/{file_id}",
+                "file_id": file_id}  # fmt: skip
+
+    def _take_upload(self, file_id: str, data: bytes) -> int:
+        """The upload URL: 200 when the file was announced, 404 otherwise."""
+        with self._changed:
+            known = self._files.get(file_id)
+            if known is None:
+                return 404
+            known["data"] = data
+            self._record(Call("upload", {"file_id": file_id, "length": len(data)}, None,
+                              time.monotonic()))  # fmt: skip
+            return 200
+
+    def _files_complete_upload_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            wanted = json.loads(params.get("files") or "")
+        except (TypeError, json.JSONDecodeError):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(wanted, list) or not wanted:
+            return {"ok": False, "error": "invalid_arguments"}
+        shared = []
+        for entry in wanted:
+            known = self._files.get(str(entry.get("id")))
+            if known is None or known["data"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            shared.append({"id": entry["id"], "name": known["filename"],
+                           "title": entry.get("title") or known["filename"],
+                           "size": len(known["data"]), "mimetype": "image/png"})  # fmt: skip
+        channel = params.get("channel_id") or params.get("channels")
+        if channel:
+            ts = self._next_ts()
+            message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID,
+                       "text": params.get("initial_comment") or "", "ts": ts, "files": shared,
+                       "upload": True}  # fmt: skip
+            thread_ts = params.get("thread_ts")
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+                self._threads.setdefault((channel, str(thread_ts)), []).append(message)
+            else:
+                self._channels.setdefault(channel, []).append(message)
+        return {"ok": True, "files": shared}
+
     def _reactions_add(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("name"):
             return {"ok": False, "error": "invalid_name"}
@@ -371,6 +430,8 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "views.open": FakeSlack._views_open,
     "views.update": FakeSlack._views_update,
     "reactions.add": FakeSlack._reactions_add,
+    "files.getUploadURLExternal": FakeSlack._files_get_upload_url_external,
+    "files.completeUploadExternal": FakeSlack._files_complete_upload_external,
 }
 
 
@@ -392,6 +453,17 @@ class _Handler(QuietHandler[FakeSlack]):
             fake._record(call)
             body = b"ok"
             self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if url.path.startswith("/upload/v1/"):
+            # an upload URL from files.getUploadURLExternal: the file's raw bytes, answered
+            # as Slack's do, with plain "OK - <length>"
+            status = self.server.fake._take_upload(url.path.rsplit("/", 1)[-1], raw)
+            body = f"OK - {len(raw)}".encode() if status == 200 else b"not found"
+            self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

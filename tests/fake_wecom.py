@@ -9,7 +9,11 @@ non-zero errcode) and records every request.
 
 Endpoints (below base_url): GET /cgi-bin/gettoken, POST /cgi-bin/message/send,
 /cgi-bin/message/update_template_card, /cgi-bin/appchat/send (all with ?access_token=) and
-POST /cgi-bin/webhook/send?key=KEY (a group robot; no token).
+POST /cgi-bin/webhook/send?key=KEY (a group robot; no token), and POST /cgi-bin/media/upload
+?type=image|voice|video|file (multipart/form-data, the file in field `media`), which answers a
+`media_id` that message/send and appchat/send take in an `image` message (`media` gives the
+bytes back); a group robot's image message carries the picture itself, as base64 and its md5
+(`robot_images` lists the pictures robots posted).
 
 message/send takes `enable_duplicate_check` (1: on) and `duplicate_check_interval` (seconds,
 default 1800, at most 4 hours): a body the same as one sent with the check on within the interval
@@ -18,15 +22,21 @@ lists what reached people). `hold` keeps a call's answer back, as a process kill
 never hears it.
 
 Error codes used (WeCom's global codes): -1 system busy (with HTTP 5xx from fail_next), 40001
-wrong secret, 40008 bad msgtype, 40013 wrong corp id, 40014 unknown access_token, 40056 wrong
-agentid (only when agent_id is given), 40058 bad parameter (a bad or repeated task_id, a used
-response_code, no chatid, no recipient), 41001 no access_token, 42001 expired access_token,
-44004 empty text, 45009 frequency limit (a group robot's 20 messages a minute), 47001 body is
-not JSON, 93000 unknown webhook key.
+wrong secret, 40004 bad media type, 40005 file too small or large, 40007 unknown media_id, 40008
+bad msgtype, 40013 wrong corp id, 40014 unknown access_token, 40056 wrong agentid (only when
+agent_id is given), 40058 bad parameter (a bad or repeated task_id, a used response_code, no
+chatid, no recipient), 41001 no access_token, 42001 expired access_token, 44004 empty text,
+45009 frequency limit (a group robot's 20 messages a minute), 47001 body is not JSON, 93000
+unknown webhook key.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import email.parser
+import email.policy
+import hashlib
 import itertools
 import json
 import re
@@ -140,6 +150,8 @@ class FakeWeCom(LoopbackFake[Call]):
         self._counter = itertools.count(1)
         self.received: list[dict[str, Any]] = []  # message/send bodies that reached people
         self._checked: dict[str, tuple[float, dict[str, Any]]] = {}  # body -> (when, answer)
+        self._media: dict[str, bytes] = {}  # media_id -> the uploaded bytes
+        self.robot_images: list[bytes] = []  # pictures group robots posted, in order
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -174,6 +186,11 @@ class FakeWeCom(LoopbackFake[Call]):
         button; message/update_template_card takes it once."""
         with self._changed:
             return self._new_response_code()
+
+    def media(self, media_id: str) -> bytes:
+        """The bytes uploaded as `media_id` (b"" when there is no such media)."""
+        with self._changed:
+            return self._media.get(media_id, b"")
 
     def received_by(self, userid: str) -> list[dict[str, Any]]:
         """The message/send bodies that reached `userid`, in order (repeats dropped by the
@@ -300,6 +317,8 @@ class FakeWeCom(LoopbackFake[Call]):
             return _error(40058, "touser, toparty and totag are all empty")
         if msgtype in ("text", "markdown") and not body[msgtype].get("content"):
             return _error(44004, "empty content")
+        if msgtype == "image" and body["image"].get("media_id") not in self._media:
+            return _error(40007, "invalid media_id")
         checked = body.get("enable_duplicate_check") in (1, "1", True)
         seen = json.dumps(body, sort_keys=True, ensure_ascii=False)
         if checked:
@@ -360,7 +379,26 @@ class FakeWeCom(LoopbackFake[Call]):
             return _error(40008, "invalid message type")
         if msgtype in ("text", "markdown") and not body[msgtype].get("content"):
             return _error(44004, "empty content")
+        if msgtype == "image" and body["image"].get("media_id") not in self._media:
+            return _error(40007, "invalid media_id")
         return {"errcode": 0, "errmsg": "ok"}
+
+    def _media_upload(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        kind = query.get("type", "")
+        if kind not in ("image", "voice", "video", "file"):
+            return _error(40004, "invalid media type")
+        data = body.get("data")
+        if not isinstance(data, bytes) or body.get("field") != "media":
+            return _error(40058, "media file missing")
+        # an image: 5 bytes to 10 MB, JPG or PNG (WeCom's limits)
+        if not 5 <= len(data) <= 10 * 1024 * 1024:
+            return _error(40005, "invalid file size")
+        if kind == "image" and not data.startswith((b"\x89PNG", b"\xff\xd8")):
+            return _error(40005, "invalid file type")
+        media_id = f"fake-media-{self._next()}"
+        self._media[media_id] = data
+        return {"errcode": 0, "errmsg": "ok", "type": kind, "media_id": media_id,
+                "created_at": str(int(time.time()))}  # fmt: skip
 
     def _webhook_send(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         key = query.get("key", "")
@@ -379,6 +417,14 @@ class FakeWeCom(LoopbackFake[Call]):
             return _error(40008, "invalid message type")
         if msgtype in ("text", "markdown") and not body[msgtype].get("content"):
             return _error(44004, "empty content")
+        if msgtype == "image":
+            try:
+                picture = base64.b64decode(body["image"].get("base64") or "", validate=True)
+            except (binascii.Error, ValueError):
+                return _error(40058, "image.base64 is not base64")
+            if not picture or hashlib.md5(picture).hexdigest() != body["image"].get("md5"):
+                return _error(40058, "image.md5 does not match")
+            self.robot_images.append(picture)
         return {"errcode": 0, "errmsg": "ok"}
 
 
@@ -389,7 +435,22 @@ _ENDPOINTS: dict[str, _Endpoint] = {
     "/cgi-bin/message/update_template_card": ("POST", True, FakeWeCom._update_template_card),
     "/cgi-bin/appchat/send": ("POST", True, FakeWeCom._appchat_send),
     "/cgi-bin/webhook/send": ("POST", False, FakeWeCom._webhook_send),
+    "/cgi-bin/media/upload": ("POST", True, FakeWeCom._media_upload),
 }
+
+
+def _multipart(content_type: str, raw: bytes) -> dict[str, Any] | None:
+    """A multipart/form-data body's first file: its field name, file name and bytes."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        filename = part.get_filename()
+        if filename:
+            return {"field": part.get_param("name", header="content-disposition"),
+                    "filename": filename, "data": part.get_payload(decode=True)}  # fmt: skip
+    return None
 
 
 class _Handler(QuietHandler[FakeWeCom]):
@@ -406,7 +467,11 @@ class _Handler(QuietHandler[FakeWeCom]):
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         body: dict[str, Any] | None = None
         bad_json = False
-        if method == "POST":
+        content_type = self.headers.get("Content-Type") or ""
+        if method == "POST" and content_type.lower().startswith("multipart/form-data"):
+            body = _multipart(content_type, raw)  # media/upload: a file, not JSON
+            bad_json = body is None
+        elif method == "POST":
             try:
                 parsed = json.loads(raw.decode("utf-8")) if raw else None
             except (UnicodeDecodeError, json.JSONDecodeError):

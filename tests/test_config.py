@@ -691,6 +691,8 @@ def test_negative_min_and_max(tmp_path: Path) -> None:
             "agreements[0].emergency_freight_customer_share",
             "-0.1 is out of range; use 0 to 1",
         ),
+        ("service_level = 0.4", "agreements[0].service_level", "0.4 is out of range"),
+        ("service_level = 1", "agreements[0].service_level", "1 is out of range"),
     ],
 )
 def test_agreement_numbers_out_of_range(tmp_path: Path, extra: str, key: str, why: str) -> None:
@@ -711,6 +713,12 @@ def test_share_bounds_are_allowed() -> None:
         )
         terms = parse_config(text).agreements[0].terms
         assert terms.emergency_freight_customer_share == Decimal(share)
+
+
+def test_service_level_defaults_to_95_percent_and_can_be_set() -> None:
+    assert parse_config(BASE).agreements[0].terms.service_level == 0.95
+    text = edit('supplier = "bearing-co"\n', 'supplier = "bearing-co"\nservice_level = 0.99\n')
+    assert parse_config(text).agreements[0].terms.service_level == 0.99
 
 
 # ---- skus and aliases ----

@@ -347,7 +347,7 @@ def test_a_count_whose_platform_time_was_doubted_says_so_and_is_marked(rt: Runti
 def test_an_english_refusal_of_a_step_reads_as_a_sentence(tmp_path: Path) -> None:
     rt_en = english(tmp_path)
     say(rt_en, "keeper", "6205 stock 20")
-    say(rt_en, "supplier", "review")
+    say(rt_en, "supplier", "check")
     [refused] = say(rt_en, "keeper", "confirm P1")
     assert "may confirm; you are warehouse keeper" in " ".join(refused.lines)
     say(rt_en, "buyer", "reject P1 too many")

@@ -426,7 +426,41 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         ("uncounted", {"agreement": "plant-6205", "items": items, "example": "6205 库存 45"})
         for items in ([{"sku": "6206", "name": "6206 深沟球轴承"}], [])
     ],
-]
+    *[
+        (
+            "retro",
+            {
+                "agreement": "plant-6205", "month": "2026-11", "start": "2026-10-25",
+                "end": "2026-11-24", "to_date": to_date, "overstock_days": 30,
+                "items": [{
+                    "sku": "6205", "name": "6205", "unit": "件", "min": 50, "max": 100,
+                    "withdrawn": 85, "planned": planned, "wmape_pct": "64%", "bias_pct": "-6%",
+                    "stockout_days": 0, "fill_pct": "100%", "proposals_on_time": 0,
+                    "proposals_late": 1, "emergencies": 1, "customer_share": "50%",
+                    "supplier_share": "50%", "average_stock": 77.4, "average_value": "967.50",
+                    "turns": 1.1, "on_hand_at_end": 60, "days_of_cover": 21.9, "aged_qty": 5,
+                    "under_plan": 5 if planned else 0, "suggested_min": suggested,
+                    "suggested_max": 53,
+                }],
+            },
+        )
+        for planned, to_date, suggested in ((90.0, False, 44), (None, True, None))
+    ],
+    *[
+        (
+            "suggest",
+            {
+                "sku": "6205", "item_name": "6205", "unit": "件", "current_min": 50,
+                "current_max": 100, "found": found, "min": 44, "max": 53, "days": 31,
+                "mean_daily": 2.74, "std_daily": 6.69, "protection_days": 6,
+                "review_every_days": 3, "lead_time_days": 3, "service_level": 0.95,
+                "z": 1.645, "safety_stock": 26.9, "service_pct": "95.0%", "demand_over_p": 16.4,
+                "demand_over_r": 8.2, "pack_size": 1, "moq": 0,
+            },
+        )
+        for found in (True, False)
+    ],
+]  # fmt: skip
 
 
 def test_every_template_has_both_locales_and_a_case_here() -> None:

@@ -161,7 +161,8 @@ def test_the_settlement_statement_is_posted_on_the_25th_at_9(tmp_path: Path) -> 
     try:
         jobs = {job.id for job in scheduler.scheduler.get_jobs()}
         assert jobs == {
-            "review:plant-6205", "settle:plant-6205", "remind:plant-6205", "overstock:plant-6205"
+            "review:plant-6205", "settle:plant-6205", "remind:plant-6205", "overstock:plant-6205",
+            "retro:plant-6205",
         }  # fmt: skip
         run_scheduled_settlement("plant-6205")
         run_scheduled_settlement("plant-6205")  # a second run for the same cutoff posts nothing
@@ -224,7 +225,8 @@ def test_jobs_stored_by_the_first_layout_still_run_after_the_upgrade(tmp_path: P
         # the missed runs are kept (a job made anew would be due only in the future)...
         times = {j.id: j.next_run_time.timestamp() for j in jobs}
         assert {job: at for job, at in times.items() if job in stored} == stored
-        assert set(times) - set(stored) == {"overstock:plant-6205"}  # added by a later layout
+        # jobs that came later (overstock, the monthly review) are added to a stored layout
+        assert set(times) - set(stored) == {"overstock:plant-6205", "retro:plant-6205"}
         assert stored["review:plant-6205"] == shanghai(2026, 11, 24, 8).timestamp()
         # ...under the new address
         assert {j.func_ref.partition(":")[0] for j in jobs} == {"bot.runtime.jobs"}

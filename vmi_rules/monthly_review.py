@@ -6,12 +6,16 @@ came in 5 under the plan.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from vmi_rules.aging import aged_qty
+from vmi_rules.daily import DayStock, daily_stock
+from vmi_rules.forecast_error import ForecastError, forecast_error, plan_by_day
 from vmi_rules.ledger import Movement, apply
+from vmi_rules.terms import Item
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,111 @@ def review_month(
         average_on_hand=round(average, 1),
         turns=round(withdrawn / average, 2) if average > 0 else None,
     )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A proposal received in the period: when it was made and when its first goods came."""
+
+    created_at: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ItemReview:
+    """One item's month in full (rule 11): the plan's misses, stock-outs, fill rate, whether
+    the goods came in time, emergencies, aged units, average stock, turns and cover.
+
+    - stock-out days: days on which on hand was 0 at any time;
+    - fill rate: withdrawn ÷ demanded, demand being the withdrawals plus what could not be
+      served where that was recorded (else the withdrawals alone: 1.0);
+    - on time: a proposal received before on hand fell below min after it was made; late:
+      on hand was below min at some time between the proposal and its receipt;
+    - days of cover: on hand at the end ÷ the period's average daily withdrawal.
+    """
+
+    sku: str
+    month: MonthlyReview
+    forecast: ForecastError
+    days: tuple[DayStock, ...]
+    stockout_days: int
+    unserved: int
+    on_time: int
+    late: int
+    customer_freight_share: Decimal
+    average_value: Decimal
+    closing: int
+    days_of_cover: float | None
+
+    @property
+    def fill_rate(self) -> float | None:
+        """Withdrawn ÷ demanded (None when nothing was asked for)."""
+        demanded = self.month.withdrawn + self.unserved
+        return round(self.month.withdrawn / demanded, 4) if demanded else None
+
+    @property
+    def under_plan(self) -> int:
+        """How many units demand came in under the plan (0 when not under, or no plan)."""
+        planned = self.forecast.planned
+        return max(0, round(planned - self.month.withdrawn)) if planned is not None else 0
+
+
+def review_item(
+    movements: Sequence[Movement],
+    start: datetime,
+    end: datetime,
+    item: Item,
+    *,
+    month_plan: int | None,
+    week_plans: Mapping[str, int],
+    overstock_days: int,
+    deliveries: Sequence[Delivery] = (),
+    emergencies: int = 0,
+    customer_freight_share: Decimal = Decimal("0.5"),
+    unserved: int = 0,
+) -> ItemReview:
+    """The full review of `item` over [start, end) (`start` a local midnight) from its ledger
+    (in ledger order), the month's and the weeks' plans, and its proposals received."""
+    days = daily_stock(movements, start, end)
+    dates = [d.day for d in days]
+    planned = plan_by_day(dates, month_plan, week_plans)
+    forecast = forecast_error(dates, [d.withdrawn for d in days], planned)
+    month = review_month(
+        movements,
+        start,
+        end,
+        round(forecast.planned) if forecast.planned is not None else None,
+        overstock_days,
+        emergencies,
+    )
+    closing = days[-1].closing if days else 0
+    per_day = month.withdrawn / len(days) if days else 0
+    late = sum(1 for d in deliveries if _below_min_between(movements, item.min, d))
+    return ItemReview(
+        sku=item.sku,
+        month=month,
+        forecast=forecast,
+        days=tuple(days),
+        stockout_days=sum(1 for d in days if d.stocked_out),
+        unserved=unserved,
+        on_time=len(deliveries) - late,
+        late=late,
+        customer_freight_share=customer_freight_share,
+        average_value=(Decimal(str(month.average_on_hand)) * item.unit_price).quantize(
+            Decimal("0.01")
+        ),
+        closing=closing,
+        days_of_cover=round(closing / per_day, 1) if per_day > 0 else None,
+    )
+
+
+def _below_min_between(movements: Sequence[Movement], line: int, delivery: Delivery) -> bool:
+    """True when on hand was under `line` at some time from the proposal to its receipt."""
+    level, under = 0, False
+    for movement in sorted(movements, key=lambda m: m.at):
+        if movement.at >= delivery.received_at:
+            break
+        level = apply(level, movement)
+        # the level standing when the proposal was made counts, and every one after it
+        under = level < line if movement.at < delivery.created_at else under or level < line
+    return under

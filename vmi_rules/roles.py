@@ -36,6 +36,8 @@ MAY: Mapping[str, frozenset[str]] = {
     "amend": PARTIES,
     "amend_agree": PARTIES,
     "amend_reject": PARTIES,
+    "retro": EVERYONE,  # the month in figures: both sides discuss it
+    "suggest": EVERYONE,  # a suggestion records nothing; changing min/max is an amendment
     # the steps of a proposal (DESIGN §3.5)
     "confirm": BUYERS,
     "adjust": BUYERS,

@@ -71,6 +71,7 @@ class AgreementTerms:
     emergency_notice_hours: int = 24
     emergency_freight_customer_share: Decimal = Decimal("0.5")
     reminders: ReminderTimes = field(default_factory=ReminderTimes)
+    service_level: float = 0.95  # the share of review cycles with no stock-out min aims at
     items: tuple[Item, ...] = field(default=())
 
     def item(self, sku: str) -> Item | None:

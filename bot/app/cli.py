@@ -57,6 +57,19 @@ def _parse_now(text: str) -> datetime:
         ) from err
 
 
+def _month(text: str) -> str:
+    """A review month, YYYY-MM, checked before anything starts."""
+    from vmi_rules.periods import parse_period  # pure and small: no start-up cost
+
+    try:
+        period = parse_period(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if period.days < 28:
+        raise argparse.ArgumentTypeError(f"{text!r} is a week: expected a month YYYY-MM")
+    return period.label
+
+
 def _add_now(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--now", metavar="ISO8601", type=_parse_now, help=what)
 
@@ -166,6 +179,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the statement as JSON (a list when there are several agreements)",
     )  # fmt: skip
     _add_now(settle_cmd, "as of this time: the period that closed at the cutoff before it")
+    retro_cmd = commands.add_parser(
+        "retro",
+        help="the monthly review (复盘), with suggested min/max and a chart",
+        description="Review a month item by item: withdrawals against the plan (WMAPE, bias), "
+        "stock-out days, fill rate, replenishment in time or late, emergencies, aged units, "
+        "average stock and its value, turns, days of cover, and the suggested min/max. The "
+        "month is the settlement period closing in it (with settlement on the 25th, 2026-11 "
+        "is 10-25 to 11-24). Records nothing.",
+    )
+    retro_cmd.add_argument(
+        "--month",
+        required=True,
+        type=_month,
+        metavar="YYYY-MM",
+        help="the month to review, e.g. 2026-11",
+    )
+    retro_cmd.add_argument("--agreement", metavar="ID", help="only this agreement")
+    retro_cmd.add_argument("--json", action="store_true", help="print the review as JSON")
+    retro_cmd.add_argument(
+        "--chart",
+        metavar="PATH",
+        help="also write a PNG of daily on hand against min and max (with several agreements, "
+        "one file each, named PATH-ID.png)",
+    )
+    _add_now(retro_cmd, "review as of this time (a month still running is reviewed to date)")
 
     init = commands.add_parser(
         "init",
@@ -253,6 +291,8 @@ def _run(args: argparse.Namespace) -> int:
         return _check(runtime, args.now)
     if args.command == "settle":
         return _settle(runtime, args.agreement, args.now, args.json)
+    if args.command == "retro":
+        return _retro(runtime, args)
     return _status(runtime, args.json, args.now)  # argparse has refused anything else
 
 
@@ -428,6 +468,43 @@ def _settle(runtime: Runtime, agreement_id: str | None, now: datetime | None, as
         print(json.dumps(shown, ensure_ascii=False, indent=2))
     else:
         print("\n\n".join(texts))
+    return 0
+
+
+def _retro(runtime: Runtime, args: argparse.Namespace) -> int:
+    from bot.runtime.clock import aware, real_clock
+    from bot.services.retro import retro, retro_card
+    from bot.storage.db import transaction
+
+    config = runtime.config
+    agreements = [a for a in config.agreements if args.agreement in (None, a.id)]
+    if not agreements:
+        known = ", ".join(a.id for a in config.agreements)
+        print(f"vmi-bot: no agreement {args.agreement!r}; known: {known}", file=sys.stderr)
+        return 2
+    at = real_clock() if args.now is None else aware(args.now, _zone(runtime))
+    try:
+        with transaction(runtime.engine, read_only=True) as session:
+            reviews = [(a, retro(session, a, args.month, at)) for a in agreements]
+    except ValueError as err:
+        print(f"vmi-bot: --month {args.month}: {err}", file=sys.stderr)
+        return 2
+    if args.chart:
+        from bot.services.chart import review_chart
+
+        path = Path(args.chart)
+        for agreement, done in reviews:
+            target = (
+                path if len(reviews) == 1 else path.with_name(f"{path.stem}-{agreement.id}.png")
+            )
+            target.write_bytes(review_chart(done, config.bot.locale))
+            print(f"chart: {target}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"agreements": [d.as_json() for _, d in reviews]}, ensure_ascii=False,
+                         indent=2))  # fmt: skip
+    else:
+        for agreement, done in reviews:
+            print(retro_card(done, agreement, config.bot.locale).as_text())
     return 0
 
 

@@ -347,6 +347,7 @@ def _agreement(a: AgreementTable, bot: BotSettings) -> AgreementConfig:
         emergency_notice_hours=a.emergency_notice_hours,
         emergency_freight_customer_share=a.emergency_freight_customer_share,
         reminders=ReminderTimes(**a.reminders.model_dump()),
+        service_level=a.service_level,
         items=items,
     )
     return AgreementConfig(

@@ -192,6 +192,12 @@ class AgreementTable(_Table):
     overstock_days: Count = _TERMS.overstock_days
     emergency_notice_hours: Count = _TERMS.emergency_notice_hours
     emergency_freight_customer_share: Number = Field(_TERMS.emergency_freight_customer_share, le=1)
+    service_level: float = Field(
+        _TERMS.service_level,
+        ge=0.5,
+        le=0.999,
+        description="the share of review cycles without a stock-out the suggested min aims at",
+    )
     slack_channel: PlatformId = None
     wecom_chat: PlatformId = None
     wecom_webhook_key: PlatformId = None

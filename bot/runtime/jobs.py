@@ -18,6 +18,7 @@ from apscheduler.triggers.base import BaseTrigger
 from bot.runtime.context import Runtime
 from bot.services.overstock import check_overstock
 from bot.services.reminders import post_reminders
+from bot.services.retro import post_retros
 from bot.services.review import review
 from bot.services.settlement import post_statements
 from bot.storage.db import transaction
@@ -71,6 +72,11 @@ def run_scheduled_review(agreement_id: str) -> None:
 def run_scheduled_settlement(agreement_id: str) -> None:
     """The job: post the agreement's settlement statement and monthly review to its group."""
     _run_for(agreement_id, "settlement", post_statements)
+
+
+def run_scheduled_retro(agreement_id: str) -> None:
+    """The job: post the monthly review of the period just settled, with its chart."""
+    _run_for(agreement_id, "monthly review", post_retros)
 
 
 def run_scheduled_reminders(agreement_id: str) -> None:

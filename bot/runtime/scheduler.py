@@ -33,7 +33,8 @@ JOB_PREFIX = "review:"
 SETTLE_PREFIX = "settle:"
 REMIND_PREFIX = "remind:"
 OVERSTOCK_PREFIX = "overstock:"
-PREFIXES = (JOB_PREFIX, SETTLE_PREFIX, REMIND_PREFIX, OVERSTOCK_PREFIX)
+RETRO_PREFIX = "retro:"
+PREFIXES = (JOB_PREFIX, SETTLE_PREFIX, REMIND_PREFIX, OVERSTOCK_PREFIX, RETRO_PREFIX)
 LEADER_LOCK_KEY = 0x564D4903
 
 
@@ -45,6 +46,11 @@ def settlement_trigger(agreement: AgreementConfig) -> CronTrigger:
 def overstock_trigger(agreement: AgreementConfig) -> CronTrigger:
     """Daily at 09:30 in the agreement's time zone: after the morning count, before lunch."""
     return CronTrigger(hour=9, minute=30, timezone=agreement.tz)
+
+
+def retro_trigger(agreement: AgreementConfig) -> CronTrigger:
+    """At 09:30 on the settlement day, after the statement: the month's review and chart."""
+    return CronTrigger(day=agreement.terms.settlement_day, hour=9, minute=30, timezone=agreement.tz)
 
 
 def _same_schedule(stored: BaseTrigger, wanted: BaseTrigger) -> bool:
@@ -118,6 +124,7 @@ class ReviewScheduler:
         for a in config.agreements:
             wanted[JOB_PREFIX + a.id] = ("run_scheduled_review", review_trigger(a), a.id)
             wanted[SETTLE_PREFIX + a.id] = ("run_scheduled_settlement", settlement_trigger(a), a.id)
+            wanted[RETRO_PREFIX + a.id] = ("run_scheduled_retro", retro_trigger(a), a.id)
             # each reminder's own time (10:00 counts, Friday 16:00 plans, …), and hourly
             wanted[REMIND_PREFIX + a.id] = ("run_scheduled_reminders", reminder_trigger(a), a.id)
             wanted[OVERSTOCK_PREFIX + a.id] = (

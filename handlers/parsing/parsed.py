@@ -146,6 +146,21 @@ class Help:
 
 
 @dataclass(frozen=True)
+class Retro:
+    """复盘 / review: the month in figures; `month` "YYYY-MM", None for the last one closed."""
+
+    month: str | None = None
+
+
+@dataclass(frozen=True)
+class Suggest:
+    """建议 6205 / suggest 6205: the suggested min and max from the withdrawals; `sku` None
+    for every item."""
+
+    sku: str | None = None
+
+
+@dataclass(frozen=True)
 class ReviewNow:
     """Run the replenishment review now (检查 / check)."""
 
@@ -236,6 +251,8 @@ Intent = (
     | Amend
     | AmendAnswer
     | Uncounted
+    | Retro
+    | Suggest
 )
 
 RefusalReason = Literal[
@@ -250,6 +267,7 @@ RefusalReason = Literal[
     "approximate",  # 约 40, 40 左右, 老王说…: a guess is not recorded
     "remark",  # "6205 库存 98 其中坏了5个": words after the count that say more than it
     "future_date",  # "明天 6205 库存 80"
+    "bad_month",  # "复盘 2026-W47": a review is of a month
 ]
 
 # What a "still missing" refusal lacks, so the reply can say it (Refusal.missing).

@@ -8,7 +8,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 from handlers.parsing.amendments import read_amendment
@@ -34,8 +34,10 @@ from handlers.parsing.parsed import (
     ProposalAction,
     Receipt,
     Refusal,
+    Retro,
     ReviewNow,
     Status,
+    Suggest,
     Todo,
     Undo,
     Withdrawal,
@@ -43,7 +45,7 @@ from handlers.parsing.parsed import (
 from handlers.parsing.statements import read_statement
 from handlers.parsing.tokens import Message, Tok
 from handlers.parsing.vocabulary import TODAY
-from vmi_rules.periods import Period
+from vmi_rules.periods import Period, month_of
 from vmi_rules.terms import Item
 
 # ---------------------------------------------------------------------------------------------
@@ -95,6 +97,13 @@ def _decide(msg: Message, today: date) -> Intent | Refusal:
         return _proposal(msg, today)
     if _courtesy(msg):
         return Courtesy(agrees=msg.has("yes"))
+    if "retro" in families and not msg.of("item", "num", "code"):
+        return _retro(msg, today)
+    if "suggest" in families and not _quantities(msg) and not msg.of("period"):
+        if codes := msg.of("code", "num"):  # "建议 6299": no such item here
+            return Refusal("unknown_item", detail=codes[0].text)
+        items = _skus(msg)  # "建议 6205": one item; "建议" (or several): every item
+        return Suggest(items[0]) if len(items) == 1 else Suggest()
     if "emergency" in families:
         return _demand(msg, Emergency, "emergency")
     if "plan" in families:
@@ -128,6 +137,33 @@ def _decide(msg: Message, today: date) -> Intent | Refusal:
     if "help" in families:
         return Refusal("not_understood") if msg.vague("help") or msg.has_data else Help()
     return _no_keyword(msg, today)
+
+
+def _retro(msg: Message, today: date) -> Retro | Refusal:
+    """复盘, 复盘 2026-11, 复盘 11月, review last month: a month, past or running (a review
+    looks back, so "11月" is the latest November, not the next)."""
+    named = msg.of("period")
+    if not named:
+        return Retro()
+    text = " ".join(tok.text for tok in named).strip().lower()
+    month = _month_looked_back(text, today)
+    return Retro(month) if len(named) == 1 and month else Refusal("bad_month", detail=text)
+
+
+def _month_looked_back(text: str, today: date) -> str | None:
+    """The month `text` names, counted back from today; None for anything but a month."""
+    if text in ("本月", "这个月", "this month"):
+        return month_of(today).label
+    if text in ("上月", "上个月", "last month"):
+        return month_of(month_of(today).start - timedelta(days=1)).label
+    if match := re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?", text):
+        year, number = int(match[1]), int(match[2])
+    elif match := re.fullmatch(r"(\d{1,2})\s*月份?", text):
+        number = int(match[1])
+        year = today.year if number <= today.month else today.year - 1
+    else:
+        return None
+    return f"{year:04d}-{number:02d}" if 1 <= number <= 12 else None
 
 
 def _courtesy(msg: Message) -> bool:

@@ -27,7 +27,7 @@ INTENT_FAMILIES = frozenset(
     {
         "help", "review", "status", "todo", "undo", "correction", "count", "withdrawal",
         "receipt", "plan", "emergency", "confirm", "adjust", "reject", "ship", "decline",
-        "cancel", "eta",
+        "cancel", "eta", "retro", "suggest",
     }
 )  # fmt: skip
 # Words that are no intent: agreement, question, "the old value", filler and thanks.

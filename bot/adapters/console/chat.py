@@ -9,10 +9,12 @@ pasted from Excel) are one message; anywhere, lines between `/paste` and `/end` 
 from __future__ import annotations
 
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
@@ -79,8 +81,11 @@ class ConsoleChat:
         out: TextIO = sys.stdout,
         clock: Clock = lambda: datetime.now(UTC),
         platforms: frozenset[str] = frozenset({CONSOLE}),
+        pictures: Path | None = None,
     ) -> None:
         self.runtime = runtime
+        # where a card's picture (the review's chart) is written, since a terminal shows none
+        self.pictures = pictures or Path(tempfile.gettempdir()) / "vmi-bot"
         self.speaker = speaker
         self.out = out
         self.clock = clock
@@ -158,7 +163,7 @@ class ConsoleChat:
             rows = pending(session, CONSOLE)
             for row in rows:
                 if row.mode != "react":  # a terminal has no reactions; the reply says it all
-                    self._print(Card.from_json(row.card))
+                    self._print(Card.from_json(row.card), row.id)
             if rows:
                 session.execute(
                     update(OutboxRow)
@@ -207,7 +212,7 @@ class ConsoleChat:
             "no_button": ("没有按钮", "no button"),
         }[what][0 if zh else 1]
 
-    def _print(self, card: Card) -> None:
+    def _print(self, card: Card, row_id: int | None = None) -> None:
         mark = "‼ " if card.urgent else ""
         self.out.write(f"\n{mark}{card.title}\n")
         for line in card.lines:
@@ -218,7 +223,16 @@ class ConsoleChat:
             number = str(len(self.buttons) + 1)
             self.buttons[number] = button
             self.out.write(f"  [{number}] {button.label}  (= {button.text_equivalent})\n")
+        if card.image:
+            self.out.write(f"  🖼 {self._picture(card, row_id)}\n")
         self.out.flush()
+
+    def _picture(self, card: Card, row_id: int | None) -> Path:
+        """Write the card's picture to a file of its own (the outbox row's id keeps it apart)."""
+        self.pictures.mkdir(parents=True, exist_ok=True)
+        path = self.pictures / f"{row_id or 0}-{card.image_name or 'picture.png'}"
+        path.write_bytes(card.image_bytes())
+        return path
 
 
 def banner(runtime: Runtime, speaker: str) -> str:

@@ -1,5 +1,7 @@
 """Slack's side of delivery: neutral cards out through the Web API (chat.postMessage,
 chat.update, chat.postEphemeral), with Slack's errors sorted into retry-later and never.
+A card's picture (the monthly review's chart) follows its post as a file shared in the same
+channel or thread (files_upload_v2: getUploadURLExternal, the upload, completeUploadExternal).
 
 Every post carries the outbox row's key in its message metadata. When a send may have reached
 Slack before (a crash or a timeout cut it off), the channel's recent history, or the thread's
@@ -15,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot.adapters.slack.blocks import Json, card_to_message
-from bot.runtime.delivery import NeverDeliverable, Outgoing, RetryLater
+from bot.runtime.delivery import UNSURE, NeverDeliverable, Outgoing, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +89,15 @@ class SlackSender:
                 thread_ts = message.target_ref.split(":", 1)[-1] if threaded else None
                 found = self._posted_before(message, thread_ts) if message.maybe_sent else None
                 if found is not None:
+                    # the post is there; its picture may not be: shared again at worst
+                    self._share_picture(message, thread_ts)
                     return found
                 if thread_ts is not None:
                     body = {**body, "thread_ts": thread_ts}
                 answer = self.client.chat_postMessage(
                     channel=message.chat, metadata=_metadata(message), **body
                 )
+                self._share_picture(message, thread_ts)
         except SlackApiError as err:
             if message.mode == "react" and err.response.get("error") == "already_reacted":
                 return message.target_ref  # a redelivered reaction is already there: done
@@ -100,6 +105,30 @@ class SlackSender:
         except OSError as err:  # connection refused, reset, timed out
             raise RetryLater(f"network: {err}") from err
         return f"{answer.get('channel', message.chat)}:{answer.get('ts', '')}"
+
+    def _share_picture(self, message: Outgoing, thread_ts: str | None) -> None:
+        """Share the card's picture where the card went. Its post is out already: a failure
+        here is retried as maybe sent, so the next try finds the post and shares only this."""
+        card = message.card
+        if not card.image:
+            return
+        try:
+            self.client.files_upload_v2(
+                channel=message.chat,
+                file=card.image_bytes(),
+                filename=card.image_name or "picture.png",
+                title=card.title,
+                thread_ts=thread_ts,
+            )
+        except SlackApiError as err:
+            sorted_err = _sorted(err)
+            if not isinstance(sorted_err, RetryLater):
+                # the card is posted; a picture Slack will never take is not worth a failed row
+                log.warning("outbox %s: picture not shared (%s)", message.id, sorted_err)
+                return
+            raise RetryLater(f"{UNSURE}picture: {sorted_err}", sorted_err.after) from err
+        except Exception as err:  # the upload URL's own request (urllib), or its status
+            raise RetryLater(f"{UNSURE}picture: {err}") from err
 
     def _posted_before(self, message: Outgoing, thread_ts: str | None) -> str | None:
         """The reference of this row's post when Slack has it already; None when not found, or

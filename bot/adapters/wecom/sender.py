@@ -3,6 +3,10 @@
 (`message/update_template_card`), and group posts to an app group chat (`appchat/send`) or a
 group robot (`webhook/send`, at most 20 a minute).
 
+A card's picture (the monthly review's chart) follows the card as an image message: uploaded
+with `media/upload` for a person or an app group chat (`msgtype=image` with its `media_id`),
+sent as base64 and md5 to a group robot.
+
 App messages ask WeCom to drop a repeat (`enable_duplicate_check`): a send cut off by a crash
 and sent again with the very same body within `DUPLICATE_CHECK_SECONDS` reaches the person once.
 Group chats and robots have no such check: a cut-off post there may show twice.
@@ -10,12 +14,15 @@ Group chats and robots have no such check: a cut-off post there may show twice.
 
 from __future__ import annotations
 
+import base64
 import collections
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import requests
 from wechatpy.exceptions import WeChatClientException
@@ -24,7 +31,7 @@ from bot.adapters.wecom.audience import APPCHAT, WEBHOOK
 from bot.adapters.wecom.client import WeComClient
 from bot.adapters.wecom.render import card_markdown, card_text, template_card
 from bot.config import Config
-from bot.runtime.delivery import NeverDeliverable, Outgoing, RetryLater
+from bot.runtime.delivery import UNSURE, NeverDeliverable, Outgoing, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +79,8 @@ class WeComSender:
             if message.mode == "update" and message.target_ref:
                 return self._update_card(message)
             if message.chat.startswith(WEBHOOK):
-                return self._robot(message)
-            if message.chat.startswith(APPCHAT):
+                ref = self._robot(message)
+            elif message.chat.startswith(APPCHAT):
                 self.client.post(
                     "appchat/send",
                     data={
@@ -82,15 +89,69 @@ class WeComSender:
                         "markdown": {"content": card_markdown(message.card)},
                     },
                 )
-                return message.chat
-            return self._to_person(message)
+                ref = message.chat
+            else:
+                ref = self._to_person(message)
         except WeChatClientException as err:  # APILimitedException (45009) among them
-            if err.errcode is None:  # an HTTP error, not an answer
-                status = getattr(getattr(err, "response", None), "status_code", None)
-                raise RetryLater(f"WeCom answered HTTP {status}") from err
-            raise self._sorted(int(err.errcode), err.errmsg) from err
+            raise self._client_error(err) from err
         except requests.RequestException as err:
             raise RetryLater(f"network: {err.__class__.__name__}") from err
+        if message.card.image:
+            self._picture(message)
+        return ref
+
+    def _client_error(self, err: WeChatClientException) -> Exception:
+        if err.errcode is None:  # an HTTP error, not an answer
+            status = getattr(getattr(err, "response", None), "status_code", None)
+            return RetryLater(f"WeCom answered HTTP {status}")
+        return self._sorted(int(err.errcode), err.errmsg)
+
+    def _picture(self, message: Outgoing) -> None:
+        """Send the card's picture after it. The card is out: a failure here is retried as
+        maybe sent (a person's repeat of the card is dropped by WeCom's duplicate check); a
+        picture WeCom will never take is logged, not failed."""
+        try:
+            if message.chat.startswith(WEBHOOK):
+                data = message.card.image_bytes()
+                self._robot_post(message, {"msgtype": "image", "image": {
+                    "base64": base64.b64encode(data).decode("ascii"),
+                    "md5": hashlib.md5(data).hexdigest(),  # WeCom asks for md5
+                }})  # fmt: skip
+                return
+            media_id = self._upload(message)
+            image = {"msgtype": "image", "image": {"media_id": media_id}}
+            if message.chat.startswith(APPCHAT):
+                self.client.post(
+                    "appchat/send", data={"chatid": message.chat.removeprefix(APPCHAT), **image}
+                )
+            else:
+                person = message.recipient if message.mode == "ephemeral" else message.chat
+                self.client.post(
+                    "message/send", data={"touser": person, "agentid": self.agent_id, **image}
+                )
+        except WeChatClientException as err:
+            problem = self._client_error(err)
+        except requests.RequestException as err:
+            problem = RetryLater(f"network: {err.__class__.__name__}")
+        except RetryLater as err:
+            problem = err
+        except NeverDeliverable as err:
+            problem = err
+        else:
+            return
+        if isinstance(problem, RetryLater):
+            raise RetryLater(f"{UNSURE}picture: {problem}", problem.after) from problem
+        log.warning("outbox %s: picture not sent (%s)", message.id, problem)
+
+    def _upload(self, message: Outgoing) -> str:
+        """The picture uploaded as temporary media (three days): its media_id."""
+        name = message.card.image_name or "picture.png"
+        answer = self.client.post(
+            "media/upload",
+            params={"type": "image"},
+            files={"media": (name, message.card.image_bytes(), "image/png")},
+        )
+        return str(answer["media_id"])
 
     def _to_person(self, message: Outgoing) -> str:
         person = message.recipient if message.mode == "ephemeral" else message.chat
@@ -133,16 +194,19 @@ class WeComSender:
         return message.target_ref
 
     def _robot(self, message: Outgoing) -> str:
+        return self._robot_post(
+            message, {"msgtype": "markdown", "markdown": {"content": card_markdown(message.card)}}
+        )
+
+    def _robot_post(self, message: Outgoing, body: dict[str, Any]) -> str:
+        """One group robot message, within its 20 a minute."""
         agreement = self.config.agreement(message.chat.removeprefix(WEBHOOK))
         key = agreement.wecom_webhook_key if agreement else None
         if not key:
             raise NeverDeliverable("no wecom_webhook_key for this agreement")
         self._space_robot(key)
         answer = requests.post(
-            f"{self.client.root}/cgi-bin/webhook/send",
-            params={"key": key},
-            json={"msgtype": "markdown", "markdown": {"content": card_markdown(message.card)}},
-            timeout=15,
+            f"{self.client.root}/cgi-bin/webhook/send", params={"key": key}, json=body, timeout=15
         )
         if answer.status_code >= 500:
             raise RetryLater(f"group robot answered HTTP {answer.status_code}")
