@@ -513,3 +513,18 @@ def test_an_urgent_change_is_not_undone_by_undo(rt: Runtime) -> None:
     refused = say(rt, "buyer", "撤销", at=minute(3))
     assert refused.title == "紧急变更不能撤销"
     assert item_status(rt)["demand_plans"] == [{"period": "2026-12", "qty": 120}]
+
+
+def test_undo_and_a_receipt_correction_on_both_databases(runtime: Runtime) -> None:
+    """The same steps on SQLite and on PostgreSQL (with TEST_DATABASE_URL)."""
+    confirmed_80(runtime)
+    say(runtime, "buyer", "下月 6205 需求 90", at=minute(3))
+    say(runtime, "buyer", "下月 6205 需求 100", at=minute(4))
+    assert "恢复为 90 件" in text_of(say(runtime, "buyer", "撤销", at=minute(5)))
+    say(runtime, "supplier", "发货 P1", at=minute(6))
+    say(runtime, "keeper", "入库 P1 30", at=minute(7))
+    assert "入库更正：30 → 25 件" in text_of(say(runtime, "keeper", "更正入库 P1 25", at=minute(8)))
+    assert "撤销了 P1 入库 25 件" in text_of(say(runtime, "keeper", "撤销", at=minute(9)))
+    assert "撤销了发货 P1 80 件" in text_of(say(runtime, "supplier", "撤销", at=minute(10)))
+    assert proposals(runtime) == [(1, 80, "confirmed", 0, 0)]
+    assert item_status(runtime)["demand_plans"] == [{"period": "2026-12", "qty": 90}]
