@@ -528,3 +528,13 @@ def test_undo_and_a_receipt_correction_on_both_databases(runtime: Runtime) -> No
     assert "撤销了发货 P1 80 件" in text_of(say(runtime, "supplier", "撤销", at=minute(10)))
     assert proposals(runtime) == [(1, 80, "confirmed", 0, 0)]
     assert item_status(runtime)["demand_plans"] == [{"period": "2026-12", "qty": 90}]
+
+
+def test_help_tells_every_role_how_to_undo_and_the_keeper_how_to_correct_a_receipt(
+    rt: Runtime,
+) -> None:
+    assert "撤销今天自己的上一条（盘点、领用、入库、计划或补货的一步）：「撤销」" in (
+        say(rt, "buyer", "帮助").lines
+    )
+    assert "数量输错「更正入库 P1 25」" in text_of(say(rt, "keeper", "帮助"))
+    assert 'typed wrong "correct receipt P1 25"' in text_of(say(rt, "keeper", "help"))
