@@ -538,3 +538,13 @@ def test_help_tells_every_role_how_to_undo_and_the_keeper_how_to_correct_a_recei
     )
     assert "数量输错「更正入库 P1 25」" in text_of(say(rt, "keeper", "帮助"))
     assert 'typed wrong "correct receipt P1 25"' in text_of(say(rt, "keeper", "help"))
+
+
+def test_undo_takes_the_receipt_said_after_a_count_still_held(rt: Runtime) -> None:
+    confirmed_80(rt)
+    say(rt, "keeper", "6205 库存 2", at=minute(3))  # 20 -> 2: held as mistyped
+    say(rt, "keeper", "入库 P1 30", at=minute(4))
+    undone = say(rt, "keeper", "撤销", at=minute(5))
+    assert "6205 深沟球轴承：撤销了 P1 入库 30 件" in undone.lines
+    held = say(rt, "keeper", "撤销", at=minute(6))  # then the held count
+    assert "撤销了待确认的盘点 2 件" in text_of(held)

@@ -95,6 +95,20 @@ def undo_last_entry(
         raise UndoRefused("undo_moved", moved=moved.kind) from moved
 
 
+def last_entry_said(
+    session: Session, agreement_id: str, member_id: str, since: datetime
+) -> tuple[datetime, int] | None:
+    """When the member's last entry since `since` was said (time, message order), or None."""
+    entry = _last_entry(session, agreement_id, member_id, since)
+    return entry.said if entry is not None else None
+
+
+def said_when(session: Session, inbox_id: int | None, at: datetime) -> tuple[datetime, int]:
+    """When something was said: its message's time when there is one (else `at`), and the
+    message's order, to compare entries of every kind."""
+    return _said(session, inbox_id, at)
+
+
 def _said(session: Session, inbox_id: int | None, at: datetime) -> tuple[datetime, int]:
     """When an entry was said (its message's time when there is one) and the message's order."""
     if inbox_id is not None:

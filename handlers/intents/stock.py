@@ -18,7 +18,7 @@ from bot.storage.stock import (
     stock_levels,
 )
 from bot.storage.tables import HeldCountRow
-from bot.storage.undo import UndoRefused, undo_last_entry
+from bot.storage.undo import UndoRefused, last_entry_said, said_when, undo_last_entry
 from handlers.intents.held import held_buttons, held_lines, hold_the_mistyped
 from handlers.intents.proposals import standing
 from handlers.parsing import ConfirmCount, Correction, Count, ItemQty, Undo, Withdrawal
@@ -170,16 +170,18 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
     """Take back my last entry of today (a count or withdrawal with what it inferred, a
     receipt, a plan, or a proposal step the other side has not acted on); say what was undone
     and the figures after."""
+    local = turn.now.astimezone(turn.agreement.tz)
+    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     mine = held_counts.waiting(turn.session, turn.agreement.id, member_id=turn.member.id)
-    if mine:  # the last thing said was a count still held: it goes, and nothing was recorded
+    newer = last_entry_said(turn.session, turn.agreement.id, turn.member.id, today)
+    if mine and (newer is None or newer <= said_when(turn.session, mine[-1].inbox_id, mine[-1].at)):
+        # the last thing said was a count still held: it goes, and nothing was recorded
         last = mine[-1]
         held_counts.supersede(turn.session, turn.agreement.id, [last.sku], turn.now)
         item = turn.agreement.item(last.sku)
         name, unit = (item.name_in(turn.locale), item.unit) if item else (last.sku, "")
         return turn.card("undone", kind="held", item_name=name, unit=unit, qty=last.qty,
                          unbilled=0, on_hand=0)  # fmt: skip
-    local = turn.now.astimezone(turn.agreement.tz)
-    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     try:
         undone = undo_last_entry(turn.session, turn.agreement.id, turn.actor, today, turn.now,
                                  inbox_id=turn.inbox_id)  # fmt: skip
