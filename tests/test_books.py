@@ -548,3 +548,17 @@ def test_undo_takes_the_receipt_said_after_a_count_still_held(rt: Runtime) -> No
     assert "6205 深沟球轴承：撤销了 P1 入库 30 件" in undone.lines
     held = say(rt, "keeper", "撤销", at=minute(6))  # then the held count
     assert "撤销了待确认的盘点 2 件" in text_of(held)
+
+
+def test_a_step_undone_in_a_private_chat_is_told_to_the_group(rt: Runtime) -> None:
+    confirmed_80(rt)
+    cards = posted(rt, "buyer", "撤销", at=minute(3), chat="buyer")
+    assert {(chat, card.title) for chat, card in cards} == {
+        ("buyer", "已撤销"),
+        ("plant-6205", "已撤销 · 王采购"),  # the supplier hears the confirmation is taken back
+    }
+    plan = posted(rt, "buyer", "下月 6205 需求 90", at=minute(4), chat="buyer")
+    assert [chat for chat, _ in plan] == ["buyer"]
+    assert [chat for chat, _ in posted(rt, "buyer", "撤销", at=minute(5), chat="buyer")] == [
+        "buyer"
+    ]  # a plan is the buyer's own business

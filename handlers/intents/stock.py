@@ -20,7 +20,7 @@ from bot.storage.stock import (
 from bot.storage.tables import HeldCountRow
 from bot.storage.undo import UndoRefused, last_entry_said, said_when, undo_last_entry
 from handlers.intents.held import held_buttons, held_lines, hold_the_mistyped
-from handlers.intents.proposals import standing
+from handlers.intents.proposals import standing, tell_the_group
 from handlers.parsing import ConfirmCount, Correction, Count, ItemQty, Undo, Withdrawal
 from handlers.turn import Turn
 from messages.cards import Card
@@ -206,8 +206,7 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
             "outstanding": proposal.outstanding, "shipped_qty": proposal.shipped_qty,
             "to_ship": proposal.to_ship,
         }  # fmt: skip
-    return turn.card(
-        "undone",
+    context = dict(
         kind=undone.kind,
         item_name=item.name_in(turn.locale) if item else undone.sku,
         unit=item.unit if item else "",
@@ -220,6 +219,9 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
         previous_qty=undone.previous_qty,
         **figures,
     )
+    if undone.proposal is not None:  # the other side saw the step: they hear it was taken back
+        tell_the_group(turn, undone.proposal, turn.card("undone", by=turn.member.name, **context))
+    return turn.card("undone", **context)
 
 
 def _count_example(turn: Turn) -> str:
