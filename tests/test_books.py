@@ -562,3 +562,15 @@ def test_a_step_undone_in_a_private_chat_is_told_to_the_group(rt: Runtime) -> No
     assert [chat for chat, _ in posted(rt, "buyer", "撤销", at=minute(5), chat="buyer")] == [
         "buyer"
     ]  # a plan is the buyer's own business
+
+
+def test_a_rejection_is_not_undone_once_the_review_proposed_again(rt_en: Runtime) -> None:
+    say(rt_en, "keeper", "stock 6205 45", at=minute(0))
+    say(rt_en, "supplier", "check", at=minute(1))
+    say(rt_en, "buyer", "reject P1 output cut", at=minute(2))
+    say(rt_en, "keeper", "used 6205 5", at=minute(3))  # the position changes
+    say(rt_en, "supplier", "check", at=minute(4))  # P2
+    refused = say(rt_en, "buyer", "undo", at=minute(5))
+    assert refused.title == "There is a new proposal"
+    assert "Since P1 was rejected the review proposed P2" in refused.lines[0]
+    assert [p[2] for p in proposals(rt_en)] == ["rejected", "proposed"]
