@@ -574,3 +574,19 @@ def test_a_rejection_is_not_undone_once_the_review_proposed_again(rt_en: Runtime
     assert refused.title == "There is a new proposal"
     assert "Since P1 was rejected the review proposed P2" in refused.lines[0]
     assert [p[2] for p in proposals(rt_en)] == ["rejected", "proposed"]
+
+
+def test_vmi_bot_check_in_english_says_units_in_english(tmp_path: Path) -> None:
+    english = tmp_path / "en.toml"
+    english.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"', 1),
+        encoding="utf-8",
+    )
+    chat(tmp_path, ["stock 6205 45"], config=english)
+    done = subprocess.run(
+        [VMI_BOT, "--config", str(english), "--db", f"sqlite:///{tmp_path / 'chat.sqlite'}",
+         "check", "--now", "2026-11-21T10:05:00+08:00"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "plant-6205 6205: proposed P1 55 pcs (position 45 < min 50)" in done.stdout
