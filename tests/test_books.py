@@ -590,3 +590,22 @@ def test_vmi_bot_check_in_english_says_units_in_english(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "plant-6205 6205: proposed P1 55 pcs (position 45 < min 50)" in done.stdout
+
+
+def test_a_receipt_of_another_agreements_proposal_is_not_corrected_here(tmp_path: Path) -> None:
+    second = tmp_path / "two-agreements.toml"
+    second.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        + '\n[[agreements]]\nid = "plant-6301"\ncustomer = "plant"\nsupplier = "bearing-co"\n'
+        '\n[[agreements.items]]\nsku = "6301"\nname = "6301 轴承"\nmin = 10\nmax = 40\n'
+        "unit_price = 9.8\n",
+        encoding="utf-8",
+    )
+    rt2 = start(str(second), f"sqlite:///{tmp_path / 'two.sqlite'}")
+    posted(rt2, "keeper", "6301 库存 5", at=minute(0), chat="plant-6301")
+    posted(rt2, "supplier", "检查", at=minute(1), chat="plant-6301")  # P1: 35 of 6301
+    posted(rt2, "buyer", "确认 P1", at=minute(2), chat="plant-6301")
+    posted(rt2, "keeper", "入库 P1 30", at=minute(3), chat="plant-6301")
+    [(_, refused)] = posted(rt2, "keeper", "更正入库 P1 20", at=minute(4), chat="plant-6205")
+    assert refused.title == "没有这个补货建议" and refused.refusal
+    assert proposals(rt2) == [(1, 35, "confirmed", 0, 30)]
