@@ -513,3 +513,99 @@ def test_an_urgent_change_is_not_undone_by_undo(rt: Runtime) -> None:
     refused = say(rt, "buyer", "撤销", at=minute(3))
     assert refused.title == "紧急变更不能撤销"
     assert item_status(rt)["demand_plans"] == [{"period": "2026-12", "qty": 120}]
+
+
+def test_undo_and_a_receipt_correction_on_both_databases(runtime: Runtime) -> None:
+    """The same steps on SQLite and on PostgreSQL (with TEST_DATABASE_URL)."""
+    confirmed_80(runtime)
+    say(runtime, "buyer", "下月 6205 需求 90", at=minute(3))
+    say(runtime, "buyer", "下月 6205 需求 100", at=minute(4))
+    assert "恢复为 90 件" in text_of(say(runtime, "buyer", "撤销", at=minute(5)))
+    say(runtime, "supplier", "发货 P1", at=minute(6))
+    say(runtime, "keeper", "入库 P1 30", at=minute(7))
+    assert "入库更正：30 → 25 件" in text_of(say(runtime, "keeper", "更正入库 P1 25", at=minute(8)))
+    assert "撤销了 P1 入库 25 件" in text_of(say(runtime, "keeper", "撤销", at=minute(9)))
+    assert "撤销了发货 P1 80 件" in text_of(say(runtime, "supplier", "撤销", at=minute(10)))
+    assert proposals(runtime) == [(1, 80, "confirmed", 0, 0)]
+    assert item_status(runtime)["demand_plans"] == [{"period": "2026-12", "qty": 90}]
+
+
+def test_help_tells_every_role_how_to_undo_and_the_keeper_how_to_correct_a_receipt(
+    rt: Runtime,
+) -> None:
+    assert "撤销今天自己的上一条（盘点、领用、入库、计划或补货的一步）：「撤销」" in (
+        say(rt, "buyer", "帮助").lines
+    )
+    assert "数量输错「更正入库 P1 25」" in text_of(say(rt, "keeper", "帮助"))
+    assert 'typed wrong "correct receipt P1 25"' in text_of(say(rt, "keeper", "help"))
+
+
+def test_undo_takes_the_receipt_said_after_a_count_still_held(rt: Runtime) -> None:
+    confirmed_80(rt)
+    say(rt, "keeper", "6205 库存 2", at=minute(3))  # 20 -> 2: held as mistyped
+    say(rt, "keeper", "入库 P1 30", at=minute(4))
+    undone = say(rt, "keeper", "撤销", at=minute(5))
+    assert "6205 深沟球轴承：撤销了 P1 入库 30 件" in undone.lines
+    held = say(rt, "keeper", "撤销", at=minute(6))  # then the held count
+    assert "撤销了待确认的盘点 2 件" in text_of(held)
+
+
+def test_a_step_undone_in_a_private_chat_is_told_to_the_group(rt: Runtime) -> None:
+    confirmed_80(rt)
+    cards = posted(rt, "buyer", "撤销", at=minute(3), chat="buyer")
+    assert {(chat, card.title) for chat, card in cards} == {
+        ("buyer", "已撤销"),
+        ("plant-6205", "已撤销 · 王采购"),  # the supplier hears the confirmation is taken back
+    }
+    plan = posted(rt, "buyer", "下月 6205 需求 90", at=minute(4), chat="buyer")
+    assert [chat for chat, _ in plan] == ["buyer"]
+    assert [chat for chat, _ in posted(rt, "buyer", "撤销", at=minute(5), chat="buyer")] == [
+        "buyer"
+    ]  # a plan is the buyer's own business
+
+
+def test_a_rejection_is_not_undone_once_the_review_proposed_again(rt_en: Runtime) -> None:
+    say(rt_en, "keeper", "stock 6205 45", at=minute(0))
+    say(rt_en, "supplier", "check", at=minute(1))
+    say(rt_en, "buyer", "reject P1 output cut", at=minute(2))
+    say(rt_en, "keeper", "used 6205 5", at=minute(3))  # the position changes
+    say(rt_en, "supplier", "check", at=minute(4))  # P2
+    refused = say(rt_en, "buyer", "undo", at=minute(5))
+    assert refused.title == "There is a new proposal"
+    assert "Since P1 was rejected the review proposed P2" in refused.lines[0]
+    assert [p[2] for p in proposals(rt_en)] == ["rejected", "proposed"]
+
+
+def test_vmi_bot_check_in_english_says_units_in_english(tmp_path: Path) -> None:
+    english = tmp_path / "en.toml"
+    english.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"', 1),
+        encoding="utf-8",
+    )
+    chat(tmp_path, ["stock 6205 45"], config=english)
+    done = subprocess.run(
+        [VMI_BOT, "--config", str(english), "--db", f"sqlite:///{tmp_path / 'chat.sqlite'}",
+         "check", "--now", "2026-11-21T10:05:00+08:00"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "plant-6205 6205: proposed P1 55 pcs (position 45 < min 50)" in done.stdout
+
+
+def test_a_receipt_of_another_agreements_proposal_is_not_corrected_here(tmp_path: Path) -> None:
+    second = tmp_path / "two-agreements.toml"
+    second.write_text(
+        EXAMPLE.read_text(encoding="utf-8")
+        + '\n[[agreements]]\nid = "plant-6301"\ncustomer = "plant"\nsupplier = "bearing-co"\n'
+        '\n[[agreements.items]]\nsku = "6301"\nname = "6301 轴承"\nmin = 10\nmax = 40\n'
+        "unit_price = 9.8\n",
+        encoding="utf-8",
+    )
+    rt2 = start(str(second), f"sqlite:///{tmp_path / 'two.sqlite'}")
+    posted(rt2, "keeper", "6301 库存 5", at=minute(0), chat="plant-6301")
+    posted(rt2, "supplier", "检查", at=minute(1), chat="plant-6301")  # P1: 35 of 6301
+    posted(rt2, "buyer", "确认 P1", at=minute(2), chat="plant-6301")
+    posted(rt2, "keeper", "入库 P1 30", at=minute(3), chat="plant-6301")
+    [(_, refused)] = posted(rt2, "keeper", "更正入库 P1 20", at=minute(4), chat="plant-6205")
+    assert refused.title == "没有这个补货建议" and refused.refusal
+    assert proposals(rt2) == [(1, 35, "confirmed", 0, 30)]

@@ -301,7 +301,7 @@ def test_adjust_opens_a_form_that_checks_the_quantity(bot: Bot) -> None:
     assert status == 200 and json.loads(answer)["response_action"] == "errors"
     assert submit("60")[0] == 200
     [updated] = bot.slack.wait_for("chat.update")
-    assert updated.params["ts"] == card_ts and "60 件" in updated.params["text"]
+    assert updated.params["ts"] == card_ts and "60 pcs" in updated.params["text"]
     with transaction(bot.runtime.engine) as s:
         assert s.execute(select(ProposalRow.state, ProposalRow.qty)).one() == ("confirmed", 60)
 

@@ -410,10 +410,12 @@ def _check(runtime: Runtime, now: datetime | None) -> int:
 
 def check_report(results: list[ReviewResult], locale: str) -> str:
     """What `vmi-bot check` prints: the proposals made or resized, else that there were none."""
+    from messages.words import unit_word
+
     zh = locale == "zh"
     lines = []
     for r in results:
-        d, unit = r.decision, r.item.unit
+        d, unit = r.decision, unit_word(r.item.unit, locale)
         if d.action == "propose":
             why = (
                 f"库存位置 {d.position} < 补货线 {r.item.min}"

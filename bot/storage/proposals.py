@@ -242,6 +242,24 @@ def act(
     raise TransitionRefused("already", action, ProposalState(row.state), row.decided_by)
 
 
+def latest_standing_step(session: Session, proposal_row_id: int) -> ProposalTransitionRow | None:
+    """The proposal's latest step that stands: neither an undo nor taken back by one."""
+    T = ProposalTransitionRow
+    taken_back = select(col(T.reverses_id)).where(
+        col(T.proposal_id) == proposal_row_id, col(T.reverses_id).is_not(None)
+    )
+    return session.scalars(
+        select(T)
+        .where(
+            col(T.proposal_id) == proposal_row_id,
+            col(T.action) != "undo",
+            col(T.id).not_in(taken_back),
+        )
+        .order_by(col(T.id).desc())
+        .limit(1)
+    ).first()
+
+
 class ReceiptNotCorrected(Exception):
     """A receipt correction that cannot be made: `reason` names the refusal, `context` its
     figures."""
@@ -276,7 +294,10 @@ def correct_receipt(
     if on_hand < 0:
         raise ReceiptNotCorrected("receipt_short", on_hand=on_hand)
     transition = as_rule(row).correct_receipt(actor, wrong.qty, qty, at)
-    if not apply(session, row, transition, inbox_id=inbox_id):
+    # the correction takes the place of the receipt step it puts right (undo then takes it back)
+    step = latest_standing_step(session, row.id)
+    corrected = step.id if step and step.action in ("receive", "correct_receipt") else None
+    if not apply(session, row, transition, inbox_id=inbox_id, reverses_id=corrected):
         raise TransitionRefused("already", "correct_receipt", ProposalState(row.state))
     correct_receipt_rows(session, wrong, qty, at, actor.member_id, inbox_id)
     return get(session, public_id(row.id)) or row, transition, wrong.qty

@@ -285,24 +285,6 @@ class Undone:
     unbilled: int
 
 
-def undo_last(
-    session: Session,
-    agreement_id: str,
-    member_id: str,
-    since: datetime,
-    at: datetime,
-    inbox_id: int | None = None,
-) -> Undone | None:
-    """Take back the member's last count or withdrawal recorded since `since` (today; a
-    back-dated one counts by the time it was said), with
-    what it inferred; None when there is none. Raises `MovedSince` when something else of the
-    item was recorded after it (then a new count puts things right)."""
-    mine = last_own_row(session, agreement_id, member_id, since, kinds=("count", "withdrawal"))
-    if mine is None:
-        return None
-    return take_back_row(session, mine, at, inbox_id)
-
-
 def last_own_row(
     session: Session,
     agreement_id: str,

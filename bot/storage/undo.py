@@ -95,6 +95,20 @@ def undo_last_entry(
         raise UndoRefused("undo_moved", moved=moved.kind) from moved
 
 
+def last_entry_said(
+    session: Session, agreement_id: str, member_id: str, since: datetime
+) -> tuple[datetime, int] | None:
+    """When the member's last entry since `since` was said (time, message order), or None."""
+    entry = _last_entry(session, agreement_id, member_id, since)
+    return entry.said if entry is not None else None
+
+
+def said_when(session: Session, inbox_id: int | None, at: datetime) -> tuple[datetime, int]:
+    """When something was said: its message's time when there is one (else `at`), and the
+    message's order, to compare entries of every kind."""
+    return _said(session, inbox_id, at)
+
+
 def _said(session: Session, inbox_id: int | None, at: datetime) -> tuple[datetime, int]:
     """When an entry was said (its message's time when there is one) and the message's order."""
     if inbox_id is not None:
@@ -145,24 +159,6 @@ def _last_step(
     ).first()
 
 
-def _latest_step(session: Session, proposal_row_id: int) -> ProposalTransitionRow | None:
-    """The proposal's latest step that stands: neither an undo nor taken back by one."""
-    T = ProposalTransitionRow
-    taken_back = select(col(T.reverses_id)).where(
-        col(T.proposal_id) == proposal_row_id, col(T.reverses_id).is_not(None)
-    )
-    return session.scalars(
-        select(T)
-        .where(
-            col(T.proposal_id) == proposal_row_id,
-            col(T.action) != "undo",
-            col(T.id).not_in(taken_back),
-        )
-        .order_by(col(T.id).desc())
-        .limit(1)
-    ).first()
-
-
 def _acted(step: ProposalTransitionRow, public: str) -> UndoRefused:
     return UndoRefused(
         "undo_acted", proposal_id=public, by=step.by_name, action=step.action,
@@ -179,7 +175,7 @@ def _undo_step(
     public = stored_proposals.public_id(row.id)
     if step.action not in UNDOABLE_STEPS:
         raise UndoRefused("undo_step", proposal_id=public, action=step.action)
-    latest = _latest_step(session, row.id)
+    latest = stored_proposals.latest_standing_step(session, row.id)
     if latest is None or latest.id != step.id:
         raise _acted(latest or step, public)
     if step.action == "reject":  # the review may have proposed again since: one open per item
@@ -200,7 +196,9 @@ def _undo_step(
     except TransitionRefused as refused:
         raise UndoRefused("undo_step", proposal_id=public, action=step.action) from refused
     if not stored_proposals.apply(session, row, transition, inbox_id, reverses_id=step.id):
-        raise _acted(_latest_step(session, row.id) or step, public)  # someone was first
+        raise _acted(
+            stored_proposals.latest_standing_step(session, row.id) or step, public
+        )  # someone was first
     after = stored_proposals.get(session, public) or row
     return Undone(step.action, row.sku, step.qty, proposal=after, previous_qty=previous_qty)
 
@@ -230,7 +228,7 @@ def _undo_receipt(
     row = session.get(ProposalRow, receipt.proposal_id, populate_existing=True)
     assert row is not None and row.id is not None
     public = stored_proposals.public_id(row.id)
-    step = _latest_step(session, row.id)
+    step = stored_proposals.latest_standing_step(session, row.id)
     if step is None or step.action not in ("receive", "correct_receipt"):
         raise UndoRefused(
             "undo_acted", proposal_id=public, by=step.by_name if step else "",
@@ -242,7 +240,7 @@ def _undo_receipt(
     current = stored_proposals.as_rule(row)
     transition = current.take_back(actor, "receive", receipt.qty, before, at)
     if not stored_proposals.apply(session, row, transition, inbox_id, reverses_id=step.id):
-        raise _acted(_latest_step(session, row.id) or step, public)
+        raise _acted(stored_proposals.latest_standing_step(session, row.id) or step, public)
     take_back_row(session, receipt, at, inbox_id)
     after = stored_proposals.get(session, public) or row
     return Undone("receipt", row.sku, receipt.qty, proposal=after)

@@ -18,9 +18,9 @@ from bot.storage.stock import (
     stock_levels,
 )
 from bot.storage.tables import HeldCountRow
-from bot.storage.undo import UndoRefused, undo_last_entry
+from bot.storage.undo import UndoRefused, last_entry_said, said_when, undo_last_entry
 from handlers.intents.held import held_buttons, held_lines, hold_the_mistyped
-from handlers.intents.proposals import standing
+from handlers.intents.proposals import standing, tell_the_group
 from handlers.parsing import ConfirmCount, Correction, Count, ItemQty, Undo, Withdrawal
 from handlers.turn import Turn
 from messages.cards import Card
@@ -170,16 +170,18 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
     """Take back my last entry of today (a count or withdrawal with what it inferred, a
     receipt, a plan, or a proposal step the other side has not acted on); say what was undone
     and the figures after."""
+    local = turn.now.astimezone(turn.agreement.tz)
+    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     mine = held_counts.waiting(turn.session, turn.agreement.id, member_id=turn.member.id)
-    if mine:  # the last thing said was a count still held: it goes, and nothing was recorded
+    newer = last_entry_said(turn.session, turn.agreement.id, turn.member.id, today)
+    if mine and (newer is None or newer <= said_when(turn.session, mine[-1].inbox_id, mine[-1].at)):
+        # the last thing said was a count still held: it goes, and nothing was recorded
         last = mine[-1]
         held_counts.supersede(turn.session, turn.agreement.id, [last.sku], turn.now)
         item = turn.agreement.item(last.sku)
         name, unit = (item.name_in(turn.locale), item.unit) if item else (last.sku, "")
         return turn.card("undone", kind="held", item_name=name, unit=unit, qty=last.qty,
                          unbilled=0, on_hand=0)  # fmt: skip
-    local = turn.now.astimezone(turn.agreement.tz)
-    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     try:
         undone = undo_last_entry(turn.session, turn.agreement.id, turn.actor, today, turn.now,
                                  inbox_id=turn.inbox_id)  # fmt: skip
@@ -204,8 +206,7 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
             "outstanding": proposal.outstanding, "shipped_qty": proposal.shipped_qty,
             "to_ship": proposal.to_ship,
         }  # fmt: skip
-    return turn.card(
-        "undone",
+    context = dict(
         kind=undone.kind,
         item_name=item.name_in(turn.locale) if item else undone.sku,
         unit=item.unit if item else "",
@@ -218,6 +219,9 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
         previous_qty=undone.previous_qty,
         **figures,
     )
+    if undone.proposal is not None:  # the other side saw the step: they hear it was taken back
+        tell_the_group(turn, undone.proposal, turn.card("undone", by=turn.member.name, **context))
+    return turn.card("undone", **context)
 
 
 def _count_example(turn: Turn) -> str:
