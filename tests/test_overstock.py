@@ -28,6 +28,7 @@ from bot.storage.tables import LedgerRow, OutboxRow, OverstockDecisionRow
 from handlers.conversation import handle
 from handlers.incoming import ButtonPress, Incoming
 from messages.cards import Card
+from tests.faults.test_placement import SECOND_CUSTOMER
 from tests.support import EXAMPLE, shanghai
 
 COUNTED = shanghai(2026, 11, 1, 10, 0)  # 130 on the shelf: above max 100
@@ -288,3 +289,19 @@ def test_vmi_bot_check_raises_the_alert_once(tmp_path: Path) -> None:
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert "积压提醒 O1：6205" in runs[0].stdout
     assert "O1" not in runs[1].stdout
+
+
+def test_one_to_one_the_alert_id_says_which_agreement(tmp_path: Path) -> None:
+    config = tmp_path / "two.toml"
+    second = SECOND_CUSTOMER.replace('slack = "U02KEEPER"', 'console = "gear-keeper"')
+    config.write_text(EXAMPLE.read_text(encoding="utf-8") + second, encoding="utf-8")
+    runtime = start(str(config), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    try:
+        say(runtime, "keeper", "6205 库存 130", at=COUNTED)
+        check(runtime, DUE)
+        [reply, _] = say(runtime, "supplier", "继续观察 O1", at=DUE, chat="supplier")
+        assert reply.title == "积压 O1 已定：继续观察 · 李供应"  # the supplier serves both
+        [asked] = say(runtime, "supplier", "状态", at=DUE, chat="supplier")
+        assert asked.title == "是哪个协议的？"  # without an id it would have asked
+    finally:
+        runtime.engine.dispose()
