@@ -28,6 +28,7 @@ from bot.storage.tables import LedgerRow, OutboxRow, OverstockDecisionRow
 from handlers.conversation import handle
 from handlers.incoming import ButtonPress, Incoming
 from messages.cards import Card
+from tests.faults.test_placement import SECOND_CUSTOMER
 from tests.support import EXAMPLE, shanghai
 
 COUNTED = shanghai(2026, 11, 1, 10, 0)  # 130 on the shelf: above max 100
@@ -147,7 +148,8 @@ def test_a_return_lowers_on_hand_takes_the_oldest_and_is_not_billed(rt: Runtime)
 def test_a_return_above_the_aged_units_is_refused_with_the_reason(rt: Runtime) -> None:
     check(rt, DUE)
     [refused] = say(rt, "buyer", "return O1 131", at=DUE + timedelta(hours=1))
-    assert refused.refusal and "130" in refused.as_text() and "131" in refused.as_text()
+    assert refused.refusal and "Only 130 件 of 6205 are aged" in refused.as_text()
+    assert "return O1 130" in refused.as_text()  # what may be typed instead
     assert on_hand_and_aged(rt, DUE + timedelta(hours=1))[0] == 130
     with transaction(rt.engine) as s:
         assert s.scalar(select(func.count()).select_from(OverstockDecisionRow)) == 0
@@ -304,3 +306,19 @@ def test_discounted_units_are_billed_at_their_price_as_they_are_withdrawn(rt: Ru
     # the 110 discounted units left after December are January's 110 withdrawals
     [jan] = [line.settlement for line in january.lines if line.item.sku == "6205"]
     assert (jan.qty, jan.discounted_qty, jan.amount) == (110, 110, Decimal("1100.00"))
+
+
+def test_one_to_one_the_alert_id_says_which_agreement(tmp_path: Path) -> None:
+    config = tmp_path / "two.toml"
+    second = SECOND_CUSTOMER.replace('slack = "U02KEEPER"', 'console = "gear-keeper"')
+    config.write_text(EXAMPLE.read_text(encoding="utf-8") + second, encoding="utf-8")
+    runtime = start(str(config), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    try:
+        say(runtime, "keeper", "6205 库存 130", at=COUNTED)
+        check(runtime, DUE)
+        [reply, _] = say(runtime, "supplier", "继续观察 O1", at=DUE, chat="supplier")
+        assert reply.title == "积压 O1 已定：继续观察 · 李供应"  # the supplier serves both
+        [asked] = say(runtime, "supplier", "状态", at=DUE, chat="supplier")
+        assert asked.title == "是哪个协议的？"  # without an id it would have asked
+    finally:
+        runtime.engine.dispose()

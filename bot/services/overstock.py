@@ -4,10 +4,9 @@ nobody answered within a week. Each choice made on an alert is announced to the 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session
 
@@ -15,10 +14,11 @@ from bot.config import AgreementConfig, Config
 from bot.services.announce import group_messages
 from bot.storage import overstock as stored
 from bot.storage.outbox import Message, enqueue_all
-from bot.storage.stock import hold_item, movements_by_item, stock_levels
+from bot.storage.stock import ItemKey, hold_item, movements_by_item, stock_levels
 from bot.storage.tables import OverstockAlertRow
 from messages.cards import ButtonStyle, Card
 from messages.render import render_card
+from vmi_rules.ledger import Movement
 from vmi_rules.overstock import AgedStock, Due, aged_stock, alert_due, suggested_return, value
 from vmi_rules.terms import Item
 
@@ -79,7 +79,7 @@ def _check_item(
     agreement: AgreementConfig,
     item: Item,
     on_hand: int,
-    history: dict[tuple[str, str], Any],
+    history: Mapping[ItemKey, list[Movement]],
     now: datetime,
 ) -> tuple[OverstockAlertRow, Due, AgedStock] | None:
     """The alert due for one item now, stored, with the aged units it shows; or None."""

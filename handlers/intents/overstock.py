@@ -44,8 +44,8 @@ def on_overstock_choice(turn: Turn, intent: OverstockChoice) -> Card:
         qty = intent.qty or 0
         why = check_return(qty, aged_qty)
         if why is not None:
-            typed = example("overstock_return", turn.locale).replace("O1", intent.alert_id)
-            return turn.refuse(why, qty=qty, example=typed.replace("20", str(aged_qty)), **facts)
+            typed = example("overstock_return", turn.locale).replace(" 20", f" {aged_qty}")
+            return turn.refuse(why, qty=qty, example=typed.replace("O1", intent.alert_id), **facts)
     elif intent.choice == "discount":
         if intent.price is None:
             return turn.refuse("discount_needs_price", **{**facts, "detail": intent.alert_id},
