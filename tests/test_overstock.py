@@ -148,7 +148,7 @@ def test_a_return_lowers_on_hand_takes_the_oldest_and_is_not_billed(rt: Runtime)
 def test_a_return_above_the_aged_units_is_refused_with_the_reason(rt: Runtime) -> None:
     check(rt, DUE)
     [refused] = say(rt, "buyer", "return O1 131", at=DUE + timedelta(hours=1))
-    assert refused.refusal and "Only 130 件 of 6205 are aged" in refused.as_text()
+    assert refused.refusal and "Only 130 pcs of 6205 are aged" in refused.as_text()
     assert "return O1 130" in refused.as_text()  # what may be typed instead
     assert on_hand_and_aged(rt, DUE + timedelta(hours=1))[0] == 130
     with transaction(rt.engine) as s:
