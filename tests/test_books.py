@@ -609,3 +609,29 @@ def test_a_receipt_of_another_agreements_proposal_is_not_corrected_here(tmp_path
     [(_, refused)] = posted(rt2, "keeper", "更正入库 P1 20", at=minute(4), chat="plant-6205")
     assert refused.title == "没有这个补货建议" and refused.refusal
     assert proposals(rt2) == [(1, 35, "confirmed", 0, 30)]
+
+
+def test_a_stock_out_count_undone_withdraws_the_proposal_it_raised(rt: Runtime) -> None:
+    say(rt, "keeper", "6205 库存 100")
+    say(rt, "keeper", "6205 库存 0", T0 + timedelta(minutes=1))  # a stock-out reviews at once
+    assert [(p[1], p[2]) for p in proposals(rt)] == [(100, "proposed")]
+    undone = text_of(say(rt, "keeper", "撤销", T0 + timedelta(minutes=2)))
+    assert "由它引起的补货建议 P1（100 件）" in undone and "已一并撤回" in undone
+    assert [(p[1], p[2]) for p in proposals(rt)] == [(100, "expired")]
+    assert item_status(rt, T0 + timedelta(minutes=3))["position"] == 100
+    refused = text_of(say(rt, "buyer", "确认 P1", T0 + timedelta(minutes=4)))
+    assert "已过期" in refused  # the card's button confirms nothing now
+
+
+def test_a_proposal_already_answered_stays_when_the_count_that_raised_it_is_undone(
+    rt_en: Runtime,
+) -> None:
+    say(rt_en, "keeper", "stock 6205 100")
+    say(rt_en, "keeper", "stock 6205 0", T0 + timedelta(minutes=1))
+    say(rt_en, "buyer", "confirm P1", T0 + timedelta(minutes=2))
+    undone = text_of(say(rt_en, "keeper", "undo", T0 + timedelta(minutes=3)))
+    assert "is withdrawn" not in undone  # the buyer acted on it: it is theirs to cancel
+    assert [(p[1], p[2]) for p in proposals(rt_en)] == [(100, "confirmed")]
+    say(rt_en, "keeper", "stock 6205 30", T0 + timedelta(minutes=4))  # below min 50 anyway
+    say(rt_en, "keeper", "stock 6205 0", T0 + timedelta(minutes=5))
+    assert len(proposals(rt_en)) == 1  # P1 covers it: nothing new raised

@@ -202,6 +202,10 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ],
     ("courtesy", {"member_name": "王仓管"}),
     ("stock_out", {"items": ["6205 深沟球轴承"], "by": "王仓管"}),
+    (
+        "proposal_withdrawn",
+        {"item_name": "6205", "unit": "件", "by": "王仓管", "proposal_id": "P1", "qty": 100},
+    ),
     *[
         (
             "undone",

@@ -58,6 +58,7 @@ class Undone:
     period: str = ""  # a plan's period
     plan_now: int | None = None  # the plan restored, or None when there is none now
     previous_qty: int | None = None  # adjust: the quantity it was before
+    said_at: datetime | None = None  # when the entry was said: what it raised came after
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,26 @@ def undo_last_entry(
         if entry.ledger.kind == "receipt":
             return _undo_receipt(session, entry.ledger, actor, at, inbox_id)
         undone = take_back_row(session, entry.ledger, at, inbox_id)
-        return Undone(undone.kind, undone.sku, undone.qty, undone.unbilled)
+        return Undone(undone.kind, undone.sku, undone.qty, undone.unbilled, said_at=entry.said[0])
     except MovedSince as moved:
         raise UndoRefused("undo_moved", moved=moved.kind) from moved
+
+
+def raised_since(
+    session: Session, agreement_id: str, sku: str, since: datetime
+) -> list[ProposalRow]:
+    """The item's regular proposals raised at or after `since` that nobody has acted on yet:
+    what a count or withdrawal said then may have raised (a stock-out reviews at once)."""
+    rows = session.scalars(
+        select(ProposalRow).where(
+            col(ProposalRow.agreement_id) == agreement_id,
+            col(ProposalRow.sku) == sku,
+            col(ProposalRow.state) == ProposalState.PROPOSED.value,
+            col(ProposalRow.urgent).is_(False),
+            col(ProposalRow.created_at) >= since,
+        )
+    )
+    return list(rows)
 
 
 def last_entry_said(

@@ -18,7 +18,14 @@ from bot.storage.stock import (
     stock_levels,
 )
 from bot.storage.tables import HeldCountRow
-from bot.storage.undo import UndoRefused, last_entry_said, said_when, undo_last_entry
+from bot.storage.undo import (
+    Undone,
+    UndoRefused,
+    last_entry_said,
+    raised_since,
+    said_when,
+    undo_last_entry,
+)
 from handlers.intents.held import held_buttons, held_lines, hold_the_mistyped
 from handlers.intents.proposals import standing, tell_the_group
 from handlers.parsing import ConfirmCount, Correction, Count, ItemQty, Undo, Withdrawal
@@ -27,6 +34,7 @@ from messages.cards import Card
 from messages.render import render_card
 from messages.words import example, label, state_labels, unit_word
 from vmi_rules.ledger import CountOutcome
+from vmi_rules.proposal import SYSTEM
 from vmi_rules.settlement import settlement_period
 
 # A back-dated entry is booked at the end of that day's business: the keeper named the day,
@@ -196,6 +204,7 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
     if undone is None:
         return turn.refuse("nothing_to_undo", example=_count_example(turn))
     item = turn.agreement.item(undone.sku)
+    withdrawn = _withdraw_what_it_raised(turn, undone)
     on_hand, position = standing(turn, undone.sku)
     figures: dict[str, object] = {}
     if undone.proposal is not None:
@@ -217,11 +226,36 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
         period=undone.period,
         plan_now=undone.plan_now,
         previous_qty=undone.previous_qty,
+        withdrawn=withdrawn,
         **figures,
     )
     if undone.proposal is not None:  # the other side saw the step: they hear it was taken back
         tell_the_group(turn, undone.proposal, turn.card("undone", by=turn.member.name, **context))
     return turn.card("undone", **context)
+
+
+def _withdraw_what_it_raised(turn: Turn, undone: Undone) -> list[dict[str, object]]:
+    """A count or withdrawal taken back takes back the proposals it raised (a stock-out reviews
+    at once) while nobody has acted on them and the item no longer needs them: each expires,
+    and the group that saw its card hears so."""
+    item = turn.agreement.item(undone.sku)
+    if undone.said_at is None or item is None or undone.kind not in ("count", "withdrawal"):
+        return []
+    withdrawn: list[dict[str, object]] = []
+    for row in raised_since(turn.session, turn.agreement.id, undone.sku, undone.said_at):
+        _, position = standing(turn, undone.sku)
+        if position - stored_proposals.as_rule(row).outstanding < item.min:
+            continue  # still below min without it: the review would raise it again
+        public = stored_proposals.public_id(row.id)
+        after, _ = stored_proposals.act(turn.session, public, "expire", SYSTEM, turn.now,
+                                        inbox_id=turn.inbox_id)  # fmt: skip
+        shown = {"proposal_id": public, "qty": row.qty}
+        withdrawn.append(shown)
+        name = item.name_in(turn.locale)
+        card = turn.card("proposal_withdrawn", item_name=name, unit=item.unit,
+                         by=turn.member.name, **shown)  # fmt: skip
+        tell_the_group(turn, after, card)
+    return withdrawn
 
 
 def _count_example(turn: Turn) -> str:
