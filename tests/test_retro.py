@@ -232,3 +232,20 @@ def test_the_contracts_month_phrases_through_vmi_bot_chat(tmp_path: Path) -> Non
     charts = [line.split("🖼", 1)[1].strip() for line in out.splitlines() if "🖼" in line]
     assert len(charts) == 2 and all(Path(c).read_bytes()[:4] == b"\x89PNG" for c in charts)
     assert "建议补货线 · 6205" in out and "Suggested min/max · 6205" in out
+
+
+def test_the_review_compares_the_min_and_max_as_amended(seeded: Runtime, database_url: str) -> None:
+    from bot.services.retro import post_retros
+
+    ask(seeded, "supplier", "修改 6205 补货线 40 安全线 90", shanghai(2026, 11, 20, 10, 0))
+    ask(seeded, "buyer", "同意 A1", shanghai(2026, 11, 20, 11, 0))
+    done = run("--config", str(EXAMPLE), "--db", database_url, "retro", "--month", "2026-11",
+               "--json", "--now", AFTER.isoformat())  # fmt: skip
+    [item] = json.loads(done.stdout)["agreements"][0]["items"]
+    assert (item["min"], item["max"]) == (40, 90)
+    with transaction(seeded.engine) as session:
+        [posted] = post_retros(session, seeded.config, shanghai(2026, 11, 25, 9, 30),
+                               platforms=frozenset({CONSOLE}))  # fmt: skip
+    assert (posted.items[0].item.min, posted.items[0].item.max) == (40, 90)
+    [card] = ask(seeded, "buyer", "复盘 2026-11")
+    assert "补货线 40" in card.as_text() and "补货线 50" not in card.as_text()

@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config
 from bot.services.announce import group_messages
+from bot.services.terms import effective
 from bot.storage.outbox import enqueue_all
 from bot.storage.stock import movements_by_item
 from bot.storage.tables import DemandPlanRow, OutboxRow, ProposalRow, ProposalTransitionRow
@@ -85,7 +86,8 @@ def last_closed_month(agreement: AgreementConfig, now: datetime) -> str:
 
 def retro(session: Session, agreement: AgreementConfig, month: str, now: datetime) -> Retro:
     """The review of `month` for every item of the agreement; a month still running is
-    reviewed up to the end of today."""
+    reviewed up to the end of today. Pass the agreement as amended (bot.services.terms
+    `effective`): the min and max compared are today's."""
     start, end = month_period(agreement, month)
     local_now = now.astimezone(agreement.tz)
     today_end = datetime.combine(
@@ -130,6 +132,7 @@ def post_retros(
     """On settlement day: queue each agreement's review of the period just closed, with its
     chart, for the agreement's group (bot.services.announce). Once per period: a second run
     queues nothing and draws nothing."""
+    config = effective(config, session)  # min and max as agreed, amendments applied
     made = []
     for agreement in config.agreements:
         if agreement_ids is not None and agreement.id not in agreement_ids:
