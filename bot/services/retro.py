@@ -21,7 +21,7 @@ from bot.services.terms import effective
 from bot.storage.outbox import enqueue_all
 from bot.storage.stock import movements_by_item
 from bot.storage.tables import DemandPlanRow, OutboxRow, ProposalRow, ProposalTransitionRow
-from messages.cards import Card
+from messages.cards import ButtonStyle, Card
 from messages.render import render_card
 from vmi_rules.daily import daily_withdrawals
 from vmi_rules.ledger import Movement
@@ -281,10 +281,16 @@ def retro_chart(done: Retro, locale: str) -> bytes:
 
 
 def retro_card(done: Retro, agreement: AgreementConfig, locale: str) -> Card:
-    """The review as a card, with the same figures as `--json`."""
+    """The review as a card, with the same figures as `--json`, and a button for each item
+    whose suggested min/max differs from today's: it proposes that change."""
     return render_card(
         "retro",
         locale,
+        buttons=tuple(
+            button
+            for line in done.items
+            for button in suggestion_buttons(line.item, line.suggestion)
+        ),
         agreement=done.agreement_id,
         month=done.month,
         start=done.start.date().isoformat(),
@@ -316,7 +322,17 @@ def suggestion_card(
             "pack_size": item.pack_size,
             "moq": item.moq,
         }
-    return render_card("suggest", locale, **shown)
+    return render_card("suggest", locale, buttons=suggestion_buttons(item, found), **shown)
+
+
+def suggestion_buttons(
+    item: Item, found: Suggestion | None
+) -> tuple[tuple[str, str, ButtonStyle], ...]:
+    """ "Propose this change" when the suggestion differs from the item's min/max today: its
+    value "6205:40:90" stands for 修改 6205 补货线 40 安全线 90."""
+    if found is None or (found.min, found.max) == (item.min, item.max):
+        return ()
+    return (("amend", f"{item.sku}:{found.min}:{found.max}", "primary"),)
 
 
 def _item_shown(line: ItemRetro) -> dict[str, Any]:
