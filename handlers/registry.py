@@ -67,7 +67,7 @@ from vmi_rules.roles import may, roles_for
 
 Handler = Callable[[Turn, Any], Card]
 # What pressing a card's button means: the proposal it is on, and the quantity the card showed.
-Press = Callable[[str, int | None], Intent]
+Press = Callable[[str, int | None], Intent | Refusal]
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,15 @@ def _amend_answer(step: str) -> Press:
     )
 
 
+def _suggested(value: str, shown: int | None) -> Amend | Refusal:
+    """A suggestion's button, "6205:40:90": propose min 40 and max 90 for 6205, as typing
+    修改 6205 补货线 40 安全线 90 does."""
+    parts = value.rsplit(":", 2)
+    if len(parts) != 3 or not (parts[0] and parts[1].isdecimal() and parts[2].isdecimal()):
+        return Refusal("not_understood")
+    return Amend(parts[0], (("min", int(parts[1])), ("max", int(parts[2]))))
+
+
 def _held(sku: str, shown: int | None) -> ConfirmCount:
     """A held count's button: "6205@9" confirms the count of 9."""
     return ConfirmCount(sku, shown)
@@ -183,7 +192,7 @@ INTENTS: tuple[IntentRow, ...] = (
               _disputed),
     IntentRow("reissue_statement", (StatementAction,), on_statement_action, "reissue_statement"),
     IntentRow("uncounted",  (Uncounted,),        on_uncounted),
-    IntentRow("amend",      (Amend,),            on_amend),
+    IntentRow("amend",      (Amend,),            on_amend,           "amend", _suggested),
     IntentRow("amend_agree", (AmendAnswer,),     on_amend_answer, "amend_agree",
               _amend_answer("amend_agree")),
     IntentRow("amend_reject", (AmendAnswer,),    on_amend_answer, "amend_reject",

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services.overstock import Raised, check_overstock
+from bot.services.retro import retro
 from bot.services.settlement import statement
 from bot.services.status import status
 from bot.storage import overstock as stored_overstock
@@ -121,6 +122,29 @@ def test_nothing_is_alerted_at_or_below_max(tmp_path: Path) -> None:
     runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
     say(runtime, "keeper", "6205 库存 100", at=COUNTED)
     assert check(runtime, DUE + timedelta(days=20)) == ([], [])
+
+
+def test_an_amended_max_decides_whether_overstock_alerts(rt: Runtime) -> None:
+    say(rt, "supplier", "修改 6205 安全线 150", at=COUNTED + timedelta(hours=1))
+    say(rt, "buyer", "同意 A1", at=COUNTED + timedelta(hours=2))
+    assert check(rt, DUE) == ([], [])  # 130 is under the agreed max of 150
+    say(rt, "buyer", "修改 6205 安全线 120", at=DUE + timedelta(hours=1))
+    say(rt, "supplier", "同意 A2", at=DUE + timedelta(hours=2))
+    raised, [card] = check(rt, DUE + timedelta(days=1))
+    assert raised == [Raised("O1", "6205", "new")]
+    assert "现有 130 件，超过安全线 120" in card.as_text()
+
+
+def test_a_return_that_empties_the_shelf_is_no_stock_out_in_the_review(rt: Runtime) -> None:
+    check(rt, DUE)
+    say(rt, "supplier", "退货 O1 130", at=DUE + timedelta(hours=2))
+    assert on_hand_and_aged(rt, DUE + timedelta(hours=3))[0] == 0
+    [card] = say(rt, "buyer", "复盘 2026-12", at=shanghai(2026, 12, 26, 9, 0))
+    assert "缺货 0 天" in card.as_text()
+    with transaction(rt.engine) as s:
+        done = retro(s, rt.config.agreements[0], "2026-12", shanghai(2026, 12, 26, 9, 0))
+    assert done.as_json()["items"][0]["stockout_days"] == 0
+    assert done.items[0].review.month.stock_outs == 0
 
 
 def test_a_return_lowers_on_hand_takes_the_oldest_and_is_not_billed(rt: Runtime) -> None:

@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from bot.settings import CONSOLE
 from bot.storage.db import transaction
 from bot.storage.tables import LedgerRow, OutboxRow
 from handlers.conversation import handle
-from handlers.incoming import Incoming
+from handlers.incoming import ButtonPress, Incoming
 from messages.cards import Card
 from tests.support import EXAMPLE, shanghai
 
@@ -54,15 +54,22 @@ def replay_seed_month(runtime: Runtime) -> None:
             chat.say(step.text)
 
 
-def ask(runtime: Runtime, sender: str, text: str, at: datetime = AFTER) -> list[Card]:
-    """One message in the console group; the replies it queued."""
+def ask(
+    runtime: Runtime,
+    sender: str,
+    text: str,
+    at: datetime = AFTER,
+    button: ButtonPress | None = None,
+) -> list[Card]:
+    """One message (or a button pressed) in the console group; the replies it queued."""
     with transaction(runtime.engine) as session:
         before = session.scalar(select(func.max(OutboxRow.id))) or 0
     handle(
         runtime.engine,
         runtime.config,
         Incoming(platform=CONSOLE, chat="plant-6205", sender=sender,
-                 message_id=f"{sender}-{text}-{at.isoformat()}", at=at, text=text, direct=True),
+                 message_id=f"{sender}-{text}-{button}-{at.isoformat()}", at=at, text=text,
+                 direct=True, button=button),
     )  # fmt: skip
     with transaction(runtime.engine) as session:
         rows = session.scalars(select(OutboxRow).where(OutboxRow.id > before))
@@ -232,3 +239,54 @@ def test_the_contracts_month_phrases_through_vmi_bot_chat(tmp_path: Path) -> Non
     charts = [line.split("🖼", 1)[1].strip() for line in out.splitlines() if "🖼" in line]
     assert len(charts) == 2 and all(Path(c).read_bytes()[:4] == b"\x89PNG" for c in charts)
     assert "建议补货线 · 6205" in out and "Suggested min/max · 6205" in out
+
+
+def test_the_review_compares_the_min_and_max_as_amended(seeded: Runtime, database_url: str) -> None:
+    from bot.services.retro import post_retros
+
+    ask(seeded, "supplier", "修改 6205 补货线 40 安全线 90", shanghai(2026, 11, 20, 10, 0))
+    ask(seeded, "buyer", "同意 A1", shanghai(2026, 11, 20, 11, 0))
+    done = run("--config", str(EXAMPLE), "--db", database_url, "retro", "--month", "2026-11",
+               "--json", "--now", AFTER.isoformat())  # fmt: skip
+    [item] = json.loads(done.stdout)["agreements"][0]["items"]
+    assert (item["min"], item["max"]) == (40, 90)
+    with transaction(seeded.engine) as session:
+        [posted] = post_retros(session, seeded.config, shanghai(2026, 11, 25, 9, 30),
+                               platforms=frozenset({CONSOLE}))  # fmt: skip
+    assert (posted.items[0].item.min, posted.items[0].item.max) == (40, 90)
+    [card] = ask(seeded, "buyer", "复盘 2026-11")
+    assert "补货线 40" in card.as_text() and "补货线 50" not in card.as_text()
+
+
+def test_the_suggestions_button_proposes_the_change_and_the_other_side_agrees(
+    seeded: Runtime,
+) -> None:
+    [card] = ask(seeded, "buyer", "建议 6205")
+    [button] = card.buttons
+    low, high = button.value.split(":")[1:]
+    assert (button.label, button.action) == ("按建议修改", "amend")
+    assert button.text_equivalent == f"修改 6205 补货线 {low} 安全线 {high}"
+    assert f"修改 6205 补货线 {low} 安全线 {high}" in card.as_text()
+
+    press = ButtonPress("amend", button.value)
+    [refused] = ask(seeded, "keeper", "", AFTER, press)
+    assert refused.refusal and "采购" in refused.as_text()
+    [proposed] = ask(seeded, "supplier", "", AFTER, press)
+    assert proposed.title.startswith("修改 A1：6205")
+    assert f"补货线：50 → {low}" in proposed.lines and f"安全线：100 → {high}" in proposed.lines
+    [again] = ask(seeded, "supplier", "", AFTER + timedelta(seconds=1), press)  # still A1
+    assert again.title.startswith("修改 A1：6205")
+    [agreed] = ask(seeded, "buyer", "", AFTER, ButtonPress("amend_agree", "A1"))
+    assert agreed.title.startswith("修改 A1 已生效")
+    [after] = ask(seeded, "buyer", "建议 6205", AFTER + timedelta(minutes=1))
+    assert f"（现为 {low} / {high}，不用改）" in after.as_text() and not after.buttons
+
+
+def test_the_reviews_suggestion_carries_the_button_in_english(seeded: Runtime) -> None:
+    [card] = ask(seeded, "supplier", "review 2026-11")
+    [button] = card.buttons
+    assert button.label == "Propose this change" and button.value.startswith("6205:")
+    [proposed] = ask(seeded, "supplier", "", AFTER, ButtonPress("amend", button.value))
+    assert "A1" in proposed.title and [b.action for b in proposed.buttons] == [
+        "amend_agree", "amend_reject",
+    ]  # fmt: skip

@@ -38,7 +38,14 @@ from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.outbox import Destination, enqueue
 from bot.storage.stock import record_count, record_withdrawal
-from bot.storage.tables import InboxRow, LedgerRow, OutboxRow, ProposalRow, StatementRow
+from bot.storage.tables import (
+    AmendmentRow,
+    InboxRow,
+    LedgerRow,
+    OutboxRow,
+    ProposalRow,
+    StatementRow,
+)
 from handlers.conversation import handle
 from handlers.incoming import Incoming
 from messages.cards import Card
@@ -685,3 +692,42 @@ def test_an_overstock_alert_is_decided_by_a_button_once(bot: Bot) -> None:
     with transaction(bot.runtime.engine) as s:
         moved = [(r.kind, r.qty) for r in s.scalars(select(LedgerRow).order_by(LedgerRow.id))]
     assert moved == [("count", 130), ("return", 30)]
+
+
+def test_the_suggestions_button_proposes_the_change_in_the_channel(bot: Bot) -> None:
+    with transaction(bot.runtime.engine) as s:
+        record_count(s, "plant-6205", "6205", 100, shanghai(2025, 10, 22, 10), member_id="keeper")
+        for day in range(23, 32):  # 9 a day for the month before
+            record_withdrawal(s, "plant-6205", "6205", 9, shanghai(2025, 10, day, 10))
+    ask = message_event("建议 6205", BUYER, ts="1763690400.000200", event_id="Ev02")
+    assert signed_post(bot, ask, "application/json")[0] == 200
+    [card] = bot.slack.wait_for("chat.postMessage")
+    [button] = [b for block in card.params["blocks"] if block["type"] == "actions"
+                for b in block["elements"]]  # fmt: skip
+    assert (button["action_id"], button["text"]["text"]) == ("vmi:amend", "按建议修改")
+    sku, low, high = button["value"].split(":")
+    assert sku == "6205" and (low, high) != ("50", "100")
+    card_ts = card.response["ts"]
+
+    keeper = click("amend", button["value"], KEEPER, card_ts, "1763690500.1")
+    assert signed_post(bot, keeper, FORM)[0] == 200
+    [refused] = bot.slack.wait_for("chat.postEphemeral")
+    assert refused.params["user"] == KEEPER and "采购" in refused.params["text"]
+
+    buyer = click("amend", button["value"], BUYER, card_ts, "1763690600.1")
+    assert signed_post(bot, buyer, FORM)[0] == 200
+    [proposed] = bot.slack.wait_for("chat.update")  # the card becomes the amendment
+    assert proposed.params["ts"] == card_ts and f"补货线：50 → {low}" in proposed.params["text"]
+    agree = [b for block in proposed.params["blocks"] if block["type"] == "actions"
+             for b in block["elements"]]  # fmt: skip
+    assert [(b["action_id"], b["value"]) for b in agree] == [
+        ("vmi:amend_agree", "A1"), ("vmi:amend_reject", "A1"),
+    ]  # fmt: skip
+
+    supplier = click("amend_agree", "A1", "U01SUPPLIER", card_ts, "1763690700.1")
+    assert signed_post(bot, supplier, FORM)[0] == 200
+    _, agreed = bot.slack.wait_for("chat.update", 2)
+    assert "修改 A1 已生效" in agreed.params["text"]
+    with transaction(bot.runtime.engine) as s:
+        row = s.scalars(select(AmendmentRow)).one()
+    assert (row.state, row.proposed_by, row.decided_by) == ("applied", "buyer", "supplier")

@@ -111,7 +111,8 @@ def test_the_seeds_month_is_confirmed_by_both_sides_in_either_order_and_locked(
         "结算单 · S1 · plant-6205 · 2026-10-25 至 2026-11-24"
     )
     assert "6205 深沟球轴承：领用 85 件 × 12.50 = 1,062.50 元" in card.lines
-    assert "比计划少 5 件" in "\n".join(card.lines)  # the month's review stays on the card
+    # the month's review is not repeated here: the full review posts at 09:30 with its chart
+    assert not any("复盘" in line or "比计划少" in line for line in card.lines)
     assert [(b.label, b.action, b.value) for b in card.buttons] == [
         ("确认对账 (采购方)", "confirm_statement", "S1@1~buyer"),
         ("确认对账 (供应商)", "confirm_statement", "S1@1~supplier"),

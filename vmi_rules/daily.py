@@ -21,11 +21,14 @@ class DayStock:
     withdrawn: int
     received: int
     known: bool = True  # the ledger had begun: before its first row the level is not known
+    # on hand stood at 0 or below that day, other than as a return of overstock left it
+    ran_out: bool = False
 
     @property
     def stocked_out(self) -> bool:
-        """True when on hand was 0 (or below, a gap in the counts) at some time that day."""
-        return self.known and self.low <= 0
+        """True when on hand was 0 (or below, a gap in the counts) at some time that day, unless
+        it was a return (overstock sent back) that emptied the shelf and nothing moved since."""
+        return self.known and self.ran_out
 
 
 def day_starts(start: datetime, end: datetime) -> list[datetime]:
@@ -45,30 +48,44 @@ def daily_stock(movements: Iterable[Movement], start: datetime, end: datetime) -
     ledger order within the same time."""
     days = day_starts(start, end)
     zone = start.tzinfo
-    level, known = 0, False
+    level, known, returned = 0, False, False
     by_day: dict[date, list[Movement]] = {}
     for movement in sorted((m for m in movements if m.at < end), key=lambda m: m.at):
         if movement.at < start:
-            level, known = apply(level, movement), True
+            level, returned = step_emptied(level, returned, movement)
+            known = True
         else:
             by_day.setdefault(movement.at.astimezone(zone).date(), []).append(movement)
     out = []
     for midnight in days:
         opening = level
         low: int | None = level if known else None
+        ran_out = known and level <= 0 and not returned
         withdrawn = received = 0
         for movement in by_day.get(midnight.date(), []):
-            level, known = apply(level, movement), True
+            level, returned = step_emptied(level, returned, movement)
+            known = True
             low = level if low is None else min(low, level)
+            ran_out = ran_out or (level <= 0 and not returned)
             if movement.kind == "withdrawal":
                 withdrawn += movement.qty
             elif movement.kind == "receipt":
                 received += movement.qty
         out.append(
             DayStock(midnight.date(), opening, level if low is None else low, level,
-                     withdrawn, received, known)
+                     withdrawn, received, known, ran_out)
         )  # fmt: skip
     return out
+
+
+def step_emptied(level: int, returned: bool, movement: Movement) -> tuple[int, bool]:
+    """The level after `movement`, and whether an empty shelf is one a return left (given
+    whether it was before): a return
+    that empties it is not a stock-out, and stays not one until the level moves again."""
+    after = apply(level, movement)
+    if after > 0:
+        return after, False
+    return after, movement.kind == "return" or (returned and after == level)
 
 
 def daily_withdrawals(movements: Iterable[Movement], start: datetime, end: datetime) -> list[int]:

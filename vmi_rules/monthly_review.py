@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from vmi_rules.aging import aged_qty
-from vmi_rules.daily import DayStock, daily_stock
+from vmi_rules.daily import DayStock, daily_stock, step_emptied
 from vmi_rules.forecast_error import ForecastError, forecast_error, plan_by_day
 from vmi_rules.ledger import Movement, apply
 from vmi_rules.terms import Item
@@ -47,20 +47,24 @@ def review_month(
     """Review [start, end) from the ledger (in ledger order), the plan, and the urgent changes."""
     history = list(movements)
     level, withdrawn, stock_outs = 0, 0, 0
+    returned = False  # the shelf is empty because overstock was sent back: no stock-out
     weighted, since = 0.0, start
     for movement in history:
         at = movement.at
         if at >= end:
             break
-        after = apply(level, movement)
+        after, emptied_by_return = step_emptied(level, returned, movement)
         if at >= start:
             weighted += level * (at - since).total_seconds()
             since = at
             if movement.kind == "withdrawal":
                 withdrawn += movement.qty
-            if after <= 0 < level or (movement.kind == "count" and after == 0 and level != 0):
+            was_out = level <= 0 and not returned
+            if after <= 0 and not emptied_by_return and not was_out:
                 stock_outs += 1
-        level = after
+            elif movement.kind == "count" and after == 0 and level < 0:
+                stock_outs += 1  # a count confirms the gap the withdrawals left
+        level, returned = after, emptied_by_return
     weighted += level * (end - since).total_seconds()
     average = weighted / (end - start).total_seconds()
     in_period = [m for m in history if m.at < end]

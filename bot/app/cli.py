@@ -476,6 +476,7 @@ def _settle(runtime: Runtime, agreement_id: str | None, now: datetime | None, as
 def _retro(runtime: Runtime, args: argparse.Namespace) -> int:
     from bot.runtime.clock import aware, real_clock
     from bot.services.retro import retro, retro_card
+    from bot.services.terms import effective_agreement
     from bot.storage.db import transaction
 
     config = runtime.config
@@ -487,6 +488,7 @@ def _retro(runtime: Runtime, args: argparse.Namespace) -> int:
     at = real_clock() if args.now is None else aware(args.now, _zone(runtime))
     try:
         with transaction(runtime.engine, read_only=True) as session:
+            agreements = [effective_agreement(config, session, a) for a in agreements]
             reviews = [(a, retro(session, a, args.month, at)) for a in agreements]
     except ValueError as err:
         print(f"vmi-bot: --month {args.month}: {err}", file=sys.stderr)

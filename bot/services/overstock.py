@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config
 from bot.services.announce import group_messages
+from bot.services.terms import effective
 from bot.storage import overstock as stored
 from bot.storage.outbox import Message, enqueue_all
 from bot.storage.stock import ItemKey, hold_item, movements_by_item, stock_levels
@@ -42,6 +43,7 @@ def check_overstock(
 ) -> list[Raised]:
     """Raise the overstock alerts due now, each to the agreement's group once (safe to run
     again, and from two processes: the item is locked and each alert is guarded)."""
+    config = effective(config, session)  # max as agreed, amendments applied
     raised: list[Raised] = []
     messages: list[Message] = []
     for agreement in config.agreements:

@@ -17,10 +17,11 @@ from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config
 from bot.services.announce import group_messages
+from bot.services.terms import effective
 from bot.storage.outbox import enqueue_all
 from bot.storage.stock import movements_by_item
 from bot.storage.tables import DemandPlanRow, OutboxRow, ProposalRow, ProposalTransitionRow
-from messages.cards import Card
+from messages.cards import ButtonStyle, Card
 from messages.render import render_card
 from vmi_rules.daily import daily_withdrawals
 from vmi_rules.ledger import Movement
@@ -85,7 +86,8 @@ def last_closed_month(agreement: AgreementConfig, now: datetime) -> str:
 
 def retro(session: Session, agreement: AgreementConfig, month: str, now: datetime) -> Retro:
     """The review of `month` for every item of the agreement; a month still running is
-    reviewed up to the end of today."""
+    reviewed up to the end of today. Pass the agreement as amended (bot.services.terms
+    `effective`): the min and max compared are today's."""
     start, end = month_period(agreement, month)
     local_now = now.astimezone(agreement.tz)
     today_end = datetime.combine(
@@ -130,6 +132,7 @@ def post_retros(
     """On settlement day: queue each agreement's review of the period just closed, with its
     chart, for the agreement's group (bot.services.announce). Once per period: a second run
     queues nothing and draws nothing."""
+    config = effective(config, session)  # min and max as agreed, amendments applied
     made = []
     for agreement in config.agreements:
         if agreement_ids is not None and agreement.id not in agreement_ids:
@@ -278,10 +281,16 @@ def retro_chart(done: Retro, locale: str) -> bytes:
 
 
 def retro_card(done: Retro, agreement: AgreementConfig, locale: str) -> Card:
-    """The review as a card, with the same figures as `--json`."""
+    """The review as a card, with the same figures as `--json`, and a button for each item
+    whose suggested min/max differs from today's: it proposes that change."""
     return render_card(
         "retro",
         locale,
+        buttons=tuple(
+            button
+            for line in done.items
+            for button in suggestion_buttons(line.item, line.suggestion)
+        ),
         agreement=done.agreement_id,
         month=done.month,
         start=done.start.date().isoformat(),
@@ -313,7 +322,17 @@ def suggestion_card(
             "pack_size": item.pack_size,
             "moq": item.moq,
         }
-    return render_card("suggest", locale, **shown)
+    return render_card("suggest", locale, buttons=suggestion_buttons(item, found), **shown)
+
+
+def suggestion_buttons(
+    item: Item, found: Suggestion | None
+) -> tuple[tuple[str, str, ButtonStyle], ...]:
+    """ "Propose this change" when the suggestion differs from the item's min/max today: its
+    value "6205:40:90" stands for 修改 6205 补货线 40 安全线 90."""
+    if found is None or (found.min, found.max) == (item.min, item.max):
+        return ()
+    return (("amend", f"{item.sku}:{found.min}:{found.max}", "primary"),)
 
 
 def _item_shown(line: ItemRetro) -> dict[str, Any]:

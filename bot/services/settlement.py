@@ -215,7 +215,7 @@ def draft(
     )
     if not made:  # another process drafted it first
         return _again(session, config, agreement, row, now, platforms)
-    _post(session, config, agreement, row, done, now, platforms)
+    _post(session, config, agreement, row, now, platforms)
     return Issued(row, done, posted=True)
 
 
@@ -280,7 +280,7 @@ def reissue(
                 session, row, "reissue", now, member_id=who.member_id if who else None,
                 by_name=who.name if who else "", total=done.amount,
             )  # fmt: skip
-            _post(session, config, agreement, row, done, now, platforms)
+            _post(session, config, agreement, row, now, platforms)
             return row
     raise StatementRefused("already", stored.as_rule(row))
 
@@ -354,11 +354,10 @@ def _post(
     config: Config,
     agreement: AgreementConfig,
     row: StatementRow,
-    done: Statement,
     now: datetime,
     platforms: frozenset[str],
 ) -> None:
-    card = statement_card(session, agreement, row, config.bot.locale, done)
+    card = statement_card(session, agreement, row, config.bot.locale)
     key = f"statement:{row.id}:r{row.revision}"
     enqueue_all(session, statement_messages(config, agreement, card, now, platforms, key))
 

@@ -1,5 +1,5 @@
 """How a statement is shown: its card (lines, adjustments, total, who signed, the dispute that
-holds it, the buttons while it waits, the month's review when drafted) and the JSON of
+holds it, the buttons while it waits) and the JSON of
 `vmi-bot settle --json`, both from the one stored row, so that the chat and the command line
 show the same figures."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session
 
@@ -18,30 +18,23 @@ from messages.cards import Card
 from messages.render import render_card, statement_buttons
 from vmi_rules.settlement import StatementState
 
-if TYPE_CHECKING:  # the figures' type only: bot.services.settlement imports this module
-    from bot.services.settlement import ItemStatement, Statement
-
 
 def statement_card(
     session: Session,
     agreement: AgreementConfig,
     row: StatementRow,
     locale: str,
-    done: Statement | None = None,
 ) -> Card:
     """The statement's card: lines, adjustments, total, who signed, open disputes; the
-    confirm and dispute buttons while it waits; the month's review when `done` has it."""
+    confirm and dispute buttons while it waits. The month's review is not on it: the full
+    review (bot.services.retro) posts after it with its chart."""
     context = statement_context(session, agreement, row)
     buttons = (
         statement_buttons(context["id"], row.revision)
         if row.state == StatementState.DRAFT.value
         else ()
     )
-    return render_card(
-        "settlement", locale, buttons=buttons, **context,
-        reviews=[_review(line) for line in done.lines] if done else [],
-        overstock_days=agreement.terms.overstock_days,
-    )  # fmt: skip
+    return render_card("settlement", locale, buttons=buttons, **context)
 
 
 def statement_context(
@@ -122,19 +115,3 @@ def _shown(line: dict[str, Any]) -> dict[str, Any]:
 
 def _local(at: datetime, agreement: AgreementConfig) -> str:
     return at.astimezone(agreement.tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _review(line: ItemStatement) -> dict[str, object]:
-    month, settlement = line.month, line.settlement
-    return {
-        "name": line.item.name,
-        "unit": line.item.unit,
-        "qty": settlement.qty,
-        "planned": month.planned,
-        "error": month.forecast_error,
-        "aged": month.aged,
-        "stock_outs": month.stock_outs,
-        "emergencies": month.emergencies,
-        "average": month.average_on_hand,
-        "turns": month.turns,
-    }

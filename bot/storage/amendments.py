@@ -65,6 +65,23 @@ def propose(
     return row
 
 
+def open_like(
+    session: Session, agreement_id: str, sku: str, changes: Sequence[Change]
+) -> AmendmentRow | None:
+    """An amendment still waiting for the other side with the same figures (a second press of
+    a suggestion's button, or the same change typed again), or None."""
+    wanted = sorted((c.field, c.old, c.new) for c in changes)
+    waiting = select(AmendmentRow).where(
+        col(AmendmentRow.agreement_id) == agreement_id,
+        col(AmendmentRow.sku) == sku,
+        col(AmendmentRow.state) == PROPOSED,
+    )
+    for row in session.exec(waiting.order_by(col(AmendmentRow.id))):
+        if sorted((c.field, c.old, c.new) for c in changes_of(session, row.id)) == wanted:
+            return row
+    return None
+
+
 def changes_of(session: Session, amendment_id: int | None) -> list[AmendmentChangeRow]:
     """The figures of one amendment, in the order proposed."""
     query = select(AmendmentChangeRow).where(col(AmendmentChangeRow.amendment_id) == amendment_id)

@@ -9,7 +9,7 @@ from typing import Any
 from bot.services.announce import group_messages
 from bot.storage import amendments as stored
 from bot.storage.outbox import enqueue_all
-from bot.storage.stock import last_counts
+from bot.storage.stock import hold_item, last_counts
 from handlers.parsing import Amend, AmendAnswer, Uncounted
 from handlers.turn import Turn
 from messages.cards import ButtonStyle, Card
@@ -65,6 +65,16 @@ def on_amend(turn: Turn, intent: Amend) -> Card:
         for field, value in wanted.items()
         if current_value(item, reminders, field) != value
     ]  # fmt: skip
+    buttons: tuple[tuple[str, str, ButtonStyle], ...]
+    if intent.sku:
+        hold_item(turn.session, turn.agreement.id, intent.sku)  # two presses at once take turns
+    same = stored.open_like(turn.session, turn.agreement.id, intent.sku, changes)
+    if same is not None:  # pressed or typed again: the one waiting, not a second
+        public = stored.public_id(same.id)
+        context = _context(turn, public, intent.sku, changes)
+        context["proposed_by"] = _name(turn, same.proposed_by)
+        buttons = (("amend_agree", public, "primary"), ("amend_reject", public, "danger"))
+        return turn.card("amendment", buttons=buttons, kind="proposed", **context)
     side = _side(turn)
     row = stored.propose(
         turn.session, turn.agreement.id, intent.sku, turn.member.id, side or "", changes,
@@ -72,7 +82,7 @@ def on_amend(turn: Turn, intent: Amend) -> Card:
     )  # fmt: skip
     public = stored.public_id(row.id)
     context = _context(turn, public, intent.sku, changes)
-    buttons: tuple[tuple[str, str, ButtonStyle], ...] = (
+    buttons = (
         ("amend_agree", public, "primary"),
         ("amend_reject", public, "danger"),
     )

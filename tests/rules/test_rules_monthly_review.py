@@ -57,3 +57,21 @@ def test_a_count_of_zero_is_a_stock_out() -> None:
         START, END, planned=None, overstock_days=30,
     )  # fmt: skip
     assert month.stock_outs == 1
+
+
+def test_a_return_that_empties_the_shelf_is_not_a_stock_out() -> None:
+    month = review_month(
+        [Movement("count", 30, START), Movement("return", 30, at(11, 1)),
+         Movement("count", 0, at(11, 3)), Movement("receipt", 50, at(11, 5))],
+        START, END, planned=None, overstock_days=30,
+    )  # fmt: skip
+    assert month.stock_outs == 0
+
+
+def test_a_withdrawal_after_a_return_emptied_the_shelf_is_a_stock_out() -> None:
+    month = review_month(
+        [Movement("count", 30, START), Movement("return", 30, at(11, 1)),
+         Movement("withdrawal", 5, at(11, 3)), Movement("receipt", 50, at(11, 5))],
+        START, END, planned=None, overstock_days=30,
+    )  # fmt: skip
+    assert month.stock_outs == 1

@@ -156,3 +156,18 @@ def test_a_higher_service_level_never_lowers_min(level: float) -> None:
     low = suggest(history, ITEM, 3, 0.9)
     high = suggest(history, ITEM, 3, level)
     assert low is not None and high is not None and high.min >= low.min
+
+
+def test_days_a_return_left_the_shelf_empty_are_not_stock_out_days() -> None:
+    movements = [
+        Movement("count", 40, at(10, 31)),
+        Movement("return", 40, at(11, 10)),  # overstock sent back: nothing left, by choice
+        Movement("count", 0, at(11, 12)),
+        Movement("receipt", 60, at(11, 14)),
+        Movement("withdrawal", 60, at(11, 20)),  # this one empties it: a stock-out
+    ]
+    review = review_item(movements, START, END, ITEM, month_plan=None, week_plans={},
+                         overstock_days=30)  # fmt: skip
+    assert [d.day.day for d in review.days if d.stocked_out] == list(range(20, 31))
+    assert review.stockout_days == 11
+    assert review.month.stock_outs == 1

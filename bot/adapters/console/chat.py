@@ -133,11 +133,13 @@ class ConsoleChat:
 
     def press(self, action: str, value: str, echo: bool = False) -> None:
         """Press the latest printed button for `action` on `value`, as typing its number does;
-        `value` may name the button's label too ("S1~buyer": the buyer's of two confirms)."""
+        `value` may name the button's label too ("S1~buyer": the buyer's of two confirms), or
+        the item alone for a suggestion's ("6205")."""
 
-        def names(b: Button) -> tuple[str, str]:
+        def names(b: Button) -> tuple[str, str, str]:
             target = b.value.partition("@")[0]
-            return target, f"{target}~{b.value.partition('~')[2]}"
+            # a suggestion's button ("6205:60:120") is named by its item too
+            return target, f"{target}~{b.value.partition('~')[2]}", target.partition(":")[0]
 
         number = max(
             (n for n, b in self.buttons.items() if b.action == action and value in names(b)),
