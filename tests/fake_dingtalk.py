@@ -28,6 +28,7 @@ and pushes again, on the next connection, what was not acknowledged.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -164,14 +165,23 @@ class FakeDingTalk(LoopbackFake[Call]):
             return failure[1], {"code": failure[2], "message": "fake failure"}
         if path == "/v1.0/oauth2/accessToken":
             if (call.body.get("appKey"), call.body.get("appSecret")) != (CLIENT_ID, CLIENT_SECRET):
-                return 400, {"code": "invalidClientIdOrSecret", "message": "无效的clientId或者clientSecret"}
+                return 400, {
+                    "code": "invalidClientIdOrSecret",
+                    "message": "无效的clientId或者clientSecret",
+                }
             token = f"token-{next(self._ids)}"
             self.tokens.add(token)
             self.tokens_issued += 1
             return 200, {"accessToken": token, "expireIn": 7200}
         if path == "/v1.0/gateway/connections/open":
-            if (call.body.get("clientId"), call.body.get("clientSecret")) != (CLIENT_ID, CLIENT_SECRET):
-                return 401, {"code": "InvalidAuthentication", "message": "clientId or clientSecret is invalid"}
+            if (call.body.get("clientId"), call.body.get("clientSecret")) != (
+                CLIENT_ID,
+                CLIENT_SECRET,
+            ):
+                return 401, {
+                    "code": "InvalidAuthentication",
+                    "message": "clientId or clientSecret is invalid",
+                }
             ticket = f"ticket-{next(self._ids)}"
             self.tickets.add(ticket)
             return 200, {"endpoint": self.stream.address, "ticket": ticket}
@@ -315,10 +325,8 @@ class FakeStream:
                 self._unacked[frame["headers"]["messageId"]] = frame
             current = self._current
         if current is not None:
-            try:
+            with contextlib.suppress(ConnectionClosed):  # pushed again on the next connection
                 current.send(json.dumps(frame, ensure_ascii=False))
-            except ConnectionClosed:
-                pass  # pushed again on the next connection
         return str(frame["headers"]["messageId"])
 
     def push(self, message: dict[str, Any]) -> str:
@@ -331,7 +339,9 @@ class FakeStream:
 
     def ask_to_reconnect(self) -> str:
         """A SYSTEM disconnect: the client is to connect again (DingTalk does this on restarts)."""
-        return self._send(self._frame("SYSTEM", "disconnect", {"reason": "restart"}), remember=False)
+        return self._send(
+            self._frame("SYSTEM", "disconnect", {"reason": "restart"}), remember=False
+        )
 
     def drop(self) -> None:
         """Cut the current connection without a word."""
@@ -342,9 +352,11 @@ class FakeStream:
 
     def wait_acked(self, frame_id: str, timeout: float = 10) -> dict[str, Any]:
         """The client's ack of frame `frame_id`."""
+
         def found() -> dict[str, Any] | None:
             return next((a for a in self.acks
                          if a.get("headers", {}).get("messageId") == frame_id), None)  # fmt: skip
+
         with self._changed:
             if not self._changed.wait_for(lambda: found() is not None, timeout):
                 raise TimeoutError(f"no ack of {frame_id}; acks: {self.acks}")

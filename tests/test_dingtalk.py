@@ -127,7 +127,9 @@ def say(bot: Bot, who: str, text: str, msg_id: str, *, group: bool = False) -> N
     """`who` says `text` to the robot (in the group, @mentioning it), at the scene's time; it
     is acknowledged and handled."""
     at_ms = int(bot.clock.at.timestamp() * 1000)
-    frame = bot.fake.stream.push(robot_message(who, text, msg_id, at_ms, group=GROUP if group else None))
+    frame = bot.fake.stream.push(
+        robot_message(who, text, msg_id, at_ms, group=GROUP if group else None)
+    )
     assert bot.fake.stream.wait_acked(frame)["code"] == 200
     assert bot.service.inbox.wait_until_idle()
     bot.service.delivery.wake()
@@ -137,6 +139,20 @@ def to_person(fake: FakeDingTalk, who: str, n: int = 1) -> list[Call]:
     """The robot's messages to `who` one to one, once there are `n` of them."""
     fake._wait(lambda c: c.path.endswith("batchSend") and c.body["userIds"] == [who], n, 10, who)
     return [c for c in fake.calls_to("oToMessages/batchSend") if c.body["userIds"] == [who]]
+
+
+def action_card(fake: FakeDingTalk, who: str, about: str) -> Call:
+    """The last ActionCard sent to `who` about `about` (a proposal or statement id)."""
+
+    def is_card(c: Call) -> bool:
+        return (
+            c.path.endswith("batchSend")
+            and c.body["userIds"] == [who]
+            and c.body["msgKey"].startswith("sampleActionCard")
+            and about in c.body["msgParam"]
+        )
+
+    return fake._wait(is_card, 1, 10, about)[-1]
 
 
 def buttons(call: Call) -> list[tuple[str, str]]:
@@ -244,7 +260,9 @@ def test_wrong_credentials_are_said_plainly(
 
 
 def test_the_custom_robot_signs_its_posts(fake: FakeDingTalk, tmp_path: Path) -> None:
-    keys = f'dingtalk_webhook = "{fake.webhook_url()}"\ndingtalk_webhook_secret = "{WEBHOOK_SECRET}"'
+    keys = (
+        f'dingtalk_webhook = "{fake.webhook_url()}"\ndingtalk_webhook_secret = "{WEBHOOK_SECRET}"'
+    )
     runtime = start(str(dingtalk_config(tmp_path, keys)), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
     with transaction(runtime.engine) as s:
         enqueue(s, Destination("dingtalk", "webhook:plant-6205"), Card("结算单 S1"), T0)
@@ -284,12 +302,7 @@ def test_a_month_of_the_seed_through_dingtalk_alone(bot: Bot) -> None:
         who = DINGTALK_IDS[step.speaker]
         if isinstance(step, Press):
             # the button on the person's own ActionCard: its text comes back from them
-            key = step.proposal.partition("~")[0]
-            bot.fake._wait(lambda c, w=who, k=key: c.path.endswith("batchSend")  # type: ignore[misc]
-                           and c.body["userIds"] == [w] and k in c.body["msgParam"]
-                           and c.body["msgKey"].startswith("sampleActionCard"), 1, 10, key)  # fmt: skip
-            card = [c for c in to_person(bot.fake, who)
-                    if c.body["msgKey"].startswith("sampleActionCard") and key in c.body["msgParam"]][-1]  # fmt: skip
+            card = action_card(bot.fake, who, step.proposal.partition("~")[0])
             say(bot, who, buttons(card)[0][1], f"month-{n}")
         else:
             assert isinstance(step, Say)
@@ -304,9 +317,12 @@ def test_a_month_of_the_seed_through_dingtalk_alone(bot: Bot) -> None:
     assert after_receipt == 100
     assert statement is not None
     [line] = statement.statement.lines
-    assert (line.settlement.qty, line.settlement.amount, line.month.aged) == (85, Decimal("1062.50"), 5)
-    bot.fake._wait(lambda c: c.path.endswith("groupMessages/send") and "1,062.50" in c.body["msgParam"],
-                   1, 10, "statement")  # fmt: skip
+    figures = (line.settlement.qty, line.settlement.amount, line.month.aged)
+    assert figures == (85, Decimal("1062.50"), 5)
+    # and the group heard the statement
+    posts = bot.fake.wait_for("groupMessages/send", 1)
+    bot.fake._wait(lambda c: "1,062.50" in c.body.get("msgParam", ""), 1, 10, "the statement")
+    assert posts
     with transaction(bot.runtime.engine) as s:
         signed = s.execute(select(StatementRow.state, StatementRow.buyer_by,
                                   StatementRow.supplier_by)).one()  # fmt: skip

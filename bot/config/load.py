@@ -314,10 +314,7 @@ def _build(file: AgreementFile, path: Path) -> Config:
     bot = BotSettings(file.bot.timezone, file.bot.locale)
     parties = tuple(Party(p.id, p.name, p.role) for p in file.parties)
     members = tuple(
-        Member(
-            m.id, m.name, m.party, m.role, m.console, m.slack, m.wecom, m.locale,
-            dingtalk=m.dingtalk,
-        )  # fmt: skip
+        Member(m.id, m.name, m.party, m.role, m.console, m.slack, m.wecom, m.locale, m.dingtalk)
         for m in file.members
     )
     return Config(path, bot, parties, members, tuple(_agreement(a, bot) for a in file.agreements))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 from urllib.parse import quote
 
 from messages.cards import Button, Card
@@ -55,7 +56,9 @@ def title_of(card: Card) -> str:
     return (mark + title)[:TITLE_LIMIT]
 
 
-def card_markdown(card: Card, *, typed: tuple[Button, ...] | None = None, group: bool = False) -> str:
+def card_markdown(
+    card: Card, *, typed: tuple[Button, ...] | None = None, group: bool = False
+) -> str:
     """The card as DingTalk markdown: the title in bold, the lines, the fields as "label: value"
     and a last line with what to type for `typed` buttons (default: all of them). In a `group`
     the robot hears only what @mentions it, and the line says so."""
@@ -112,7 +115,7 @@ def robot_message(card: Card, *, group: bool = False) -> tuple[str, dict[str, st
     return f"sampleActionCard{len(shown)}", param
 
 
-def webhook_body(card: Card) -> dict[str, object]:
+def webhook_body(card: Card) -> dict[str, Any]:
     """The card as a custom group robot's markdown message (it has no buttons that reach us)."""
     return {
         "msgtype": "markdown",

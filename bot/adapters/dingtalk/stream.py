@@ -11,6 +11,7 @@ when it drops or DingTalk asks to reconnect (SYSTEM `disconnect`), and closed on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -23,8 +24,14 @@ from urllib.parse import quote_plus
 
 import requests
 import websockets
-from dingtalk_stream import AckMessage, CallbackMessage, ChatbotHandler, ChatbotMessage, Credential
-from dingtalk_stream import DingTalkStreamClient
+from dingtalk_stream import (
+    AckMessage,
+    CallbackMessage,
+    ChatbotHandler,
+    ChatbotMessage,
+    Credential,
+    DingTalkStreamClient,
+)
 
 from bot.adapters.dingtalk.audience import GROUP
 from bot.runtime.context import Runtime
@@ -221,7 +228,5 @@ class DingTalkStream:
 
     async def _pause(self, seconds: float) -> None:
         assert self._stopping is not None  # set by _run before this is called
-        try:
+        with contextlib.suppress(TimeoutError):  # the pause is over, not stopped
             await asyncio.wait_for(self._stopping.wait(), seconds)
-        except TimeoutError:
-            pass
