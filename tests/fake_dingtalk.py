@@ -301,6 +301,11 @@ class FakeStream:
                     self._current = None
                 self._changed.notify_all()
 
+    def wait_disconnected(self, timeout: float = 10) -> bool:
+        """Until no client holds a connection; False if one still does after `timeout`."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._current is None, timeout)
+
     def wait_connected(self, connections: int = 1, timeout: float = 10) -> None:
         """Until the client has made `connections` connections and holds the last one."""
         with self._changed:

@@ -5,6 +5,8 @@ DingTalk open API over HTTP, both on loopback."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -41,7 +43,7 @@ from tests.fake_dingtalk import (
     FakeDingTalk,
     robot_message,
 )
-from tests.support import EXAMPLE, SHANGHAI, shanghai
+from tests.support import EXAMPLE, SHANGHAI, serve, shanghai
 
 KEEPER, BUYER, SUPPLIER, ADMIN = "dt-keeper", "dt-buyer", "dt-supplier", "dt-admin"
 DINGTALK_IDS = {"keeper": KEEPER, "buyer": BUYER, "supplier": SUPPLIER, "admin": ADMIN}
@@ -327,3 +329,28 @@ def test_a_month_of_the_seed_through_dingtalk_alone(bot: Bot) -> None:
         signed = s.execute(select(StatementRow.state, StatementRow.buyer_by,
                                   StatementRow.supplier_by)).one()  # fmt: skip
     assert tuple(signed) == ("locked", "王采购", "李供应")
+
+
+def test_dingtalk_is_on_with_its_client_id_and_secret() -> None:
+    on = Settings(dingtalk_client_id=CLIENT_ID, dingtalk_client_secret=CLIENT_SECRET)
+    assert on.platforms_on == {"console", "dingtalk"}
+    assert not Settings(dingtalk_client_id=CLIENT_ID).dingtalk_on
+
+
+def test_serve_holds_the_stream_while_leading_and_sigterm_closes_it(
+    fake: FakeDingTalk, tmp_path: Path
+) -> None:
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WECOM_", "DING"))}
+    env = {**kept, "DINGTALK_CLIENT_ID": CLIENT_ID, "DINGTALK_CLIENT_SECRET": CLIENT_SECRET,
+           "DINGTALK_API_BASE_URL": fake.base_url}  # fmt: skip
+    process, said = serve(f"sqlite:///{tmp_path / 'vmi.sqlite'}", env)
+    try:
+        fake.stream.wait_connected(1, timeout=30)  # on SQLite the one process leads at once
+        frame = fake.stream.push(robot_message("stranger", "6205 库存 45", "s1", 0))
+        assert fake.stream.wait_acked(frame)["code"] == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    assert fake.stream.wait_disconnected() and fake.stream.connections == 1
+    assert "no platform" not in "".join(said)
