@@ -48,6 +48,7 @@ from tests.support import EXAMPLE, SHANGHAI, serve, shanghai
 KEEPER, BUYER, SUPPLIER, ADMIN = "dt-keeper", "dt-buyer", "dt-supplier", "dt-admin"
 DINGTALK_IDS = {"keeper": KEEPER, "buyer": BUYER, "supplier": SUPPLIER, "admin": ADMIN}
 GROUP = "cidVMI01=="
+GROUP_CHAT = f"group:{GROUP}"  # how the outbox names it
 DINGTALK = frozenset({"dingtalk"})
 T0 = shanghai(2026, 11, 21, 10)
 
@@ -354,3 +355,45 @@ def test_serve_holds_the_stream_while_leading_and_sigterm_closes_it(
         process.kill()
     assert fake.stream.wait_disconnected() and fake.stream.connections == 1
     assert "no platform" not in "".join(said)
+
+
+def deliver_once(fake: FakeDingTalk, runtime: Runtime, card: Card, chat: str) -> OutboxRow:
+    """`card` queued for `chat` and one delivery pass: the row as it is after it."""
+    with transaction(runtime.engine) as s:
+        enqueue(s, Destination("dingtalk", chat), card, T0)
+    sender = DingTalkSender(DingTalkApi(CLIENT_ID, CLIENT_SECRET, fake.base_url), CLIENT_ID,
+                            runtime.config, fake.base_url)  # fmt: skip
+    DeliveryWorker(runtime.engine, {"dingtalk": sender}).run_once()
+    with transaction(runtime.engine) as s:
+        row = s.scalars(select(OutboxRow).order_by(OutboxRow.id.desc())).first()  # type: ignore[union-attr]
+        assert row is not None
+        s.expunge(row)
+        return row
+
+
+def test_a_picture_follows_its_card_as_an_image_message(fake: FakeDingTalk, tmp_path: Path) -> None:
+    runtime = start(str(dingtalk_config(tmp_path)), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    chart = Card("月度回顾", image=Card.png(b"\x89PNG\r\n\x1a\n-chart-"), image_name="review.png")
+    assert deliver_once(fake, runtime, chart, GROUP_CHAT).state == "sent"
+    [card, picture] = fake.calls_to("groupMessages/send")
+    assert card.body["msgKey"] == "sampleMarkdown" and picture.body["msgKey"] == "sampleImageMsg"
+    [upload] = fake.calls_to("/media/upload")
+    assert picture.param["photoURL"] == upload.response["media_id"]
+    runtime.engine.dispose()
+
+
+def test_what_dingtalk_refuses_fails_and_what_it_throttles_waits(
+    fake: FakeDingTalk, tmp_path: Path
+) -> None:
+    runtime = start(str(dingtalk_config(tmp_path)), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    # a group the robot is not in: DingTalk will never take it
+    row = deliver_once(fake, runtime, Card("提醒"), "group:cid-not-ours")
+    assert row.state == "failed" and "resource.not.found" in row.last_error
+    # a person not in the organisation
+    row = deliver_once(fake, runtime, Card("提醒"), "dt-nobody")
+    assert row.state == "failed" and "dt-nobody" in row.last_error
+    # throttled: tried again later, not dropped
+    fake.fail_next("groupMessages/send", 429, "Throttling.Api")
+    row = deliver_once(fake, runtime, Card("提醒"), GROUP_CHAT)
+    assert row.state == "pending" and row.next_attempt_at is not None
+    runtime.engine.dispose()
