@@ -175,8 +175,11 @@ def test_a_count_one_to_one_is_answered_one_to_one(bot: Bot) -> None:
     assert "现有 45 件" in reply.param["text"]
 
 
-def test_in_the_group_the_mention_is_stripped_and_the_group_answered(bot: Bot) -> None:
+def test_in_the_group_the_mention_is_stripped_and_the_group_answered(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
     say(bot, KEEPER, "@VMI助手 6205 库存 45", "g1", group=True)
+    assert "is no agreement's dingtalk_chat" not in caplog.text
     [post] = bot.fake.wait_for("groupMessages/send")
     assert post.body["openConversationId"] == GROUP and "现有 45 件" in post.param["text"]
     with transaction(bot.runtime.engine) as s:
@@ -231,6 +234,16 @@ def test_a_dropped_connection_is_made_again_and_nothing_is_lost_or_doubled(bot: 
         assert stock_levels(s)[("plant-6205", "6205")].on_hand == 38
     replies = to_person(bot.fake, KEEPER, 3)
     assert [("现有 40 件" in r.param["text"]) for r in replies] == [False, True, False]
+
+
+def test_a_group_no_agreement_names_is_logged_with_its_id(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    at_ms = int(T0.timestamp() * 1000)
+    with caplog.at_level(logging.WARNING, logger="bot.adapters.dingtalk.stream"):
+        frame = bot.fake.stream.push(robot_message(KEEPER, "帮助", "u1", at_ms, group="cidNEW"))
+        bot.fake.stream.wait_acked(frame)
+    assert 'dingtalk_chat = "cidNEW"' in caplog.text
 
 
 def test_a_ping_is_answered_with_its_own_data(bot: Bot) -> None:

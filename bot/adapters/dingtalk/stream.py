@@ -99,7 +99,21 @@ class RobotMessages(ChatbotHandler):  # type: ignore[misc]
             return AckMessage.STATUS_SYSTEM_EXCEPTION, "not stored"
         if stored is not None:
             self.on_accepted()
+            self._say_if_unknown_group(incoming, callback.data or {})
         return AckMessage.STATUS_OK, "OK"
+
+    def _say_if_unknown_group(self, incoming: Incoming, data: dict[str, Any]) -> None:
+        """A group no agreement names: log its id, which is what `dingtalk_chat` wants."""
+        group = incoming.chat.removeprefix(GROUP)
+        if incoming.direct or any(a.dingtalk_chat == group for a in self.runtime.config.agreements):
+            return
+        log.warning(
+            "DingTalk group %s (%s) is no agreement's dingtalk_chat; to post there, set "
+            'dingtalk_chat = "%s" in its agreement',
+            group,
+            str(data.get("conversationTitle", ""))[:60],
+            group,
+        )
 
 
 class StreamClient(DingTalkStreamClient):  # type: ignore[misc]
