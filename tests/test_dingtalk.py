@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -410,3 +411,15 @@ def test_what_dingtalk_refuses_fails_and_what_it_throttles_waits(
     row = deliver_once(fake, runtime, Card("提醒"), GROUP_CHAT)
     assert row.state == "pending" and row.next_attempt_at is not None
     runtime.engine.dispose()
+
+
+def test_only_the_leading_process_holds_the_connection(bot: Bot) -> None:
+    leading = threading.Event()
+    leading.set()
+    bot.stream.may_connect = leading.is_set
+    leading.clear()  # another process took the lead: this one lets go
+    assert bot.fake.stream.wait_disconnected()
+    leading.set()
+    bot.fake.stream.wait_connected(2)
+    say(bot, KEEPER, "6205 库存 45", "l1")
+    assert "现有 45 件" in to_person(bot.fake, KEEPER)[0].param["text"]

@@ -222,23 +222,29 @@ class DingTalkStream:
             self.connected.set()
             log.info("DingTalk Stream connected")
             stopping = asyncio.ensure_future(self._stopping.wait())
+            receiving: asyncio.Future[Any] | None = None
             try:
                 while True:
-                    receiving = asyncio.ensure_future(websocket.recv())
+                    receiving = receiving or asyncio.ensure_future(websocket.recv())
+                    # woken each second too: a process that stops leading lets go promptly
                     done, _ = await asyncio.wait(
-                        {receiving, stopping}, return_when=asyncio.FIRST_COMPLETED
+                        {receiving, stopping}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED
                     )
-                    if receiving not in done:
-                        receiving.cancel()
+                    if stopping in done or not self.may_connect():
                         return
+                    if receiving not in done:
+                        continue
                     frame = json.loads(receiving.result())
+                    receiving = None
                     route = await self.client.route_message(frame)
-                    if route == DingTalkStreamClient.TAG_DISCONNECT or not self.may_connect():
+                    if route == DingTalkStreamClient.TAG_DISCONNECT:
                         return
             except websockets.ConnectionClosed:
                 log.warning("DingTalk Stream connection closed; connecting again")
             finally:
                 stopping.cancel()
+                if receiving is not None:
+                    receiving.cancel()
 
     async def _pause(self, seconds: float) -> None:
         assert self._stopping is not None  # set by _run before this is called
