@@ -209,6 +209,20 @@ def test_a_proposal_goes_to_the_group_and_an_action_card_to_each_decider(bot: Bo
     assert "P1" in answer.param["text"]
 
 
+def test_a_picture_is_answered_with_what_to_type_and_records_nothing(bot: Bot) -> None:
+    at_ms = int(T0.timestamp() * 1000)
+    picture = robot_message(KEEPER, "", "pic1", at_ms)
+    del picture["text"]
+    picture.update(msgtype="picture", content={"downloadCode": "dc-1", "pictureDownloadCode": "x"})
+    assert bot.fake.stream.wait_acked(bot.fake.stream.push(picture))["code"] == 200
+    assert bot.service.inbox.wait_until_idle()
+    bot.service.delivery.wake()
+    [reply] = to_person(bot.fake, KEEPER)
+    assert "6205 库存" in reply.param["text"]  # how to type a count
+    with transaction(bot.runtime.engine) as s:
+        assert s.scalar(select(func.count()).select_from(LedgerRow)) == 0
+
+
 def test_the_same_message_delivered_twice_changes_once(bot: Bot) -> None:
     for _ in range(2):  # DingTalk sends again what it thinks was not acknowledged
         say(bot, KEEPER, "6205 库存 45", "m-repeat")

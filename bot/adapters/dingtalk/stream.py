@@ -53,16 +53,20 @@ class CredentialsRefused(Exception):
 
 
 def robot_message_to_incoming(data: dict[str, Any], now: datetime) -> Incoming | None:
-    """A robot message (the CALLBACK's data) as an `Incoming`: text one to one, or text in a
-    group that @mentioned the robot (the only ones DingTalk sends); else None."""
-    message = ChatbotMessage.from_dict(data)
-    if message.message_type != "text" or message.text is None or not message.message_id:
+    """A robot message (the CALLBACK's data) as an `Incoming`, one to one or in a group that
+    @mentioned the robot (the only ones DingTalk sends): its text, the text parts of a rich
+    text, none of a picture, voice or file (answered with what to type); None when it names
+    no message or sender."""
+    try:
+        message = ChatbotMessage.from_dict(data)
+        parts = message.get_text_list() or []
+    except (KeyError, TypeError, ValueError, AttributeError):  # a payload not shaped as documented
         return None
     sender = message.sender_staff_id or message.sender_id or ""
-    if not sender:
+    if not message.message_id or not sender:
         return None
     direct = message.conversation_type == ONE_TO_ONE
-    text = str(message.text.content or "")
+    text = "\n".join(str(part or "") for part in parts)
     created = message.create_at
     at, doubted = said_at(float(created) / 1000 if created else None, now)
     return Incoming(
