@@ -7,7 +7,8 @@ embedders say exactly what is on.
 
 A platform is on when its variables are set: Slack with `SLACK_BOT_TOKEN` and
 `SLACK_SIGNING_SECRET` (or `SLACK_APP_TOKEN`), WeCom with `WECOM_CORP_ID`, `WECOM_CORP_SECRET`
-and `WECOM_AGENT_ID`; the console always. A variable set but empty counts as not set.
+and `WECOM_AGENT_ID`, DingTalk with `DINGTALK_CLIENT_ID` and `DINGTALK_CLIENT_SECRET`; the console
+always. A variable set but empty counts as not set.
 Secrets are `SecretStr`: printed or logged, they show as stars.
 """
 
@@ -21,6 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 CONSOLE = "console"
 SLACK = "slack"
 WECOM = "wecom"
+DINGTALK = "dingtalk"
 
 
 class SettingsError(Exception):
@@ -35,7 +37,7 @@ class Settings(BaseSettings):
     """Every environment variable the bot knows, typed; None when not set.
 
     The `*_base_url` / `*_ws_url` fields are None for the platform's own endpoint (each adapter
-    knows its default). Feishu, DingTalk and the WeCom intelligent robot are carried for the
+    knows its default). Feishu and the WeCom intelligent robot are carried for the
     adapters still to come; no platform is on because of them yet.
     """
 
@@ -63,9 +65,10 @@ class Settings(BaseSettings):
     feishu_verification_token: SecretStr | None = None
     feishu_encrypt_key: SecretStr | None = None
     feishu_api_base_url: str | None = None
-    # DingTalk (钉钉), for later
-    dingtalk_client_id: str | None = None
-    dingtalk_client_secret: SecretStr | None = None
+    # DingTalk (钉钉), an internal app with a robot, in Stream mode
+    dingtalk_client_id: str | None = None  # the app's Client ID (AppKey)
+    dingtalk_client_secret: SecretStr | None = None  # its Client Secret (AppSecret)
+    dingtalk_robot_code: str | None = None  # the robot's code (default: the client id)
     dingtalk_api_base_url: str | None = None
     # the bot itself
     vmi_api_token: SecretStr | None = None  # enables GET /api/status
@@ -119,6 +122,11 @@ class Settings(BaseSettings):
         return self.wecom_on and bool(self.wecom_token and self.wecom_encoding_aes_key)
 
     @property
+    def dingtalk_on(self) -> bool:
+        """DingTalk is on: the app's client id and secret (Stream mode needs nothing else)."""
+        return bool(self.dingtalk_client_id and self.dingtalk_client_secret)
+
+    @property
     def platforms_on(self) -> frozenset[str]:
         """The platforms the bot talks on; the console is always on."""
         on = {CONSOLE}
@@ -126,6 +134,8 @@ class Settings(BaseSettings):
             on.add(SLACK)
         if self.wecom_on:
             on.add(WECOM)
+        if self.dingtalk_on:
+            on.add(DINGTALK)
         return frozenset(on)
 
 

@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         "outbox. Slack is on when SLACK_BOT_TOKEN is set with SLACK_SIGNING_SECRET (HTTP) or "
         "SLACK_APP_TOKEN (Socket Mode); WeCom when WECOM_CORP_ID, WECOM_CORP_SECRET and "
         "WECOM_AGENT_ID are set, and it hears messages when WECOM_TOKEN and "
-        "WECOM_ENCODING_AES_KEY are set too.",
+        "WECOM_ENCODING_AES_KEY are set too; DingTalk when DINGTALK_CLIENT_ID and "
+        "DINGTALK_CLIENT_SECRET are set (Stream mode: no public URL needed).",
     )
     serve_cmd.add_argument(
         "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"

@@ -21,7 +21,7 @@ from bot.runtime.delivery import DeliveryWorker, Sender
 from bot.runtime.inbox_worker import InboxWorker
 from bot.runtime.scheduler import SchedulerLeader
 from bot.services.status import status
-from bot.settings import SLACK, WECOM, secret
+from bot.settings import DINGTALK, SLACK, WECOM, secret
 from bot.storage.db import StoreUnavailable, check_writable, transaction
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class Service:
     slack_app: Any = None
     socket_mode: Any = None
     platforms: frozenset[str] = frozenset()
+    dingtalk_stream: Any = None  # DingTalk's Stream connection, held while this process leads
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     def start_background(self) -> None:
@@ -48,6 +49,8 @@ class Service:
         self.inbox.start()
         if self.socket_mode is not None:
             self.socket_mode.connect()
+        if self.dingtalk_stream is not None:
+            self.dingtalk_stream.start()
 
     def stop_background(self) -> None:
         """Stop them; undelivered messages stay in the outbox for the next start."""
@@ -56,6 +59,8 @@ class Service:
         self._stopped.set()
         if self.socket_mode is not None:
             self.socket_mode.close()
+        if self.dingtalk_stream is not None:
+            self.dingtalk_stream.stop()
         self.inbox.stop()  # what was accepted is handled before the process ends
         self.leader.stop()
         self.delivery.stop()
@@ -124,6 +129,26 @@ def build_service(runtime: Runtime) -> Service:
             log.warning(
                 "WeCom callback off: set WECOM_TOKEN and WECOM_ENCODING_AES_KEY to receive messages"
             )
+    dingtalk_stream = None
+    if DINGTALK in platforms:
+        from bot.adapters.dingtalk.client import DingTalkApi, api_root
+        from bot.adapters.dingtalk.sender import DEFAULT_OAPI, DingTalkSender
+        from bot.adapters.dingtalk.stream import DingTalkStream, RobotMessages, StreamClient
+
+        client_id = settings.dingtalk_client_id or ""
+        client_secret = secret(settings.dingtalk_client_secret)
+        root = api_root(settings.dingtalk_api_base_url)
+        api = DingTalkApi(client_id, client_secret, root)
+        # a private deployment (or a test) serves the older API's media upload under its root
+        oapi = root if settings.dingtalk_api_base_url else DEFAULT_OAPI
+        robot_code = settings.dingtalk_robot_code or client_id
+        senders[DINGTALK] = DingTalkSender(api, robot_code, runtime.config, oapi)
+        stream_client = StreamClient(client_id, client_secret, root)
+        stream_client.register_callback_handler(
+            "/v1.0/im/bot/messages/get", RobotMessages(runtime, inbox.wake)
+        )
+        # one connection for all processes: DingTalk hands each message to one of them anyway
+        dingtalk_stream = DingTalkStream(stream_client, lambda: leader.leading)
     _warn_about_chats_of_platforms_off(runtime, platforms)
 
     @app.get("/healthz")
@@ -158,7 +183,7 @@ def build_service(runtime: Runtime) -> Service:
         return jsonify(document), 200
 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    return Service(app, inbox, delivery, leader, slack, socket_mode, platforms)
+    return Service(app, inbox, delivery, leader, slack, socket_mode, platforms, dingtalk_stream)
 
 
 def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[str]) -> None:
@@ -167,6 +192,12 @@ def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[st
             log.warning(
                 "agreement %s names a WeCom group, but WeCom is off (set WECOM_CORP_ID, "
                 "WECOM_CORP_SECRET and WECOM_AGENT_ID); its posts are skipped",
+                agreement.id,
+            )
+        if (agreement.dingtalk_chat or agreement.dingtalk_webhook) and DINGTALK not in platforms:
+            log.warning(
+                "agreement %s names a DingTalk group, but DingTalk is off (set "
+                "DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET); its posts are skipped",
                 agreement.id,
             )
         if agreement.slack_channel and SLACK not in platforms:
@@ -203,12 +234,13 @@ def serve(runtime: Runtime, host: str, port: int) -> int:
             f"cannot listen on {host}:{port}: {err.strerror or err} (another vmi-bot serve? "
             "choose another with --port, or --host)"
         ) from None
-    if not service.platforms & {SLACK, WECOM}:
+    if not service.platforms & {SLACK, WECOM, DINGTALK}:
         log.warning(
             "no platform is configured: only GET /healthz and GET /api/status (with "
             "VMI_API_TOKEN) are served. Slack is on with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
             "(or SLACK_APP_TOKEN), "
-            "WeCom with WECOM_CORP_ID, WECOM_CORP_SECRET and WECOM_AGENT_ID (README: Slack, WeCom)"
+            "WeCom with WECOM_CORP_ID, WECOM_CORP_SECRET and WECOM_AGENT_ID, DingTalk with "
+            "DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET (README: Slack, WeCom, DingTalk)"
         )
     service.start_background()
 

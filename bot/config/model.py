@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from vmi_rules.amendments import Source
 from vmi_rules.terms import AgreementTerms, Item
 
-PLATFORMS = ("console", "slack", "wecom")
+PLATFORMS = ("console", "slack", "wecom", "dingtalk")
 DEFAULT_REVIEW_TIME = time(8, 0)
 
 
@@ -48,6 +48,7 @@ class Member:
     slack: str | None = None
     wecom: str | None = None
     locale: str | None = None
+    dingtalk: str | None = None  # the person's staffId (userid) in the DingTalk organisation
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class AgreementConfig:
     slack_channel: str | None = None
     wecom_chat: str | None = None
     wecom_webhook_key: str | None = None
+    dingtalk_chat: str | None = None  # the group's openConversationId
+    dingtalk_webhook: str | None = None  # a custom group robot's URL: push-only fallback
+    dingtalk_webhook_secret: str | None = None  # its 加签 secret (SEC...)
     # where each item's min, max, pack size and MOQ come from, once amendments are applied
     # (bot.services.terms.effective); empty: all from the file
     term_sources: tuple[tuple[str, Source], ...] = ()
@@ -125,7 +129,7 @@ class Config:
         return next((a for a in self.agreements if a.id == id), None)
 
     def member_by_platform(self, platform: str, platform_id: str) -> Member | None:
-        """The member whose id on `platform` ("console", "slack" or "wecom") is `platform_id`."""
+        """The member whose id on `platform` (one of PLATFORMS) is `platform_id`."""
         if platform not in PLATFORMS:
             # A wrong platform name is a bug in the caller, not an unknown user.
             raise ValueError(f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}")

@@ -1,0 +1,1 @@
+"""DingTalk (钉钉): robot messages in by Stream mode, markdown and ActionCards out."""

@@ -1,0 +1,157 @@
+"""DingTalk's side of delivery: the robot's messages to a person (`oToMessages/batchSend`) or
+to the agreement's group (`groupMessages/send`), with the robot's code; markdown, or an
+ActionCard whose buttons send their text back; posts to a custom group robot's webhook,
+signed (加签) with the timestamp and HMAC-SHA256 of its secret.
+
+A card's picture (the monthly review's chart) follows it as an image message, uploaded as
+media first; a custom robot cannot send uploaded pictures, so there it is left out.
+DingTalk has no duplicate check: a send cut off by a crash and sent again may show twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+
+from bot.adapters.dingtalk.audience import GROUP, WEBHOOK
+from bot.adapters.dingtalk.client import DingTalkApi, DingTalkError
+from bot.adapters.dingtalk.render import msg_param, robot_message, webhook_body
+from bot.config import Config
+from bot.runtime.delivery import UNSURE, NeverDeliverable, Outgoing, RetryLater
+
+log = logging.getLogger(__name__)
+
+ROBOT_TOO_FAST = 130101  # a custom robot's 20 messages a minute
+DEFAULT_OAPI = "https://oapi.dingtalk.com"  # media upload lives on the older API's host
+
+
+def signed_webhook(url: str, secret: str, now_ms: int) -> str:
+    """A custom robot's webhook URL with `timestamp` and `sign` added, as DingTalk documents
+    加签: base64 of HMAC-SHA256 over "timestamp\\nsecret", keyed with the secret."""
+    digest = hmac.new(secret.encode(), f"{now_ms}\n{secret}".encode(), hashlib.sha256).digest()
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query), ("timestamp", str(now_ms)),
+             ("sign", base64.b64encode(digest).decode("ascii"))]  # fmt: skip
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class DingTalkSender:
+    """Sends outbox rows to DingTalk; returns DingTalk's processQueryKey (or the chat)."""
+
+    def __init__(
+        self,
+        api: DingTalkApi,
+        robot_code: str,
+        config: Config,
+        oapi_root: str = DEFAULT_OAPI,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.api = api
+        self.robot_code = robot_code
+        self.config = config
+        self.oapi_root = oapi_root.rstrip("/")
+        self.clock_ms = clock_ms
+
+    def send(self, message: Outgoing) -> str:
+        """Deliver one row the way its chat calls for."""
+        if message.mode == "react":
+            return ""  # DingTalk's robot cannot react; the reply says it
+        try:
+            if message.chat.startswith(WEBHOOK):
+                return self._webhook(message)
+            ref = self._robot(message, *robot_message(message.card, group=self._in_group(message)))
+        except DingTalkError as err:
+            raise self._sorted(err) from err
+        except requests.RequestException as err:
+            raise RetryLater(f"{UNSURE}{err.__class__.__name__}") from err
+        if message.card.image:
+            self._picture(message)
+        return ref
+
+    @staticmethod
+    def _in_group(message: Outgoing) -> bool:
+        # an answer meant for one person (a refusal to a press) goes to them one to one
+        return message.chat.startswith(GROUP) and message.mode != "ephemeral"
+
+    def _robot(self, message: Outgoing, key: str, param: dict[str, str]) -> str:
+        body: dict[str, Any] = {"robotCode": self.robot_code, "msgKey": key,
+                                "msgParam": msg_param(param)}  # fmt: skip
+        if self._in_group(message):
+            body["openConversationId"] = message.chat.removeprefix(GROUP)
+            answer = self.api.post("/v1.0/robot/groupMessages/send", body)
+            return str(answer.get("processQueryKey", message.chat))
+        person = message.recipient if message.mode == "ephemeral" else message.chat
+        body["userIds"] = [person]
+        answer = self.api.post("/v1.0/robot/oToMessages/batchSend", body)
+        if person in (answer.get("invalidStaffIdList") or []):
+            raise NeverDeliverable(f"DingTalk knows no staffId {person!r} in this organisation")
+        if person in (answer.get("flowControlledStaffIdList") or []):
+            raise RetryLater("DingTalk: flow control for this person", after=60)
+        return str(answer.get("processQueryKey", ""))
+
+    def _picture(self, message: Outgoing) -> None:
+        """Send the card's picture after it; the card is out, so a failure here is retried as
+        maybe sent, and a picture DingTalk will never take is logged, not failed."""
+        try:
+            media_id = self._upload(message)
+            self._robot(message, "sampleImageMsg", {"photoURL": media_id})
+        except (DingTalkError, requests.RequestException) as err:
+            problem = self._sorted(err) if isinstance(err, DingTalkError) else RetryLater(str(err))
+            if isinstance(problem, RetryLater):
+                raise RetryLater(f"{UNSURE}picture: {problem}", problem.after) from err
+            log.warning("outbox %s: picture not sent (%s)", message.id, problem)
+
+    def _upload(self, message: Outgoing) -> str:
+        """The picture uploaded as media: its media_id (the image message's photoURL)."""
+        name = message.card.image_name or "picture.png"
+        response = self.api.http.post(
+            f"{self.oapi_root}/media/upload",
+            params={"access_token": self.api.token(), "type": "image"},
+            files={"media": (name, message.card.image_bytes(), "image/png")},
+            timeout=self.api.timeout,
+        )
+        answer = response.json() if response.content else {}
+        if response.status_code >= 400 or int(answer.get("errcode", 0)):
+            raise DingTalkError(response.status_code, str(answer.get("errcode", "")),
+                                str(answer.get("errmsg", "")))  # fmt: skip
+        return str(answer["media_id"])
+
+    def _webhook(self, message: Outgoing) -> str:
+        """One post to the agreement's custom group robot, signed when it has a secret."""
+        agreement = self.config.agreement(message.chat.removeprefix(WEBHOOK))
+        url = agreement.dingtalk_webhook if agreement else None
+        if agreement is None or not url:
+            raise NeverDeliverable("no dingtalk_webhook for this agreement")
+        if agreement.dingtalk_webhook_secret:
+            url = signed_webhook(url, agreement.dingtalk_webhook_secret, self.clock_ms())
+        try:
+            response = requests.post(url, json=webhook_body(message.card), timeout=15)
+        except requests.RequestException as err:
+            raise RetryLater(f"{UNSURE}{err.__class__.__name__}") from err
+        if response.status_code >= 500:
+            raise RetryLater(f"custom robot answered HTTP {response.status_code}")
+        try:
+            answer = response.json()
+        except ValueError:
+            raise RetryLater(f"custom robot answered HTTP {response.status_code}") from None
+        errcode = int(answer.get("errcode", 0))
+        if errcode == ROBOT_TOO_FAST:
+            raise RetryLater("custom robot: 20 a minute", after=60)
+        if errcode:  # 310000: a wrong signature, keyword or address; 300001: a wrong token
+            raise NeverDeliverable(f"custom robot: errcode {errcode}: {answer.get('errmsg', '')}")
+        return message.chat
+
+    @staticmethod
+    def _sorted(err: DingTalkError) -> Exception:
+        reason = f"DingTalk {err}"
+        if err.passing:
+            return RetryLater(reason, after=60 if err.status == 429 else None)
+        return NeverDeliverable(reason)
