@@ -314,7 +314,7 @@ def _build(file: AgreementFile, path: Path) -> Config:
     bot = BotSettings(file.bot.timezone, file.bot.locale)
     parties = tuple(Party(p.id, p.name, p.role) for p in file.parties)
     members = tuple(
-        Member(m.id, m.name, m.party, m.role, m.console, m.slack, m.wecom, m.locale)
+        Member(m.id, m.name, m.party, m.role, m.console, m.slack, m.wecom, m.locale, feishu=m.feishu)
         for m in file.members
     )
     return Config(path, bot, parties, members, tuple(_agreement(a, bot) for a in file.agreements))
@@ -360,4 +360,5 @@ def _agreement(a: AgreementTable, bot: BotSettings) -> AgreementConfig:
         slack_channel=a.slack_channel,
         wecom_chat=a.wecom_chat,
         wecom_webhook_key=a.wecom_webhook_key,
+        feishu_chat=a.feishu_chat,
     )

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from vmi_rules.amendments import Source
 from vmi_rules.terms import AgreementTerms, Item
 
-PLATFORMS = ("console", "slack", "wecom")
+PLATFORMS = ("console", "slack", "wecom", "feishu")
 DEFAULT_REVIEW_TIME = time(8, 0)
 
 
@@ -48,6 +48,7 @@ class Member:
     slack: str | None = None
     wecom: str | None = None
     locale: str | None = None
+    feishu: str | None = None  # the person's open_id (ou_…) in the bot's Feishu app
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class AgreementConfig:
     slack_channel: str | None = None
     wecom_chat: str | None = None
     wecom_webhook_key: str | None = None
+    feishu_chat: str | None = None  # the Feishu group's chat_id (oc_…)
     # where each item's min, max, pack size and MOQ come from, once amendments are applied
     # (bot.services.terms.effective); empty: all from the file
     term_sources: tuple[tuple[str, Source], ...] = ()
@@ -125,7 +127,7 @@ class Config:
         return next((a for a in self.agreements if a.id == id), None)
 
     def member_by_platform(self, platform: str, platform_id: str) -> Member | None:
-        """The member whose id on `platform` ("console", "slack" or "wecom") is `platform_id`."""
+        """The member whose id on `platform` ("console", "slack", "wecom", "feishu") is `platform_id`."""
         if platform not in PLATFORMS:
             # A wrong platform name is a bug in the caller, not an unknown user.
             raise ValueError(f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}")

@@ -139,6 +139,7 @@ class MemberTable(_Table):
     slack: PlatformId = None
     wecom: PlatformId = None
     locale: Locale | None = None
+    feishu: PlatformId = None  # open_id
 
 
 class ItemTable(_Table):
@@ -201,6 +202,7 @@ class AgreementTable(_Table):
     slack_channel: PlatformId = None
     wecom_chat: PlatformId = None
     wecom_webhook_key: PlatformId = None
+    feishu_chat: PlatformId = None  # chat_id
     reminders: RemindersTable = Field(default_factory=lambda: RemindersTable.model_validate({}))
     items: list[ItemTable] = Field(default_factory=list, min_length=1, validate_default=True)
 
