@@ -7,8 +7,8 @@ import hmac
 import logging
 import signal
 import threading
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -184,9 +184,7 @@ def _feishu(
 
     settings = runtime.settings
     app_id, app_secret = settings.feishu_app_id or "", secret(settings.feishu_app_secret)
-    senders[FEISHU] = FeishuSender(
-        feishu_client(app_id, app_secret, settings.feishu_api_base_url)
-    )
+    senders[FEISHU] = FeishuSender(feishu_client(app_id, app_secret, settings.feishu_api_base_url))
     encrypt_key = secret(settings.feishu_encrypt_key)
     token = secret(settings.feishu_verification_token)
     dispatcher = build_dispatcher(runtime, encrypt_key, token, on_accepted)

@@ -314,7 +314,9 @@ def _build(file: AgreementFile, path: Path) -> Config:
     bot = BotSettings(file.bot.timezone, file.bot.locale)
     parties = tuple(Party(p.id, p.name, p.role) for p in file.parties)
     members = tuple(
-        Member(m.id, m.name, m.party, m.role, m.console, m.slack, m.wecom, m.locale, feishu=m.feishu)
+        Member(
+            m.id, m.name, m.party, m.role, m.console, m.slack, m.wecom, m.locale, feishu=m.feishu
+        )
         for m in file.members
     )
     return Config(path, bot, parties, members, tuple(_agreement(a, bot) for a in file.agreements))

@@ -127,7 +127,7 @@ class Config:
         return next((a for a in self.agreements if a.id == id), None)
 
     def member_by_platform(self, platform: str, platform_id: str) -> Member | None:
-        """The member whose id on `platform` ("console", "slack", "wecom", "feishu") is `platform_id`."""
+        """The member whose id on `platform` (one of `PLATFORMS`) is `platform_id`."""
         if platform not in PLATFORMS:
             # A wrong platform name is a bug in the caller, not an unknown user.
             raise ValueError(f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}")

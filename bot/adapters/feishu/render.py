@@ -87,8 +87,7 @@ def interactive_card(card: Card, *, done_by: str | None = None) -> Json:
                     "tag": "column_set",
                     "flex_mode": "flow",
                     "columns": [
-                        {"tag": "column", "width": "auto", "elements": [_button(b)]}
-                        for b in plain
+                        {"tag": "column", "width": "auto", "elements": [_button(b)]} for b in plain
                     ],
                 }
             )
