@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_cmd = commands.add_parser(
         "serve",
-        help="HTTP server for Slack, WeCom and Feishu (and the JSON status), the scheduler and delivery",
+        help="HTTP server for Slack, WeCom and Feishu (and the JSON status), scheduler, delivery",
         description="Serve POST /slack/events, GET and POST /wecom/callback, POST /feishu/events, "
         "Feishu's long connection, GET /healthz and "
         "GET /api/status (with VMI_API_TOKEN set); run the review scheduler and deliver the "
