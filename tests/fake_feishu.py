@@ -7,8 +7,9 @@ tenant_access_token), and with `Authorization: Bearer <that token>`: POST /open-
 ?receive_id_type=chat_id|open_id (msg_type text|interactive|image, content a JSON string, an
 optional uuid: the same uuid again within the hour sends nothing and answers the first message),
 PATCH /open-apis/im/v1/messages/<message_id> (an interactive card, only one the app sent), POST
-/open-apis/im/v1/images (multipart: image_type, image → image_key). Also GET
-/callback/ws/endpoint's POST form for the long connection's client is not served here.
+/open-apis/im/v1/images (multipart: image_type, image → image_key); and POST
+/callback/ws/endpoint (AppID, AppSecret → the long connection's URL, `ws_url`, and its client
+settings), where the SDK's websocket client asks before it connects.
 
 Codes used: 10014 wrong app secret, 99991663 invalid token, 99991400 rate limited (HTTP 429,
 from fail_next), 230002 the bot is not in the chat, 230001 bad content, 230025 not the app's
@@ -58,6 +59,7 @@ class FakeFeishu(LoopbackFake[Call]):
         self._uuids: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._failures: list[tuple[str, int, int]] = []
+        self.ws_url = ""  # where the long connection's endpoint sends the client
 
     @property
     def base_url(self) -> str:
@@ -101,6 +103,13 @@ class FakeFeishu(LoopbackFake[Call]):
             if path.endswith(end):
                 del self._failures[n]
                 return status, {"code": code, "msg": "failed as asked"}
+        if path == "/callback/ws/endpoint":
+            if body.get("AppID") != APP_ID or body.get("AppSecret") != APP_SECRET:
+                return 200, {"code": 1000040343, "msg": "app id or secret invalid"}
+            settings = {"ReconnectCount": 3, "ReconnectInterval": 1, "ReconnectNonce": 0,
+                        "PingInterval": 120}  # fmt: skip
+            return 200, {"code": 0, "msg": "ok",
+                         "data": {"URL": self.ws_url, "ClientConfig": settings}}  # fmt: skip
         if path == "/open-apis/auth/v3/tenant_access_token/internal":
             if body.get("app_id") != APP_ID or body.get("app_secret") != APP_SECRET:
                 return 400, {"code": 10014, "msg": "app secret invalid"}

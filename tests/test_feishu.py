@@ -1,11 +1,11 @@
 """Feishu end to end: events and card actions posted over HTTP to `vmi-bot serve`'s app as
 Feishu posts them (encrypted with the app's Encrypt Key, signed, with its verification token),
-replies sent through the SDK to a fake Feishu open API (tests/fake_feishu.py); and the long
-connection's path: real protobuf frames (lark_oapi.ws.pb) through the SDK's websocket client."""
+replies sent through the SDK to a fake Feishu open API (tests/fake_feishu.py); and the same
+through the long connection: `serve`'s SDK websocket client against a fake server speaking its
+protobuf frames (tests/fake_feishu_ws.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -22,12 +22,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from lark_oapi.ws import client as ws_client
-from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 from sqlalchemy import func, select
 from waitress.server import create_server
 
-from bot.adapters.feishu.events import build_dispatcher
 from bot.adapters.feishu.render import interactive_card, message_content, parse_value
 from bot.adapters.feishu.sender import FeishuSender, feishu_client
 from bot.app.bootstrap import start
@@ -42,6 +39,7 @@ from bot.storage.stock import stock_levels
 from bot.storage.tables import InboxRow, LedgerRow, ProposalRow
 from messages.cards import Button, Card
 from tests.fake_feishu import APP_ID, APP_SECRET, FakeFeishu
+from tests.fake_feishu_ws import FakeFeishuWs
 from tests.support import EXAMPLE, shanghai
 
 TOKEN, ENCRYPT_KEY = "verification-token", "encrypt-key-of-the-app"
@@ -296,36 +294,6 @@ def test_a_group_message_without_the_bot_named_is_not_answered(bot: Bot) -> None
     assert bot.feishu.calls_to("/im/v1/messages") == []
 
 
-def test_the_long_connection_stores_an_event_and_acks_its_frame(tmp_path: Path) -> None:
-    runtime = start(str(feishu_config(tmp_path)), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
-    runtime = replace(runtime, clock=Scene(T0))
-    dispatcher = build_dispatcher(runtime, "", "")
-    client = ws_client.Client(APP_ID, APP_SECRET, event_handler=dispatcher)
-    written: list[bytes] = []
-
-    class Connection:  # the socket the SDK writes its answer frame to
-        async def send(self, data: bytes) -> None:
-            written.append(data)
-
-    client._conn = Connection()
-    payload = json.dumps(message_event(KEEPER, "6205 库存 45", T0, "om_ws_1")).encode()
-    frame = Frame(SeqID=1, LogID=1, service=1, method=1, payload=payload)
-    for key, value in (("type", "event"), ("message_id", "m-1"), ("trace_id", "t-1"),
-                       ("sum", "1"), ("seq", "0")):  # fmt: skip
-        header = frame.headers.add()
-        header.key, header.value = key, value
-    for _ in range(2):  # delivered twice: stored once
-        asyncio.run(client._handle_message(frame.SerializeToString()))
-    assert len(written) == 2
-    answer = Frame()
-    answer.ParseFromString(written[0])
-    assert json.loads(answer.payload)["code"] == 200
-    with transaction(runtime.engine) as s:
-        rows = s.execute(select(InboxRow.platform, InboxRow.text)).all()
-    assert [tuple(r) for r in rows] == [("feishu", "6205 库存 45")]
-    runtime.engine.dispose()
-
-
 def test_rendered_text_is_plain_and_buttons_read_back() -> None:
     card = Card("P1 <at id=all></at>", ("**bold** [x](http://e)",),
                 buttons=(Button("确认", "confirm", "P1@55", "primary", "确认 P1"),))  # fmt: skip
@@ -355,3 +323,43 @@ def test_errors_sorted_and_pictures_uploaded(tmp_path: Path, feishu: FakeFeishu)
         sender.send(Outgoing(2, GROUP, "post", "", "", Card("y"), key="k-2"))
     with pytest.raises(NeverDeliverable):
         sender.send(Outgoing(3, "oc_elsewhere", "post", "", "", Card("z"), key="k-3"))
+
+
+def test_serve_holds_the_long_connection_and_sigterm_closes_it(
+    tmp_path: Path, feishu: FakeFeishu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
+    settings = Settings(feishu_app_id=APP_ID, feishu_app_secret=APP_SECRET,
+                        feishu_api_base_url=feishu.base_url)  # fmt: skip
+    runtime = start(str(feishu_config(tmp_path)), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings)
+    runtime = replace(runtime, clock=Scene(T0))
+    with FakeFeishuWs() as ws:
+        feishu.ws_url = ws.url
+        service = build_service(runtime)
+        service.delivery.idle_seconds = 0.05
+        assert len(service.long_connections) == 1
+        service.start_background()  # as `vmi-bot serve` does; SQLite: this process leads
+        try:
+            assert ws.wait_connected()
+            said = message_event(KEEPER, "6205 库存 45", T0, "om_ws_serve")
+            assert ws.push(said)["code"] == 200  # acked once stored
+            assert ws.push(said)["code"] == 200  # Feishu sent it again: stored once
+            [reply] = feishu.wait_for("/im/v1/messages")
+            assert reply.body["receive_id"] == GROUP and "45" in reply.content["text"]
+            with transaction(runtime.engine) as s:
+                review(s, runtime.config, T0, platforms=FEISHU)
+            service.delivery.wake()
+            card = feishu.wait_for("/im/v1/messages", 2)[1]
+            card_id = card.answer["data"]["message_id"]
+            press = action_event(BUYER, {"action": "vmi:confirm", "value": "P1@55"}, card_id,
+                                 T0, "ev-ws-press")  # fmt: skip
+            assert ws.push(press)["code"] == 200
+            [patched] = feishu.wait_for("/im/v1/messages/" + card_id)
+            assert "已确认 P1" in patched.body["content"]
+        finally:
+            service.stop_background()
+        assert ws.closed.wait(5)  # the connection is closed with the service
+    with transaction(runtime.engine) as s:
+        assert s.scalar(select(func.count()).select_from(LedgerRow)) == 1
+        assert s.scalar(select(ProposalRow.state)) == "confirmed"
+    runtime.engine.dispose()

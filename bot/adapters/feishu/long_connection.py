@@ -32,13 +32,14 @@ class FeishuLongConnection:
         domain: str,
         leading: Callable[[float], bool] = lambda _timeout: True,
     ) -> None:
-        self.client = ws_client.Client(
+        self._make_client = lambda: ws_client.Client(
             app_id,
             app_secret,
             event_handler=dispatcher,
             domain=domain,
             log_level=lark.LogLevel.WARNING,
         )
+        self.client: ws_client.Client | None = None
         self._leading = leading
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
@@ -58,12 +59,14 @@ class FeishuLongConnection:
         asyncio.set_event_loop(loop)
         # the SDK's client reads its module's loop: this thread's is the one it runs on
         ws_client.loop = loop
+        # made here: the SDK's client ties its caches to the loop of the thread that makes it
+        client = self.client = self._make_client()
         self._loop = loop
         if self._stop.is_set():
             return
         log.info("Feishu long connection: connecting")
         try:
-            self.client.start()
+            client.start()
         except RuntimeError:
             pass  # the loop was stopped by stop(): "Event loop stopped before Future completed"
         except Exception as err:  # a refused app id or secret: said once, not retried
@@ -72,12 +75,12 @@ class FeishuLongConnection:
     def stop(self, timeout: float = 5.0) -> None:
         """Close the connection and end its loop; events not answered are sent again."""
         self._stop.set()
-        loop = self._loop
-        if loop is not None and loop.is_running():
-            self.client._auto_reconnect = False  # the SDK offers no stop of its own
+        loop, client = self._loop, self.client
+        if loop is not None and client is not None and loop.is_running():
+            client._auto_reconnect = False  # the SDK offers no stop of its own
 
             async def close() -> None:
-                await self.client._disconnect()
+                await client._disconnect()
                 loop.stop()
 
             asyncio.run_coroutine_threadsafe(close(), loop)
