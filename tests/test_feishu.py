@@ -363,3 +363,19 @@ def test_serve_holds_the_long_connection_and_sigterm_closes_it(
         assert s.scalar(select(func.count()).select_from(LedgerRow)) == 1
         assert s.scalar(select(ProposalRow.state)) == "confirmed"
     runtime.engine.dispose()
+
+
+def test_one_to_one_the_bot_answers_in_that_chat(bot: Bot) -> None:
+    said = message_event(BUYER, "status", T0, "om_p2p", chat="oc_p2p_buyer", mention=False)
+    assert post(bot, said)[0] == 200
+    [reply] = bot.feishu.wait_for("/im/v1/messages")
+    assert (
+        reply.body["receive_id"] == "oc_p2p_buyer" and reply.query["receive_id_type"] == "chat_id"
+    )
+    assert "6205" in json.dumps(reply.content, ensure_ascii=False)
+
+
+def test_a_wrong_app_secret_fails_the_message_with_feishus_code(feishu: FakeFeishu) -> None:
+    sender = FeishuSender(feishu_client("cli_other_app", "wrong", feishu.base_url))
+    with pytest.raises(NeverDeliverable, match="10014"):
+        sender.send(Outgoing(1, GROUP, "post", "", "", Card("x"), key="k-1"))
