@@ -379,3 +379,18 @@ def test_a_wrong_app_secret_fails_the_message_with_feishus_code(feishu: FakeFeis
     sender = FeishuSender(feishu_client("cli_other_app", "wrong", feishu.base_url))
     with pytest.raises(NeverDeliverable, match="10014"):
         sender.send(Outgoing(1, GROUP, "post", "", "", Card("x"), key="k-1"))
+
+
+def test_an_event_not_listened_to_is_answered_and_not_stored(bot: Bot) -> None:
+    read = envelope("im.message.message_read_v1", {"reader": {"reader_id": {"open_id": BUYER}}},
+                    "ev-read", T0)  # fmt: skip
+    assert post(bot, read) == (200, {"msg": "success"})
+    assert inbox_count(bot) == 0
+
+
+def test_a_body_over_the_limit_is_refused_unread(bot: Bot) -> None:
+    request = urllib.request.Request(f"{bot.url}/feishu/events", data=b"{" + b" " * 300_000 + b"}",
+                                     method="POST")  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 413

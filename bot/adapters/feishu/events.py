@@ -33,11 +33,17 @@ MENTION_KEY = re.compile(r"@_user_\d+|@_all")
 
 
 def _ms(value: object) -> float | None:
-    """Feishu's milliseconds (a number or its text) as Unix seconds; None when not one."""
+    """Feishu's time of an event (milliseconds; a card callback's header may count
+    microseconds), a number or its text, as Unix seconds; None when not one."""
     try:
-        return int(str(value)) / 1000
+        number = int(str(value))
     except ValueError:
         return None
+    return number / 1_000_000 if number >= MICROSECONDS_FROM else number / 1000
+
+
+# 10^14 ms is the year 5138; 10^14 µs is 1973: anything this large counts microseconds
+MICROSECONDS_FROM = 10**14
 
 
 def message_to_incoming(event: P2ImMessageReceiveV1, now: datetime) -> Incoming | None:

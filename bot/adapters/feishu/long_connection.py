@@ -32,13 +32,8 @@ class FeishuLongConnection:
         domain: str,
         leading: Callable[[float], bool] = lambda _timeout: True,
     ) -> None:
-        self._make_client = lambda: ws_client.Client(
-            app_id,
-            app_secret,
-            event_handler=dispatcher,
-            domain=domain,
-            log_level=lark.LogLevel.WARNING,
-        )
+        self._app = (app_id, app_secret, domain)
+        self._dispatcher = dispatcher
         self.client: ws_client.Client | None = None
         self._leading = leading
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -60,7 +55,14 @@ class FeishuLongConnection:
         # the SDK's client reads its module's loop: this thread's is the one it runs on
         ws_client.loop = loop
         # made here: the SDK's client ties its caches to the loop of the thread that makes it
-        client = self.client = self._make_client()
+        app_id, app_secret, domain = self._app
+        client = self.client = ws_client.Client(
+            app_id,
+            app_secret,
+            event_handler=self._dispatcher,
+            domain=domain,
+            log_level=lark.LogLevel.WARNING,
+        )
         self._loop = loop
         if self._stop.is_set():
             return
