@@ -6,6 +6,8 @@ Endpoints: POST /open-apis/auth/v3/tenant_access_token/internal (app_id and app_
 tenant_access_token), and with `Authorization: Bearer <that token>`: POST /open-apis/im/v1/messages
 ?receive_id_type=chat_id|open_id (msg_type text|interactive|image, content a JSON string, an
 optional uuid: the same uuid again within the hour sends nothing and answers the first message),
+POST /open-apis/im/v1/messages/<message_id>/reply (the same body without receive_id: an answer
+quoting that message, in the group; `withdrawn` messages are answered 230011),
 PATCH /open-apis/im/v1/messages/<message_id> (an interactive card, only one the app sent), POST
 /open-apis/im/v1/images (multipart: image_type, image → image_key); and POST
 /callback/ws/endpoint (AppID, AppSecret → the long connection's URL, `ws_url`, and its client
@@ -27,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 from tests.fake_server import LoopbackFake, QuietHandler
 
 APP_ID, APP_SECRET = "cli_test_app", "test-app-secret"
+GROUP = "oc_vmi"  # the one group: a reply to a message said there lands in it
 TOKEN = "t-fake-tenant-token"
 
 
@@ -59,6 +62,7 @@ class FakeFeishu(LoopbackFake[Call]):
         self._uuids: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._failures: list[tuple[str, int, int]] = []
+        self.withdrawn: set[str] = set()  # messages people took back: no reply to them
         self.ws_url = ""  # where the long connection's endpoint sends the client
 
     @property
@@ -80,8 +84,9 @@ class FakeFeishu(LoopbackFake[Call]):
         return self._wait(lambda c: c.path.endswith(path_end), n, timeout, path_end)
 
     def messages(self) -> list[Call]:
-        """Every message created, in order (repeats of a uuid included)."""
-        return self._find(lambda c: c.method == "POST" and c.path == "/open-apis/im/v1/messages")
+        """Every message created or replied, in order (repeats of a uuid included)."""
+        return self._find(lambda c: (c.method == "POST" and "/reply" in c.path)
+                          or c.path == "/open-apis/im/v1/messages")  # fmt: skip
 
     def _call_name(self, call: Call) -> str:
         return f"{call.method} {call.path} {call.answer.get('code')}"
@@ -118,6 +123,12 @@ class FakeFeishu(LoopbackFake[Call]):
             return 400, {"code": 99991663, "msg": "Invalid access token for authorization."}
         if method == "POST" and path == "/open-apis/im/v1/messages":
             return self._create(query, body)
+        if method == "POST" and path.endswith("/reply"):
+            replied = path.split("/")[-2]
+            if replied in self.withdrawn:
+                return 400, {"code": 230011, "msg": "the message was withdrawn"}
+            return self._create({"receive_id_type": "chat_id"},
+                                {**body, "receive_id": GROUP, "reply_to": replied})  # fmt: skip
         if method == "PATCH" and path.startswith("/open-apis/im/v1/messages/"):
             message_id = path.rsplit("/", 1)[1]
             if message_id not in self.sent:

@@ -222,14 +222,13 @@ def test_the_url_check_is_answered_with_its_challenge(bot: Bot) -> None:
 
 def test_the_seed_through_feishu_count_card_confirm_ship_receive(bot: Bot) -> None:
     assert post(bot, message_event(KEEPER, "6205 库存 45", T0, "om_said_1"))[0] == 200
-    [reply] = bot.feishu.wait_for("/im/v1/messages")
-    assert reply.query["receive_id_type"] == "chat_id" and reply.body["receive_id"] == GROUP
+    [reply] = bot.feishu.wait_for("/reply")  # quoting the keeper's message
+    assert reply.path == "/open-apis/im/v1/messages/om_said_1/reply"
     assert "45" in json.dumps(reply.content, ensure_ascii=False)
     with transaction(bot.runtime.engine) as s:
         review(s, bot.runtime.config, T0, platforms=FEISHU)
     bot.service.delivery.wake()
-    sent = bot.feishu.wait_for("/im/v1/messages", 2)
-    proposal = sent[1]
+    [proposal] = bot.feishu.wait_for("/im/v1/messages")
     assert proposal.body["msg_type"] == "interactive" and proposal.body["receive_id"] == GROUP
     card = proposal.content
     assert "P1" in json.dumps(card, ensure_ascii=False)
@@ -249,7 +248,8 @@ def test_the_seed_through_feishu_count_card_confirm_ship_receive(bot: Bot) -> No
     # a second click, another event: answered "already", nothing changes
     post(bot, action_event(BUYER, values[0], card_id, T0, "ev-press-2"))
     bot.service.delivery.wake()
-    already = bot.feishu.wait_for("/im/v1/messages", 3)[-1]
+    already = bot.feishu.wait_for("/im/v1/messages", 2)[-1]
+    assert already.query["receive_id_type"] == "open_id" and already.body["receive_id"] == BUYER
     assert "已经处理过了" in already.content["text"] and "王采购" in already.content["text"]
     assert len(bot.feishu.calls_to("/im/v1/messages/" + card_id)) == 1  # the card patched once
     assert post(bot, message_event(SUPPLIER, "发货 P1", T0, "om_said_2"))[0] == 200
@@ -264,7 +264,7 @@ def test_adjust_is_typed_into_the_card(bot: Bot) -> None:
     with transaction(bot.runtime.engine) as s:
         review(s, bot.runtime.config, T0, platforms=FEISHU)
     bot.service.delivery.wake()
-    card_id = bot.feishu.wait_for("/im/v1/messages", 2)[1].answer["data"]["message_id"]
+    card_id = bot.feishu.wait_for("/im/v1/messages")[0].answer["data"]["message_id"]
     adjust = {"action": "vmi:adjust", "value": "P1"}
     post(bot, action_event(BUYER, adjust, card_id, T0, "ev-adj", form={"qty": "60"}))
     with transaction(bot.runtime.engine) as s:
@@ -344,12 +344,12 @@ def test_serve_holds_the_long_connection_and_sigterm_closes_it(
             said = message_event(KEEPER, "6205 库存 45", T0, "om_ws_serve")
             assert ws.push(said)["code"] == 200  # acked once stored
             assert ws.push(said)["code"] == 200  # Feishu sent it again: stored once
-            [reply] = feishu.wait_for("/im/v1/messages")
-            assert reply.body["receive_id"] == GROUP and "45" in reply.content["text"]
+            [reply] = feishu.wait_for("/reply")
+            assert "om_ws_serve" in reply.path and "45" in reply.content["text"]
             with transaction(runtime.engine) as s:
                 review(s, runtime.config, T0, platforms=FEISHU)
             service.delivery.wake()
-            card = feishu.wait_for("/im/v1/messages", 2)[1]
+            [card] = feishu.wait_for("/im/v1/messages")
             card_id = card.answer["data"]["message_id"]
             press = action_event(BUYER, {"action": "vmi:confirm", "value": "P1@55"}, card_id,
                                  T0, "ev-ws-press")  # fmt: skip
@@ -394,3 +394,12 @@ def test_a_body_over_the_limit_is_refused_unread(bot: Bot) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 413
+
+
+def test_an_answer_to_a_withdrawn_message_goes_to_the_chat(feishu: FakeFeishu) -> None:
+    sender = FeishuSender(feishu_client(APP_ID, APP_SECRET, feishu.base_url))
+    feishu.withdrawn.add("om_gone")
+    ref = sender.send(Outgoing(1, GROUP, "thread", "om_gone", "", Card("已记录盘点"), key="k-9"))
+    [reply, posted] = feishu.messages()
+    assert reply.answer["code"] == 230011
+    assert posted.body["receive_id"] == GROUP and ref == posted.answer["data"]["message_id"]

@@ -1,12 +1,13 @@
 """Feishu's side of delivery, through the SDK's IM API: a card with buttons (or fields) as an
 interactive card, anything else as text (`im.v1.message.create`, to a chat by its chat_id or
-to a person by their open_id); a pressed card patched in place with the outcome
+to a person by their open_id; the answer to a group message as a reply quoting it,
+`im.v1.message.reply`); a pressed card patched in place with the outcome
 (`im.v1.message.patch`); a card's picture uploaded (`im.v1.image.create`) and sent after it as
 an image message.
 
-Every create carries the outbox row's key as its `uuid`: Feishu sends a message with a uuid it
-has seen within the hour only once, so a send cut off by a crash and tried again reaches the
-chat once.
+Every create and reply carries the outbox row's key as its `uuid`: Feishu sends a message with
+a uuid it has seen within the hour only once, so a send cut off by a crash and tried again
+reaches the chat once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from lark_oapi.api.im.v1 import (
     CreateMessageRequestBody,
     PatchMessageRequest,
     PatchMessageRequestBody,
+    ReplyMessageRequest,
+    ReplyMessageRequestBody,
 )
 from lark_oapi.core.exception import ObtainAccessTokenException
 
@@ -39,6 +42,7 @@ UUID_LIMIT = 50  # Feishu's most for a message's uuid
 # Feishu's codes a later try may cure: rate limits (99991400, 230020), its own failures
 # (99991401 … internal), an expired or refreshed token (99991663, 99991661); any other code (no
 # such chat, the bot not in it, a bad card…) will not, and the row is failed with it.
+WITHDRAWN = 230011  # a reply to a message its sender took back
 TRY_AGAIN = frozenset({99991400, 99991401, 230020, 99991663, 99991661, 1500, 2200})
 
 
@@ -74,7 +78,16 @@ class FeishuSender:
             # a private answer (a refusal to a button) goes to the person's own chat
             to = message.recipient if message.mode == "ephemeral" else message.chat
             kind, content = message_content(message.card)
-            ref = self._create(to, kind, content, message.key)
+            ref = ""
+            if message.mode == "thread" and message.target_ref:
+                try:
+                    ref = self._reply(message.target_ref, kind, content, message.key)
+                except NeverDeliverable as err:
+                    if f"code {WITHDRAWN}:" not in str(err):
+                        raise
+                    # the message was taken back: the answer goes to the chat all the same
+            if not ref:
+                ref = self._create(to, kind, content, message.key)
         except (requests.RequestException, OSError) as err:
             raise RetryLater(f"network: {err.__class__.__name__}") from err
         if message.card.image:
@@ -94,6 +107,17 @@ class FeishuSender:
         answer = self._call(lambda: self.client.im.v1.message.create(request))
         data = answer.data
         return str(getattr(data, "message_id", "") or "")
+
+    def _reply(self, message_id: str, kind: str, content: str, key: str) -> str:
+        """An answer quoting the group message it answers (im.v1.message.reply)."""
+        body = ReplyMessageRequestBody.builder().msg_type(kind).content(content)
+        if key:
+            body = body.uuid(key[:UUID_LIMIT])
+        request = (
+            ReplyMessageRequest.builder().message_id(message_id).request_body(body.build()).build()
+        )
+        answer = self._call(lambda: self.client.im.v1.message.reply(request))
+        return str(getattr(answer.data, "message_id", "") or "")
 
     def _patch(self, message_id: str, content: str) -> None:
         request = (
