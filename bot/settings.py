@@ -7,14 +7,15 @@ embedders say exactly what is on.
 
 A platform is on when its variables are set: Slack with `SLACK_BOT_TOKEN` and
 `SLACK_SIGNING_SECRET` (or `SLACK_APP_TOKEN`), WeCom with `WECOM_CORP_ID`, `WECOM_CORP_SECRET`
-and `WECOM_AGENT_ID`, DingTalk with `DINGTALK_CLIENT_ID` and `DINGTALK_CLIENT_SECRET`; the console
-always. A variable set but empty counts as not set.
+and `WECOM_AGENT_ID`, Feishu with `FEISHU_APP_ID` and `FEISHU_APP_SECRET` (`FEISHU_MODE`:
+`websocket`, the default, or `http`), DingTalk with `DINGTALK_CLIENT_ID` and
+`DINGTALK_CLIENT_SECRET`; the console always. A variable set but empty counts as not set.
 Secrets are `SecretStr`: printed or logged, they show as stars.
 """
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -23,6 +24,7 @@ CONSOLE = "console"
 SLACK = "slack"
 WECOM = "wecom"
 DINGTALK = "dingtalk"
+FEISHU = "feishu"
 
 
 class SettingsError(Exception):
@@ -37,8 +39,8 @@ class Settings(BaseSettings):
     """Every environment variable the bot knows, typed; None when not set.
 
     The `*_base_url` / `*_ws_url` fields are None for the platform's own endpoint (each adapter
-    knows its default). Feishu and the WeCom intelligent robot are carried for the
-    adapters still to come; no platform is on because of them yet.
+    knows its default). The WeCom intelligent robot is carried for the adapter still to come;
+    no platform is on because of it yet.
     """
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
@@ -59,12 +61,13 @@ class Settings(BaseSettings):
     wecom_bot_id: str | None = None
     wecom_bot_secret: SecretStr | None = None
     wecom_bot_ws_url: str | None = None
-    # Feishu (飞书), for later
+    # Feishu (飞书), a self-built app with a bot
     feishu_app_id: str | None = None
     feishu_app_secret: SecretStr | None = None
     feishu_verification_token: SecretStr | None = None
     feishu_encrypt_key: SecretStr | None = None
     feishu_api_base_url: str | None = None
+    feishu_mode: Literal["websocket", "http"] | None = None  # None: websocket
     # DingTalk (钉钉), an internal app with a robot, in Stream mode
     dingtalk_client_id: str | None = None  # the app's Client ID (AppKey)
     dingtalk_client_secret: SecretStr | None = None  # its Client Secret (AppSecret)
@@ -127,6 +130,16 @@ class Settings(BaseSettings):
         return bool(self.dingtalk_client_id and self.dingtalk_client_secret)
 
     @property
+    def feishu_on(self) -> bool:
+        """Feishu is on: the app's id and secret."""
+        return bool(self.feishu_app_id and self.feishu_app_secret)
+
+    @property
+    def feishu_long_connection(self) -> bool:
+        """Feishu's events come over the SDK's long connection (`FEISHU_MODE` not `http`)."""
+        return self.feishu_on and self.feishu_mode != "http"
+
+    @property
     def platforms_on(self) -> frozenset[str]:
         """The platforms the bot talks on; the console is always on."""
         on = {CONSOLE}
@@ -136,6 +149,8 @@ class Settings(BaseSettings):
             on.add(WECOM)
         if self.dingtalk_on:
             on.add(DINGTALK)
+        if self.feishu_on:
+            on.add(FEISHU)
         return frozenset(on)
 
 

@@ -9,11 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.app.bootstrap import start
 from bot.app.server import build_service
 from bot.runtime import jobs
 from bot.runtime.jobs import run_scheduled_settlement
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from tests.fake_slack import FakeSlack
 from tests.support import EXAMPLE, serve
 
@@ -101,3 +103,19 @@ def test_the_scheduled_jobs_post_on_the_platforms_serve_was_given(
         runtime.engine.dispose()
     [posted] = slack.calls_to("chat.postMessage")
     assert posted.params["channel"] == "C01VMI" and "结算单" in posted.params["text"]
+
+
+def test_feishu_is_on_with_its_app_and_listens_on_the_long_connection_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feishu = Settings(feishu_app_id="cli_1", feishu_app_secret="s")
+    assert feishu.platforms_on == {"console", "feishu"} and feishu.feishu_long_connection
+    assert not Settings(feishu_app_id="cli_1", feishu_app_secret="s",
+                        feishu_mode="http").feishu_long_connection  # fmt: skip
+    assert not Settings(feishu_app_id="cli_1").feishu_on
+    monkeypatch.setenv("FEISHU_MODE", "webhook")
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environment()
+    assert str(refused.value).startswith("FEISHU_MODE: ")
+    monkeypatch.setenv("FEISHU_MODE", "")  # switched off: the default
+    assert Settings.from_environment().feishu_mode is None

@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 
 from bot.adapters.console.audience import AUDIENCE as CONSOLE_AUDIENCE
 from bot.adapters.dingtalk.audience import AUDIENCE as DINGTALK_AUDIENCE
+from bot.adapters.feishu.audience import AUDIENCE as FEISHU_AUDIENCE
 from bot.adapters.slack.audience import AUDIENCE as SLACK_AUDIENCE
 from bot.adapters.wecom.audience import AUDIENCE as WECOM_AUDIENCE
 from bot.config import load_config, resolve_config_path
@@ -102,5 +103,5 @@ def start(
 def register_audiences() -> None:
     """Let announcements reach every platform the bot has an adapter for, each its own way."""
     # the order is the order a proposal's cards are queued in
-    announce.register(CONSOLE_AUDIENCE, SLACK_AUDIENCE, WECOM_AUDIENCE)
+    announce.register(CONSOLE_AUDIENCE, SLACK_AUDIENCE, WECOM_AUDIENCE, FEISHU_AUDIENCE)
     announce.register(DINGTALK_AUDIENCE)

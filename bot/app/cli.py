@@ -118,14 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_cmd = commands.add_parser(
         "serve",
-        help="HTTP server for Slack and WeCom (and the JSON status), the scheduler and delivery",
-        description="Serve POST /slack/events, GET and POST /wecom/callback, GET /healthz and "
+        help="HTTP server for Slack, WeCom and Feishu (and the JSON status), scheduler, delivery",
+        description="Serve POST /slack/events, GET and POST /wecom/callback, POST /feishu/events, "
+        "Feishu's long connection, GET /healthz and "
         "GET /api/status (with VMI_API_TOKEN set); run the review scheduler and deliver the "
         "outbox. Slack is on when SLACK_BOT_TOKEN is set with SLACK_SIGNING_SECRET (HTTP) or "
         "SLACK_APP_TOKEN (Socket Mode); WeCom when WECOM_CORP_ID, WECOM_CORP_SECRET and "
         "WECOM_AGENT_ID are set, and it hears messages when WECOM_TOKEN and "
-        "WECOM_ENCODING_AES_KEY are set too; DingTalk when DINGTALK_CLIENT_ID and "
-        "DINGTALK_CLIENT_SECRET are set (Stream mode: no public URL needed).",
+        "WECOM_ENCODING_AES_KEY are set too; Feishu when FEISHU_APP_ID and FEISHU_APP_SECRET "
+        "are set (the long connection, or FEISHU_MODE=http with FEISHU_VERIFICATION_TOKEN); "
+        "DingTalk when DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET are set (Stream mode: no "
+        "public URL needed).",
     )
     serve_cmd.add_argument(
         "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"

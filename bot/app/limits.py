@@ -12,6 +12,9 @@ The limits are each platform's real maximum with a margin:
   (developer.work.weixin.qq.com/document/path/90236, "最长不超过2048个字节"); with its XML
   fields that is under 3 KB, AES-encrypted and base64'd under 4 KB, in an envelope of a few
   hundred bytes. Card clicks and other events are smaller still.
+- `/feishu/events`: 256 KiB. A text message's content is at most 150 KB (open.feishu.cn, im
+  message create, "文本消息请求体最大不能超过150KB"); the event carries it once, JSON-escaped,
+  AES-encrypted and base64'd in `{"encrypt": …}`. Card actions are small.
 - anything else (the health check, the status API, unknown paths): 64 KiB; none takes a body.
 """
 
@@ -32,9 +35,14 @@ KIB = 1024
 MIB = 1024 * KIB
 SLACK_BODY_LIMIT = 1 * MIB
 WECOM_BODY_LIMIT = 64 * KIB
+FEISHU_BODY_LIMIT = 256 * KIB
 OTHER_BODY_LIMIT = 64 * KIB
 BODY_LIMITS: Mapping[str, int] = MappingProxyType(
-    {"/slack/events": SLACK_BODY_LIMIT, "/wecom/callback": WECOM_BODY_LIMIT}
+    {
+        "/slack/events": SLACK_BODY_LIMIT,
+        "/wecom/callback": WECOM_BODY_LIMIT,
+        "/feishu/events": FEISHU_BODY_LIMIT,
+    }
 )
 # The server's own limit, a backstop behind the per-path ones: it stops reading at once
 # instead of taking in a gigabyte first (waitress's default) and then handing it to us. Waitress

@@ -7,6 +7,7 @@ import hmac
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from bot.runtime.delivery import DeliveryWorker, Sender
 from bot.runtime.inbox_worker import InboxWorker
 from bot.runtime.scheduler import SchedulerLeader
 from bot.services.status import status
-from bot.settings import DINGTALK, SLACK, WECOM, secret
+from bot.settings import DINGTALK, FEISHU, SLACK, WECOM, secret
 from bot.storage.db import StoreUnavailable, check_writable, transaction
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Service:
     leader: SchedulerLeader
     slack_app: Any = None
     socket_mode: Any = None
+    long_connections: list[Any] = field(default_factory=list)  # Feishu's, when on it
     platforms: frozenset[str] = frozenset()
     dingtalk_stream: Any = None  # DingTalk's Stream connection, held while this process leads
     _stopped: threading.Event = field(default_factory=threading.Event)
@@ -51,6 +53,8 @@ class Service:
             self.socket_mode.connect()
         if self.dingtalk_stream is not None:
             self.dingtalk_stream.start()
+        for connection in self.long_connections:
+            connection.start()
 
     def stop_background(self) -> None:
         """Stop them; undelivered messages stay in the outbox for the next start."""
@@ -61,6 +65,8 @@ class Service:
             self.socket_mode.close()
         if self.dingtalk_stream is not None:
             self.dingtalk_stream.stop()
+        for connection in self.long_connections:
+            connection.stop()
         self.inbox.stop()  # what was accepted is handled before the process ends
         self.leader.stop()
         self.delivery.stop()
@@ -87,6 +93,7 @@ def build_service(runtime: Runtime) -> Service:
         takes_turn=lambda: leader.leading or not shared,
     )
     socket_mode = slack = None
+    long_connections: list[Any] = []
 
     if SLACK in platforms:
         from bot.adapters.slack.app import build_slack_app
@@ -149,6 +156,8 @@ def build_service(runtime: Runtime) -> Service:
         )
         # one connection for all processes: DingTalk hands each message to one of them anyway
         dingtalk_stream = DingTalkStream(stream_client, lambda: leader.leading)
+    if FEISHU in platforms:
+        long_connections.extend(_feishu(app, runtime, senders, inbox.wake, leader))
     _warn_about_chats_of_platforms_off(runtime, platforms)
 
     @app.get("/healthz")
@@ -183,7 +192,55 @@ def build_service(runtime: Runtime) -> Service:
         return jsonify(document), 200
 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    return Service(app, inbox, delivery, leader, slack, socket_mode, platforms, dingtalk_stream)
+    return Service(
+        app, inbox, delivery, leader, slack, socket_mode, long_connections, platforms,
+        dingtalk_stream,
+    )  # fmt: skip
+
+
+def _feishu(
+    app: Flask,
+    runtime: Runtime,
+    senders: dict[str, Sender],
+    on_accepted: Callable[[], None],
+    leader: SchedulerLeader,
+) -> list[Any]:
+    """Feishu's sender, and its way in: the long connection (the default), or the HTTP
+    callback `POST /feishu/events` (`FEISHU_MODE=http`, with the verification token)."""
+    from bot.adapters.feishu.events import build_dispatcher
+    from bot.adapters.feishu.sender import DEFAULT_API, FeishuSender, feishu_client
+
+    settings = runtime.settings
+    app_id, app_secret = settings.feishu_app_id or "", secret(settings.feishu_app_secret)
+    senders[FEISHU] = FeishuSender(feishu_client(app_id, app_secret, settings.feishu_api_base_url))
+    encrypt_key = secret(settings.feishu_encrypt_key)
+    token = secret(settings.feishu_verification_token)
+    dispatcher = build_dispatcher(runtime, encrypt_key, token, on_accepted)
+    if settings.feishu_long_connection:
+        from bot.adapters.feishu.long_connection import FeishuLongConnection
+
+        domain = (settings.feishu_api_base_url or DEFAULT_API).rstrip("/")
+        return [
+            FeishuLongConnection(
+                app_id, app_secret, dispatcher, domain, leading=leader.wait_until_leading
+            )
+        ]
+    if not token:
+        log.warning(
+            "Feishu callback off: set FEISHU_VERIFICATION_TOKEN (and FEISHU_ENCRYPT_KEY) to "
+            "receive events at POST /feishu/events, or leave FEISHU_MODE unset for the long "
+            "connection"
+        )
+        return []
+    from bot.adapters.feishu.http import feishu_events_endpoint
+
+    endpoint = feishu_events_endpoint(dispatcher, encrypt_key, token)
+
+    @app.post("/feishu/events")
+    def feishu_events() -> Response:
+        return endpoint(request)
+
+    return []
 
 
 def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[str]) -> None:
@@ -199,6 +256,13 @@ def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[st
                 "agreement %s names a DingTalk group, but DingTalk is off (set "
                 "DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET); its posts are skipped",
                 agreement.id,
+            )
+        if agreement.feishu_chat and FEISHU not in platforms:
+            log.warning(
+                "agreement %s names Feishu chat %s, but Feishu is off (set FEISHU_APP_ID and "
+                "FEISHU_APP_SECRET); its posts are skipped",
+                agreement.id,
+                agreement.feishu_chat,
             )
         if agreement.slack_channel and SLACK not in platforms:
             log.warning(
@@ -234,13 +298,14 @@ def serve(runtime: Runtime, host: str, port: int) -> int:
             f"cannot listen on {host}:{port}: {err.strerror or err} (another vmi-bot serve? "
             "choose another with --port, or --host)"
         ) from None
-    if not service.platforms & {SLACK, WECOM, DINGTALK}:
+    if not service.platforms & {SLACK, WECOM, FEISHU, DINGTALK}:
         log.warning(
             "no platform is configured: only GET /healthz and GET /api/status (with "
             "VMI_API_TOKEN) are served. Slack is on with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
             "(or SLACK_APP_TOKEN), "
-            "WeCom with WECOM_CORP_ID, WECOM_CORP_SECRET and WECOM_AGENT_ID, DingTalk with "
-            "DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET (README: Slack, WeCom, DingTalk)"
+            "WeCom with WECOM_CORP_ID, WECOM_CORP_SECRET and WECOM_AGENT_ID, Feishu with "
+            "FEISHU_APP_ID and FEISHU_APP_SECRET, DingTalk with DINGTALK_CLIENT_ID and "
+            "DINGTALK_CLIENT_SECRET (README: Slack, WeCom, Feishu, DingTalk)"
         )
     service.start_background()
 

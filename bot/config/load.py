@@ -314,7 +314,18 @@ def _build(file: AgreementFile, path: Path) -> Config:
     bot = BotSettings(file.bot.timezone, file.bot.locale)
     parties = tuple(Party(p.id, p.name, p.role) for p in file.parties)
     members = tuple(
-        Member(m.id, m.name, m.party, m.role, m.console, m.slack, m.wecom, m.locale, m.dingtalk)
+        Member(
+            m.id,
+            m.name,
+            m.party,
+            m.role,
+            m.console,
+            m.slack,
+            m.wecom,
+            m.locale,
+            dingtalk=m.dingtalk,
+            feishu=m.feishu,
+        )
         for m in file.members
     )
     return Config(path, bot, parties, members, tuple(_agreement(a, bot) for a in file.agreements))
@@ -363,4 +374,5 @@ def _agreement(a: AgreementTable, bot: BotSettings) -> AgreementConfig:
         dingtalk_chat=a.dingtalk_chat,
         dingtalk_webhook=a.dingtalk_webhook,
         dingtalk_webhook_secret=a.dingtalk_webhook_secret,
+        feishu_chat=a.feishu_chat,
     )

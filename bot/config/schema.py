@@ -140,6 +140,7 @@ class MemberTable(_Table):
     wecom: PlatformId = None
     locale: Locale | None = None
     dingtalk: PlatformId = None
+    feishu: PlatformId = None  # open_id
 
 
 class ItemTable(_Table):
@@ -205,6 +206,7 @@ class AgreementTable(_Table):
     dingtalk_chat: PlatformId = None
     dingtalk_webhook: PlatformId = None
     dingtalk_webhook_secret: PlatformId = None
+    feishu_chat: PlatformId = None  # chat_id
     reminders: RemindersTable = Field(default_factory=lambda: RemindersTable.model_validate({}))
     items: list[ItemTable] = Field(default_factory=list, min_length=1, validate_default=True)
 
