@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -17,6 +18,10 @@ from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.storage.db import resolve_database_url
 from tests.support import EXAMPLE
+
+# A deadline per example is a timed assertion: on a loaded machine it fails what is correct.
+settings.register_profile("untimed", deadline=None)
+settings.load_profile("untimed")
 
 
 @pytest.fixture(scope="session")

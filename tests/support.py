@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,13 +20,23 @@ def shanghai(*args: int) -> datetime:
     return datetime(*args, tzinfo=SHANGHAI)  # type: ignore[misc]
 
 
+def child_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` for a process started now. Under Debian's faketime ("@2027-12-31 20:30:00") every
+    process starts its clock at that moment, so a child started minutes into the run would lag
+    this one by as much (and Slack's 5-minute signature window would refuse what we sign): it
+    starts where this process's clock is now."""
+    if env.get("FAKETIME", "").startswith("@"):
+        return {**env, "FAKETIME": time.strftime("@%Y-%m-%d %H:%M:%S")}
+    return env
+
+
 def serve(db_url: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
     """`vmi-bot serve` on a free port as a real process, once it says it serves: the process
     and what it said on stderr so far (the last line names the address). The caller stops it."""
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("vmi-bot")), "--config", str(EXAMPLE),
          "--db", db_url, "serve", "--port", "0"],
-        stderr=subprocess.PIPE, text=True, env=env,
+        stderr=subprocess.PIPE, text=True, env=child_env(env),
     )  # fmt: skip
     assert process.stderr is not None
     said: list[str] = []
