@@ -224,7 +224,7 @@ class ConsoleChat:
             self.buttons[number] = button
             self.out.write(f"  [{number}] {button.label}  (= {button.text_equivalent})\n")
         if card.image:
-            self.out.write(f"  🖼 {self._picture(card, row_id)}\n")
+            self.out.write(f"  {'🖼' if card.is_picture else '📎'} {self._picture(card, row_id)}\n")
         self.out.flush()
 
     def _picture(self, card: Card, row_id: int | None) -> Path:
