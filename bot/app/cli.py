@@ -213,8 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
         "with their steps, the plans and the statements. Records nothing.",
     )
     export_cmd.add_argument("--agreement", metavar="ID", help="the agreement (default: the first)")
-    export_cmd.add_argument("--out", metavar="FILE.xlsx",
-                            help="where to write it (default: vmi-ID[-MONTH].xlsx here)")  # fmt: skip
+    export_cmd.add_argument(
+        "--out", metavar="FILE.xlsx", help="where to write it (default: vmi-ID[-MONTH].xlsx here)"
+    )
     export_cmd.add_argument("--month", type=_month, metavar="YYYY-MM",
                             help="only the ledger's movements of this month")  # fmt: skip
     _add_now(export_cmd, "the sheet as of this time")

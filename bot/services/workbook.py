@@ -149,10 +149,16 @@ def workbook(
             ws.write_string(n, 10, who(last_counter.get(item["sku"])))
     if items:
         for n in range(1, len(items) + 1):  # each row against its own min and max
-            ws.conditional_format(n, 3, n, 3, {"type": "cell", "criteria": "<",
-                                               "value": f"$G${n + 1}", "format": low})
-            ws.conditional_format(n, 3, n, 3, {"type": "cell", "criteria": ">",
-                                               "value": f"$H${n + 1}", "format": high})
+            ws.conditional_format(
+                n, 3, n, 3, {"type": "cell", "criteria": "<", "value": f"$G${n + 1}", "format": low}
+            )
+            ws.conditional_format(
+                n,
+                3,
+                n,
+                3,
+                {"type": "cell", "criteria": ">", "value": f"$H${n + 1}", "format": high},
+            )
 
     # 流水 / Ledger
     ws = sheet("ledger", [17, 12, 10, 8, 12, 9, 22])
@@ -254,5 +260,6 @@ def _days_of_cover(item: dict[str, Any], today: date) -> float | None:
     for plan in item["demand_plans"]:
         period = parse_period(plan["period"])
         if period.end > today and plan["qty"] > 0:
-            return round(float(item["on_hand"]) * period.days / plan["qty"], 1)
+            cover: float = item["on_hand"] * period.days / plan["qty"]
+            return round(cover, 1)
     return None
