@@ -4,6 +4,7 @@ keeper's sheet imported (CLI dry run and for real, console chat), confirmed once
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from datetime import datetime
@@ -20,9 +21,21 @@ from bot.runtime.context import Runtime
 from bot.storage.db import transaction
 from bot.storage.tables import LedgerRow, OutboxRow
 from messages.cards import Card
+from tests import test_slack
+from tests.fake_slack import FakeSlack
 from tests.support import EXAMPLE, shanghai
+from tests.test_slack import (
+    FORM,
+    KEEPER,
+    Bot,
+    click,
+    count_rows,
+    message_event,
+    signed_post,
+)
 from tests.test_statements import posted, settle, the_month
 
+bot, slack = test_slack.bot, test_slack.slack  # the Slack fixtures: the app on loopback, the fake
 VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
 AFTER = shanghai(2026, 11, 26, 10)
 
@@ -176,3 +189,30 @@ def test_a_csv_plan_needs_a_buyer(rt: Runtime, tmp_path: Path) -> None:
     buyer.say(f"/file {path}")
     buyer.say("确认导入")
     assert "2026-12：96 件" in out.getvalue()
+
+
+def test_a_sheet_sent_in_slack_is_fetched_shown_and_recorded_once(
+    bot: Bot, slack: FakeSlack
+) -> None:
+    shared = slack.add_file("盘点.xlsx", keepers_sheet())
+    event = json.loads(message_event("", ts="1763690400.000100"))
+    # Slack's file_share message; its file named by id alone, as a file_shared event does
+    event["event"].update(subtype="file_share", files=[{"id": shared["id"], "name": "盘点.xlsx"}])
+    assert signed_post(bot, json.dumps(event), "application/json")[0] == 200
+    assert slack.calls_to("files.info") and slack.calls_to("file_download")[0].token == "xoxb-test"
+    [preview] = slack.wait_for("chat.postMessage")
+    assert "导入预览 I1" in preview.params["text"] and "没有这个物料" in preview.params["text"]
+    assert count_rows(bot, LedgerRow) == 0  # nothing until the keeper confirms
+    card_ts = preview.response["ts"]
+    for n in (1, 2):  # a double click records once
+        signed_post(bot, click("confirm_import", "I1", KEEPER, card_ts, f"1763690500.{n}"), FORM)
+    assert count_rows(bot, LedgerRow) == 1
+    [updated] = slack.wait_for("chat.update")
+    assert "已导入 I1" in updated.params["text"] and "现有 58 件" in updated.params["text"]
+    [again_click] = slack.wait_for("chat.postEphemeral")
+    assert again_click.params["user"] == KEEPER and "已经导入" in again_click.params["text"]
+    # the same file again: refused, recorded nothing more
+    again = json.loads(message_event("", ts="1763690600.000100", event_id="Ev02"))
+    again["event"].update(subtype="file_share", files=[shared])
+    signed_post(bot, json.dumps(again), "application/json")
+    assert count_rows(bot, LedgerRow) == 1
