@@ -134,8 +134,12 @@ class FakeSlack(LoopbackFake[Call]):
 
     def _file_object(self, file_id: str) -> dict[str, Any]:
         name = self._files[file_id]["filename"]
-        return {"id": file_id, "name": name, "size": self._files[file_id]["length"],
-                "url_private_download": f"{self.address}/files-pri/{file_id}/download/{quote(name)}"}
+        return {
+            "id": file_id,
+            "name": name,
+            "size": self._files[file_id]["length"],
+            "url_private_download": f"{self.address}/files-pri/{file_id}/download/{quote(name)}",
+        }
 
     def _download(self, file_id: str, token: str | None) -> tuple[int, bytes]:
         """A file's bytes for its private URL: only with a bot token."""

@@ -18,6 +18,7 @@ from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.adapters.slack.files import FileNotFetched, fetch, sheet_of
 from bot.adapters.slack.form import (
     ADJUST_FORM,
     QTY_BLOCK,
@@ -27,7 +28,6 @@ from bot.adapters.slack.form import (
     unseal,
     whole,
 )
-from bot.adapters.slack.files import FileNotFetched, fetch, sheet_of
 from bot.adapters.slack.identity import BotIdentity
 from bot.runtime.context import Runtime
 from bot.settings import SLACK
