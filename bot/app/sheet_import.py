@@ -5,18 +5,26 @@ looked at. The same file twice records once."""
 from __future__ import annotations
 
 import argparse
+import base64
 import sys
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.adapters.console.chat import ConsoleChat
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from bot.config import Member
 from bot.runtime.clock import aware, real_clock
 from bot.runtime.context import Runtime
 from bot.settings import CONSOLE
 from bot.storage.db import transaction
+from bot.storage.tables import OutboxRow
+from handlers.conversation import accept, process
 from handlers.incoming import Incoming
 from handlers.intents.sheet import preview, preview_card
 from handlers.turn import Turn
+from messages.cards import Card
 
 
 def import_file(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -53,7 +61,51 @@ def import_file(runtime: Runtime, args: argparse.Namespace) -> int:
     if not member.console:
         print(f"vmi-bot: {member.id} has no console name to import as", file=sys.stderr)
         return 2
-    chat = ConsoleChat(runtime, member.console, clock=lambda: at)
-    chat.send_file(path)
-    chat.say("确认导入")
-    return 0
+    sent = base64.b64encode(data).decode("ascii")
+    shown = _said(runtime, Incoming(CONSOLE, _chat_of(runtime, member), member.console,
+                                    f"import-{uuid.uuid4().hex}", at, file_name=path.name,
+                                    file_data=sent))  # fmt: skip
+    print(shown.as_text())
+    if not any(b.action == "confirm_import" for b in shown.buttons):
+        return 0 if not shown.refusal else 1  # nothing to record, or why not
+    import_id = next(b.value for b in shown.buttons if b.action == "confirm_import")
+    done = _said(
+        runtime,
+        Incoming(
+            CONSOLE,
+            _chat_of(runtime, member),
+            member.console,
+            f"import-{uuid.uuid4().hex}",
+            at,
+            text=f"确认导入 {import_id}",
+        ),
+    )
+    print()
+    print(done.as_text())
+    return 1 if done.refusal else 0
+
+
+def _chat_of(runtime: Runtime, member: Member) -> str:
+    """The member's first agreement, as the console chat speaks in it."""
+    agreements = runtime.config.agreements_of(member)
+    return (agreements[0] if agreements else runtime.config.agreements[0]).id
+
+
+def _said(runtime: Runtime, incoming: Incoming) -> Card:
+    """One message through the conversation; its reply, taken out of the console's outbox
+    (what it tells others stays there for them)."""
+    inbox_id = accept(runtime.engine, incoming)
+    assert inbox_id is not None  # a fresh message id
+    process(runtime.engine, runtime.config, inbox_id, frozenset({CONSOLE}))
+    with transaction(runtime.engine) as session:
+        row = session.scalars(
+            select(OutboxRow).where(col(OutboxRow.key) == f"reply:{inbox_id}")
+        ).first()
+        if row is None:
+            return Card("")
+        session.execute(
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == row.id)
+            .values(state="sent", sent_at=datetime.now(UTC), attempts=col(OutboxRow.attempts) + 1)
+        )
+        return Card.from_json(row.card)
