@@ -216,3 +216,17 @@ def test_a_sheet_sent_in_slack_is_fetched_shown_and_recorded_once(
     again["event"].update(subtype="file_share", files=[shared])
     signed_post(bot, json.dumps(again), "application/json")
     assert count_rows(bot, LedgerRow) == 1
+
+
+def test_a_mistyped_count_in_a_sheet_is_held_as_when_typed(rt: Runtime, tmp_path: Path) -> None:
+    the_month(rt)
+    out = io.StringIO()
+    path = tmp_path / "count.xlsx"
+    path.write_bytes(keepers_sheet("6"))  # 60 on the book: a digit dropped
+    keeper = ConsoleChat(rt, "keeper", out=out, clock=lambda: AFTER, pictures=tmp_path)
+    keeper.deliver()
+    before = ledger_count(rt)
+    keeper.say(f"/file {path}")
+    keeper.say("确认导入")
+    assert "已导入 I1" in out.getvalue() and "确认盘点" in out.getvalue()
+    assert ledger_count(rt) == before  # held, not recorded, until the keeper says it is right
