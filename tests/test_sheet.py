@@ -230,3 +230,12 @@ def test_a_mistyped_count_in_a_sheet_is_held_as_when_typed(rt: Runtime, tmp_path
     keeper.say("确认导入")
     assert "已导入 I1" in out.getvalue() and "确认盘点" in out.getvalue()
     assert ledger_count(rt) == before  # held, not recorded, until the keeper says it is right
+
+
+def test_export_in_slack_shares_the_workbook_in_the_thread(bot: Bot, slack: FakeSlack) -> None:
+    signed_post(bot, message_event("导出"), "application/json")
+    [asked] = slack.wait_for("files.getUploadURLExternal")
+    assert asked.params["filename"] == "vmi-plant-6205.xlsx"
+    slack.wait_for("files.completeUploadExternal")
+    book = openpyxl.load_workbook(io.BytesIO(slack.uploaded(asked.response["file_id"])))
+    assert book.sheetnames == ["库存", "流水", "补货", "计划", "对账"]
