@@ -25,7 +25,8 @@ from bot.storage.tables import InboxRow
 from handlers.incoming import Incoming
 from handlers.intents.proposals import declining_is_the_suppliers
 from handlers.intents.queries import help_card
-from handlers.parsing import MAX_TEXT, Courtesy, ProposalAction, Refusal, parse
+from handlers.intents.sheet import sent_file
+from handlers.parsing import MAX_TEXT, Courtesy, Intent, ProposalAction, Refusal, parse
 from handlers.placement import Placement, place
 from handlers.registry import pressed, row_for
 from handlers.turn import Turn
@@ -176,7 +177,9 @@ def _reply(
             return None
         return render_card("refusal", config.bot.locale, reason="unknown_member", example="")
     locale = member.locale or written_in(incoming.text) or config.bot.locale
-    if len(incoming.text) > MAX_TEXT:  # read by nothing, whichever agreement it was meant for
+    if (
+        len(incoming.text) > MAX_TEXT and not incoming.file_data
+    ):  # read by nothing, whichever agreement it was meant for
         return render_card("refusal", locale, reason="too_long", detail=f"{len(incoming.text):,}",
                            limit=f"{MAX_TEXT:,}", example="", items=[])  # fmt: skip
     placed = place(config, member, incoming, lambda public: _agreement_of_proposal(session, public))
@@ -185,7 +188,10 @@ def _reply(
     agreement = placed.agreement
     turn = Turn(session, config, incoming, member, agreement, locale, platforms, inbox_id)
 
-    if incoming.button is not None:
+    intent: Intent | Refusal
+    if incoming.file_data:  # a sheet sent as a file: read, shown, recorded on confirmation
+        intent = sent_file(incoming.file_name, incoming.file_data)
+    elif incoming.button is not None:
         intent = pressed(incoming.button)
     else:
         intent = parse(placed.text, agreement.items, incoming.at.astimezone(agreement.tz).date())

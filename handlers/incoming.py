@@ -56,6 +56,9 @@ class Incoming:
     origin_ref: str = ""  # the platform's reference of the message said or the card pressed
     thread_ref: str = ""  # the thread the message was said in, when it was a reply in one
     time_doubted: bool = False  # the platform's time was out of the window: `at` is ours
+    # a file sent (a keeper's sheet): its name and its bytes in base64, fetched by the adapter
+    file_name: str = ""
+    file_data: str = ""
 
     def to_json(self) -> str:
         """The whole message as JSON, kept in the inbox until it is handled."""

@@ -27,6 +27,7 @@ from handlers.intents.proposals import (
     on_review,
 )
 from handlers.intents.queries import on_courtesy, on_help, on_history, on_status, on_todo
+from handlers.intents.sheet import on_confirm_import, on_export, on_sheet_sent
 from handlers.intents.statements import on_statement, on_statement_action
 from handlers.intents.stock import on_confirm_count, on_count, on_undo, on_withdrawal
 from handlers.parsing import (
@@ -34,11 +35,13 @@ from handlers.parsing import (
     Amend,
     AmendAnswer,
     ConfirmCount,
+    ConfirmImport,
     Correction,
     CorrectReceipt,
     Count,
     Courtesy,
     Emergency,
+    Export,
     Help,
     History,
     Intent,
@@ -49,6 +52,7 @@ from handlers.parsing import (
     Refusal,
     Retro,
     ReviewNow,
+    SheetSent,
     StatementAction,
     StatementQuery,
     Status,
@@ -142,6 +146,11 @@ def _held(sku: str, shown: int | None) -> ConfirmCount:
     return ConfirmCount(sku, shown)
 
 
+def _import(import_id: str, shown: int | None) -> ConfirmImport:
+    """A sheet's preview button: "I3" records that sheet, as "确认导入 I3" does."""
+    return ConfirmImport(import_id)
+
+
 def _signed(statement_id: str, shown: int | None) -> StatementAction:
     """A statement card's confirm button: "S1@2" confirms revision 2, and nothing once it was
     re-issued; the presser's role says for which side."""
@@ -197,6 +206,9 @@ INTENTS: tuple[IntentRow, ...] = (
               _amend_answer("amend_agree")),
     IntentRow("amend_reject", (AmendAnswer,),    on_amend_answer, "amend_reject",
               _amend_answer("amend_reject")),
+    IntentRow("export",     (Export,),           on_export),
+    IntentRow("import",     (SheetSent,),        on_sheet_sent),
+    IntentRow("confirm_import", (ConfirmImport,), on_confirm_import, "confirm_import", _import),
 )
 # fmt: on
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 ButtonStyle = Literal["primary", "danger", "default"]
@@ -32,15 +32,32 @@ class Card:
     buttons: tuple[Button, ...] = field(default=())
     urgent: bool = False
     refusal: bool = False  # says why nothing changed: shown only to the person who asked
-    # a picture sent with the card (the monthly review's chart): PNG bytes in base64, kept in
-    # the outbox row itself so that any process can deliver it; and its file name
+    # a file sent with the card (the monthly review's chart, the shared sheet): its bytes in
+    # base64, kept in the outbox row itself so that any process can deliver it; its file name
+    # and its media type (empty: a PNG picture, as the chart always was)
     image: str = ""
     image_name: str = ""
+    file_type: str = ""
 
     @classmethod
     def png(cls, data: bytes) -> str:
         """PNG bytes as a card's `image`."""
         return base64.b64encode(data).decode("ascii")
+
+    @classmethod
+    def attach(cls, card: Card, data: bytes, name: str, media_type: str) -> Card:
+        """`card` carrying a file: its bytes, name and media type (e.g. an .xlsx workbook)."""
+        return replace(card, image=cls.png(data), image_name=name, file_type=media_type)
+
+    @property
+    def media_type(self) -> str:
+        """The attachment's media type: image/png unless the card says otherwise."""
+        return self.file_type or "image/png"
+
+    @property
+    def is_picture(self) -> bool:
+        """True when the attachment is a picture (shown as one), not a file to download."""
+        return bool(self.image) and self.media_type.startswith("image/")
 
     def image_bytes(self) -> bytes:
         """The picture's PNG bytes (empty without one)."""
@@ -51,6 +68,8 @@ class Card:
         raw = asdict(self)
         if not self.image:
             del raw["image"], raw["image_name"]
+        if not self.file_type:
+            del raw["file_type"]
         return json.dumps(raw, ensure_ascii=False)
 
     @classmethod
@@ -66,6 +85,7 @@ class Card:
             refusal=raw.get("refusal", False),
             image=raw.get("image", ""),
             image_name=raw.get("image_name", ""),
+            file_type=raw.get("file_type", ""),
         )
 
     def as_text(self) -> str:

@@ -8,8 +8,10 @@ only with `include_all_metadata`, both paged with a cursor (`limit`, `response_m
 next_cursor`). Files go up as Slack's external upload does: files.getUploadURLExternal gives a
 file id and an upload URL (here, on the fake), the bytes are POSTed there, and
 files.completeUploadExternal shares them in `channel_id` (in `thread_ts`'s thread) as a message
-with the file; `uploaded` gives the bytes back. `hold` keeps a call's answer back, as a
-process killed mid-send never hears it.
+with the file; `uploaded` gives the bytes back. A file a person sends is put there with
+`add_file`: files.info describes it and its `url_private_download` (on the fake) gives its
+bytes to a request with a bot token (`Authorization: Bearer xoxb-…`), 403 otherwise. `hold`
+keeps a call's answer back, as a process killed mid-send never hears it.
 
     with FakeSlack() as fake:
         client = WebClient(token="xoxb-test", base_url=fake.base_url)
@@ -28,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from tests.fake_server import LoopbackFake, QuietHandler
 
@@ -122,6 +124,39 @@ class FakeSlack(LoopbackFake[Call]):
         """The bytes uploaded for `file_id` (b"" when none came)."""
         with self._changed:
             return bytes(self._files.get(file_id, {}).get("data", b""))
+
+    def add_file(self, name: str, data: bytes) -> dict[str, Any]:
+        """A file a person shares: its object as Slack's message events carry it."""
+        with self._changed:
+            file_id = f"F{len(self._files) + 1:06d}"
+            self._files[file_id] = {"filename": name, "length": len(data), "data": data}
+            return self._file_object(file_id)
+
+    def _file_object(self, file_id: str) -> dict[str, Any]:
+        name = self._files[file_id]["filename"]
+        return {
+            "id": file_id,
+            "name": name,
+            "size": self._files[file_id]["length"],
+            "url_private_download": f"{self.address}/files-pri/{file_id}/download/{quote(name)}",
+        }
+
+    def _download(self, file_id: str, token: str | None) -> tuple[int, bytes]:
+        """A file's bytes for its private URL: only with a bot token."""
+        with self._changed:
+            self._record(Call("file_download", {"file": file_id}, token, time.monotonic()))
+            known = self._files.get(file_id)
+            if not token or not token.startswith("xoxb-"):
+                return 403, b"forbidden"
+            if known is None or known.get("data") is None:
+                return 404, b"not found"
+            return 200, bytes(known["data"])
+
+    def _files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file", ""))
+        if file_id not in self._files:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": self._file_object(file_id)}
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -432,6 +467,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "reactions.add": FakeSlack._reactions_add,
     "files.getUploadURLExternal": FakeSlack._files_get_upload_url_external,
     "files.completeUploadExternal": FakeSlack._files_complete_upload_external,
+    "files.info": FakeSlack._files_info,
 }
 
 
@@ -465,6 +501,17 @@ class _Handler(QuietHandler[FakeSlack]):
             body = f"OK - {len(raw)}".encode() if status == 200 else b"not found"
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if url.path.startswith("/files-pri/"):
+            # a file's url_private_download: its bytes, for a request with the bot token
+            auth = self.headers.get("Authorization") or ""
+            token = auth[len("bearer ") :].strip() if auth.lower().startswith("bearer ") else None
+            status, body = self.server.fake._download(url.path.split("/")[2], token)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

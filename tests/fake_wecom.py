@@ -45,7 +45,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from tests.fake_server import LoopbackFake, QuietHandler
 
@@ -151,6 +151,7 @@ class FakeWeCom(LoopbackFake[Call]):
         self.received: list[dict[str, Any]] = []  # message/send bodies that reached people
         self._checked: dict[str, tuple[float, dict[str, Any]]] = {}  # body -> (when, answer)
         self._media: dict[str, bytes] = {}  # media_id -> the uploaded bytes
+        self._media_names: dict[str, str] = {}  # media_id -> a sent file's name
         self.robot_images: list[bytes] = []  # pictures group robots posted, in order
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -186,6 +187,35 @@ class FakeWeCom(LoopbackFake[Call]):
         button; message/update_template_card takes it once."""
         with self._changed:
             return self._new_response_code()
+
+    def add_media(self, name: str, data: bytes) -> str:
+        """A file a person sends the app: its media_id, for `media/get` to answer with."""
+        with self._changed:
+            media_id = f"fake-media-{self._next()}"
+            self._media[media_id] = data
+            self._media_names[media_id] = name
+            return media_id
+
+    def _media_get(self, query: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        """media/get: the file's bytes with its name, or WeCom's JSON error."""
+        with self._changed:
+            self._record(Call("/cgi-bin/media/get", query, None, time.monotonic()))
+            if query.get("access_token") not in self._tokens:
+                answer = _error(40014, "invalid access_token")
+            elif query.get("media_id") not in self._media:
+                answer = _error(40007, "invalid media_id")
+            else:
+                media_id = query["media_id"]
+                name = quote(self._media_names.get(media_id, "file"))
+                return (
+                    200,
+                    self._media[media_id],
+                    {
+                        "Content-Type": "application/octet-stream",
+                        "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+                    },
+                )
+            return 200, json.dumps(answer).encode(), {"Content-Type": "application/json"}
 
     def media(self, media_id: str) -> bytes:
         """The bytes uploaded as `media_id` (b"" when there is no such media)."""
@@ -465,6 +495,14 @@ class _Handler(QuietHandler[FakeWeCom]):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         query = dict(parse_qsl(url.query, keep_blank_values=True))
+        if method == "GET" and url.path == "/cgi-bin/media/get":  # a file's bytes, not JSON
+            status, data, headers = self.server.fake._media_get(query)
+            self.send_response(status)
+            for key, value in {**headers, "Content-Length": str(len(data))}.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+            return
         body: dict[str, Any] | None = None
         bad_json = False
         content_type = self.headers.get("Content-Type") or ""

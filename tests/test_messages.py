@@ -464,6 +464,22 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         )
         for found in (True, False)
     ],
+    *[
+        (
+            "sheet",
+            {
+                "kind": kind, "file_name": "盘点.xlsx", "month": "", "import_id": "I1",
+                "recorded_at": "",
+                "lines": [
+                    {"row": 3, "kind": "count", "sku": "6205", "qty": 45, "period": "",
+                     "problem": "", "text": "45件", "name": "6205", "unit": "件"},
+                    {"row": 4, "kind": "plan", "sku": "6205", "qty": 90, "period": "2026-12",
+                     "problem": "wrong_role", "text": "90", "name": "6205", "unit": "件"},
+                ],
+            },
+        )
+        for kind in ("export", "preview", "recorded")
+    ],
 ]  # fmt: skip
 
 

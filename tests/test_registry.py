@@ -16,6 +16,7 @@ from handlers.parsing import (
     Intent,
     ProposalAction,
     Refusal,
+    SheetSent,
     StatementAction,
     parse,
 )
@@ -44,6 +45,8 @@ def test_every_intent_the_parser_makes_has_one_row() -> None:
 def test_a_rows_example_typed_is_that_intent(row: IntentRow, locale: str) -> None:
     typed = row.example(locale)
     assert typed, f"{row.name} has no example in {locale}"
+    if row.parsed == (SheetSent,):
+        return  # a sheet is a file sent, not words typed: its example says to send one
     intent = parse(typed, ITEMS, TODAY)
     assert not isinstance(intent, Refusal), (typed, intent)
     assert row_for(intent) is row, (typed, intent)

@@ -38,6 +38,11 @@ MAY: Mapping[str, frozenset[str]] = {
     "amend_reject": PARTIES,
     "retro": EVERYONE,  # the month in figures: both sides discuss it
     "suggest": EVERYONE,  # a suggestion records nothing; changing min/max is an amendment
+    # the shared sheet (DESIGN §7): anyone of the agreement sees it; a sheet sent in holds
+    # counts (the keeper's) and plans (the buyer's), each line checked for its own role
+    "export": EVERYONE,
+    "import": KEEPERS | BUYERS,
+    "confirm_import": KEEPERS | BUYERS,
     # the steps of a proposal (DESIGN §3.5)
     "confirm": BUYERS,
     "adjust": BUYERS,

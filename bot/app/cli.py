@@ -209,6 +209,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_now(retro_cmd, "review as of this time (a month still running is reviewed to date)")
 
+    export_cmd = commands.add_parser(
+        "export",
+        help="the shared sheet as an Excel workbook",
+        description="Write the agreement's shared sheet as an .xlsx workbook: stock (on hand, "
+        "in transit, position, min, max, days of cover, last count), the ledger, the proposals "
+        "with their steps, the plans and the statements. Records nothing.",
+    )
+    export_cmd.add_argument("--agreement", metavar="ID", help="the agreement (default: the first)")
+    export_cmd.add_argument(
+        "--out", metavar="FILE.xlsx", help="where to write it (default: vmi-ID[-MONTH].xlsx here)"
+    )
+    export_cmd.add_argument("--month", type=_month, metavar="YYYY-MM",
+                            help="only the ledger's movements of this month")  # fmt: skip
+    _add_now(export_cmd, "the sheet as of this time")
+
+    import_cmd = commands.add_parser(
+        "import",
+        help="counts and plans from an .xlsx or .csv a keeper or buyer keeps",
+        description="Read counts and plans from a sheet (the header row is found by its words: "
+        "物料编码/sku, 库存/数量/qty, 计划/需求 with a period), show per row what will be "
+        "recorded and what is refused and why, and record it as MEMBER, in one go. The same "
+        "file twice records once.",
+    )
+    import_cmd.add_argument("file", metavar="FILE", help="an .xlsx or .csv file")
+    import_cmd.add_argument("--as", dest="member", required=True, metavar="MEMBER",
+                            help="who it is from: a member's id or console name")  # fmt: skip
+    import_cmd.add_argument("--dry-run", action="store_true",
+                            help="only show what would be recorded; record nothing")  # fmt: skip
+    _add_now(import_cmd, "record it as said at this time")
+
     init = commands.add_parser(
         "init",
         help="write a commented agreement file to start from",
@@ -297,6 +327,12 @@ def _run(args: argparse.Namespace) -> int:
         return _settle(runtime, args.agreement, args.now, args.json)
     if args.command == "retro":
         return _retro(runtime, args)
+    if args.command == "export":
+        return _export(runtime, args)
+    if args.command == "import":
+        from bot.app.sheet_import import import_file
+
+        return import_file(runtime, args)
     return _status(runtime, args.json, args.now)  # argparse has refused anything else
 
 
@@ -513,6 +549,30 @@ def _retro(runtime: Runtime, args: argparse.Namespace) -> int:
     else:
         for agreement, done in reviews:
             print(retro_card(done, agreement, config.bot.locale).as_text())
+    return 0
+
+
+def _export(runtime: Runtime, args: argparse.Namespace) -> int:
+    from bot.runtime.clock import aware, real_clock
+    from bot.services.workbook import sheet_name, workbook
+    from bot.storage.db import transaction
+
+    config = runtime.config
+    agreement = config.agreement(args.agreement) if args.agreement else config.agreements[0]
+    if agreement is None:
+        known = ", ".join(a.id for a in config.agreements)
+        print(f"vmi-bot: no agreement {args.agreement!r}; known: {known}", file=sys.stderr)
+        return 2
+    at = real_clock() if args.now is None else aware(args.now, _zone(runtime))
+    with transaction(runtime.engine, read_only=True) as session:
+        data = workbook(session, config, agreement, at, config.bot.locale, args.month)
+    path = Path(args.out or sheet_name(agreement, args.month))
+    try:
+        path.write_bytes(data)
+    except OSError as err:
+        print(f"vmi-bot: cannot write {path}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    print(path)
     return 0
 
 

@@ -121,6 +121,7 @@ def build_service(runtime: Runtime) -> Service:
 
         from bot.adapters.wecom.app import register_wecom
         from bot.adapters.wecom.client import WeComClient, api_root
+        from bot.adapters.wecom.media import download
         from bot.adapters.wecom.sender import WeComSender
 
         corp_id = settings.wecom_corp_id or ""
@@ -131,7 +132,8 @@ def build_service(runtime: Runtime) -> Service:
             crypto = WeChatCrypto(
                 secret(settings.wecom_token), secret(settings.wecom_encoding_aes_key), corp_id
             )
-            register_wecom(app, runtime, crypto, inbox.wake)
+            register_wecom(app, runtime, crypto, inbox.wake,
+                           fetch_media=lambda media_id: download(wecom, media_id))  # fmt: skip
         else:
             log.warning(
                 "WeCom callback off: set WECOM_TOKEN and WECOM_ENCODING_AES_KEY to receive messages"

@@ -425,3 +425,25 @@ class OverstockDecisionRow(SQLModel, table=True):
     at: datetime = Field(sa_column=_utc())
     inbox_id: int | None = None
     ledger_id: int | None = None
+
+
+class SheetImportRow(SQLModel, table=True):
+    """A sheet of counts and plans sent in (导入); public id `I{id}`. Nothing of it is recorded
+    until its sender confirms (pending → recorded, once); the same content is one row per
+    agreement, so the same file twice records once."""
+
+    __tablename__ = "sheet_import"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "content_hash", name="uq_sheet_import_content"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: str = Field(max_length=64)
+    content_hash: str = Field(max_length=64)  # sha256 of the file's bytes
+    file_name: str = Field(max_length=200)
+    member_id: str = Field(max_length=64)
+    lines: str  # JSON of the lines read, as the preview showed them
+    state: str = Field(default="pending", max_length=16)  # pending | recorded
+    inbox_id: int | None = None
+    created_at: datetime = Field(sa_column=_utc())
+    decided_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    decided_by: str = Field(default="", max_length=64)

@@ -153,6 +153,28 @@ class Retro:
 
 
 @dataclass(frozen=True)
+class Export:
+    """导出 / export: the shared sheet as an Excel workbook; `month` limits its ledger."""
+
+    month: str | None = None
+
+
+@dataclass(frozen=True)
+class SheetSent:
+    """A sheet sent as a file (.xlsx or .csv): its name and bytes, to read and show first."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ConfirmImport:
+    """确认导入 / confirm import: record the sheet waiting (or the one named, I3)."""
+
+    import_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Suggest:
     """建议 6205 / suggest 6205: the suggested min and max from the withdrawals; `sku` None
     for every item."""
@@ -253,6 +275,9 @@ Intent = (
     | Uncounted
     | Retro
     | Suggest
+    | Export
+    | SheetSent
+    | ConfirmImport
 )
 
 RefusalReason = Literal[

@@ -42,6 +42,7 @@ from handlers.parsing.parsed import (
     Undo,
     Withdrawal,
 )
+from handlers.parsing.sheet import read_sheet_command
 from handlers.parsing.statements import read_statement
 from handlers.parsing.tokens import Message, Tok
 from handlers.parsing.vocabulary import TODAY
@@ -65,6 +66,9 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
     about_statement = read_statement(text.strip()) or read_statement(normalise(text))
     if about_statement is not None:
         return about_statement
+    sheet = read_sheet_command(text)  # 导出, 确认导入: the shared sheet's own phrases
+    if sheet is not None:
+        return sheet
     overstock = read_overstock(text)  # "退货 O1 20": an alert id with a choice word
     if overstock is not None:
         return overstock

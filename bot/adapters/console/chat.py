@@ -8,6 +8,7 @@ pasted from Excel) are one message; anywhere, lines between `/paste` and `/end` 
 
 from __future__ import annotations
 
+import base64
 import sys
 import tempfile
 import threading
@@ -34,6 +35,7 @@ from messages.words import role_label
 Clock = Callable[[], datetime]
 
 PASTE, END = "/paste", "/end"
+FILE = "/file"
 
 
 def pasted_together(
@@ -110,6 +112,9 @@ class ConsoleChat:
         if line.startswith("/as"):
             self._switch(line[3:].strip())
             return
+        if line.startswith(FILE):  # "/file PATH": send a sheet, as a file sent in a chat
+            self.send_file(Path(line[len(FILE) :].strip()))
+            return
         if echo:
             member = self.runtime.config.member_by_platform(CONSOLE, self.speaker)
             stamp = self.clock().astimezone(self._timezone()).strftime("%m-%d %H:%M")
@@ -127,6 +132,26 @@ class ConsoleChat:
             text="" if button else line,
             button=ButtonPress(button.action, button.value) if button else None,
             direct=True,
+        )
+        handle(self.runtime.engine, self.runtime.config, incoming, self.platforms)
+        self.deliver()
+
+    def send_file(self, path: Path) -> None:
+        """Send a file (a keeper's .xlsx or .csv) as the speaker, as attaching it in a chat."""
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            self.out.write(f"  ({path}: {err.strerror or err})\n")
+            return
+        incoming = Incoming(
+            platform=CONSOLE,
+            chat=self.chat,
+            sender=self.speaker,
+            message_id=f"console-{uuid.uuid4().hex}",
+            at=self.clock(),
+            direct=True,
+            file_name=path.name,
+            file_data=base64.b64encode(data).decode("ascii"),
         )
         handle(self.runtime.engine, self.runtime.config, incoming, self.platforms)
         self.deliver()
@@ -226,7 +251,7 @@ class ConsoleChat:
             self.buttons[number] = button
             self.out.write(f"  [{number}] {button.label}  (= {button.text_equivalent})\n")
         if card.image:
-            self.out.write(f"  🖼 {self._picture(card, row_id)}\n")
+            self.out.write(f"  {'🖼' if card.is_picture else '📎'} {self._picture(card, row_id)}\n")
         self.out.flush()
 
     def _picture(self, card: Card, row_id: int | None) -> Path:

@@ -16,7 +16,9 @@ from slack_bolt import Ack, App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
+from bot.adapters.slack.files import FileNotFetched, fetch, sheet_of
 from bot.adapters.slack.form import (
     ADJUST_FORM,
     QTY_BLOCK,
@@ -124,8 +126,10 @@ def build_slack_app(
             on_accepted()
 
     def said(event: dict[str, Any], body: dict[str, Any], mentioned: bool) -> None:
-        if event.get("subtype") or event.get("bot_id") or not event.get("user"):
+        if event.get("subtype") not in (None, "file_share") or event.get("bot_id"):
             return  # edits, deletions, joins and every bot's own messages
+        if not event.get("user"):
+            return
         direct = event.get("channel_type") == "im"
         if not direct and event.get("channel") not in agreement_channels:
             return  # a channel of no agreement: the bot may be in it, but it is not its business
@@ -141,6 +145,13 @@ def build_slack_app(
         channel, ts = _text(event.get("channel")), _text(event.get("ts"))
         at, doubted = said_at(ts or None, runtime.clock())
         thread_ts = _text(event.get("thread_ts"))
+        file_name, file_data = "", ""
+        sheet = sheet_of(event)
+        if sheet is not None:  # a keeper's sheet: fetched now, so the inbox holds all of it
+            try:
+                file_name, file_data = fetch(client, sheet)
+            except (FileNotFetched, SlackApiError) as err:
+                raise NotYetAnswerable(f"the file could not be fetched: {err}") from err
         take(
             Incoming(
                 platform=SLACK,
@@ -156,6 +167,8 @@ def build_slack_app(
                 origin_ref=f"{channel}:{ts}",
                 # answers go to the thread's first message; the ⚠ goes on this one
                 thread_ref=f"{channel}:{thread_ts}" if thread_ts else "",
+                file_name=file_name,
+                file_data=file_data,
             )
         )
 

@@ -7,11 +7,13 @@ outbox as app messages.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 import xmltodict
@@ -40,7 +42,8 @@ _BASE64_RE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
 def callback_to_incoming(fields: dict[str, str], now: datetime) -> Incoming | None:
-    """A decrypted callback as an `Incoming`: a text message or a card button; else None.
+    """A decrypted callback as an `Incoming`: a text message, a file (its bytes still to be
+    fetched, from `MediaId`) or a card button; else None.
 
     WeCom's CreateTime is used when it is near `now` (see `said_at`); else `now`, marked doubted.
     """
@@ -57,6 +60,17 @@ def callback_to_incoming(fields: dict[str, str], now: datetime) -> Incoming | No
             at=at,
             text=fields.get("Content") or "",
             direct=True,
+            time_doubted=doubted,
+        )
+    if kind == "file" and sender:  # a sheet sent: its bytes are fetched by `receive`
+        return Incoming(
+            platform=WECOM,
+            chat=sender,
+            sender=sender,
+            message_id=f"msg:{fields.get('MsgId') or f'{sender}:{created}'}",
+            at=at,
+            direct=True,
+            file_name=fields.get("FileName") or fields.get("Title") or "",
             time_doubted=doubted,
         )
     if kind == "event" and fields.get("Event") == CARD_EVENT and sender:
@@ -118,6 +132,7 @@ def register_wecom(
     runtime: Runtime,
     crypto: WeChatCrypto,
     on_accepted: Callable[[], None] = lambda: None,
+    fetch_media: Callable[[str], tuple[str, bytes]] | None = None,
 ) -> None:
     """Add GET (URL verification) and POST (messages and events) `/wecom/callback`.
 
@@ -168,10 +183,28 @@ def register_wecom(
         if fields is None:
             return _bad_request()
         incoming = callback_to_incoming(fields, runtime.clock())
+        if incoming is not None and fields.get("MsgType") == "file":
+            incoming = _with_file(incoming, fields.get("MediaId") or "", fetch_media)
         # stored at once and answered: WeCom retries what is not answered within 5 seconds
         if incoming is not None and accept(runtime.engine, incoming) is not None:
             on_accepted()
         return Response("", mimetype="text/plain")
+
+
+def _with_file(
+    incoming: Incoming, media_id: str, fetch: Callable[[str], tuple[str, bytes]] | None
+) -> Incoming | None:
+    """The file message with its bytes; None (not stored, so WeCom's retry tries again) when
+    they cannot be fetched now."""
+    if fetch is None or not media_id:
+        return None
+    try:
+        name, data = fetch(media_id)
+    except Exception as err:  # the network, an expired media_id: WeCom sends it again
+        log.warning("WeCom file %s not fetched: %s", media_id, err)
+        return None
+    return replace(incoming, file_name=incoming.file_name or name or "sheet.xlsx",
+                   file_data=base64.b64encode(data).decode("ascii"))  # fmt: skip
 
 
 def _bad_request() -> Response:

@@ -5,7 +5,8 @@ group robot (`webhook/send`, at most 20 a minute).
 
 A card's picture (the monthly review's chart) follows the card as an image message: uploaded
 with `media/upload` for a person or an app group chat (`msgtype=image` with its `media_id`),
-sent as base64 and md5 to a group robot.
+sent as base64 and md5 to a group robot. Any other file (the shared sheet's workbook) follows
+as a `file` message the same way (a robot's file goes through its `upload_media`).
 
 App messages ask WeCom to drop a repeat (`enable_duplicate_check`): a send cut off by a crash
 and sent again with the very same body within `DUPLICATE_CHECK_SECONDS` reaches the person once.
@@ -111,6 +112,10 @@ class WeComSender:
         maybe sent (a person's repeat of the card is dropped by WeCom's duplicate check); a
         picture WeCom will never take is logged, not failed."""
         try:
+            if message.chat.startswith(WEBHOOK) and not message.card.is_picture:
+                media_id = self._upload(message, robot=True)
+                self._robot_post(message, {"msgtype": "file", "file": {"media_id": media_id}})
+                return
             if message.chat.startswith(WEBHOOK):
                 data = message.card.image_bytes()
                 self._robot_post(message, {"msgtype": "image", "image": {
@@ -119,7 +124,8 @@ class WeComSender:
                 }})  # fmt: skip
                 return
             media_id = self._upload(message)
-            image = {"msgtype": "image", "image": {"media_id": media_id}}
+            kind = "image" if message.card.is_picture else "file"  # a workbook is a file
+            image = {"msgtype": kind, kind: {"media_id": media_id}}
             if message.chat.startswith(APPCHAT):
                 self.client.post(
                     "appchat/send", data={"chatid": message.chat.removeprefix(APPCHAT), **image}
@@ -143,14 +149,15 @@ class WeComSender:
             raise RetryLater(f"{UNSURE}picture: {problem}", problem.after) from problem
         log.warning("outbox %s: picture not sent (%s)", message.id, problem)
 
-    def _upload(self, message: Outgoing) -> str:
-        """The picture uploaded as temporary media (three days): its media_id."""
-        name = message.card.image_name or "picture.png"
-        answer = self.client.post(
-            "media/upload",
-            params={"type": "image"},
-            files={"media": (name, message.card.image_bytes(), "image/png")},
-        )
+    def _upload(self, message: Outgoing, robot: bool = False) -> str:
+        """The picture or file uploaded as temporary media (three days): its media_id."""
+        card = message.card
+        name = card.image_name or "picture.png"
+        media = {"media": (name, card.image_bytes(), card.media_type)}
+        kind = "image" if card.is_picture else "file"
+        if robot:  # a group robot takes files uploaded to its own webhook key
+            return self._robot_upload(message, media)
+        answer = self.client.post("media/upload", params={"type": kind}, files=media)
         return str(answer["media_id"])
 
     def _to_person(self, message: Outgoing) -> str:
@@ -215,6 +222,24 @@ class WeComSender:
         if errcode:
             raise self._sorted(errcode, result.get("errmsg", ""), "group robot: ")
         return message.chat
+
+    def _robot_upload(self, message: Outgoing, media: dict[str, Any]) -> str:
+        """A file uploaded for a group robot (`webhook/upload_media`): its media_id."""
+        agreement = self.config.agreement(message.chat.removeprefix(WEBHOOK))
+        key = agreement.wecom_webhook_key if agreement else None
+        if not key:
+            raise NeverDeliverable("no wecom_webhook_key for this agreement")
+        answer = requests.post(
+            f"{self.client.root}/cgi-bin/webhook/upload_media",
+            params={"key": key, "type": "file"}, files=media, timeout=30,
+        )  # fmt: skip
+        if answer.status_code >= 500:
+            raise RetryLater(f"group robot answered HTTP {answer.status_code}")
+        result = answer.json()
+        errcode = int(result.get("errcode", 0))
+        if errcode:
+            raise self._sorted(errcode, result.get("errmsg", ""), "group robot: ")
+        return str(result["media_id"])
 
     def _sorted(self, errcode: int, errmsg: str, who: str = "") -> Exception:
         """WeCom's errcode as try-later (45009: after the limit's wait) or never."""
