@@ -36,6 +36,9 @@ class Card:
     # the outbox row itself so that any process can deliver it; and its file name
     image: str = ""
     image_name: str = ""
+    # for the asker's eyes alone, even asked in a group (a sheet link opens what only they
+    # may see)
+    private: bool = False
 
     @classmethod
     def png(cls, data: bytes) -> str:
@@ -51,6 +54,8 @@ class Card:
         raw = asdict(self)
         if not self.image:
             del raw["image"], raw["image_name"]
+        if not self.private:
+            del raw["private"]
         return json.dumps(raw, ensure_ascii=False)
 
     @classmethod
@@ -66,6 +71,7 @@ class Card:
             refusal=raw.get("refusal", False),
             image=raw.get("image", ""),
             image_name=raw.get("image_name", ""),
+            private=raw.get("private", False),
         )
 
     def as_text(self) -> str:

@@ -23,7 +23,8 @@ INTENT_LABELS = {
            "overstock_discount": "积压折价", "overstock_keep": "积压继续观察",
            "amend": "修改约定", "amend_agree": "同意修改",
            "amend_reject": "不同意修改", "uncounted": "查谁没盘点",
-           "retro": "复盘", "suggest": "建议补货线"},
+           "retro": "复盘", "suggest": "建议补货线", "sheet": "表格链接",
+           "overview": "总览"},
     # English labels are verbs a sentence can take as they are: "Only buyer may confirm",
     # "P1 is shipped now, so you cannot reject it".
     "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
@@ -41,7 +42,8 @@ INTENT_LABELS = {
            "amend_agree": "agree to an amendment", "amend_reject": "reject an amendment",
            "uncounted": "ask what is not counted",
            "retro": "see the monthly review",
-           "suggest": "see suggested min/max"},
+           "suggest": "see suggested min/max", "sheet": "get the sheet's link",
+           "overview": "see the overview"},
 }  # fmt: skip
 STATE_LABELS = {
     "zh": {"proposed": "待确认", "confirmed": "已确认", "shipped": "已发货", "received": "已入库",
@@ -71,7 +73,7 @@ EXAMPLES = {
            "amend": "修改 6205 补货线 55 安全线 110", "amend_agree": "同意 A1",
            "amend_reject": "不同意 A1 原因", "uncounted": "谁没盘点",
            "amend_reminder": "修改 盘点提醒 17:00",
-           "retro": "复盘", "suggest": "建议 6205"},
+           "retro": "复盘", "suggest": "建议 6205", "sheet": "表格", "overview": "总览"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
            "correct_receipt": "correct receipt P1 25",
@@ -93,7 +95,8 @@ EXAMPLES = {
            "amend": "change 6205 min 55 max 110", "amend_agree": "agree A1",
            "amend_reject": "reject A1 reason", "uncounted": "who hasn't counted",
            "amend_reminder": "change count reminder 17:00",
-           "retro": "review", "suggest": "suggest 6205"},
+           "retro": "review", "suggest": "suggest 6205", "sheet": "sheet",
+           "overview": "overview"},
 }  # fmt: skip
 
 

@@ -37,7 +37,10 @@ MAY: Mapping[str, frozenset[str]] = {
     "amend_agree": PARTIES,
     "amend_reject": PARTIES,
     "retro": EVERYONE,  # the month in figures: both sides discuss it
-    "suggest": EVERYONE,  # a suggestion records nothing; changing min/max is an amendment
+    "suggest": EVERYONE,
+    # the shared sheet's page and the overview: each sees its own party's agreements only
+    "sheet": EVERYONE,
+    "overview": EVERYONE,  # a suggestion records nothing; changing min/max is an amendment
     # the steps of a proposal (DESIGN §3.5)
     "confirm": BUYERS,
     "adjust": BUYERS,
