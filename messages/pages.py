@@ -25,7 +25,8 @@ WORDS = {
            "plans": "需求计划与领用", "period": "期间", "planned": "计划", "withdrawn": "已领用",
            "no_plans": "没有需求计划", "chart": "近 60 天在库", "stock_outs": "缺货天数",
            "statement": "未完成的对账单", "total": "合计", "price": "单价", "amount": "金额",
-           "no_statement": "没有待确认的对账单", "customer": "客户", "proposed": "待确认",
+           "no_statement": "没有待确认的对账单", "disputed": "有异议：",
+           "customer": "客户", "proposed": "待确认",
            "confirmed": "已确认待发",
            "overview_note": "按可用天数排序（近 30 天日均领用），无领用的排在最后",
            "forbidden": "链接无效或已过期。请在群里发「表格」获取新链接。"},
@@ -40,6 +41,7 @@ WORDS = {
            "no_plans": "No demand plans", "chart": "On hand, last 60 days",
            "stock_outs": "Days out of stock", "statement": "Open statement", "total": "Total",
            "price": "Unit price", "amount": "Amount", "no_statement": "No statement waiting",
+           "disputed": "Disputed:",
            "customer": "Customer", "proposed": "Proposed", "confirmed": "Confirmed, to ship",
            "overview_note": "sorted by days of cover (average daily use of the last 30 days); "
                             "items without withdrawals last",
