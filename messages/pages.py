@@ -119,4 +119,5 @@ def overview_page(lines: list[dict[str, Any]], locale: str, as_of: str) -> str:
 def forbidden_page(locale: str) -> str:
     """What a wrong, expired or foreign link shows: nothing of the sheet, and how to get one."""
     locale = _locale(locale)
-    return _page("forbidden", locale)
+    both = [WORDS[locale]["forbidden"], *(WORDS[o]["forbidden"] for o in LOCALES if o != locale)]
+    return _page("forbidden", locale, both=both)
