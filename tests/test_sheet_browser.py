@@ -58,10 +58,10 @@ def cells(driver: object, css: str) -> list[str]:
     return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]  # type: ignore[attr-defined]
 
 
-def status_json(site: Site, tmp_path: Path) -> dict[str, object]:
+def status_json(served: Site, tmp_path: Path) -> dict[str, object]:
     """`vmi-bot status --json` at the same moment, as a separate process reads the database."""
-    config = site.runtime.config.path
-    db = site.runtime.engine.url.render_as_string(hide_password=False)
+    config = served.runtime.config.path
+    db = served.runtime.engine.url.render_as_string(hide_password=False)
     out = subprocess.run(
         [str(Path(sys.executable).with_name("vmi-bot")), "--config", str(config), "--db", db,
          "status", "--json", "--now", NOW.isoformat()],
