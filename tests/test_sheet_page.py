@@ -6,7 +6,10 @@ escaped; the page's figures are the status JSON's for the seed's month."""
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -32,13 +35,16 @@ from bot.storage.db import transaction
 from bot.storage.tables import OutboxRow
 from handlers.conversation import handle
 from handlers.incoming import Incoming
+from handlers.parsing import SheetLink, parse
 from messages.cards import Card
 from tests.support import DATA, EXAMPLE, shanghai
 from tests.test_statements import settle, the_month
+from vmi_rules.terms import Item
 
 SECRET = "sheet-s3cret-for-tests"
 NOW = shanghai(2026, 11, 25, 10)  # settlement day of the seed's month: S1 waits for signatures
 _ids = itertools.count(1)
+VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
 
 
 @dataclass
@@ -278,3 +284,47 @@ def test_the_link_is_for_the_asker_alone_even_in_the_group(site: Site) -> None:
         [row] = s.scalars(select(OutboxRow).where(OutboxRow.id > before))
     assert (row.mode, row.recipient) == ("ephemeral", "supplier")
     assert re.search(r"2026-12-02 10:00", row.card)  # valid for 7 days, in the agreement's time
+
+
+def test_vmi_bot_chat_gives_a_link_that_the_server_opens(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
+    env = {**os.environ, "VMI_SHEET_SECRET": SECRET, "VMI_PUBLIC_URL": "https://vmi.example.com"}
+    typed = "6205 库存 45\n/as supplier\n总览\n表格\n"
+    done = subprocess.run(
+        [VMI_BOT, "--config", str(EXAMPLE), "--db", db, "chat", "--as", "keeper",
+         "--now", NOW.isoformat()],
+        input=typed, capture_output=True, text=True, timeout=60, check=True, env=env,
+    )  # fmt: skip
+    overview_url, sheet_url = re.findall(r"https://vmi\.example\.com/sheet/\S+", done.stdout)
+    assert "/sheet/overview?key=" in overview_url and "/sheet/plant-6205?key=" in sheet_url
+    assert SECRET not in done.stdout
+    settings = Settings(vmi_sheet_secret=SECRET, vmi_public_url="https://vmi.example.com")
+    with serving(start(str(EXAMPLE), db, settings), [NOW + timedelta(minutes=1)]) as site:
+        code, page, _ = get(sheet_url.replace("https://vmi.example.com", site.base))
+        assert code == 200 and [r["在库"] for r in table(page, "stock")] == ["45"]
+        code, page, _ = get(overview_url.replace("https://vmi.example.com", site.base))
+        assert code == 200 and [r["在库"] for r in table(page, "overview")] == ["45"]
+    # without the variables the console says the page is not set up
+    bare = {k: v for k, v in env.items() if not k.startswith("VMI_")}
+    done = subprocess.run(
+        [VMI_BOT, "--config", str(EXAMPLE), "--db", db, "chat", "--as", "supplier"],
+        input="sheet\n", capture_output=True, text=True, timeout=60, check=True, env=bare,
+    )  # fmt: skip
+    assert "not set up" in done.stdout and "/sheet/" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("typed", "page"),
+    [("表格", "sheet"), ("表格？", "sheet"), (" Sheet ", "sheet"), ("stock sheet", "sheet"),
+     ("总览", "overview"), ("overview", "overview"), ("Overview?", "overview"),
+     ("ｓｈｅｅｔ", "sheet")],
+)  # fmt: skip
+def test_the_sheet_and_the_overview_are_asked_for_alone(typed: str, page: str) -> None:
+    items = [Item(sku="6205", name="6205 深沟球轴承", min=50, max=100)]
+    assert parse(typed, items, NOW.date()) == SheetLink(page)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("typed", ["6205 库存表 45", "表格里 6205 库存 45", "status"])
+def test_other_messages_that_mention_a_sheet_are_read_as_they_always_were(typed: str) -> None:
+    items = [Item(sku="6205", name="6205 深沟球轴承", min=50, max=100)]
+    assert not isinstance(parse(typed, items, NOW.date()), SheetLink)

@@ -210,7 +210,9 @@ def _register_sheet(app: Flask, runtime: Runtime, links: SheetLinks | None) -> N
             lines = overview(session, config, grant.agreement_ids, now)
         for line in lines:
             line["url"] = links.sheet_url(line["agreement"], key)
-        as_of = now.astimezone(config.agreements[0].tz).strftime("%Y-%m-%d %H:%M")
+        first = config.agreement(grant.agreement_ids[0])  # granted ids are the config's own
+        zone = first.tz if first is not None else UTC
+        as_of = now.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         return overview_page(lines, locale, as_of), 200, _PAGE_HEADERS
 
     @app.get("/sheet/<agreement_id>")
