@@ -14,7 +14,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
@@ -98,7 +98,12 @@ def serving(runtime: Runtime, now: list[datetime]) -> Iterator[Site]:
     runtime = replace(runtime, clock=lambda: now[0])
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=2)
-    threading.Thread(target=server.run, daemon=True).start()
+
+    def run() -> None:
+        with suppress(OSError):  # the listening socket closed under it at the end
+            server.run()
+
+    threading.Thread(target=run, daemon=True).start()
     try:
         yield Site(runtime, f"http://127.0.0.1:{server.effective_port}", now)  # type: ignore[attr-defined]
     finally:
