@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     vmi_api_token: SecretStr | None = None  # enables GET /api/status
     database_url: SecretStr | None = None  # it may carry a password
     vmi_config: str | None = None
+    vmi_sheet_secret: SecretStr | None = None  # signs the sheet's links (GET /sheet/...)
+    vmi_public_url: str | None = None  # where people open the sheet: the links start with it
+    vmi_sheet_days: int = 7  # how long a sheet link stays valid
 
     @classmethod
     def settings_customise_sources(

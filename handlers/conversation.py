@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config, Member
+from bot.services.sheet_links import SheetLinks
 from bot.services.terms import effective
 from bot.storage import overstock as stored_overstock
 from bot.storage import proposals as stored_proposals
@@ -63,6 +64,7 @@ def process(
     config: Config,
     inbox_id: int,
     platforms: frozenset[str] = frozenset({"console"}),
+    links: SheetLinks | None = None,
 ) -> bool:
     """Handle one stored message in one transaction: state changes and replies, or nothing.
 
@@ -76,7 +78,7 @@ def process(
             if stored is None:
                 return False
             incoming = Incoming.from_json(stored)
-            _answer(session, config, incoming, platforms, inbox_id)
+            _answer(session, config, incoming, platforms, inbox_id, links)
             return True
     except DBAPIError:
         raise
@@ -105,12 +107,13 @@ def handle(
     config: Config,
     incoming: Incoming,
     platforms: frozenset[str] = frozenset({"console"}),
+    links: SheetLinks | None = None,
 ) -> bool:
     """Store and handle one message now; False when the same platform message came before."""
     inbox_id = accept(engine, incoming)
     if inbox_id is None:
         return False
-    process(engine, config, inbox_id, platforms)
+    process(engine, config, inbox_id, platforms, links)
     return True
 
 
@@ -120,8 +123,9 @@ def _answer(
     incoming: Incoming,
     platforms: frozenset[str],
     inbox_id: int,
+    links: SheetLinks | None = None,
 ) -> None:
-    reply = _reply(session, config, incoming, platforms, inbox_id)
+    reply = _reply(session, config, incoming, platforms, inbox_id, links)
     if reply is None:
         return
     enqueue(
@@ -152,6 +156,8 @@ def reply_destination(incoming: Incoming, reply: Card) -> Destination:
         return Destination(
             *here, mode="ephemeral", recipient=incoming.sender, ref=incoming.origin_ref
         )
+    if reply.private:  # even in a group: only the asker may open what it leads to
+        return Destination(*here, mode="ephemeral", recipient=incoming.sender)
     if reply.refusal and incoming.via in ("button", "form"):
         return Destination(*here, mode="ephemeral", recipient=incoming.sender)
     if incoming.via in ("button", "form") and incoming.origin_ref:
@@ -168,6 +174,7 @@ def _reply(
     incoming: Incoming,
     platforms: frozenset[str],
     inbox_id: int,
+    links: SheetLinks | None = None,
 ) -> Card | None:
     config = effective(config, session)  # the items as agreed, amendments applied
     member = config.member_by_platform(incoming.platform, incoming.sender)
@@ -186,7 +193,7 @@ def _reply(
     if placed.agreement is None:
         return _misplaced(config, member, incoming, placed, locale, speaks)
     agreement = placed.agreement
-    turn = Turn(session, config, incoming, member, agreement, locale, platforms, inbox_id)
+    turn = Turn(session, config, incoming, member, agreement, locale, platforms, inbox_id, links)
 
     intent: Intent | Refusal
     if incoming.file_data:  # a sheet sent as a file: read, shown, recorded on confirmation

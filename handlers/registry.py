@@ -28,6 +28,7 @@ from handlers.intents.proposals import (
 )
 from handlers.intents.queries import on_courtesy, on_help, on_history, on_status, on_todo
 from handlers.intents.sheet import on_confirm_import, on_export, on_sheet_sent
+from handlers.intents.sheet_link import on_sheet_link
 from handlers.intents.statements import on_statement, on_statement_action
 from handlers.intents.stock import on_confirm_count, on_count, on_undo, on_withdrawal
 from handlers.parsing import (
@@ -52,6 +53,7 @@ from handlers.parsing import (
     Refusal,
     Retro,
     ReviewNow,
+    SheetLink,
     SheetSent,
     StatementAction,
     StatementQuery,
@@ -201,6 +203,8 @@ INTENTS: tuple[IntentRow, ...] = (
               _disputed),
     IntentRow("reissue_statement", (StatementAction,), on_statement_action, "reissue_statement"),
     IntentRow("uncounted",  (Uncounted,),        on_uncounted),
+    IntentRow("sheet",      (SheetLink,),        on_sheet_link,      "sheet"),
+    IntentRow("overview",   (SheetLink,),        on_sheet_link,      "overview"),
     IntentRow("amend",      (Amend,),            on_amend,           "amend", _suggested),
     IntentRow("amend_agree", (AmendAnswer,),     on_amend_answer, "amend_agree",
               _amend_answer("amend_agree")),
@@ -221,6 +225,8 @@ def row_for(intent: Intent) -> IntentRow:
         step = f"{intent.action}_statement"
     if isinstance(intent, OverstockChoice):
         step = intent.choice
+    if isinstance(intent, SheetLink):
+        step = intent.page
     for row in INTENTS:
         if isinstance(intent, row.parsed) and step in ("", row.step):
             return row

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.config import AgreementConfig, Config, Member
+from bot.services.sheet_links import SheetLinks
 from handlers.incoming import Incoming
 from messages.cards import Card
 from messages.render import render_card
@@ -29,6 +30,7 @@ class Turn:
     locale: str
     platforms: frozenset[str]
     inbox_id: int
+    links: SheetLinks | None = None  # the sheet's signed links, when the page is set up
 
     @property
     def now(self) -> datetime:

@@ -38,6 +38,9 @@ class Card:
     image: str = ""
     image_name: str = ""
     file_type: str = ""
+    # for the asker's eyes alone, even asked in a group (a sheet link opens what only they
+    # may see)
+    private: bool = False
 
     @classmethod
     def png(cls, data: bytes) -> str:
@@ -70,6 +73,8 @@ class Card:
             del raw["image"], raw["image_name"]
         if not self.file_type:
             del raw["file_type"]
+        if not self.private:
+            del raw["private"]
         return json.dumps(raw, ensure_ascii=False)
 
     @classmethod
@@ -86,6 +91,7 @@ class Card:
             image=raw.get("image", ""),
             image_name=raw.get("image_name", ""),
             file_type=raw.get("file_type", ""),
+            private=raw.get("private", False),
         )
 
     def as_text(self) -> str:

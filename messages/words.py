@@ -24,7 +24,9 @@ INTENT_LABELS = {
            "amend": "修改约定", "amend_agree": "同意修改",
            "amend_reject": "不同意修改", "uncounted": "查谁没盘点",
            "retro": "复盘", "suggest": "建议补货线", "export": "导出表格",
-           "import": "导入表格", "confirm_import": "确认导入"},
+           "import": "导入表格", "confirm_import": "确认导入",
+           "sheet": "表格链接",
+           "overview": "总览"},
     # English labels are verbs a sentence can take as they are: "Only buyer may confirm",
     # "P1 is shipped now, so you cannot reject it".
     "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
@@ -43,7 +45,9 @@ INTENT_LABELS = {
            "uncounted": "ask what is not counted",
            "retro": "see the monthly review",
            "suggest": "see suggested min/max", "export": "export the sheet",
-           "import": "import a sheet", "confirm_import": "confirm an import"},
+           "import": "import a sheet", "confirm_import": "confirm an import",
+           "sheet": "get the sheet's link",
+           "overview": "see the overview"},
 }  # fmt: skip
 STATE_LABELS = {
     "zh": {"proposed": "待确认", "confirmed": "已确认", "shipped": "已发货", "received": "已入库",
@@ -74,7 +78,8 @@ EXAMPLES = {
            "amend_reject": "不同意 A1 原因", "uncounted": "谁没盘点",
            "amend_reminder": "修改 盘点提醒 17:00",
            "retro": "复盘", "suggest": "建议 6205", "export": "导出",
-           "import": "（发送 .xlsx / .csv 文件）", "confirm_import": "确认导入"},
+           "import": "（发送 .xlsx / .csv 文件）", "confirm_import": "确认导入",
+           "sheet": "表格", "overview": "总览"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
            "correct_receipt": "correct receipt P1 25",
@@ -97,7 +102,9 @@ EXAMPLES = {
            "amend_reject": "reject A1 reason", "uncounted": "who hasn't counted",
            "amend_reminder": "change count reminder 17:00",
            "retro": "review", "suggest": "suggest 6205", "export": "export",
-           "import": "(send an .xlsx / .csv file)", "confirm_import": "confirm import"},
+           "import": "(send an .xlsx / .csv file)", "confirm_import": "confirm import",
+           "sheet": "sheet",
+           "overview": "overview"},
 }  # fmt: skip
 
 

@@ -431,6 +431,12 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         for items in ([{"sku": "6206", "name": "6206 深沟球轴承"}], [])
     ],
     *[
+        ("sheet_link", {"off": off, "page": page, "url": "" if off else "https://x/sheet/a?key=k",
+                        "expires": "" if off else "2026-12-02 10:00", "agreements": ["plant-6205"]})
+        for off in (True, False)
+        for page in ("sheet", "overview")
+    ],
+    *[
         (
             "retro",
             {

@@ -43,6 +43,9 @@ MAY: Mapping[str, frozenset[str]] = {
     "export": EVERYONE,
     "import": KEEPERS | BUYERS,
     "confirm_import": KEEPERS | BUYERS,
+    # the shared sheet's page and the overview: each sees its own party's agreements only
+    "sheet": EVERYONE,
+    "overview": EVERYONE,
     # the steps of a proposal (DESIGN §3.5)
     "confirm": BUYERS,
     "adjust": BUYERS,

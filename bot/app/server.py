@@ -21,9 +21,12 @@ from bot.runtime.context import Runtime
 from bot.runtime.delivery import DeliveryWorker, Sender
 from bot.runtime.inbox_worker import InboxWorker
 from bot.runtime.scheduler import SchedulerLeader
+from bot.services.sheet import agreement_sheet, overview
+from bot.services.sheet_links import Grant, SheetLinks, sheet_links
 from bot.services.status import status
 from bot.settings import DINGTALK, FEISHU, SLACK, WECOM, secret
 from bot.storage.db import StoreUnavailable, check_writable, transaction
+from messages.pages import forbidden_page, overview_page, sheet_page
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,7 @@ def build_service(runtime: Runtime) -> Service:
         platforms,
         on_handled=delivery.wake,
         takes_turn=lambda: leader.leading or not shared,
+        links=sheet_links(settings),
     )
     socket_mode = slack = None
     long_connections: list[Any] = []
@@ -193,6 +197,7 @@ def build_service(runtime: Runtime) -> Service:
             document = status(session, runtime.config, datetime.now(UTC))
         return jsonify(document), 200
 
+    _register_sheet(app, runtime, sheet_links(settings))
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     return Service(
         app, inbox, delivery, leader, slack, socket_mode, long_connections, platforms,
@@ -243,6 +248,67 @@ def _feishu(
         return endpoint(request)
 
     return []
+
+
+# The sheet is read-only and its key is in the address: keep it out of caches, frames and
+# the Referer header of any link followed from it; the page runs no script at all.
+_PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'",
+}
+
+
+def _register_sheet(app: Flask, runtime: Runtime, links: SheetLinks | None) -> None:
+    """`GET /sheet/<agreement>` and `GET /sheet/overview`, each behind a signed link; 403 and
+    nothing of the sheet for a wrong, expired, tampered or foreign one (or when not set up)."""
+    config = runtime.config
+
+    def forbidden() -> tuple[str, int, dict[str, str]]:
+        return forbidden_page(config.bot.locale), 403, _PAGE_HEADERS
+
+    def granted(agreement_id: str | None) -> tuple[Grant, str] | None:
+        key = request.args.get("key", "")
+        if links is None or not key:
+            return None
+        grant = links.grant(key, config, runtime.clock())
+        if grant is None or not grant.agreement_ids:
+            return None
+        if agreement_id is not None and agreement_id not in grant.agreement_ids:
+            return None
+        member = config.member(grant.member_id)
+        return grant, (member.locale if member and member.locale else config.bot.locale)
+
+    @app.get("/sheet/overview")
+    def sheet_overview() -> tuple[str, int, dict[str, str]]:
+        found = granted(None)
+        if found is None or links is None:
+            return forbidden()
+        grant, locale = found
+        key = request.args["key"]
+        now = runtime.clock()
+        with transaction(runtime.engine, read_only=True) as session:
+            lines = overview(session, config, grant.agreement_ids, now)
+        for line in lines:
+            line["url"] = links.sheet_url(line["agreement"], key)
+        first = config.agreement(grant.agreement_ids[0])  # granted ids are the config's own
+        zone = first.tz if first is not None else UTC
+        as_of = now.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        return overview_page(lines, locale, as_of), 200, _PAGE_HEADERS
+
+    @app.get("/sheet/<agreement_id>")
+    def sheet(agreement_id: str) -> tuple[str, int, dict[str, str]]:
+        found = granted(agreement_id)
+        if found is None or links is None:
+            return forbidden()
+        _grant, locale = found
+        with transaction(runtime.engine, read_only=True) as session:
+            figures = agreement_sheet(session, config, agreement_id, runtime.clock())
+        page = sheet_page(figures, locale, links.overview_url(request.args["key"]))
+        return page, 200, _PAGE_HEADERS
 
 
 def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[str]) -> None:

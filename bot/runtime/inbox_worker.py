@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from bot.config import Config
 from bot.runtime.background import BackgroundLoop
+from bot.services.sheet_links import SheetLinks
 from bot.storage.db import transaction
 from bot.storage.inbox import waiting
 from handlers.conversation import process
@@ -36,11 +37,13 @@ class InboxWorker(BackgroundLoop):
         quiet_seconds: float = 0.02,
         longest_wait_seconds: float = 2.0,
         takes_turn: Callable[[], bool] = lambda: True,
+        links: SheetLinks | None = None,
     ) -> None:
         super().__init__(idle_seconds)
         self.engine = engine
         self.config = config
         self.platforms = platforms
+        self.links = links  # the sheet's signed links (表格), None when not set up
         self.on_handled = on_handled
         # with several processes, one handles the inbox, so a chat's messages keep their order
         self.takes_turn = takes_turn
@@ -87,7 +90,7 @@ class InboxWorker(BackgroundLoop):
             waited_since = time.monotonic()
             for inbox_id in ids:
                 self._let_arrivals_go_first(waited_since)
-                if process(self.engine, self.config, inbox_id, self.platforms):
+                if process(self.engine, self.config, inbox_id, self.platforms, self.links):
                     handled += 1
             self.on_handled()
 

@@ -250,6 +250,14 @@ class Uncounted:
     """谁没盘点 / who hasn't counted: the items with no count today."""
 
 
+@dataclass(frozen=True)
+class SheetLink:
+    """表格 / sheet: the link to this agreement's page; 总览 / overview: to the supplier's list
+    of every customer's items by days of cover."""
+
+    page: Literal["sheet", "overview"] = "sheet"
+
+
 Intent = (
     Count
     | Correction
@@ -278,6 +286,7 @@ Intent = (
     | Export
     | SheetSent
     | ConfirmImport
+    | SheetLink
 )
 
 RefusalReason = Literal[

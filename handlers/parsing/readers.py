@@ -16,6 +16,7 @@ from handlers.parsing.dates import closest_date
 from handlers.parsing.normalise import normalise
 from handlers.parsing.numbers import Number
 from handlers.parsing.overstock import read_overstock
+from handlers.parsing.pages import read_page
 from handlers.parsing.parsed import (
     MAX_QTY,
     MAX_TEXT,
@@ -72,6 +73,9 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
     overstock = read_overstock(text)  # "退货 O1 20": an alert id with a choice word
     if overstock is not None:
         return overstock
+    page = read_page(text)  # "表格", "总览": the whole message
+    if page is not None:
+        return page
     amendment = read_amendment(text, items)  # its words mean other things beside a P-id
     if amendment is not None:
         return amendment

@@ -82,6 +82,8 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
             "monthly_plan_at",
         }
     ),
+    # read by handlers/parsing/pages.py as the whole message: 表格, 总览
+    "pages": frozenset({"sheet", "overview"}),
 }
 
 

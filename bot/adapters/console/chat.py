@@ -23,6 +23,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from bot.runtime.context import Runtime
+from bot.services.sheet_links import sheet_links
 from bot.settings import CONSOLE
 from bot.storage.db import transaction
 from bot.storage.outbox import pending
@@ -133,7 +134,8 @@ class ConsoleChat:
             button=ButtonPress(button.action, button.value) if button else None,
             direct=True,
         )
-        handle(self.runtime.engine, self.runtime.config, incoming, self.platforms)
+        handle(self.runtime.engine, self.runtime.config, incoming, self.platforms,
+               sheet_links(self.runtime.settings))  # fmt: skip
         self.deliver()
 
     def send_file(self, path: Path) -> None:
