@@ -94,7 +94,8 @@ class ItemReview:
 
     - stock-out days: days on which on hand was 0 at any time;
     - fill rate: withdrawn ÷ demanded, demand being the withdrawals plus what could not be
-      served where that was recorded (else the withdrawals alone: 1.0);
+      served: as recorded, else estimated on each stock-out day as that day's planned
+      withdrawal (or the average of the days with stock) less what was withdrawn that day;
     - on time: a proposal received before on hand fell below min after it was made; late:
       on hand was below min at some time between the proposal and its receipt;
     - days of cover: on hand at the end ÷ the period's average daily withdrawal.
@@ -124,6 +125,19 @@ class ItemReview:
         """How many units demand came in under the plan (0 when not under, or no plan)."""
         planned = self.forecast.planned
         return max(0, round(planned - self.month.withdrawn)) if planned is not None else 0
+
+
+def unserved_on_stockout_days(days: Sequence[DayStock], planned: Sequence[float | None]) -> int:
+    """The demand a stock-out left unserved, when nobody recorded it: on each day the shelf
+    ran out, what the day was expected to take (its plan, else the average withdrawal of the
+    days with stock) less what it did take."""
+    stocked = [d.withdrawn for d in days if d.known and not d.stocked_out]
+    usual = sum(stocked) / len(stocked) if stocked else 0.0
+    lost = 0.0
+    for day, plan in zip(days, planned, strict=True):
+        if day.stocked_out:
+            lost += max(0.0, (plan if plan is not None else usual) - day.withdrawn)
+    return round(lost)
 
 
 def review_item(
@@ -163,7 +177,7 @@ def review_item(
         forecast=forecast,
         days=tuple(days),
         stockout_days=sum(1 for d in days if d.stocked_out),
-        unserved=unserved,
+        unserved=unserved or unserved_on_stockout_days(days, planned),
         on_time=len(deliveries) - late,
         late=late,
         customer_freight_share=customer_freight_share,

@@ -75,3 +75,23 @@ def test_a_withdrawal_after_a_return_emptied_the_shelf_is_a_stock_out() -> None:
         START, END, planned=None, overstock_days=30,
     )  # fmt: skip
     assert month.stock_outs == 1
+
+
+def test_unserved_demand_is_estimated_on_the_days_the_shelf_ran_out() -> None:
+    from datetime import date
+
+    from vmi_rules.daily import DayStock
+    from vmi_rules.monthly_review import unserved_on_stockout_days
+
+    days = [
+        DayStock(date(2026, 11, 2), 16, 6, 6, withdrawn=10, received=0),
+        DayStock(date(2026, 11, 3), 6, 0, 0, withdrawn=6, received=0),  # ran out at the end
+        DayStock(date(2026, 11, 4), 0, 0, 0, withdrawn=0, received=0, ran_out=True),
+        DayStock(date(2026, 11, 5), 2, 0, 0, withdrawn=2, received=2, ran_out=True),
+    ]
+    # no plan: the usual day takes (10 + 6) / 2 = 8; lost 8 - 0 and 8 - 2
+    assert unserved_on_stockout_days(days, [None] * 4) == 14
+    # with a plan of 5 a day: lost 5 - 0 and 5 - 2
+    assert unserved_on_stockout_days(days, [5.0] * 4) == 8
+    # nothing ran out, nothing lost
+    assert unserved_on_stockout_days(days[:2], [None, None]) == 0
