@@ -112,6 +112,9 @@ def test_review_in_english_names_the_month_asked(seeded: Runtime) -> None:
     assert card.title.startswith("Monthly review · plant-6205 · 2026-11")
     assert "5 units aged this month because demand came in 5 under the forecast" in text
     assert "suggested min" in text and 'type "change 6205 min' in text
+    assert "6205 deep groove ball bearing" in text and "深沟球轴承" not in text
+    [suggested] = ask(seeded, "supplier", "suggest 6205")
+    assert "deep groove ball bearing" in suggested.title and "深沟" not in suggested.as_text()
 
 
 def test_a_week_or_a_month_not_begun_is_refused_with_what_to_type(seeded: Runtime) -> None:

@@ -130,7 +130,7 @@ def alert_card(
         alert_id=public,
         agreement=agreement.id,
         sku=item.sku,
-        item_name=item.name,
+        item_name=item.name_in(locale),
         unit=item.unit,
         qty=aged.qty,
         on_hand=on_hand,

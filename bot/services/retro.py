@@ -297,7 +297,7 @@ def retro_card(done: Retro, agreement: AgreementConfig, locale: str) -> Card:
         end=(done.end - timedelta(days=1)).date().isoformat(),
         to_date=done.to_date,
         overstock_days=agreement.terms.overstock_days,
-        items=[_item_shown(line) for line in done.items],
+        items=[_item_shown(line, locale) for line in done.items],
     )
 
 
@@ -307,7 +307,7 @@ def suggestion_card(
     """The suggested min/max of one item, the figures behind it, and what to type to change."""
     shown: dict[str, Any] = {
         "sku": item.sku,
-        "item_name": item.name,
+        "item_name": item.name_in(locale),
         "unit": item.unit,
         "current_min": item.min,
         "current_max": item.max,
@@ -335,10 +335,11 @@ def suggestion_buttons(
     return (("amend", f"{item.sku}:{found.min}:{found.max}", "primary"),)
 
 
-def _item_shown(line: ItemRetro) -> dict[str, Any]:
+def _item_shown(line: ItemRetro, locale: str) -> dict[str, Any]:
     shown = _item_json(line)
     share = line.review.customer_freight_share
     return shown | {
+        "name": line.item.name_in(locale),
         "wmape_pct": _percent(shown["wmape"]),
         "bias_pct": _percent(shown["bias"], signed=True),
         "fill_pct": _percent(shown["fill_rate"]),

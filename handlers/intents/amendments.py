@@ -112,7 +112,7 @@ def _context(turn: Turn, public: str, sku: str, changes: list[Change]) -> dict[s
         "amendment_id": public,
         "agreement": turn.agreement.id,
         "sku": sku,
-        "item_name": item.name if item else sku,
+        "item_name": item.name_in(turn.locale) if item else sku,
         "changes": [
             {"field": c.field, "old": shown(c.field, c.old), "new": shown(c.field, c.new)}
             for c in changes
@@ -191,7 +191,7 @@ def on_uncounted(turn: Turn, intent: Uncounted) -> Card:
     skus = [item.sku for item in turn.agreement.items]
     counted = last_counts(turn.session, turn.agreement.id, skus)
     missing = uncounted(turn.now.astimezone(turn.agreement.tz), counted)
-    names = {i.sku: i.name for i in turn.agreement.items}
+    names = {i.sku: i.name_in(turn.locale) for i in turn.agreement.items}
     return turn.card(
         "uncounted", agreement=turn.agreement.id,
         items=[{"sku": sku, "name": names[sku]} for sku in missing],

@@ -69,7 +69,8 @@ def on_overstock_choice(turn: Turn, intent: OverstockChoice) -> Card:
         on_hand -= qty
     context: dict[str, Any] = {
         "alert_id": intent.alert_id, "choice": intent.choice, "by": turn.member.name,
-        "item_name": item.name, "unit": item.unit, "qty": qty, "on_hand": on_hand,
+        "item_name": item.name_in(turn.locale), "unit": item.unit, "qty": qty,
+        "on_hand": on_hand,
         "price": str(intent.price) if intent.price is not None else "",
         "unit_price": f"{item.unit_price:.2f}",
     }  # fmt: skip
