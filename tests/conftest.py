@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.storage.db import resolve_database_url
+from tests.group_chat import rt, rt_en  # noqa: F401  (fixtures for the conversation tests)
 from tests.support import EXAMPLE
 
 # A deadline per example is a timed assertion: on a loaded machine it fails what is correct.
@@ -68,8 +69,8 @@ def new_postgres_database(server: str | None) -> Iterator[str]:
 @pytest.fixture
 def runtime(database_url: str) -> Iterator[Runtime]:
     """The example agreement on a migrated database, as every command starts."""
-    rt = start(str(EXAMPLE), database_url)
+    started = start(str(EXAMPLE), database_url)
     try:
-        yield rt
+        yield started
     finally:
-        rt.engine.dispose()
+        started.engine.dispose()

@@ -15,56 +15,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services.status import status
 from bot.storage.db import transaction
-from bot.storage.tables import LedgerRow, OutboxRow, ProposalRow
+from bot.storage.tables import LedgerRow, ProposalRow
 from handlers.conversation import handle
 from handlers.incoming import Incoming
-from messages.cards import Card
+from tests.group_chat import T0, message_ids, posted, say, text_of
 from tests.support import EXAMPLE, shanghai
-
-_ids = itertools.count(1)
-T0 = shanghai(2026, 11, 21, 10, 0)
-
-
-@pytest.fixture
-def rt(tmp_path: Path) -> Runtime:
-    return start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
-
-
-@pytest.fixture
-def rt_en(tmp_path: Path) -> Runtime:
-    english = tmp_path / "en.toml"
-    english.write_text(
-        EXAMPLE.read_text(encoding="utf-8").replace('locale = "zh"', 'locale = "en"', 1),
-        encoding="utf-8",
-    )
-    return start(str(english), f"sqlite:///{tmp_path / 'en.sqlite'}")
-
-
-def posted(
-    rt: Runtime, sender: str, text: str, at: datetime = T0, chat: str = "plant-6205"
-) -> list[tuple[str, Card]]:
-    """One message; every card it queued, with the chat it goes to."""
-    with transaction(rt.engine) as s:
-        before = s.scalar(select(func.max(OutboxRow.id))) or 0
-    handle(rt.engine, rt.config, Incoming("console", chat, sender, f"m{next(_ids)}", at, text))
-    with transaction(rt.engine) as s:
-        rows = s.scalars(select(OutboxRow).where(OutboxRow.id > before).order_by(OutboxRow.id))
-        return [(r.chat, Card.from_json(r.card)) for r in rows]
-
-
-def say(rt: Runtime, sender: str, text: str, at: datetime = T0) -> Card:
-    """One message in the group; the reply to it (the last card it queued)."""
-    return posted(rt, sender, text, at)[-1][1]
-
-
-def text_of(card: Card) -> str:
-    return "\n".join((card.title, *card.lines))
 
 
 def proposals(rt: Runtime) -> list[tuple[int, int, str, int, int]]:
@@ -457,8 +418,8 @@ def test_counts_receipts_corrections_and_undos_leave_exactly_the_true_withdrawal
 
     def typed(who: str, text: str) -> None:
         at = T0 + timedelta(minutes=next(clock))
-        handle(books.engine, books.config,
-               Incoming("console", "plant-6205", who, f"p{next(_ids)}", at, text))  # fmt: skip
+        said = Incoming("console", "plant-6205", who, f"p{next(message_ids)}", at, text)
+        handle(books.engine, books.config, said)
 
     shelf, taken, received = 20, 0, 0
     typed("keeper", f"6205 库存 {shelf}")
