@@ -143,7 +143,7 @@ class FakeDingTalk(LoopbackFake[Call]):
         """The calls to paths ending in `suffix`, in order."""
         return self._find(lambda c: c.path.endswith(suffix))
 
-    def wait_for(self, suffix: str, n: int = 1, timeout: float = 10) -> list[Call]:
+    def wait_for(self, suffix: str, n: int = 1, timeout: float = 30) -> list[Call]:
         """Block until `n` calls to paths ending in `suffix` were answered."""
         return self._wait(lambda c: c.path.endswith(suffix), n, timeout, suffix)
 

@@ -79,7 +79,7 @@ class FakeFeishu(LoopbackFake[Call]):
         """The calls whose path ends with `path_end`, in order."""
         return self._find(lambda c: c.path.endswith(path_end))
 
-    def wait_for(self, path_end: str, n: int = 1, timeout: float = 10) -> list[Call]:
+    def wait_for(self, path_end: str, n: int = 1, timeout: float = 30) -> list[Call]:
         """Block until `n` calls to `path_end` were answered."""
         return self._wait(lambda c: c.path.endswith(path_end), n, timeout, path_end)
 

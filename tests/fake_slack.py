@@ -164,7 +164,7 @@ class FakeSlack(LoopbackFake[Call]):
         """The calls of `method`, in order."""
         return self._find(lambda c: c.method == method)
 
-    def wait_for(self, method: str, n: int = 1, timeout: float = 10) -> list[Call]:
+    def wait_for(self, method: str, n: int = 1, timeout: float = 30) -> list[Call]:
         """Block until `n` calls of `method` were recorded; returns all calls of it so far.
         Raises TimeoutError after `timeout` seconds."""
         return self._wait(lambda c: c.method == method, n, timeout, method)

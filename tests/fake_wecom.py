@@ -244,7 +244,7 @@ class FakeWeCom(LoopbackFake[Call]):
         """The calls whose path ends with `path_suffix` (e.g. "message/send"), in order."""
         return self._find(lambda c: c.path.endswith(path_suffix))
 
-    def wait_for(self, path_suffix: str, n: int = 1, timeout: float = 10) -> list[Call]:
+    def wait_for(self, path_suffix: str, n: int = 1, timeout: float = 30) -> list[Call]:
         """Block until `n` calls to `path_suffix` were recorded; returns all of them so far.
         Raises TimeoutError after `timeout` seconds."""
         return self._wait(lambda c: c.path.endswith(path_suffix), n, timeout, path_suffix)

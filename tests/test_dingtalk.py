@@ -135,7 +135,7 @@ def say(bot: Bot, who: str, text: str, msg_id: str, *, group: bool = False) -> N
         robot_message(who, text, msg_id, at_ms, group=GROUP if group else None)
     )
     assert bot.fake.stream.wait_acked(frame)["code"] == 200
-    assert bot.service.inbox.wait_until_idle()
+    assert bot.service.inbox.wait_until_idle(timeout=60)
     bot.service.delivery.wake()
 
 
@@ -215,7 +215,7 @@ def test_a_picture_is_answered_with_what_to_type_and_records_nothing(bot: Bot) -
     del picture["text"]
     picture.update(msgtype="picture", content={"downloadCode": "dc-1", "pictureDownloadCode": "x"})
     assert bot.fake.stream.wait_acked(bot.fake.stream.push(picture))["code"] == 200
-    assert bot.service.inbox.wait_until_idle()
+    assert bot.service.inbox.wait_until_idle(timeout=60)
     bot.service.delivery.wake()
     [reply] = to_person(bot.fake, KEEPER)
     assert "6205 库存" in reply.param["text"]  # how to type a count

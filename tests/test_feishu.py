@@ -182,7 +182,7 @@ def post(bot: Bot, payload: dict[str, Any], *, key: str = ENCRYPT_KEY, sign_key:
     except urllib.error.HTTPError as err:
         status, text = err.code, err.read()
     if wait:
-        assert bot.service.inbox.wait_until_idle()
+        assert bot.service.inbox.wait_until_idle(timeout=60)
     return status, json.loads(text or b"{}")
 
 

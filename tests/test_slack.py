@@ -128,7 +128,7 @@ def signed_post(
     except urllib.error.HTTPError as err:
         status, text = err.code, err.read().decode()
     if settle:
-        assert bot.service.inbox.wait_until_idle()  # handled just after Slack's answer
+        assert bot.service.inbox.wait_until_idle(timeout=60)  # handled just after Slack's answer
     return status, text
 
 

@@ -123,7 +123,7 @@ def callback(bot: Bot, xml: str, *, token: str = TOKEN, corp: str = CORP) -> int
             status = answer.status
     except urllib.error.HTTPError as err:
         status = err.code
-    assert bot.service.inbox.wait_until_idle()  # handled just after WeCom's answer
+    assert bot.service.inbox.wait_until_idle(timeout=60)  # handled just after WeCom's answer
     return status
 
 

@@ -3,7 +3,6 @@ every one kept with who proposed it, who decided, when, and each figure's from a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import cast
@@ -11,22 +10,19 @@ from typing import cast
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot.storage.public_ids import PublicIds
 from bot.storage.tables import AmendmentChangeRow, AmendmentRow
 from vmi_rules.amendments import Change, Field, Side
 
 PROPOSED, APPLIED, REJECTED = "proposed", "applied", "rejected"
-_PUBLIC = re.compile(r"[Aa](\d{1,9})")
-
-
-def public_id(row_id: int | None) -> str:
-    """How people call an amendment: A1, A2, …"""
-    return f"A{row_id}"
+IDS = PublicIds("A", "an amendment")
+public_id = IDS.of  # A1 for row 1
 
 
 def get(session: Session, public: str) -> AmendmentRow | None:
     """The amendment called `public` ("A3"), or None."""
-    match = _PUBLIC.fullmatch(public.strip())
-    return session.get(AmendmentRow, int(match[1])) if match else None
+    found = IDS.row(public)
+    return session.get(AmendmentRow, found) if found is not None else None
 
 
 def propose(

@@ -4,7 +4,6 @@ next statement bills."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,23 +12,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from bot.storage.public_ids import PublicIds
 from bot.storage.tables import OverstockAlertRow, OverstockDecisionRow
 from vmi_rules.overstock import AgedStock, Choice, PastAlert
 
-_PUBLIC = re.compile(r"[Oo](\d{1,9})")
-
-
-def public_id(row_id: int | None) -> str:
-    """`O3` for row 3: the id people type."""
-    if row_id is None:
-        raise ValueError("an overstock alert has no id before it is stored")
-    return f"O{row_id}"
-
-
-def row_id(public: str) -> int | None:
-    """3 for `O3` (or `o3`); None when it is not an overstock alert id."""
-    found = _PUBLIC.fullmatch(public.strip())
-    return int(found[1]) if found else None
+IDS = PublicIds("O", "an overstock alert")
+public_id = IDS.of  # O3 for row 3
+row_id = IDS.row  # 3 for "O3"; None when it is not an overstock alert id
 
 
 def get(session: Session, public: str) -> OverstockAlertRow | None:

@@ -7,7 +7,6 @@ other finds the row changed, reads it again, and the rules answer "already confi
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime
@@ -16,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlmodel import Session, col
 
+from bot.storage.public_ids import PublicIds
 from bot.storage.stock import (
     ItemKey,
     correct_receipt_rows,
@@ -35,20 +35,9 @@ from vmi_rules.proposal import (
 )
 from vmi_rules.review import Rejection
 
-PUBLIC_ID = re.compile(r"^[Pp](\d{1,12})$")
-
-
-def public_id(row_id: int | None) -> str:
-    """`P12` for row 12: the id people type (a row gets its id when it is flushed)."""
-    if row_id is None:
-        raise ValueError("a proposal has no id before it is stored")
-    return f"P{row_id}"
-
-
-def row_id(public: str) -> int | None:
-    """12 for `P12` (or `p12`); None when it is not a proposal id."""
-    match = PUBLIC_ID.match(public.strip())
-    return int(match.group(1)) if match else None
+IDS = PublicIds("P", "a proposal")
+public_id = IDS.of  # P12 for row 12
+row_id = IDS.row  # 12 for "P12"; None when it is not a proposal id
 
 
 def as_rule(row: ProposalRow) -> Proposal:

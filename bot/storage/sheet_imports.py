@@ -5,7 +5,6 @@ transaction."""
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import datetime
 from typing import cast
 
@@ -13,14 +12,11 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from bot.storage.public_ids import PublicIds
 from bot.storage.tables import SheetImportRow
 
-PUBLIC_ID = re.compile(r"^[Ii](\d{1,12})$")
-
-
-def public_id(row_id: int | None) -> str:
-    """`I3` for row 3: the id people type."""
-    return f"I{row_id}"
+IDS = PublicIds("I", "an imported sheet")
+public_id = IDS.of  # I3 for row 3
 
 
 def content_hash(data: bytes) -> str:
@@ -59,8 +55,8 @@ def waiting(
         col(SheetImportRow.member_id) == member_id,
     )
     if public is not None:
-        match = PUBLIC_ID.match(public)
-        query = query.where(col(SheetImportRow.id) == (int(match[1]) if match else -1))
+        found = IDS.row(public)
+        query = query.where(col(SheetImportRow.id) == (found if found is not None else -1))
     else:
         query = query.where(col(SheetImportRow.state) == "pending")
     return session.scalars(query.order_by(col(SheetImportRow.id).desc())).first()

@@ -5,7 +5,6 @@ row for each step (issued, confirmed, disputed, re-issued), in the caller's tran
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
@@ -15,23 +14,13 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from bot.storage.public_ids import PublicIds
 from bot.storage.tables import StatementEventRow, StatementRow
 from vmi_rules.settlement import Side, Signature, Statement, StatementState
 
-PUBLIC_ID = re.compile(r"^[Ss](\d{1,12})$")
-
-
-def public_id(row_id: int | None) -> str:
-    """`S3` for row 3: the id people type."""
-    if row_id is None:
-        raise ValueError("a statement has no id before it is stored")
-    return f"S{row_id}"
-
-
-def row_id(public: str) -> int | None:
-    """3 for `S3` (or `s3`); None when it is not a statement id."""
-    match = PUBLIC_ID.match(public.strip())
-    return int(match.group(1)) if match else None
+IDS = PublicIds("S", "a statement")
+public_id = IDS.of  # S3 for row 3
+row_id = IDS.row  # 3 for "S3"; None when it is not a statement id
 
 
 def get(session: Session, public: str) -> StatementRow | None:

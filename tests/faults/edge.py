@@ -123,7 +123,7 @@ class Edge:
 
     def settle(self) -> None:
         """Wait until every stored message is handled."""
-        assert self.service.inbox.wait_until_idle()
+        assert self.service.inbox.wait_until_idle(timeout=60)
 
     def delivered(self, timeout: float = 10) -> None:
         """Wait until the outbox holds nothing waiting to be sent."""
