@@ -46,16 +46,19 @@ def check_overstock(
     config = effective(config, session)  # max as agreed, amendments applied
     raised: list[Raised] = []
     messages: list[Message] = []
-    for agreement in config.agreements:
-        if agreement_ids is not None and agreement.id not in agreement_ids:
-            continue
-        levels = stock_levels(session, [agreement.id])
+    chosen = [a for a in config.agreements if agreement_ids is None or a.id in agreement_ids]
+    levels = stock_levels(session, [a.id for a in chosen])  # one query for every agreement
+    for agreement in chosen:
+        over = [
+            (item, level.on_hand)
+            for item in agreement.items
+            if (level := levels.get((agreement.id, item.sku))) and level.on_hand > item.max
+        ]
+        if not over:
+            continue  # most agreements on most days: no ledger to read
         history = movements_by_item(session, [agreement.id])
-        for item in agreement.items:
-            level = levels.get((agreement.id, item.sku))
-            if level is None:
-                continue
-            found = _check_item(session, agreement, item, level.on_hand, history, now)
+        for item, on_hand in over:
+            found = _check_item(session, agreement, item, on_hand, history, now)
             if found is None:
                 continue
             row, due, aged = found
@@ -65,7 +68,7 @@ def check_overstock(
                 item,
                 row,
                 aged,
-                level.on_hand,
+                on_hand,
                 now,
                 again=due == "again",
             )
@@ -84,12 +87,13 @@ def _check_item(
     history: Mapping[ItemKey, list[Movement]],
     now: datetime,
 ) -> tuple[OverstockAlertRow, Due, AgedStock] | None:
-    """The alert due for one item now, stored, with the aged units it shows; or None."""
+    """The alert due for one item above max now, stored, with the aged units it shows; or
+    None."""
     aged = aged_stock(
         history.get((agreement.id, item.sku), []), now, agreement.terms.overstock_days
     )
-    if aged is None or on_hand <= item.max:
-        return None  # nothing to lock for: most items on most days
+    if aged is None:
+        return None  # nothing aged: nothing to lock for
     hold_item(session, agreement.id, item.sku)  # two checks at once take turns per item
     last = stored.latest(session, agreement.id, item.sku)
     due = alert_due(aged, on_hand, item.max, stored.as_rule(last) if last else None, now)
