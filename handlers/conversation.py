@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from bot.config import AgreementConfig, Config, Member
+from bot.services.retro import last_closed_month
 from bot.services.sheet_links import SheetLinks
 from bot.services.terms import effective
 from bot.storage import overstock as stored_overstock
@@ -239,6 +240,7 @@ def refusal_card(turn: Turn, refusal: Refusal) -> Card:
         detail=refusal.detail,
         example=_example_of(turn, refusal, open_ids),
         limit=f"{MAX_TEXT:,}",  # for too_long: the most a message may have
+        last_month=last_closed_month(turn.agreement, turn.now),  # for bad_month's example
         missing=refusal.missing,
         open_ids=open_ids,
     )

@@ -138,6 +138,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
                 "shown": 55,
                 "choices": ["plant-6205（工厂 ↔ 轴承厂）", "plant-7306（工厂二 ↔ 轴承厂）"],
                 "limit": "10,000",
+                "last_month": "2026-11",
                 "moved": "receipt",
                 "missing": "qty",
                 "open_ids": ["P6"],

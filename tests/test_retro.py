@@ -122,6 +122,9 @@ def test_a_week_or_a_month_not_begun_is_refused_with_what_to_type(seeded: Runtim
     assert week.refusal and "复盘 2026-11" in week.as_text()
     [later] = ask(seeded, "keeper", "复盘 2027-03")
     assert later.refusal and "2027-03" in later.as_text()
+    # the example is the month last settled on the day it is asked, not a fixed one
+    [in_march] = ask(seeded, "keeper", "复盘 2027-09", at=shanghai(2027, 3, 10, 9))
+    assert in_march.refusal and "「复盘 2027-02」" in in_march.as_text()
 
 
 def test_suggest_shows_the_figures_and_how_they_compare_with_today(seeded: Runtime) -> None:

@@ -20,7 +20,8 @@ def on_retro(turn: Turn, intent: Retro) -> Card:
     try:
         done = retro(turn.session, turn.agreement, month, turn.now)
     except ValueError:
-        return turn.refuse("bad_month", detail=month)
+        last = last_closed_month(turn.agreement, turn.now)
+        return turn.refuse("bad_month", detail=month, last_month=last)
     card = retro_card(done, turn.agreement, turn.locale)
     return replace(card, image=Card.png(retro_chart(done, turn.locale)),
                    image_name=f"retro-{turn.agreement.id}-{month}.png")  # fmt: skip
