@@ -38,7 +38,9 @@ def out_track_id(row_key: str) -> str:
 
 def row_key_of(track_id: str) -> str | None:
     """The outbox row's key an outTrackId was made from; None for one this bot did not make."""
-    return track_id.removeprefix(OUT_TRACK_PREFIX) if track_id.startswith(OUT_TRACK_PREFIX) else None
+    if not track_id.startswith(OUT_TRACK_PREFIX):
+        return None
+    return track_id.removeprefix(OUT_TRACK_PREFIX)
 
 
 def _proposal_of(value: str) -> str:
