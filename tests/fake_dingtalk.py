@@ -531,19 +531,16 @@ class FakeStream:
         if current is not None:
             current.close(1011, "gone")
 
-    def wait_acked(self, frame_id: str, timeout: float = 10) -> dict[str, Any]:
-        """The client's ack of frame `frame_id`."""
+    def wait_acked(self, frame_id: str, timeout: float = 10, n: int = 1) -> dict[str, Any]:
+        """The client's `n`th ack of frame `frame_id` (a frame sent again is acked again)."""
 
-        def found() -> dict[str, Any] | None:
-            return next((a for a in self.acks
-                         if a.get("headers", {}).get("messageId") == frame_id), None)  # fmt: skip
+        def found() -> list[dict[str, Any]]:
+            return [a for a in self.acks if a.get("headers", {}).get("messageId") == frame_id]
 
         with self._changed:
-            if not self._changed.wait_for(lambda: found() is not None, timeout):
-                raise TimeoutError(f"no ack of {frame_id}; acks: {self.acks}")
-            ack = found()
-            assert ack is not None
-            return ack
+            if not self._changed.wait_for(lambda: len(found()) >= n, timeout):
+                raise TimeoutError(f"no ack {n} of {frame_id}; acks: {self.acks}")
+            return found()[n - 1]
 
 
 def robot_message(

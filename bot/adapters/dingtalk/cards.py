@@ -5,8 +5,9 @@ An interactive card is an instance of a template built once per app in DingTalk'
 (docs/dingtalk_card_template.json says what it holds): our `cardParamMap` fills its variables
 (every value a string), its buttons answer through the card callback with their actionId
 (confirm, adjust, reject) and the `proposal` param, Adjust with the quantity typed into its
-`qty` box. After a click the card is updated by key: the `outcome` shown, `status` "done" hides
-the buttons, for everyone who sees that card.
+`qty` box, Reject with the reason typed into its `reason` box. After a click the card is
+updated by key: the `outcome` shown, `status` "done" hides the buttons, for everyone who sees
+that card.
 
 Only a card whose buttons are a proposal's Confirm / Adjust / Reject fits the template; any
 other card with buttons (a statement, an amendment) stays an ActionCard.
@@ -15,7 +16,7 @@ other card with buttons (a statement, an amendment) stays an ActionCard.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.adapters.dingtalk.render import card_markdown, title_of
@@ -24,6 +25,7 @@ from messages.cards import Card
 CARD_ACTIONS = ("confirm", "adjust", "reject")  # the template's buttons, by actionId
 PROPOSAL_PARAM = "proposal"
 QTY_PARAM = "qty"  # Adjust's input box
+REASON_PARAM = "reason"  # Reject's input box
 OPEN, DONE = "open", "done"  # `status`: buttons shown, buttons hidden
 OUT_TRACK_PREFIX = "vmi-"
 OUT_TRACK_LIMIT = 128  # DingTalk's most for an outTrackId
@@ -63,7 +65,8 @@ def card_params(card: Card, *, group: bool = False) -> dict[str, str] | None:
     pressed = (by_action.get("confirm") or buttons[0]).value
     params = {
         "title": title_of(card),
-        "body": card_markdown(card, group=group),
+        # the title is the template's own; in a group, what to type says to @mention the robot
+        "body": card_markdown(replace(card, title=""), typed=None if group else (), group=group),
         PROPOSAL_PARAM: pressed,
         "status": OPEN,
         "outcome": "",
@@ -74,6 +77,8 @@ def card_params(card: Card, *, group: bool = False) -> dict[str, str] | None:
         params[f"{action}_label"] = " ".join(button.label.split()) if button else ""
     adjust = by_action.get("adjust")
     params["qty_placeholder"] = adjust.text_equivalent if adjust else ""
+    reject = by_action.get("reject")
+    params["reason_placeholder"] = reject.text_equivalent if reject else ""
     return params
 
 
@@ -96,7 +101,8 @@ class Click:
     user: str
     action: str
     proposal: str
-    qty: str = ""
+    qty: str = ""  # typed into Adjust's box
+    reason: str = ""  # typed into Reject's box
 
 
 def parse_click(data: dict[str, Any]) -> Click | None:
@@ -119,6 +125,12 @@ def parse_click(data: dict[str, Any]) -> Click | None:
     action, proposal = ids[0], params.get(PROPOSAL_PARAM)
     if action not in CARD_ACTIONS or not isinstance(proposal, str) or not proposal.strip():
         return None
-    qty = params.get(QTY_PARAM)
-    typed = str(qty).strip() if isinstance(qty, str | int) and not isinstance(qty, bool) else ""
-    return Click(track, user, str(action), proposal.strip(), typed)
+    return Click(track, user, str(action), proposal.strip(), _typed(params.get(QTY_PARAM)),
+                 _typed(params.get(REASON_PARAM)))  # fmt: skip
+
+
+def _typed(value: object) -> str:
+    """What was typed into a box: its text, or a number DingTalk sent as one."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    return " ".join(str(value).split())

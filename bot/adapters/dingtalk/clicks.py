@@ -31,7 +31,8 @@ from handlers.incoming import ButtonPress, Incoming, said_at
 log = logging.getLogger(__name__)
 
 TOPIC = "/v1.0/card/instances/callback"
-ADJUST_WORD = {"zh": "调整", "en": "adjust"}  # Adjust's box is read as the typed command
+# a box filled on the card is read as the command typed: 调整 P1 60, 拒绝 P1 原因
+TYPED_AS = {"adjust": {"zh": "调整", "en": "adjust"}, "reject": {"zh": "拒绝", "en": "reject"}}
 
 
 def card_chat(engine: Engine, track_id: str) -> str | None:
@@ -56,8 +57,9 @@ def click_to_incoming(
     now: datetime,
     locale: str = "zh",
 ) -> Incoming:
-    """A click as an `Incoming`: a ButtonPress, or Adjust with its box filled as the text
-    `调整 P1 60`; said in the card's chat (the clicker's own when it is not known)."""
+    """A click as an `Incoming`: a ButtonPress, or Adjust / Reject with its box filled as the
+    text `调整 P1 60` / `拒绝 P1 原因`; said in the card's chat (the clicker's own when it is not
+    known)."""
     where = chat or click.user
     try:
         seconds: float | None = float(str(sent_ms)) / 1000
@@ -74,11 +76,12 @@ def click_to_incoming(
         "direct": not where.startswith(GROUP),
         "origin_ref": click.out_track_id,
     }
-    if click.action == "adjust" and click.qty:
+    typed = {"adjust": click.qty, "reject": click.reason}.get(click.action, "")
+    if typed:
         pid = click.proposal.partition("@")[0]
-        word = ADJUST_WORD.get(locale, ADJUST_WORD["zh"])
+        word = TYPED_AS[click.action].get(locale, TYPED_AS[click.action]["zh"])
         # the box's words go the way a typed message goes: a bad number gets the usual refusal
-        return Incoming(text=f"{word} {pid} {click.qty}", via="form", **common)
+        return Incoming(text=f"{word} {pid} {typed}", via="form", **common)
     return Incoming(button=ButtonPress(click.action, click.proposal), via="button", **common)
 
 
