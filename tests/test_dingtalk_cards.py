@@ -20,6 +20,7 @@ from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow, OutboxRow, ProposalRow
 from messages.cards import Button, Card
 from tests.fake_dingtalk import CLIENT_ID, CLIENT_SECRET, TEMPLATE_ID, Call, FakeDingTalk
+from tests.support import shanghai
 from tests.test_dingtalk import (  # noqa: F401  (bot and fake: the fixtures)
     ADMIN,
     BUYER,
@@ -193,3 +194,22 @@ def test_reject_takes_the_reason_from_the_card_box(
     assert (state, reason) == ("rejected", "库存够用 <b>下月减产")
     bot.fake.wait_updated(card)
     assert not card.buttons_shown and "＜b＞下月减产" in card.params["outcome"]  # shown as typed
+
+
+@carded
+def test_a_resized_proposal_changes_its_cards_in_place(
+    bot: Bot,  # noqa: F811
+) -> None:
+    propose(bot)
+    group = card_of(bot.fake, GROUP, "P1")
+    bot.fake.wait_for("createAndDeliver", 3)
+    bot.clock.at = shanghai(2026, 11, 24, 8)
+    say(bot, KEEPER, "6205 库存 30", "count-30")
+    with transaction(bot.runtime.engine) as s:
+        review(s, bot.runtime.config, bot.clock.at, platforms=DINGTALK)
+    bot.service.delivery.wake()
+    bot.fake.wait_updated(group)
+    assert group.params["proposal"] == "P1@70" and group.buttons_shown
+    assert "70" in group.params["body"] and len(bot.fake.cards) == 3  # no second card
+    buyer = bot.fake.wait_updated(card_of(bot.fake, BUYER, "P1"))
+    assert buyer.params["proposal"] == "P1@70"

@@ -3,6 +3,12 @@ to the agreement's group (`groupMessages/send`), with the robot's code; markdown
 ActionCard whose buttons send their text back; posts to a custom group robot's webhook,
 signed (加签) with the timestamp and HMAC-SHA256 of its secret.
 
+With a card template id, a proposal card is an interactive card (互动卡片) instead, made and
+delivered in one call (`card/instances/createAndDeliver`) under an outTrackId made from the
+outbox row's key, so a send tried again names the same card and makes no second one; the
+answer to a click on it, and the proposal's next version, change it in place
+(PUT `card/instances`, by key). Anything else asked to change in place is sent anew.
+
 A card's picture (the monthly review's chart) follows it as an image message, uploaded as
 media first; a custom robot cannot send uploaded pictures, so there it is left out.
 DingTalk has no duplicate check: a send cut off by a crash and sent again may show twice.
@@ -146,10 +152,12 @@ class DingTalkSender:
         return track
 
     def _update_card(self, message: Outgoing) -> str:
-        """A clicked card shows the answer and no more buttons, for everyone who sees it."""
+        """An interactive card changed for everyone who sees it: a proposal's new version with
+        its buttons (resized), or the answer to a click and no more buttons."""
+        params = card_params(message.card, group=message.chat.startswith(GROUP))
         body = {
             "outTrackId": message.target_ref,
-            "cardData": {"cardParamMap": outcome_params(message.card)},
+            "cardData": {"cardParamMap": params or outcome_params(message.card)},
             "cardUpdateOptions": {"updateCardDataByKey": True},
         }
         self.api.call("PUT", "/v1.0/card/instances", body)
