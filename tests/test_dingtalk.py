@@ -477,3 +477,23 @@ def test_only_the_leading_process_holds_the_connection(bot: Bot) -> None:
     bot.fake.stream.wait_connected(2)
     say(bot, KEEPER, "6205 库存 45", "l1")
     assert "现有 45 件" in to_person(bot.fake, KEEPER)[0].param["text"]
+
+
+def test_without_a_card_template_a_resized_proposal_is_sent_anew(bot: Bot) -> None:
+    say(bot, KEEPER, "6205 库存 45", "r1")
+    with transaction(bot.runtime.engine) as s:
+        review(s, bot.runtime.config, T0, platforms=DINGTALK)
+    bot.service.delivery.wake()
+    action_card(bot.fake, BUYER, "P1")
+    bot.fake.wait_for("groupMessages/send", 1)
+    bot.clock.at = shanghai(2026, 11, 24, 8)
+    say(bot, KEEPER, "6205 库存 30", "r2")
+    with transaction(bot.runtime.engine) as s:
+        review(s, bot.runtime.config, bot.clock.at, platforms=DINGTALK)
+    bot.service.delivery.wake()
+    cards = to_person(bot.fake, BUYER, 2)  # an ActionCard cannot change: a second one
+    assert all(c.body["msgKey"].startswith("sampleActionCard") for c in cards)
+    assert "70" in cards[-1].param["text"] and "70" not in cards[0].param["text"]
+    group = bot.fake._wait(lambda c: c.path.endswith("groupMessages/send")
+                           and "70" in c.param.get("text", ""), 1, 10, "the group's")  # fmt: skip
+    assert group and not bot.fake.cards
