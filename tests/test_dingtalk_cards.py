@@ -213,3 +213,16 @@ def test_a_resized_proposal_changes_its_cards_in_place(
     assert "70" in group.params["body"] and len(bot.fake.cards) == 3  # no second card
     buyer = bot.fake.wait_updated(card_of(bot.fake, BUYER, "P1"))
     assert buyer.params["proposal"] == "P1@70"
+
+
+@carded
+def test_a_card_dingtalk_will_not_change_gets_its_answer_one_to_one(
+    bot: Bot,  # noqa: F811
+) -> None:
+    propose(bot)
+    card = card_of(bot.fake, BUYER, "P1")
+    bot.fake.fail_next("card/instances", 400, "param.invalid")  # the card is gone
+    click(bot, card, BUYER, "confirm")
+    [answer] = to_person(bot.fake, BUYER)
+    assert "P1" in answer.param["text"] and proposal(bot)[0] == "confirmed"
+    assert card_updates(bot.fake)[0].status == 400 and card.buttons_shown

@@ -22,6 +22,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -160,7 +161,18 @@ class DingTalkSender:
             "cardData": {"cardParamMap": params or outcome_params(message.card)},
             "cardUpdateOptions": {"updateCardDataByKey": True},
         }
-        self.api.call("PUT", "/v1.0/card/instances", body)
+        try:
+            self.api.call("PUT", "/v1.0/card/instances", body)
+        except DingTalkError as err:
+            if err.passing:
+                raise
+            # DingTalk will not change that card (gone, never made): the answer is sent anew,
+            # to the person who clicked, or as a new card in its chat
+            log.warning("card %s not updated (%s): sent anew", message.target_ref, err)
+            if message.recipient:
+                anew = replace(message, mode="ephemeral", target_ref="")
+                return self._robot(anew, *robot_message(message.card))
+            return self.send(replace(message, mode="post", target_ref=""))
         return message.target_ref
 
     def _picture(self, message: Outgoing) -> None:
