@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     dingtalk_client_secret: SecretStr | None = None  # its Client Secret (AppSecret)
     dingtalk_robot_code: str | None = None  # the robot's code (default: the client id)
     dingtalk_api_base_url: str | None = None
+    # an interactive card (互动卡片) template for proposals; unset: ActionCards
+    dingtalk_card_template_id: str | None = None
     # the bot itself
     vmi_api_token: SecretStr | None = None  # enables GET /api/status
     database_url: SecretStr | None = None  # it may carry a password

@@ -14,13 +14,27 @@
   expired token), 400 invalidParameter (an unknown msgKey, msgParam not JSON or missing a key),
   400 resource.not.found (another robotCode, a group the robot is not in), 429
   Throttling (from `fail_next`), 500 from `fail_next`;
+- POST /v1.0/card/instances/createAndDeliver {cardTemplateId, outTrackId, callbackType,
+  cardData: {cardParamMap: {k: string}}, openSpaceId "dtv1.card//IM_GROUP.<openConversationId>"
+  with imGroupOpenDeliverModel {robotCode}, or "dtv1.card//IM_ROBOT.<userId>" with
+  imRobotOpenDeliverModel {spaceType: "IM_ROBOT"}, userIdType} → {success, result: {outTrackId,
+  deliverResults}}: an interactive card (互动卡片) in `cards`; an outTrackId seen before makes
+  no second card (the instance is there already) and is answered as the first; errors with
+  HTTP 400 as DingTalk lists them: param.invalid (an unknown template id, a param not a
+  string, a bad openSpaceId), param.outTrackIdEmpty, param.userIdNotExist,
+  chatbot.notFound (another robotCode), and 401 for an expired token;
+- PUT /v1.0/card/instances {outTrackId, cardData: {cardParamMap}, cardUpdateOptions:
+  {updateCardDataByKey}} → {success, result: true}: the card's params changed (merged by key,
+  else replaced) for everyone who sees it; an unknown outTrackId is 400 param.invalid;
 - POST /media/upload?access_token=&type=image (multipart, field `media`) → {errcode 0, media_id};
 - POST /robot/send?access_token=&timestamp=&sign= (a custom group robot): the signature is
   checked as DingTalk documents 加签 (base64 HMAC-SHA256 of "timestamp\\nsecret", within an
   hour) → {errcode 0}, else errcode 310000; an unknown access_token is errcode 300001.
 
 `FakeStream` is the Stream mode websocket: it takes a connection with a ticket the API issued,
-pushes robot messages as CALLBACK frames on /v1.0/im/bot/messages/get, pings (SYSTEM ping),
+pushes robot messages as CALLBACK frames on /v1.0/im/bot/messages/get and card clicks on
+/v1.0/card/instances/callback ({outTrackId, userId, corpId, content: a JSON string
+{"cardPrivateData": {"actionIds": [...], "params": {...}}}, ...}), pings (SYSTEM ping),
 asks to reconnect (SYSTEM disconnect), drops connections, records the acks the client sends
 and pushes again, on the next connection, what was not acknowledged.
 """
@@ -35,6 +49,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -50,6 +65,9 @@ ROBOT_CODE = "ding-test-app"  # a robot's code is its app's client id unless set
 WEBHOOK_TOKEN = "robot-token"
 WEBHOOK_SECRET = "SEC-test-robot-secret"
 TOPIC = "/v1.0/im/bot/messages/get"
+CARD_TOPIC = "/v1.0/card/instances/callback"
+TEMPLATE_ID = "a1b2c3d4-vmi-proposal.schema"  # a template built in the card builder
+GROUP_SPACE, ROBOT_SPACE = "dtv1.card//IM_GROUP.", "dtv1.card//IM_ROBOT."
 MSG_KEYS = {
     "sampleText": ("content",),
     "sampleMarkdown": ("title", "text"),
@@ -79,8 +97,37 @@ class Call:
         return dict(json.loads(self.body.get("msgParam") or "{}"))
 
 
+@dataclass
+class FakeCard:
+    """An interactive card instance: where it was delivered and what it shows now."""
+
+    out_track_id: str
+    template: str
+    space: str  # the openSpaceId
+    params: dict[str, str]
+    updates: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def group(self) -> str | None:
+        """The openConversationId of the group it is in; None for a person's chat."""
+        return self.space.removeprefix(GROUP_SPACE) if self.space.startswith(GROUP_SPACE) else None
+
+    @property
+    def person(self) -> str | None:
+        """The userId whose chat with the robot it is in; None for a group."""
+        return self.space.removeprefix(ROBOT_SPACE) if self.space.startswith(ROBOT_SPACE) else None
+
+    @property
+    def buttons_shown(self) -> bool:
+        """The template shows the buttons while `status` is "open"."""
+        return self.params.get("status") == "open"
+
+
 class _Handler(QuietHandler["FakeDingTalk"]):
-    def do_POST(self) -> None:
+    def do_PUT(self) -> None:
+        self.do_POST("PUT")
+
+    def do_POST(self, method: str = "POST") -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         parts = urlsplit(self.path)
@@ -90,7 +137,7 @@ class _Handler(QuietHandler["FakeDingTalk"]):
                 body = json.loads(raw or b"{}")
             except ValueError:
                 body = {"__not_json__": True}
-        call = Call("POST", parts.path, dict(parse_qsl(parts.query)), body,
+        call = Call(method, parts.path, dict(parse_qsl(parts.query)), body,
                     {k.lower(): v for k, v in self.headers.items()})  # fmt: skip
         status, answer = self.server.fake._answer(call, raw)
         self._send_json(status, answer)
@@ -99,9 +146,16 @@ class _Handler(QuietHandler["FakeDingTalk"]):
 class FakeDingTalk(LoopbackFake[Call]):
     """DingTalk's open API, one organisation with `people` and `groups` the robot is in."""
 
-    def __init__(self, people: set[str], groups: set[str]) -> None:
+    def __init__(
+        self,
+        people: set[str],
+        groups: set[str],
+        templates: frozenset[str] = frozenset({TEMPLATE_ID}),
+    ) -> None:
         super().__init__(_Handler)
-        self.people, self.groups = people, groups
+        self.people, self.groups, self.templates = people, groups, templates
+        self.cards: dict[str, FakeCard] = {}  # outTrackId → the card
+        self._lost: list[str] = []
         self.stream = FakeStream(self)
         self.tokens: set[str] = set()
         self.tickets: set[str] = set()
@@ -134,6 +188,28 @@ class FakeDingTalk(LoopbackFake[Call]):
         with self._changed:
             self._failures.append((path_suffix, status, code))
 
+    def lose_answer_next(self, path_suffix: str) -> None:
+        """The next call to a path ending in `path_suffix` is done, but answered HTTP 503 as a
+        gateway that lost DingTalk's answer would."""
+        with self._changed:
+            self._lost.append(path_suffix)
+
+    def card(self, match: Callable[[FakeCard], bool], timeout: float = 10) -> FakeCard:
+        """The first card that `match`es, once there is one."""
+        with self._changed:
+            if not self._changed.wait_for(
+                lambda: any(match(c) for c in self.cards.values()), timeout
+            ):
+                raise TimeoutError(f"no such card among {list(self.cards.values())}")
+            return next(c for c in self.cards.values() if match(c))
+
+    def wait_updated(self, card: FakeCard, n: int = 1, timeout: float = 10) -> FakeCard:
+        """`card` once it was updated `n` times."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(card.updates) >= n, timeout):
+                raise TimeoutError(f"card {card.out_track_id}: {len(card.updates)} updates")
+            return card
+
     def expire_tokens(self) -> None:
         """Every access token issued so far is expired (HTTP 401 from now on)."""
         with self._changed:
@@ -153,6 +229,10 @@ class FakeDingTalk(LoopbackFake[Call]):
     def _answer(self, call: Call, raw: bytes) -> tuple[int, dict[str, Any]]:
         with self._changed:
             status, answer = self._decide(call, raw)
+            lost = next((p for p in self._lost if call.path.endswith(p)), None)
+            if lost is not None:
+                self._lost.remove(lost)
+                status, answer = 503, {"code": "ServiceUnavailable", "message": "gateway"}
             call.status, call.response = status, answer
             self._record(call)
         return status, answer
@@ -196,6 +276,10 @@ class FakeDingTalk(LoopbackFake[Call]):
                          "media_id": f"@lA-media-{next(self._ids)}"}  # fmt: skip
         if path.startswith("/v1.0/robot/"):
             return self._robot(call)
+        if path == "/v1.0/card/instances/createAndDeliver" and call.method == "POST":
+            return self._create_and_deliver(call)
+        if path == "/v1.0/card/instances" and call.method == "PUT":
+            return self._update_card(call)
         return 404, {"code": "notFound", "message": path}
 
     def _robot(self, call: Call) -> tuple[int, dict[str, Any]]:
@@ -220,6 +304,67 @@ class FakeDingTalk(LoopbackFake[Call]):
         invalid = [u for u in users if u not in self.people]
         return 200, {"processQueryKey": query_key, "invalidStaffIdList": invalid,
                      "flowControlledStaffIdList": []}  # fmt: skip
+
+    @staticmethod
+    def _param_map(body: dict[str, Any]) -> dict[str, str] | None:
+        data = body.get("cardData")
+        params = data.get("cardParamMap") if isinstance(data, dict) else None
+        if not isinstance(params, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in params.items()
+        ):
+            return None  # every value of cardParamMap is a string
+        return dict(params)
+
+    def _create_and_deliver(self, call: Call) -> tuple[int, dict[str, Any]]:
+        if call.headers.get("x-acs-dingtalk-access-token") not in self.tokens:
+            return 401, {"code": "InvalidAuthentication", "message": "不合法的access_token"}
+        body = call.body
+        track = body.get("outTrackId")
+        if not isinstance(track, str) or not track:
+            return 400, {"code": "param.outTrackIdEmpty", "message": "业务标识 outTrackId 为空"}
+        if len(track) > 128 or body.get("callbackType") not in ("STREAM", "HTTP"):
+            return 400, {"code": "param.invalid", "message": "outTrackId or callbackType"}
+        if body.get("cardTemplateId") not in self.templates:
+            return 400, {"code": "param.invalid", "message": "cardTemplateId 不存在或未发布"}
+        params = self._param_map(body)
+        if params is None or body.get("userIdType", 1) != 1:
+            return 400, {"code": "param.invalid", "message": "cardParamMap 的值须为字符串"}
+        space = str(body.get("openSpaceId") or "")
+        if space.startswith(GROUP_SPACE):
+            deliver = body.get("imGroupOpenDeliverModel") or {}
+            if deliver.get("robotCode") != ROBOT_CODE:
+                return 400, {"code": "chatbot.notFound", "message": "机器人不存在"}
+            if space.removeprefix(GROUP_SPACE) not in self.groups:
+                return 400, {"code": "param.invalid", "message": "群不存在或机器人不在群内"}
+            kind = "IM_GROUP"
+        elif space.startswith(ROBOT_SPACE):
+            if (body.get("imRobotOpenDeliverModel") or {}).get("spaceType") != "IM_ROBOT":
+                return 400, {"code": "param.invalid", "message": "imRobotOpenDeliverModel"}
+            if space.removeprefix(ROBOT_SPACE) not in self.people:
+                return 400, {"code": "param.userIdNotExist", "message": "用户 userId 不存在"}
+            kind = "IM_ROBOT"
+        else:
+            return 400, {"code": "param.invalid", "message": "openSpaceId 格式不对"}
+        if track not in self.cards:  # the same outTrackId again: the same instance
+            self.cards[track] = FakeCard(track, str(body["cardTemplateId"]), space, params)
+        result = {"spaceType": kind, "spaceId": space.rpartition(".")[2], "success": True,
+                  "carrierId": f"carrier-{track}"}  # fmt: skip
+        return 200, {"success": True, "result": {"outTrackId": track, "deliverResults": [result]}}
+
+    def _update_card(self, call: Call) -> tuple[int, dict[str, Any]]:
+        if call.headers.get("x-acs-dingtalk-access-token") not in self.tokens:
+            return 401, {"code": "InvalidAuthentication", "message": "不合法的access_token"}
+        card = self.cards.get(str(call.body.get("outTrackId")))
+        params = self._param_map(call.body)
+        if card is None or params is None:
+            return 400, {"code": "param.invalid", "message": "outTrackId 对应的卡片不存在"}
+        options = call.body.get("cardUpdateOptions") or {}
+        if options.get("updateCardDataByKey"):
+            card.params.update(params)
+        else:
+            card.params = params
+        card.updates.append(params)
+        return 200, {"success": True, "result": True}
 
     @staticmethod
     def _webhook(call: Call) -> dict[str, Any]:
@@ -249,6 +394,7 @@ class FakeStream:
         self._thread: threading.Thread | None = None
         self._current: ServerConnection | None = None
         self._unacked: dict[str, dict[str, Any]] = {}  # messageId → frame, in push order
+        self._sent: dict[str, dict[str, Any]] = {}  # clicks, by messageId, to send again
         self._changed = threading.Condition()
         self._ids = itertools.count(1)
 
@@ -338,6 +484,36 @@ class FakeStream:
         """A robot message as a CALLBACK frame; its frame id. Pushed again until acknowledged."""
         return self._send(self._frame("CALLBACK", TOPIC, message), remember=True)
 
+    def click(
+        self, card: FakeCard, user: str, action: str, params: dict[str, Any] | None = None
+    ) -> str:
+        """`user` presses the button `action` on `card`: a CALLBACK frame on the card topic,
+        as DingTalk sends it; its frame id. Pushed again until acknowledged. (A client may
+        show a card before its update arrives: a click on hidden buttons is not stopped.)"""
+        data = {
+            "extension": "{}",
+            "corpId": "ding-corp",
+            "type": "actionCallback",
+            "userId": user,
+            "userIdType": 1,
+            "outTrackId": card.out_track_id,
+            "spaceType": "IM_GROUP" if card.group else "IM_ROBOT",
+            "spaceId": card.space.rpartition(".")[2],
+            "content": json.dumps(
+                {"cardPrivateData": {"actionIds": [action],
+                                     "params": {"proposal": card.params.get("proposal", ""),
+                                                **(params or {})}}},
+                ensure_ascii=False,
+            ),
+        }  # fmt: skip
+        frame = self._frame("CALLBACK", CARD_TOPIC, data)
+        self._sent[frame["headers"]["messageId"]] = frame
+        return self._send(frame, remember=True)
+
+    def repeat(self, frame_id: str) -> str:
+        """Send frame `frame_id` once more, as DingTalk does when it missed the ack."""
+        return self._send(self._sent[frame_id], remember=True)
+
     def ping(self) -> str:
         """A SYSTEM ping; the client answers it with the same opaque data."""
         return self._send(self._frame("SYSTEM", "ping", {"opaque": "opaque-1"}), remember=False)
@@ -355,19 +531,16 @@ class FakeStream:
         if current is not None:
             current.close(1011, "gone")
 
-    def wait_acked(self, frame_id: str, timeout: float = 10) -> dict[str, Any]:
-        """The client's ack of frame `frame_id`."""
+    def wait_acked(self, frame_id: str, timeout: float = 10, n: int = 1) -> dict[str, Any]:
+        """The client's `n`th ack of frame `frame_id` (a frame sent again is acked again)."""
 
-        def found() -> dict[str, Any] | None:
-            return next((a for a in self.acks
-                         if a.get("headers", {}).get("messageId") == frame_id), None)  # fmt: skip
+        def found() -> list[dict[str, Any]]:
+            return [a for a in self.acks if a.get("headers", {}).get("messageId") == frame_id]
 
         with self._changed:
-            if not self._changed.wait_for(lambda: found() is not None, timeout):
-                raise TimeoutError(f"no ack of {frame_id}; acks: {self.acks}")
-            ack = found()
-            assert ack is not None
-            return ack
+            if not self._changed.wait_for(lambda: len(found()) >= n, timeout):
+                raise TimeoutError(f"no ack {n} of {frame_id}; acks: {self.acks}")
+            return found()[n - 1]
 
 
 def robot_message(

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select
 
+from bot.adapters.dingtalk.cards import CARD_ACTIONS
 from bot.adapters.dingtalk.client import DingTalkApi
 from bot.adapters.dingtalk.render import SEND_BACK
 from bot.adapters.dingtalk.sender import DingTalkSender
@@ -39,8 +40,10 @@ from messages.cards import Card
 from tests.fake_dingtalk import (
     CLIENT_ID,
     CLIENT_SECRET,
+    TEMPLATE_ID,
     WEBHOOK_SECRET,
     Call,
+    FakeCard,
     FakeDingTalk,
     robot_message,
 )
@@ -94,20 +97,30 @@ def fake() -> Iterator[FakeDingTalk]:
         api.stop()
 
 
-def settings_for(fake: FakeDingTalk, secret: str = CLIENT_SECRET) -> Settings:
+def settings_for(
+    fake: FakeDingTalk, secret: str = CLIENT_SECRET, template: str | None = None
+) -> Settings:
     return Settings(
         dingtalk_client_id=CLIENT_ID,
         dingtalk_client_secret=secret,
         dingtalk_api_base_url=fake.base_url,
+        dingtalk_card_template_id=template,
     )
 
 
 @pytest.fixture
-def bot(tmp_path: Path, fake: FakeDingTalk, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
+def bot(
+    tmp_path: Path,
+    fake: FakeDingTalk,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> Iterator[Bot]:
+    """The bot on the fakes; `indirect` parametrization gives it a card template id."""
     monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
     clock = Scene(T0)  # DingTalk's createAt is trusted near the bot's clock: the scene's time
     config = dingtalk_config(tmp_path)
-    runtime = start(str(config), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings_for(fake))
+    settings = settings_for(fake, template=getattr(request, "param", None))
+    runtime = start(str(config), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings)
     runtime = replace(runtime, clock=clock)
     service = build_service(runtime)
     stream = service.dingtalk_stream
@@ -137,6 +150,27 @@ def say(bot: Bot, who: str, text: str, msg_id: str, *, group: bool = False) -> N
     assert bot.fake.stream.wait_acked(frame)["code"] == 200
     assert bot.service.inbox.wait_until_idle(timeout=60)
     bot.service.delivery.wake()
+
+
+def card_of(fake: FakeDingTalk, who: str, proposal: str) -> FakeCard:
+    """The interactive card about `proposal` (P1) in `who`'s chat with the robot, or in the
+    group when `who` is GROUP."""
+
+    def mine(card: FakeCard) -> bool:
+        here = card.group == GROUP if who == GROUP else card.person == who
+        return here and card.params["proposal"].partition("@")[0] == proposal
+
+    return fake.card(mine)
+
+
+def click(bot: Bot, card: FakeCard, who: str, action: str, **params: str) -> str:
+    """`who` presses `action` on the interactive `card`; it is acknowledged and handled.
+    The frame's id."""
+    frame = bot.fake.stream.click(card, who, action, params)
+    assert bot.fake.stream.wait_acked(frame)["code"] == 200
+    assert bot.service.inbox.wait_until_idle(timeout=60)
+    bot.service.delivery.wake()
+    return frame
 
 
 def to_person(fake: FakeDingTalk, who: str, n: int = 1) -> list[Call]:
@@ -316,7 +350,10 @@ def test_the_custom_robot_signs_its_posts(fake: FakeDingTalk, tmp_path: Path) ->
     runtime.engine.dispose()
 
 
+@pytest.mark.parametrize("bot", [None, TEMPLATE_ID], ids=["action-cards", "interactive-cards"],
+                         indirect=True)  # fmt: skip
 def test_a_month_of_the_seed_through_dingtalk_alone(bot: Bot) -> None:
+    interactive = bot.runtime.settings.dingtalk_card_template_id is not None
     after_receipt = 0
     statement = None
     for n, step in enumerate(MONTH):
@@ -331,7 +368,10 @@ def test_a_month_of_the_seed_through_dingtalk_alone(bot: Bot) -> None:
             bot.service.delivery.wake()
             continue
         who = DINGTALK_IDS[step.speaker]
-        if isinstance(step, Press):
+        if isinstance(step, Press) and interactive and step.action in CARD_ACTIONS:
+            # the button on the person's own interactive card: a click on the card callback
+            click(bot, card_of(bot.fake, who, step.proposal), who, step.action)
+        elif isinstance(step, Press):
             # the button on the person's own ActionCard: its text comes back from them
             card = action_card(bot.fake, who, step.proposal.partition("~")[0])
             say(bot, who, buttons(card)[0][1], f"month-{n}")
@@ -437,3 +477,23 @@ def test_only_the_leading_process_holds_the_connection(bot: Bot) -> None:
     bot.fake.stream.wait_connected(2)
     say(bot, KEEPER, "6205 库存 45", "l1")
     assert "现有 45 件" in to_person(bot.fake, KEEPER)[0].param["text"]
+
+
+def test_without_a_card_template_a_resized_proposal_is_sent_anew(bot: Bot) -> None:
+    say(bot, KEEPER, "6205 库存 45", "r1")
+    with transaction(bot.runtime.engine) as s:
+        review(s, bot.runtime.config, T0, platforms=DINGTALK)
+    bot.service.delivery.wake()
+    action_card(bot.fake, BUYER, "P1")
+    bot.fake.wait_for("groupMessages/send", 1)
+    bot.clock.at = shanghai(2026, 11, 24, 8)
+    say(bot, KEEPER, "6205 库存 30", "r2")
+    with transaction(bot.runtime.engine) as s:
+        review(s, bot.runtime.config, bot.clock.at, platforms=DINGTALK)
+    bot.service.delivery.wake()
+    cards = to_person(bot.fake, BUYER, 2)  # an ActionCard cannot change: a second one
+    assert all(c.body["msgKey"].startswith("sampleActionCard") for c in cards)
+    assert "70" in cards[-1].param["text"] and "70" not in cards[0].param["text"]
+    group = bot.fake._wait(lambda c: c.path.endswith("groupMessages/send")
+                           and "70" in c.param.get("text", ""), 1, 10, "the group's")  # fmt: skip
+    assert group and not bot.fake.cards

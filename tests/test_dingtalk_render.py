@@ -7,8 +7,16 @@ import base64
 import hashlib
 import hmac
 import json
+from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from bot.adapters.dingtalk.cards import (
+    CARD_ACTIONS,
+    PROPOSAL_PARAM,
+    Click,
+    card_params,
+    parse_click,
+)
 from bot.adapters.dingtalk.render import SEND_BACK, card_markdown, robot_message, webhook_body
 from bot.adapters.dingtalk.sender import signed_webhook
 from messages.cards import Button, Card
@@ -61,3 +69,44 @@ def test_the_webhook_signature_is_as_dingtalk_documents() -> None:
         "sign": base64.b64encode(digest).decode(),
     }
     assert "%3D" in url  # base64's padding is escaped in the query
+
+
+TEMPLATE = Path(__file__).parent.parent / "docs" / "dingtalk_card_template.json"
+
+
+def test_a_proposal_fills_every_variable_of_the_shipped_template_and_nothing_else() -> None:
+    template = json.loads(TEMPLATE.read_text(encoding="utf-8"))
+    params = card_params(PROPOSAL)
+    assert params is not None and all(isinstance(v, str) for v in params.values())
+    assert set(params) == {v["name"] for v in template["variables"]}
+    [group] = [c for c in template["components"] if "buttons" in c]
+    assert tuple(b["actionId"] for b in group["buttons"]) == CARD_ACTIONS
+    assert all(PROPOSAL_PARAM in b["params"] for b in group["buttons"])
+    assert (params["proposal"], params["status"], params["confirm_label"]) == (
+        "P1@55",
+        "open",
+        "确认",
+    )
+
+
+def test_only_a_proposal_s_buttons_make_an_interactive_card() -> None:
+    statement = Card("结算单 S1", buttons=(
+        Button("确认对账", "confirm_statement", "S1@1~buyer", "primary", "确认对账 S1"),
+        Button("对账有误", "dispute_statement", "S1", "danger", "对账有误 S1 原因"),
+    ))  # fmt: skip
+    assert card_params(statement) is None and card_params(Card("提醒")) is None
+    two = Card(
+        "P1 P2", buttons=(Button("确认", "confirm", "P1@55"), Button("拒绝", "reject", "P2"))
+    )
+    assert card_params(two) is None  # one card, one proposal
+
+
+def test_a_click_is_read_as_dingtalk_sends_it_and_anything_else_is_not() -> None:
+    content = {"cardPrivateData": {"actionIds": ["adjust"], "params": {"proposal": "P1@55",
+                                                                     "qty": " 60 "}}}  # fmt: skip
+    data = {"outTrackId": "vmi-3-x", "userId": "dt-buyer", "content": json.dumps(content)}
+    assert parse_click(data) == Click("vmi-3-x", "dt-buyer", "adjust", "P1@55", "60")
+    for broken in ({**data, "content": "not json"}, {**data, "userId": ""},
+                   {**data, "content": json.dumps({"cardPrivateData": {"actionIds": ["pay"],
+                                                   "params": {"proposal": "P1"}}})}):  # fmt: skip
+        assert parse_click(broken) is None

@@ -144,6 +144,8 @@ def build_service(runtime: Runtime) -> Service:
             )
     dingtalk_stream = None
     if DINGTALK in platforms:
+        from bot.adapters.dingtalk.clicks import TOPIC as CARD_TOPIC
+        from bot.adapters.dingtalk.clicks import CardClicks
         from bot.adapters.dingtalk.client import DingTalkApi, api_root
         from bot.adapters.dingtalk.sender import DEFAULT_OAPI, DingTalkSender
         from bot.adapters.dingtalk.stream import DingTalkStream, RobotMessages, StreamClient
@@ -155,11 +157,15 @@ def build_service(runtime: Runtime) -> Service:
         # a private deployment (or a test) serves the older API's media upload under its root
         oapi = root if settings.dingtalk_api_base_url else DEFAULT_OAPI
         robot_code = settings.dingtalk_robot_code or client_id
-        senders[DINGTALK] = DingTalkSender(api, robot_code, runtime.config, oapi)
+        template = settings.dingtalk_card_template_id or ""  # unset: ActionCards
+        senders[DINGTALK] = DingTalkSender(api, robot_code, runtime.config, oapi,
+                                           card_template_id=template)  # fmt: skip
         stream_client = StreamClient(client_id, client_secret, root)
         stream_client.register_callback_handler(
             "/v1.0/im/bot/messages/get", RobotMessages(runtime, inbox.wake)
         )
+        # clicks on interactive cards (those sent before the template was unset too)
+        stream_client.register_callback_handler(CARD_TOPIC, CardClicks(runtime, inbox.wake))
         # one connection for all processes: DingTalk hands each message to one of them anyway
         dingtalk_stream = DingTalkStream(stream_client, lambda: leader.leading)
     if FEISHU in platforms:

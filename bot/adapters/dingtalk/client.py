@@ -78,8 +78,14 @@ class DingTalkApi:
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST `body` as JSON to `path` with the token; DingTalk's answer, or DingTalkError."""
+        return self.call("POST", path, body)
+
+    def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """`method` `path` with `body` as JSON and the token; DingTalk's answer, or
+        DingTalkError."""
         for _ in range(2):
-            response = self.http.post(
+            response = self.http.request(
+                method,
                 f"{self.root}{path}",
                 json=body,
                 headers={"x-acs-dingtalk-access-token": self.token()},

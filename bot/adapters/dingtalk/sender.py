@@ -3,6 +3,12 @@ to the agreement's group (`groupMessages/send`), with the robot's code; markdown
 ActionCard whose buttons send their text back; posts to a custom group robot's webhook,
 signed (加签) with the timestamp and HMAC-SHA256 of its secret.
 
+With a card template id, a proposal card is an interactive card (互动卡片) instead, made and
+delivered in one call (`card/instances/createAndDeliver`) under an outTrackId made from the
+outbox row's key, so a send tried again names the same card and makes no second one; the
+answer to a click on it, and the proposal's next version, change it in place
+(PUT `card/instances`, by key). Anything else asked to change in place is sent anew.
+
 A card's picture (the monthly review's chart) follows it as an image message, uploaded as
 media first; a custom robot cannot send uploaded pictures, so there it is left out.
 DingTalk has no duplicate check: a send cut off by a crash and sent again may show twice.
@@ -16,12 +22,20 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
 from bot.adapters.dingtalk.audience import GROUP, WEBHOOK
+from bot.adapters.dingtalk.cards import (
+    card_params,
+    open_space,
+    out_track_id,
+    outcome_params,
+    row_key_of,
+)
 from bot.adapters.dingtalk.client import DingTalkApi, DingTalkError
 from bot.adapters.dingtalk.render import msg_param, robot_message, webhook_body
 from bot.config import Config
@@ -53,12 +67,14 @@ class DingTalkSender:
         config: Config,
         oapi_root: str = DEFAULT_OAPI,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        card_template_id: str = "",
     ) -> None:
         self.api = api
         self.robot_code = robot_code
         self.config = config
         self.oapi_root = oapi_root.rstrip("/")
         self.clock_ms = clock_ms
+        self.card_template_id = card_template_id  # empty: ActionCards, no interactive cards
 
     def send(self, message: Outgoing) -> str:
         """Deliver one row the way its chat calls for."""
@@ -67,7 +83,18 @@ class DingTalkSender:
         try:
             if message.chat.startswith(WEBHOOK):
                 return self._webhook(message)
-            ref = self._robot(message, *robot_message(message.card, group=self._in_group(message)))
+            if message.mode == "update" and row_key_of(message.target_ref) is not None:
+                return self._update_card(message)
+            params = (
+                card_params(message.card, group=self._in_group(message))
+                if self.card_template_id
+                else None
+            )
+            if params is not None:
+                ref = self._deliver_card(message, params)
+            else:
+                group = self._in_group(message)
+                ref = self._robot(message, *robot_message(message.card, group=group))
         except DingTalkError as err:
             raise self._sorted(err) from err
         except requests.RequestException as err:
@@ -96,6 +123,57 @@ class DingTalkSender:
         if person in (answer.get("flowControlledStaffIdList") or []):
             raise RetryLater("DingTalk: flow control for this person", after=60)
         return str(answer.get("processQueryKey", ""))
+
+    def _deliver_card(self, message: Outgoing, params: dict[str, str]) -> str:
+        """The card as an interactive card (createAndDeliver), in the group or to the person;
+        its outTrackId is the row's key, so a send tried again names the same card."""
+        track = out_track_id(message.key or str(message.id))
+        body: dict[str, Any] = {
+            "cardTemplateId": self.card_template_id,
+            "outTrackId": track,
+            "callbackType": "STREAM",
+            "cardData": {"cardParamMap": params},
+            "userIdType": 1,  # userId is the staffId
+        }
+        if self._in_group(message):
+            body["openSpaceId"] = open_space(message.chat.removeprefix(GROUP), group=True)
+            body["imGroupOpenSpaceModel"] = {"supportForward": False}
+            body["imGroupOpenDeliverModel"] = {"robotCode": self.robot_code}
+        else:
+            person = message.recipient if message.mode == "ephemeral" else message.chat
+            body["openSpaceId"] = open_space(person, group=False)
+            body["imRobotOpenSpaceModel"] = {"supportForward": False}
+            body["imRobotOpenDeliverModel"] = {"spaceType": "IM_ROBOT"}
+        answer = self.api.post("/v1.0/card/instances/createAndDeliver", body)
+        result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
+        failed = [r for r in (result or {}).get("deliverResults") or []
+                  if isinstance(r, dict) and r.get("success") is False]  # fmt: skip
+        if failed:
+            raise NeverDeliverable(f"DingTalk did not deliver card {track}: {failed[0]}")
+        return track
+
+    def _update_card(self, message: Outgoing) -> str:
+        """An interactive card changed for everyone who sees it: a proposal's new version with
+        its buttons (resized), or the answer to a click and no more buttons."""
+        params = card_params(message.card, group=message.chat.startswith(GROUP))
+        body = {
+            "outTrackId": message.target_ref,
+            "cardData": {"cardParamMap": params or outcome_params(message.card)},
+            "cardUpdateOptions": {"updateCardDataByKey": True},
+        }
+        try:
+            self.api.call("PUT", "/v1.0/card/instances", body)
+        except DingTalkError as err:
+            if err.passing:
+                raise
+            # DingTalk will not change that card (gone, never made): the answer is sent anew,
+            # to the person who clicked, or as a new card in its chat
+            log.warning("card %s not updated (%s): sent anew", message.target_ref, err)
+            if message.recipient:
+                anew = replace(message, mode="ephemeral", target_ref="")
+                return self._robot(anew, *robot_message(message.card))
+            return self.send(replace(message, mode="post", target_ref=""))
+        return message.target_ref
 
     def _picture(self, message: Outgoing) -> None:
         """Send the card's picture after it; the card is out, so a failure here is retried as

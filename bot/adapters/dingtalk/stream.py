@@ -6,6 +6,7 @@ A message is stored in the inbox before its ack goes back (DingTalk sends again 
 acknowledged); a message sent again (same msgId) is stored once. Frames are handled one after
 another, so a chat's messages keep their order. The connection is opened again with backoff
 when it drops or DingTalk asks to reconnect (SYSTEM `disconnect`), and closed on `stop`.
+Clicks on interactive cards come over the same connection (`clicks.py`).
 """
 
 from __future__ import annotations
