@@ -116,10 +116,10 @@ def build_service(runtime: Runtime) -> Service:
             def slack_events() -> Response:
                 return slack_endpoint(request)
 
-        if settings.slack_app_token:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+        if settings.slack_app_token:  # no public URL: Slack's envelopes over a websocket
+            from bot.adapters.slack.socket_mode import SlackSocketMode
 
-            socket_mode = SocketModeHandler(slack, secret(settings.slack_app_token))
+            socket_mode = SlackSocketMode(slack, secret(settings.slack_app_token))
     if WECOM in platforms:
         from wechatpy.enterprise.crypto import WeChatCrypto
 
