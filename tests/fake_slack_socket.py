@@ -161,6 +161,11 @@ class FakeSlackSocket:
         with self._changed:
             return len(self._envelopes[envelope_id].attempts)
 
+    def acked(self, envelope_id: str) -> dict[str, Any] | None:
+        """The envelope's ack, None while there is none."""
+        with self._changed:
+            return self._envelopes[envelope_id].ack
+
     def wait_connected(self, count: int = 1, timeout: float = 30) -> None:
         """Block until `count` connections were opened in all (and one is open now)."""
         with self._changed:

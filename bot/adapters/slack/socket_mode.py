@@ -19,6 +19,7 @@ import json
 import logging
 import random
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -182,7 +183,7 @@ class SlackSocketMode:
             log.warning("Slack envelope of a payload bolt cannot read, acked and dropped: %s", err)
             self._ack(websocket, {"envelope_id": envelope_id})
             return
-        headers: dict[str, str | list[str]] = {}
+        headers: dict[str, str | Sequence[str]] = {}
         if envelope.get("retry_attempt") is not None:  # as the HTTP path's X-Slack-Retry-Num
             headers["x-slack-retry-num"] = str(envelope["retry_attempt"])
             headers["x-slack-retry-reason"] = str(envelope.get("retry_reason") or "")
