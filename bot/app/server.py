@@ -229,7 +229,12 @@ def _feishu(
         domain = (settings.feishu_api_base_url or DEFAULT_API).rstrip("/")
         return [
             FeishuLongConnection(
-                app_id, app_secret, dispatcher, domain, leading=leader.wait_until_leading
+                app_id,
+                app_secret,
+                dispatcher,
+                domain,
+                leading=leader.wait_until_leading,
+                still_leading=lambda: leader.leading,  # stepped down: the new leader connects
             )
         ]
     if not token:
