@@ -246,3 +246,30 @@ def test_a_wrong_app_token_is_one_clear_log_line_and_sigterm_closes_cleanly(
     again = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'right.sqlite'}")
     assert rows(again, LedgerRow) == 1
     again.engine.dispose()
+
+
+def test_the_adjust_forms_errors_come_back_in_the_ack(bot: Bot) -> None:
+    bot.deliver("events_api", said("6205 库存 45", KEEPER, "1763690400.000100", "Ev1"))
+    with transaction(bot.runtime.engine) as s:
+        review(s, bot.runtime.config, shanghai(2026, 11, 21, 11), platforms=frozenset({"slack"}))
+    bot.service.delivery.wake()
+    card_ts = bot.slack.wait_for("chat.postMessage", 2)[-1].response["ts"]
+    bot.deliver("interactive", click("adjust", "P1", BUYER, card_ts, "1763691000.1"))
+    [opened] = bot.slack.wait_for("views.open")
+    view = opened.params["view"]
+
+    def submit(qty: str) -> dict[str, Any]:
+        values = {"qty": {"value": {"type": "plain_text_input", "value": qty}}}
+        return bot.deliver("interactive", {
+            "type": "view_submission", "team": {"id": "T1"}, "user": {"id": BUYER},
+            "api_app_id": "A1", "token": "legacy",
+            "view": {**view, "id": "V1", "state": {"values": values}},
+        })  # fmt: skip
+
+    refused = submit("lots")
+    assert refused["payload"]["response_action"] == "errors"  # Slack shows it under the field
+    assert "payload" not in submit("60")
+    [updated] = bot.slack.wait_for("chat.update")
+    assert updated.params["ts"] == card_ts
+    with transaction(bot.runtime.engine) as s:
+        assert s.execute(select(ProposalRow.state, ProposalRow.qty)).one() == ("confirmed", 60)

@@ -8,7 +8,9 @@ the built-in one spins for a minute on a connection cut without a close frame, a
 websocket-client one stalls ten seconds on each refresh. What an envelope means is still
 bolt's: each goes through `App.dispatch` exactly as slack_bolt's Socket Mode handlers do.
 
-Envelopes are handled one after another, so a chat's messages keep their order. A `disconnect`
+Every process holds a connection of its own (Slack spreads an app's envelopes over up to ten,
+and the inbox stores each message once, whichever process took it). Envelopes are handled one
+after another, so a chat's messages keep their order. A `disconnect`
 (Slack refreshing the link) or a dropped connection is followed by a new connection at once,
 then with backoff while connecting fails; a refused token is said once and not tried again.
 """
