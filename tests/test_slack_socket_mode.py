@@ -273,3 +273,17 @@ def test_the_adjust_forms_errors_come_back_in_the_ack(bot: Bot) -> None:
     assert updated.params["ts"] == card_ts
     with transaction(bot.runtime.engine) as s:
         assert s.execute(select(ProposalRow.state, ProposalRow.qty)).one() == ("confirmed", 60)
+
+
+def test_connecting_again_backs_off_while_slack_fails_and_then_resumes(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot.slack.fail_next(2, status=500)  # apps.connections.open fails twice after the drop
+    bot.socket.drop()
+    bot.socket.wait_connected(2)
+    opens = bot.slack.calls_to("apps.connections.open")
+    assert [call.status for call in opens[-3:]] == [500, 500, 200]
+    assert opens[-1].at - opens[-3].at >= 0.5 + 1.0  # waited between tries, longer each time
+    assert sum("could not connect" in r.message for r in caplog.records) == 2
+    bot.deliver("events_api", said("6205 库存 45", KEEPER, "1763690400.000100", "Ev1"))
+    assert rows(bot.runtime, LedgerRow) == 1
