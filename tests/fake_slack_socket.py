@@ -10,9 +10,9 @@ then `send` pushes an envelope `{"envelope_id", "type", "accepts_response_payloa
 "retry_attempt", "retry_reason", "payload"}` to the newest connection (queued until one is
 open) and the client acks with `{"envelope_id": E}` (maybe with a "payload"). An Events API
 envelope not acked within `ack_timeout` is sent again with `retry_attempt` + 1 and
-`retry_reason` "timeout", up to three retries, as Slack does (interactivity and slash commands
-are not retried). `disconnect` sends `{"type": "disconnect", "reason": …}` and closes;
-`drop` closes the TCP connection with no goodbye at all.
+`retry_reason` "timeout", up to `max_retries` (three) times, as Slack does (interactivity and
+slash commands are not retried). `disconnect` sends `{"type": "disconnect", "reason": …}`
+and closes; `drop` closes the TCP connection with no goodbye at all.
 
     with FakeSlack() as api, FakeSlackSocket(api) as socket:
         envelope_id = socket.send("events_api", event_callback)
@@ -83,6 +83,7 @@ class FakeSlackSocket:
         self.api = api
         self.app_token = app_token
         self.ack_timeout = ack_timeout
+        self.max_retries = MAX_RETRIES
         self.on_ack = on_ack
         self.connections = 0
         self.opened: list[str] = []  # tickets asked for through apps.connections.open
@@ -285,7 +286,7 @@ class FakeSlackSocket:
                     if e.type == "events_api"
                     and e.ack is None
                     and e.attempts
-                    and len(e.attempts) <= MAX_RETRIES
+                    and len(e.attempts) <= self.max_retries
                     and now - e.attempts[-1] > self.ack_timeout
                 ]
             for envelope in due:

@@ -158,14 +158,14 @@ def read_only(engine: Engine) -> Iterator[None]:
 
 
 def test_an_envelope_not_stored_is_not_acked_and_slacks_retry_is(bot: Bot) -> None:
-    bot.socket.ack_timeout = 0.5
+    bot.socket.ack_timeout, bot.socket.max_retries = 0.5, 20  # a slow machine: more tries
     with read_only(bot.runtime.engine):
         envelope = bot.socket.send("events_api", said("6205 库存 45", KEEPER, "1763690400.0001",
                                                       "Ev1"))  # fmt: skip
         deadline = time.monotonic() + 30
         while bot.socket.attempts(envelope) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert bot.socket.attempts(envelope) == 2  # not acked: Slack sent it again
+        assert bot.socket.attempts(envelope) >= 2  # not acked: Slack sent it again
         assert bot.socket.acked(envelope) is None
     bot.socket.wait_ack(envelope)  # a later retry, with the database back
     assert bot.service.inbox.wait_until_idle(timeout=60)
