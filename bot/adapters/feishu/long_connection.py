@@ -55,7 +55,7 @@ class FeishuLongConnection:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self._leading(WATCH_SECONDS):
+            if not self._leading(WATCH_SECONDS) or self._stop.is_set():
                 continue
             if not self._hold():
                 return  # refused: said once, not tried again
