@@ -81,6 +81,7 @@ class FakeSlack(LoopbackFake[Call]):
         self._channels: dict[str, list[dict[str, Any]]] = {}  # channel -> its posts, in order
         self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, ts) -> replies
         self._files: dict[str, dict[str, Any]] = {}  # file id -> filename, length, bytes
+        self.socket_mode: Any = None  # a FakeSlackSocket (tests/fake_slack_socket.py) when joined
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -207,6 +208,8 @@ class FakeSlack(LoopbackFake[Call]):
                 if scripted.remaining <= 0:
                     del self._errors[method]
             return 200, {"ok": False, "error": scripted.error}, {}
+        if method == "apps.connections.open":  # Socket Mode's URL, for the app-level token
+            return 200, self._apps_connections_open(token), {}
         handler = _METHODS.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
@@ -233,6 +236,12 @@ class FakeSlack(LoopbackFake[Call]):
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, token: str) -> dict[str, Any]:
+        if self.socket_mode is None:
+            return {"ok": False, "error": "invalid_auth"}  # no Socket Mode app here
+        answer: dict[str, Any] = self.socket_mode.connections_open(token)
+        return answer
 
     def _message(self, params: dict[str, Any], ts: str) -> dict[str, Any]:
         message: dict[str, Any] = {

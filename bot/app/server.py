@@ -116,10 +116,10 @@ def build_service(runtime: Runtime) -> Service:
             def slack_events() -> Response:
                 return slack_endpoint(request)
 
-        if settings.slack_app_token:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+        if settings.slack_app_token:  # no public URL: Slack's envelopes over a websocket
+            from bot.adapters.slack.socket_mode import SlackSocketMode
 
-            socket_mode = SocketModeHandler(slack, secret(settings.slack_app_token))
+            socket_mode = SlackSocketMode(slack, secret(settings.slack_app_token))
     if WECOM in platforms:
         from wechatpy.enterprise.crypto import WeChatCrypto
 
@@ -235,7 +235,12 @@ def _feishu(
         domain = (settings.feishu_api_base_url or DEFAULT_API).rstrip("/")
         return [
             FeishuLongConnection(
-                app_id, app_secret, dispatcher, domain, leading=leader.wait_until_leading
+                app_id,
+                app_secret,
+                dispatcher,
+                domain,
+                leading=leader.wait_until_leading,
+                still_leading=lambda: leader.leading,  # stepped down: the new leader connects
             )
         ]
     if not token:

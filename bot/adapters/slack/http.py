@@ -69,7 +69,7 @@ def slack_payload(body: bytes, content_type: str | None) -> dict[str, Any]:
     else:
         form = dict(parse_qsl(text, keep_blank_values=True))
         payload = _json_object(form["payload"]) if "payload" in form else dict(form)
-    _check_shape(payload)
+    check_shape(payload)
     return payload
 
 
@@ -83,7 +83,7 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _check_shape(payload: dict[str, Any]) -> None:
+def check_shape(payload: dict[str, Any]) -> None:
     """What bolt reads before any listener of ours can refuse it: the person, the event, the
     pressed button and the submitted form, each of the type Slack sends."""
     user = payload.get("user")
