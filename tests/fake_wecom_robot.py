@@ -122,6 +122,8 @@ class FakeWeComRobot:
                 websocket.send(json.dumps(reply, ensure_ascii=False))
                 if frame.get("cmd") == "aibot_subscribe" and answer["errcode"]:
                     websocket.close(1008, "invalid bot_id or secret")
+                elif frame.get("cmd") == "aibot_subscribe":
+                    self._take_over(websocket)  # callbacks come once the subscription is answered
         except ConnectionClosed:
             pass
         finally:
@@ -138,7 +140,6 @@ class FakeWeComRobot:
                 with self._changed:
                     self.refused += 1
                 return _err(WRONG_CREDENTIALS, "invalid bot_id or secret")
-            self._take_over(websocket)
             return _ok()
         if cmd == "ping":
             return None if self.silent_pings else _ok()

@@ -226,14 +226,14 @@ class RobotConnection:
         assert self._stopping is not None  # set by _run before this is called
         self._up_once = False
         async with websockets.connect(self.url, ping_interval=None, max_size=2**22) as websocket:
-            await self._subscribe(websocket)
+            early = await self._subscribe(websocket)
             self._websocket = websocket
             self._unanswered_pings = 0
             self._up_once = True
             self.connected.set()
             log.info("WeCom robot %s connected", self.bot_id)
             tasks = {
-                asyncio.ensure_future(self._read(websocket)),
+                asyncio.ensure_future(self._read(websocket, early)),
                 asyncio.ensure_future(self._heartbeat(websocket)),
             }
             stopping = asyncio.ensure_future(self._stopping.wait())
@@ -253,36 +253,47 @@ class RobotConnection:
                 for task in tasks:
                     task.cancel()
 
-    async def _subscribe(self, websocket: Any) -> None:
+    async def _subscribe(self, websocket: Any) -> list[dict[str, Any]]:
+        """Subscribe; the frames that came before the answer, to be read first."""
         req_id = f"subscribe_{next(self._ids)}"
         body = {"bot_id": self.bot_id, "secret": self._secret}
         await websocket.send(_frame("aibot_subscribe", req_id, body))
+        early: list[dict[str, Any]] = []
         async with asyncio.timeout(self.answer_seconds):
             while True:
                 frame = _parse(await websocket.recv())
-                if frame is not None and _req_id(frame) == req_id and not frame.get("cmd"):
+                if frame is None:
+                    continue
+                if _req_id(frame) == req_id and not frame.get("cmd"):
                     break
+                early.append(frame)
         errcode = int(frame.get("errcode") or 0)
         if errcode:
             raise CredentialsRefused(f"errcode {errcode}: {frame.get('errmsg', '')}")
+        return early
 
-    async def _read(self, websocket: Any) -> None:
+    async def _read(self, websocket: Any, early: list[dict[str, Any]]) -> None:
+        for frame in early:
+            await self._on_frame(frame)
         async for raw in websocket:
-            frame = _parse(raw)
-            if frame is None:
-                continue
-            cmd, req_id = frame.get("cmd"), _req_id(frame)
-            if not cmd:
-                self._answered(req_id, frame)
-            elif cmd == EVENT and event_type(frame.get("body") or {}) == DISCONNECTED:
-                raise Kicked()
-            elif cmd in (MESSAGE, EVENT):
-                with self._lock:
-                    now = time.monotonic()
-                    self._heard = {r: t for r, t in self._heard.items()
-                                   if now - t < HEARD_KEPT_SECONDS}  # fmt: skip
-                    self._heard[req_id] = now
-                await self.on_callback(self, frame)
+            parsed = _parse(raw)
+            if parsed is not None:
+                await self._on_frame(parsed)
+
+    async def _on_frame(self, frame: dict[str, Any]) -> None:
+        """An answer to a request, or a callback handed on (WeCom's kick raises Kicked)."""
+        cmd, req_id = frame.get("cmd"), _req_id(frame)
+        if not cmd:
+            self._answered(req_id, frame)
+        elif cmd == EVENT and event_type(frame.get("body") or {}) == DISCONNECTED:
+            raise Kicked()
+        elif cmd in (MESSAGE, EVENT):
+            with self._lock:
+                now = time.monotonic()
+                self._heard = {r: t for r, t in self._heard.items()
+                               if now - t < HEARD_KEPT_SECONDS}  # fmt: skip
+                self._heard[req_id] = now
+            await self.on_callback(self, frame)
 
     def _answered(self, req_id: str, frame: dict[str, Any]) -> None:
         if req_id.startswith("ping_"):
