@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from bot.adapters.wecom_robot.callbacks import RobotCallbacks
 from bot.adapters.wecom_robot.connection import RobotConnection
+from bot.adapters.wecom_robot.translate import click_to_incoming, message_to_incoming
 from bot.app.bootstrap import start
 from bot.app.demo import MONTH, Press, Say, Scheduled
 from bot.app.server import Service, build_service
@@ -417,3 +418,23 @@ def test_a_month_of_the_seed_through_the_robot_alone(bot: Bot) -> None:
         signed = s.execute(select(StatementRow.state, StatementRow.buyer_by,
                                   StatementRow.supplier_by)).one()  # fmt: skip
     assert tuple(signed) == ("locked", "王采购", "李供应")
+
+
+def test_callbacks_read_as_wecom_sends_them() -> None:
+    now = T0
+    group = {"msgid": "g9", "aibotid": BOT_ID, "chatid": GROUP, "chattype": "group",
+             "from": {"userid": KEEPER}, "create_time": int(T0.timestamp() * 1000),
+             "msgtype": "text", "text": {"content": " @VMI助手  6205 库存 45"}}  # fmt: skip
+    said = message_to_incoming(group, now)
+    assert said is not None and said.chat == GROUP_CHAT and not said.direct
+    # the mention goes; milliseconds are read as such, not as a far future
+    assert said.text == "6205 库存 45"
+    assert said.at == T0 and not said.time_doubted and said.message_id == "msg:g9"
+    picture = {**group, "chattype": "single", "msgtype": "image", "image": {"url": "u"}}
+    pictured = message_to_incoming(picture, now)
+    assert pictured is not None and pictured.text == "" and pictured.chat == KEEPER
+    assert message_to_incoming({**group, "from": {}}, now) is None
+    assert message_to_incoming({**group, "chatid": ""}, now) is None
+    foreign = {**group, "msgtype": "event", "event": {"eventtype": "template_card_event",
+               "template_card_event": {"event_key": "not-ours", "task_id": "t"}}}  # fmt: skip
+    assert click_to_incoming(foreign, "req-1", now) is None
