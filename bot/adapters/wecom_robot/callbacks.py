@@ -58,8 +58,8 @@ class RobotCallbacks:
         except Exception as err:  # not stored: WeCom sends the callback again
             log.error("WeCom robot message %s not stored: %s", incoming.message_id, err)
             return
-        if incoming.via == "message":
-            connection.remember_reply(incoming.chat, req_id)
+        if incoming.via == "message":  # a group's reply names its message; a person's, them
+            connection.remember_reply(incoming.origin_ref or incoming.chat, req_id)
         if stored is not None:
             self.on_accepted()
             self._say_if_unknown_group(incoming)

@@ -113,7 +113,7 @@ class RobotConnection:
         self._unanswered_pings = 0
         self._lock = threading.Lock()
         self._heard: dict[str, float] = {}  # callback req_id -> when (monotonic), this connection
-        self._replies: dict[str, str] = {}  # chat -> the req_id of its last unanswered message
+        self._replies: dict[str, str] = {}  # message or person -> req_id of the unanswered one
         self._up_once = False  # the last connection got as far as being subscribed
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -157,15 +157,16 @@ class RobotConnection:
             heard = self._heard.get(req_id)
         return heard is not None and time.monotonic() - heard < within
 
-    def remember_reply(self, chat: str, req_id: str) -> None:
-        """`chat`'s latest message came as callback `req_id`: its answer may use it."""
+    def remember_reply(self, said: str, req_id: str) -> None:
+        """The message `said` (a group message's msgid, or the person one to one) came as
+        callback `req_id`: its answer may use it."""
         with self._lock:
-            self._replies[chat] = req_id
+            self._replies[said] = req_id
 
-    def take_reply(self, chat: str, within: float) -> str | None:
-        """The req_id of `chat`'s last message when it is still fresh (once: one answer each)."""
+    def take_reply(self, said: str, within: float) -> str | None:
+        """The req_id of the message `said` when it is still fresh (once: one answer each)."""
         with self._lock:
-            req_id = self._replies.pop(chat, None)
+            req_id = self._replies.pop(said, None)
         return req_id if req_id is not None and self.fresh(req_id, within) else None
 
     async def send(self, cmd: str, body: dict[str, Any], req_id: str) -> None:

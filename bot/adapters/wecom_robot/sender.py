@@ -6,7 +6,9 @@ outcome while its click is fresh (`aibot_respond_update_msg`), else the outcome 
 Only the process holding the connection can send: `ready` tells delivery so, and rows wait in
 the outbox meanwhile. A send cut off by a drop after its frame went out is retried as maybe sent;
 WeCom has no duplicate check for it, so such a message may show twice. A chat takes at most 30
-messages a minute and 1000 an hour: more waits.
+messages a minute and 1000 an hour: more waits. A card's picture or file (the review's chart,
+the sheet's workbook) is not sent: the robot takes media only uploaded in chunks over the
+connection, which this sender does not do yet.
 """
 
 from __future__ import annotations
@@ -58,8 +60,10 @@ class WeComRobotSender:
         try:
             if message.mode == "update" and message.target_ref:
                 return self._update(message, task)
+            # a group's reply names the message it answers; one to one, the person is enough
+            said = message.target_ref if message.mode == "thread" else message.chat
             return self._post(message.chat, message.card, task,
-                              answer=message.mode != "ephemeral")  # fmt: skip
+                              answer=said if message.mode != "ephemeral" else "")  # fmt: skip
         except NotConnected as err:
             raise RetryLater(f"WeCom robot: {err}") from err
         except Unsure as err:
@@ -70,10 +74,10 @@ class WeComRobotSender:
                 raise RetryLater(reason, after=60 if err.errcode != -1 else None) from err
             raise NeverDeliverable(reason) from err
 
-    def _post(self, chat: str, card: Card, task: str, *, answer: bool) -> str:
-        """As the answer to the chat's last message while it is fresh, else pushed."""
+    def _post(self, chat: str, card: Card, task: str, *, answer: str) -> str:
+        """As the answer to the message `answer` names while it is fresh, else pushed."""
         self._space(chat)
-        reply_to = self.connection.take_reply(chat, ANSWER_WITHIN) if answer else None
+        reply_to = self.connection.take_reply(answer, ANSWER_WITHIN) if answer else None
         if reply_to is not None:
             try:
                 self.connection.request("aibot_respond_msg", reply_body(card, task), reply_to)
@@ -100,7 +104,7 @@ class WeComRobotSender:
                 return message.target_ref
             except Refused as err:
                 log.info("WeCom robot: card not updated (%s); the outcome is posted", err)
-        return self._post(message.chat, message.card, task, answer=False)
+        return self._post(message.chat, message.card, task, answer="")
 
     def _space(self, chat: str) -> None:
         """Keep within a chat's 30 messages a minute and 1000 an hour: wait for a place."""
