@@ -344,6 +344,7 @@ class RobotConnection:
         for waiting in self._waiting.values():
             if not waiting.done():
                 waiting.set_exception(Unsure("the connection dropped before the answer"))
+                waiting.exception()  # its request hears it; none left waiting is no error
         self._waiting.clear()
         with self._lock:
             self._heard.clear()
