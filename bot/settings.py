@@ -9,7 +9,8 @@ A platform is on when its variables are set: Slack with `SLACK_BOT_TOKEN` and
 `SLACK_SIGNING_SECRET` (or `SLACK_APP_TOKEN`), WeCom with `WECOM_CORP_ID`, `WECOM_CORP_SECRET`
 and `WECOM_AGENT_ID`, Feishu with `FEISHU_APP_ID` and `FEISHU_APP_SECRET` (`FEISHU_MODE`:
 `websocket`, the default, or `http`), DingTalk with `DINGTALK_CLIENT_ID` and
-`DINGTALK_CLIENT_SECRET`; the console always. A variable set but empty counts as not set.
+`DINGTALK_CLIENT_SECRET`, the WeCom intelligent robot with `WECOM_BOT_ID` and
+`WECOM_BOT_SECRET`; the console always. A variable set but empty counts as not set.
 Secrets are `SecretStr`: printed or logged, they show as stars.
 """
 
@@ -25,6 +26,7 @@ SLACK = "slack"
 WECOM = "wecom"
 DINGTALK = "dingtalk"
 FEISHU = "feishu"
+WECOM_ROBOT = "wecom_robot"  # the intelligent robot (智能机器人), by its long connection
 
 
 class SettingsError(Exception):
@@ -39,8 +41,7 @@ class Settings(BaseSettings):
     """Every environment variable the bot knows, typed; None when not set.
 
     The `*_base_url` / `*_ws_url` fields are None for the platform's own endpoint (each adapter
-    knows its default). The WeCom intelligent robot is carried for the adapter still to come;
-    no platform is on because of it yet.
+    knows its default).
     """
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
@@ -57,7 +58,7 @@ class Settings(BaseSettings):
     wecom_token: SecretStr | None = None
     wecom_encoding_aes_key: SecretStr | None = None
     wecom_api_base_url: str | None = None
-    # WeCom intelligent robot (智能机器人), for later
+    # WeCom intelligent robot (智能机器人), by its long connection (API mode)
     wecom_bot_id: str | None = None
     wecom_bot_secret: SecretStr | None = None
     wecom_bot_ws_url: str | None = None
@@ -135,6 +136,11 @@ class Settings(BaseSettings):
         return bool(self.dingtalk_client_id and self.dingtalk_client_secret)
 
     @property
+    def wecom_robot_on(self) -> bool:
+        """The WeCom intelligent robot is on: its Bot ID and Secret."""
+        return bool(self.wecom_bot_id and self.wecom_bot_secret)
+
+    @property
     def feishu_on(self) -> bool:
         """Feishu is on: the app's id and secret."""
         return bool(self.feishu_app_id and self.feishu_app_secret)
@@ -156,6 +162,8 @@ class Settings(BaseSettings):
             on.add(DINGTALK)
         if self.feishu_on:
             on.add(FEISHU)
+        if self.wecom_robot_on:
+            on.add(WECOM_ROBOT)
         return frozenset(on)
 
 

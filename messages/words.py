@@ -143,3 +143,15 @@ def example(hint: str, locale: str, proposal_id: str = "P1") -> str:
     or an amendment's A3) replaces the example's own."""
     text = EXAMPLES[_lang(locale)].get(hint, "")
     return text.replace("A1" if proposal_id.startswith("A") else "P1", proposal_id)
+
+
+WELCOME = {
+    "zh": "你好，我是 VMI 补货助手。发「帮助」看能做什么，例如「6205 库存 45」；在群里先 @我。",
+    "en": "Hello, I am the VMI replenishment bot. Send 'help' to see what I do, e.g. "
+    "'stock 6205 45'; in a group, @mention me first.",
+}
+
+
+def welcome(locale: str) -> str:
+    """The line a person hears on opening a chat with the bot (WeCom's robot welcomes them)."""
+    return WELCOME[_lang(locale)]

@@ -13,6 +13,7 @@ from bot.adapters.dingtalk.audience import AUDIENCE as DINGTALK_AUDIENCE
 from bot.adapters.feishu.audience import AUDIENCE as FEISHU_AUDIENCE
 from bot.adapters.slack.audience import AUDIENCE as SLACK_AUDIENCE
 from bot.adapters.wecom.audience import AUDIENCE as WECOM_AUDIENCE
+from bot.adapters.wecom_robot.audience import AUDIENCE as WECOM_ROBOT_AUDIENCE
 from bot.config import load_config, resolve_config_path
 from bot.runtime.context import Runtime
 from bot.services import announce
@@ -105,3 +106,4 @@ def register_audiences() -> None:
     # the order is the order a proposal's cards are queued in
     announce.register(CONSOLE_AUDIENCE, SLACK_AUDIENCE, WECOM_AUDIENCE, FEISHU_AUDIENCE)
     announce.register(DINGTALK_AUDIENCE)
+    announce.register(WECOM_ROBOT_AUDIENCE)

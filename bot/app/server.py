@@ -24,7 +24,7 @@ from bot.runtime.scheduler import SchedulerLeader
 from bot.services.sheet import agreement_sheet, overview
 from bot.services.sheet_links import Grant, SheetLinks, sheet_links
 from bot.services.status import status
-from bot.settings import DINGTALK, FEISHU, SLACK, WECOM, secret
+from bot.settings import DINGTALK, FEISHU, SLACK, WECOM, WECOM_ROBOT, secret
 from bot.storage.db import StoreUnavailable, check_writable, transaction
 from messages.pages import forbidden_page, overview_page, sheet_page
 
@@ -41,7 +41,7 @@ class Service:
     leader: SchedulerLeader
     slack_app: Any = None
     socket_mode: Any = None
-    long_connections: list[Any] = field(default_factory=list)  # Feishu's, when on it
+    long_connections: list[Any] = field(default_factory=list)  # Feishu's, WeCom robot's
     platforms: frozenset[str] = frozenset()
     dingtalk_stream: Any = None  # DingTalk's Stream connection, held while this process leads
     _stopped: threading.Event = field(default_factory=threading.Event)
@@ -170,6 +170,8 @@ def build_service(runtime: Runtime) -> Service:
         dingtalk_stream = DingTalkStream(stream_client, lambda: leader.leading)
     if FEISHU in platforms:
         long_connections.extend(_feishu(app, runtime, senders, inbox.wake, leader))
+    if WECOM_ROBOT in platforms:
+        long_connections.append(_wecom_robot(runtime, senders, inbox.wake, leader))
     _warn_about_chats_of_platforms_off(runtime, platforms)
 
     @app.get("/healthz")
@@ -261,6 +263,30 @@ def _feishu(
     return []
 
 
+def _wecom_robot(
+    runtime: Runtime,
+    senders: dict[str, Sender],
+    on_accepted: Callable[[], None],
+    leader: SchedulerLeader,
+) -> Any:
+    """The WeCom intelligent robot's long connection, held while this process leads (WeCom
+    keeps one per robot: a second would kick the first), and its sender through it."""
+    from bot.adapters.wecom_robot.callbacks import RobotCallbacks
+    from bot.adapters.wecom_robot.connection import RobotConnection
+    from bot.adapters.wecom_robot.sender import WeComRobotSender
+
+    settings = runtime.settings
+    connection = RobotConnection(
+        settings.wecom_bot_id or "",
+        secret(settings.wecom_bot_secret),
+        settings.wecom_bot_ws_url,
+        RobotCallbacks(runtime, on_accepted),
+        lambda: leader.leading,
+    )
+    senders[WECOM_ROBOT] = WeComRobotSender(connection)
+    return connection
+
+
 # The sheet is read-only and its key is in the address: keep it out of caches, frames and
 # the Referer header of any link followed from it; the page runs no script at all.
 _PAGE_HEADERS = {
@@ -343,6 +369,13 @@ def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[st
                 agreement.id,
                 agreement.feishu_chat,
             )
+        if agreement.wecom_robot_chat and WECOM_ROBOT not in platforms:
+            log.warning(
+                "agreement %s names WeCom robot group %s, but the robot is off (set WECOM_BOT_ID "
+                "and WECOM_BOT_SECRET); its posts are skipped",
+                agreement.id,
+                agreement.wecom_robot_chat,
+            )
         if agreement.slack_channel and SLACK not in platforms:
             log.warning(
                 "agreement %s names Slack channel %s, but Slack is off "
@@ -377,7 +410,7 @@ def serve(runtime: Runtime, host: str, port: int) -> int:
             f"cannot listen on {host}:{port}: {err.strerror or err} (another vmi-bot serve? "
             "choose another with --port, or --host)"
         ) from None
-    if not service.platforms & {SLACK, WECOM, FEISHU, DINGTALK}:
+    if not service.platforms & {SLACK, WECOM, FEISHU, DINGTALK, WECOM_ROBOT}:
         log.warning(
             "no platform is configured: only GET /healthz and GET /api/status (with "
             "VMI_API_TOKEN) are served. Slack is on with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "

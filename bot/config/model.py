@@ -12,6 +12,8 @@ from vmi_rules.terms import AgreementTerms, Item
 
 PLATFORMS = ("console", "slack", "wecom", "feishu", "dingtalk")
 DEFAULT_REVIEW_TIME = time(8, 0)
+# platforms that know people by another platform's ids: the WeCom intelligent robot by `wecom`
+ID_FROM = {"wecom_robot": "wecom"}
 
 
 def norm(name: str) -> str:
@@ -69,6 +71,7 @@ class AgreementConfig:
     dingtalk_webhook: str | None = None  # a custom group robot's URL: push-only fallback
     dingtalk_webhook_secret: str | None = None  # its 加签 secret (SEC...)
     feishu_chat: str | None = None  # the Feishu group's chat_id (oc_…)
+    wecom_robot_chat: str | None = None  # the group's chatid the WeCom intelligent robot is in
     # where each item's min, max, pack size and MOQ come from, once amendments are applied
     # (bot.services.terms.effective); empty: all from the file
     term_sources: tuple[tuple[str, Source], ...] = ()
@@ -131,11 +134,13 @@ class Config:
         return next((a for a in self.agreements if a.id == id), None)
 
     def member_by_platform(self, platform: str, platform_id: str) -> Member | None:
-        """The member whose id on `platform` (one of `PLATFORMS`) is `platform_id`."""
-        if platform not in PLATFORMS:
+        """The member whose id on `platform` (one of `PLATFORMS`, or of `ID_FROM`) is
+        `platform_id`."""
+        if platform not in PLATFORMS and platform not in ID_FROM:
             # A wrong platform name is a bug in the caller, not an unknown user.
             raise ValueError(f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}")
-        return next((m for m in self.members if getattr(m, platform) == platform_id), None)
+        field = ID_FROM.get(platform, platform)
+        return next((m for m in self.members if getattr(m, field) == platform_id), None)
 
     def agreements_of(self, member: Member) -> tuple[AgreementConfig, ...]:
         """The agreements the member takes part in: all of them for an admin without a party."""

@@ -83,6 +83,13 @@ class Sender(Protocol):
     def send(self, message: Outgoing) -> str: ...
 
 
+def ready(sender: Sender) -> bool:
+    """A sender whose platform is reached through a connection one process holds (WeCom's
+    robot) says whether this process holds it now; its rows wait until it does."""
+    holds = getattr(sender, "ready", None)
+    return bool(holds()) if callable(holds) else True
+
+
 def delivery_key(row: OutboxRow) -> str:
     """What marks a row's message on the platform: its id and when it was queued (ids start
     again in a new database; the time tells them apart)."""
@@ -183,13 +190,14 @@ class DeliveryWorker(BackgroundLoop):
         now = self.clock()
         me = this_process()
         unsent = (col(OutboxRow.state).in_(("pending", "sending")),)
+        ready_platforms = [name for name, sender in self.senders.items() if ready(sender)]
         first = (
             select(
                 col(OutboxRow.platform),
                 col(OutboxRow.chat),
                 func.min(col(OutboxRow.id)).label("first_id"),
             )
-            .where(*unsent, col(OutboxRow.platform).in_(list(self.senders)))
+            .where(*unsent, col(OutboxRow.platform).in_(ready_platforms))
             .group_by(col(OutboxRow.platform), col(OutboxRow.chat))
             .subquery("first")
         )
