@@ -100,6 +100,4 @@ def bootstrap(history: Sequence[int], days: int, rng: random.Random) -> list[int
 
 def with_spike(series: Sequence[int], first: int, last: int, new: int, old: int) -> list[int]:
     """The series with the days [first, last) raised in the ratio new/old (90 → 120)."""
-    return [
-        round(q * new / old) if first <= day < last else q for day, q in enumerate(series)
-    ]
+    return [round(q * new / old) if first <= day < last else q for day, q in enumerate(series)]

@@ -58,9 +58,7 @@ class Figures:
         return out
 
 
-def figures(
-    outcomes: Sequence[tuple[Outcome, float]], cycle_days: int
-) -> Figures:
+def figures(outcomes: Sequence[tuple[Outcome, float]], cycle_days: int) -> Figures:
     """The figures of (outcome, unit price) pairs, one per item, all over the same days."""
     days = len(outcomes[0][0].closing) if outcomes else 0
     avg_units = [statistics.fmean(o.closing) if o.closing else 0.0 for o, _ in outcomes]
@@ -105,10 +103,16 @@ def bullwhip(outcomes: Sequence[Outcome]) -> float | None:
     weeks = days // WEEK
     if weeks < 2:
         return None
-    ordered = [sum(sum(o.ordered[w * WEEK : (w + 1) * WEEK]) for o in outcomes) for w in range(weeks)]
+    ordered = [
+        sum(sum(o.ordered[w * WEEK : (w + 1) * WEEK]) for o in outcomes) for w in range(weeks)
+    ]
     demand = [sum(sum(o.demand[w * WEEK : (w + 1) * WEEK]) for o in outcomes) for w in range(weeks)]
     spread = statistics.pvariance(demand)
     return statistics.pvariance(ordered) / spread if spread else None
+
+
+def _week(days: Sequence[int], week: int) -> int:
+    return sum(days[week * WEEK : (week + 1) * WEEK])
 
 
 def change(vmi: float | None, traditional: float | None) -> float | None:
@@ -137,7 +141,9 @@ class Claim:
 def claims(vmi: Figures, traditional: Figures) -> list[Claim]:
     """The seed's claims against this run: stock value down by 30 % or more, stock-out rate
     under 5 %, fewer emergency shipments."""
-    cut = 1 - vmi.avg_stock_value / traditional.avg_stock_value if traditional.avg_stock_value else 0
+    cut = (
+        1 - vmi.avg_stock_value / traditional.avg_stock_value if traditional.avg_stock_value else 0
+    )
     return [
         Claim("stock_value", cut >= CLAIM_STOCK_CUT, vmi.avg_stock_value,
               traditional.avg_stock_value),

@@ -158,7 +158,7 @@ class Vmi(Policy):
     def plans_near(self, now: datetime) -> list[DemandPlan]:
         """The plans of the months the review looks at (this one and the next)."""
         here = now.date()
-        later = (now + timedelta(days=self.terms.review_every_days + self.item.lead_time_days))
+        later = now + timedelta(days=self.terms.review_every_days + self.item.lead_time_days)
         labels = {f"{here.year:04d}-{here.month:02d}", f"{later.year:04d}-{later.month:02d}"}
         return [self.plans[label] for label in sorted(labels) if label in self.plans]
 
@@ -211,15 +211,11 @@ class VmiSuggested(Vmi):
 
 def suggested(item: Item, terms: AgreementTerms, withdrawals: Sequence[int]) -> Item:
     """The item with the suggested min and max from the last 90 days (as it is without)."""
-    found = suggest(
-        withdrawals[-HISTORY_DAYS:], item, terms.review_every_days, terms.service_level
-    )
+    found = suggest(withdrawals[-HISTORY_DAYS:], item, terms.review_every_days, terms.service_level)
     return item if found is None else replace(item, min=found.min, max=found.max)
 
 
-def decide(
-    item: Item, terms: AgreementTerms, state: DayState, plans: Sequence[DemandPlan]
-) -> int:
+def decide(item: Item, terms: AgreementTerms, state: DayState, plans: Sequence[DemandPlan]) -> int:
     """The quantity the bot's review proposes in this state (0: none). Its proposals are
     confirmed and shipped at once here, so a review only proposes or keeps."""
     decision = review_item(

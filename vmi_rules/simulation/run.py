@@ -37,6 +37,11 @@ class ItemRun:
     suggested: Item  # the item with the min/max suggested on day 0
     traditional: TraditionalTerms
     outcomes: Mapping[PolicyName, Outcome]
+    cycle_days: int  # the review cycle, for the cycle service level
+
+    def figures(self, name: PolicyName) -> Figures:
+        """The item's own figures under one policy."""
+        return figures([(self.outcomes[name], float(self.item.unit_price))], self.cycle_days)
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ def simulate(
             price = float(item.unit_price)
             outcomes[name] = replay(policy, days, price, item.lead_time_days, mornings)
         start_item = suggested(item, terms, days.history)
-        runs.append(ItemRun(item, days, start_item, blind, outcomes))
+        runs.append(ItemRun(item, days, start_item, blind, outcomes, terms.review_every_days))
     totals = {
         name: figures(
             [(run.outcomes[name], float(run.item.unit_price)) for run in runs],
