@@ -44,6 +44,7 @@ from handlers.parsing.parsed import (
     Withdrawal,
 )
 from handlers.parsing.sheet import read_sheet_command
+from handlers.parsing.simulate import read_simulate
 from handlers.parsing.statements import read_statement
 from handlers.parsing.tokens import Message, Tok
 from handlers.parsing.vocabulary import TODAY
@@ -76,6 +77,9 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
     page = read_page(text)  # "表格", "总览": the whole message
     if page is not None:
         return page
+    what_if = read_simulate(text, items)  # 模拟 6205 补货线 40: its min/max words are its own
+    if what_if is not None:
+        return what_if
     amendment = read_amendment(text, items)  # its words mean other things beside a P-id
     if amendment is not None:
         return amendment
