@@ -215,22 +215,8 @@ def what_if(
     sides = []
     for low, high in ((item.min, item.max), (new_min, new_max)):
         terms_item = replace(item, min=low, max=high)
-        policy = _Replay(terms_item, agreement, plans, max(opening, 0))
+        policy = Vmi(terms_item, agreement.terms, plans, opening=max(opening, 0))
         outcome = replay(policy, days_replayed, float(item.unit_price), item.lead_time_days)
         shown = figures([(outcome, float(item.unit_price))], agreement.terms.review_every_days)
         sides.append(WhatIfSide(low, high, shown))
     return WhatIf(item, len(days), sides[0], sides[1])
-
-
-class _Replay(Vmi):
-    """The bot's review from the stock the item really had on the first day replayed."""
-
-    def __init__(
-        self, item: Item, agreement: AgreementConfig, plans: list[DemandPlan], opening: int
-    ) -> None:
-        super().__init__(item, agreement.terms, plans)
-        self.start_level = opening
-
-    def opening(self) -> int:
-        """The real stock of the first day."""
-        return self.start_level

@@ -134,14 +134,21 @@ class Vmi(Policy):
 
     name: PolicyName = "vmi"
 
-    def __init__(self, item: Item, terms: AgreementTerms, plans: Sequence[DemandPlan]) -> None:
+    def __init__(
+        self,
+        item: Item,
+        terms: AgreementTerms,
+        plans: Sequence[DemandPlan],
+        opening: int | None = None,
+    ) -> None:
         self.item = item
         self.terms = terms
         self.plans: dict[str, DemandPlan] = {p.period.label: p for p in plans}
+        self.start_level = opening
 
     def opening(self) -> int:
-        """VMI starts full: at max."""
-        return self.item.max
+        """The stock given (a replay of real days), else full: at max."""
+        return self.item.max if self.start_level is None else self.start_level
 
     def terms_on(self, state: DayState) -> Item:
         """The item's min and max that day."""
