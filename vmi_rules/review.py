@@ -254,17 +254,27 @@ def _why_nothing(need: int) -> str:
 
 def _demand(plans: Sequence[DemandPlan], start: datetime, end: datetime) -> Fraction:
     """Exact planned demand in [start, end), so thresholds are not blurred by float error."""
-    return sum((per_day * days for days, per_day in _pieces(plans, start, end)), Fraction(0))
+    return _local_demand(tuple(plans), *_wall_clock(start, end))
 
 
 def _pieces(
     plans: Sequence[DemandPlan], start: datetime, end: datetime
 ) -> tuple[tuple[Fraction, Fraction], ...]:
     """Split [start, end) where plans begin or end: (length in days, demand per day) each."""
-    begin = start.replace(tzinfo=None)
-    # wall-clock time of `start`'s zone: plans are whole local calendar days
-    finish = (end.astimezone(start.tzinfo) if start.tzinfo else end).replace(tzinfo=None)
-    return _local_pieces(tuple(plans), begin, finish)
+    return _local_pieces(tuple(plans), *_wall_clock(start, end))
+
+
+def _wall_clock(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[start, end) on the wall clock of `start`'s zone: plans are whole local calendar days."""
+    finish = end.astimezone(start.tzinfo) if start.tzinfo else end
+    return start.replace(tzinfo=None), finish.replace(tzinfo=None)
+
+
+@lru_cache(maxsize=256)
+def _local_demand(plans: tuple[DemandPlan, ...], begin: datetime, finish: datetime) -> Fraction:
+    """_demand between two wall-clock times, worked out once per window (see _local_pieces)."""
+    return sum((per_day * days for days, per_day in _local_pieces(plans, begin, finish)),
+               Fraction(0))  # fmt: skip
 
 
 @lru_cache(maxsize=256)
