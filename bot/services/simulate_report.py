@@ -31,11 +31,12 @@ _WORDS = {
         "emergencies": "紧急调货更少：VMI {vmi} 次，传统 {traditional} 次",
         "met": "达到",
         "not_met": "未达到",
+        "not_shown": "看不出（两种都没有紧急调货）",
         "note": "（模拟，什么都没有记录。）",
     },
     "en": {
         "head": "Simulation {agreement} · {days} days · {demand} demand · seed {seed} "
-        "({items} items)",
+        "(items: {items})",
         "columns": ("", "traditional", "VMI (as agreed)", "VMI (suggested)", "VMI − trad."),
         "avg_stock_units": "average stock (units)",
         "avg_stock_value": "average stock value",
@@ -56,6 +57,7 @@ _WORDS = {
         "emergencies": "fewer emergency shipments: VMI {vmi}, traditional {traditional}",
         "met": "met",
         "not_met": "not met",
+        "not_shown": "not shown (no emergency either way)",
         "note": "(A simulation: nothing was recorded.)",
     },
 }
@@ -120,7 +122,7 @@ def simulation_table(run: Run, locale: str) -> str:
         lines.append("  ".join(cells).rstrip())
     lines.append(str(words["claims"]))
     for claim in claims(vmi, blind):
-        verdict = words["met"] if claim.met else words["not_met"]
+        verdict = words[{True: "met", False: "not_met", None: "not_shown"}[claim.met]]
         if claim.key == "stock_value":
             said = str(words["stock_value"]).format(change=_signed(change["avg_stock_value"]))
         elif claim.key == "stockout_rate":

@@ -133,14 +133,14 @@ class Claim:
     """One of the seed's claims, and whether this run bears it out."""
 
     key: str  # stock_value | stockout_rate | emergencies
-    met: bool
+    met: bool | None  # None: this run cannot show it (no emergency under either policy)
     vmi: float
     traditional: float
 
 
 def claims(vmi: Figures, traditional: Figures) -> list[Claim]:
     """The seed's claims against this run: stock value down by 30 % or more, stock-out rate
-    under 5 %, fewer emergency shipments."""
+    under 5 %, fewer emergency shipments (not shown when neither policy had one)."""
     cut = (
         1 - vmi.avg_stock_value / traditional.avg_stock_value if traditional.avg_stock_value else 0
     )
@@ -149,6 +149,8 @@ def claims(vmi: Figures, traditional: Figures) -> list[Claim]:
               traditional.avg_stock_value),
         Claim("stockout_rate", vmi.stockout_rate < CLAIM_STOCKOUT_RATE, vmi.stockout_rate,
               traditional.stockout_rate),
-        Claim("emergencies", vmi.emergency_shipments < traditional.emergency_shipments,
+        Claim("emergencies",
+              vmi.emergency_shipments < traditional.emergency_shipments
+              if vmi.emergency_shipments or traditional.emergency_shipments else None,
               vmi.emergency_shipments, traditional.emergency_shipments),
     ]  # fmt: skip
