@@ -170,15 +170,24 @@ def test_what_if_refusals_say_why_and_what_to_type(rt: Runtime, rt_en: Runtime) 
 
 
 def test_the_contracts_what_if_phrases_through_vmi_bot_chat(tmp_path: Path) -> None:
-    typed = ["6205 库存 100", "领用 6205 10", "模拟 6205 补货线 40 安全线 90",
-             "simulate 6205 min 40 max 90"]  # fmt: skip
+    typed = [
+        "模拟 6205 补货线 40 安全线 90",
+        "11-27 6205 库存 100",
+        "11-28 领用 6205 10",
+        "昨天 领用 6205 5",
+        "模拟 6205 补货线 40 安全线 90",
+        "simulate 6205 min 40 max 90",
+    ]
     done = subprocess.run(
         [VMI_BOT, "--config", str(EXAMPLE), "--db", f"sqlite:///{tmp_path / 'vmi.sqlite'}",
-         "chat", "--as", "keeper", "--now", "2026-11-26T10:00:00+08:00"],
+         "chat", "--as", "keeper", "--now", "2026-12-03T10:00:00+08:00"],
         input="\n".join(typed) + "\n", capture_output=True, text=True, timeout=120, check=False,
         env={**os.environ},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    # said today, the withdrawal is not in a whole day before today yet
-    assert "近 90 天没有领用记录" in out and "has no withdrawals in the last 90 days" in out
+    assert "近 90 天没有领用记录" in out  # asked before anything was withdrawn
+    # 11-27 .. 12-02 on the shelf: 100, 90, 90, 90, 90, 85
+    assert "现在（补货线 50 / 安全线 100）：平均库存 90.8 件，缺货 0 天，补货 0 次" in out
+    assert "改为（补货线 40 / 安全线 90）：平均库存 90.8 件" in out
+    assert "As now (min 50 / max 100): average stock 90.8 pcs, 0 stock-out days, 0 orders" in out
