@@ -17,10 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from vmi_rules.emergency import emergency_top_up
+from vmi_rules.periods import month_of
 from vmi_rules.proposal import Proposal, ProposalState, position
 from vmi_rules.review import DemandPlan, order_quantity, review_item
 from vmi_rules.simulation.scenario import UrgentChange
@@ -163,11 +165,10 @@ class Vmi(Policy):
         return Order(decision) if decision else None
 
     def plans_near(self, now: datetime) -> list[DemandPlan]:
-        """The plans of the months the review looks at (this one and the next)."""
-        here = now.date()
-        later = now + timedelta(days=self.terms.review_every_days + self.item.lead_time_days)
-        labels = {f"{here.year:04d}-{here.month:02d}", f"{later.year:04d}-{later.month:02d}"}
-        return [self.plans[label] for label in sorted(labels) if label in self.plans]
+        """The plans of the months the review looks at (from this one to the horizon's)."""
+        window = self.terms.review_every_days + self.item.lead_time_days
+        labels = months_between(now.date(), (now + timedelta(days=window)).date())
+        return [self.plans[label] for label in labels if label in self.plans]
 
     def urgent(self, state: DayState, change: UrgentChange) -> Order | None:
         """The bot's emergency rule: new requirement − position, the freight split as agreed;
@@ -214,6 +215,17 @@ class VmiSuggested(Vmi):
         if state.day and state.now.day == 1:
             self.current = suggested(self.item, self.terms, state.withdrawals)
         return self.current
+
+
+@lru_cache(maxsize=4096)
+def months_between(first: date, last: date) -> tuple[str, ...]:
+    """The labels of the months from `first`'s to `last`'s (the items share the days)."""
+    labels = []
+    month = month_of(first)
+    while month.start <= last:
+        labels.append(month.label)
+        month = month_of(month.end)
+    return tuple(labels)
 
 
 def suggested(item: Item, terms: AgreementTerms, withdrawals: Sequence[int]) -> Item:
