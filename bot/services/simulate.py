@@ -9,7 +9,7 @@ import random
 import statistics
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import Session
 
@@ -135,6 +135,8 @@ def run_simulation(
     """Simulate every item of the agreement (pass it as amended: bot.services.terms
     `effective_agreement`). `demand` is one of DEMANDS; "history" bootstraps each item's own
     withdrawals of the last 90 days and raises NoHistory when there are none."""
+    if demand not in DEMANDS:
+        raise ValueError(f"no demand {demand!r}: one of {', '.join(DEMANDS)}")
     rng = random.Random(seed)
     start = local_midnight(agreement, START)
     found = movements_by_item(session, [agreement.id])
@@ -152,8 +154,7 @@ def run_simulation(
             scenarios[item.sku] = generated(item, None, 0.0, days, start, rng, history)
             continue
         mean = _mean_daily(item, history, plans.get((agreement.id, item.sku), []))
-        kind: DemandKind = demand  # type: ignore[assignment]  # checked by the caller
-        scenarios[item.sku] = generated(item, kind, mean, days, start, rng)
+        scenarios[item.sku] = generated(item, cast(DemandKind, demand), mean, days, start, rng)
     if not scenarios:
         raise NoHistory(f"{agreement.id} has no withdrawals in the last {HISTORY_DAYS} days")
     done = simulate(agreement.terms, scenarios, histories)
