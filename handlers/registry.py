@@ -29,6 +29,7 @@ from handlers.intents.proposals import (
 from handlers.intents.queries import on_courtesy, on_help, on_history, on_status, on_todo
 from handlers.intents.sheet import on_confirm_import, on_export, on_sheet_sent
 from handlers.intents.sheet_link import on_sheet_link
+from handlers.intents.simulate import on_simulate
 from handlers.intents.statements import on_statement, on_statement_action
 from handlers.intents.stock import on_confirm_count, on_count, on_undo, on_withdrawal
 from handlers.parsing import (
@@ -55,6 +56,7 @@ from handlers.parsing import (
     ReviewNow,
     SheetLink,
     SheetSent,
+    Simulate,
     StatementAction,
     StatementQuery,
     Status,
@@ -213,6 +215,7 @@ INTENTS: tuple[IntentRow, ...] = (
     IntentRow("export",     (Export,),           on_export),
     IntentRow("import",     (SheetSent,),        on_sheet_sent),
     IntentRow("confirm_import", (ConfirmImport,), on_confirm_import, "confirm_import", _import),
+    IntentRow("simulate",   (Simulate,),         on_simulate),
 )
 # fmt: on
 

@@ -26,7 +26,8 @@ INTENT_LABELS = {
            "retro": "复盘", "suggest": "建议补货线", "export": "导出表格",
            "import": "导入表格", "confirm_import": "确认导入",
            "sheet": "表格链接",
-           "overview": "总览"},
+           "overview": "总览",
+           "simulate": "模拟补货线"},
     # English labels are verbs a sentence can take as they are: "Only buyer may confirm",
     # "P1 is shipped now, so you cannot reject it".
     "en": {"count": "post counts", "withdrawal": "post withdrawals", "receipt": "receive",
@@ -47,7 +48,8 @@ INTENT_LABELS = {
            "suggest": "see suggested min/max", "export": "export the sheet",
            "import": "import a sheet", "confirm_import": "confirm an import",
            "sheet": "get the sheet's link",
-           "overview": "see the overview"},
+           "overview": "see the overview",
+           "simulate": "simulate a min/max"},
 }  # fmt: skip
 STATE_LABELS = {
     "zh": {"proposed": "待确认", "confirmed": "已确认", "shipped": "已发货", "received": "已入库",
@@ -79,7 +81,8 @@ EXAMPLES = {
            "amend_reminder": "修改 盘点提醒 17:00",
            "retro": "复盘", "suggest": "建议 6205", "export": "导出",
            "import": "（发送 .xlsx / .csv 文件）", "confirm_import": "确认导入",
-           "sheet": "表格", "overview": "总览"},
+           "sheet": "表格", "overview": "总览",
+           "simulate": "模拟 6205 补货线 40 安全线 90"},
     "en": {"count": "stock 6205 45", "correction": "correction 6205 45",
            "withdrawal": "used 6205 10", "receipt": "received P1",
            "correct_receipt": "correct receipt P1 25",
@@ -104,7 +107,8 @@ EXAMPLES = {
            "retro": "review", "suggest": "suggest 6205", "export": "export",
            "import": "(send an .xlsx / .csv file)", "confirm_import": "confirm import",
            "sheet": "sheet",
-           "overview": "overview"},
+           "overview": "overview",
+           "simulate": "simulate 6205 min 40 max 90"},
 }  # fmt: skip
 
 

@@ -487,6 +487,17 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         )
         for kind in ("export", "preview", "recorded")
     ],
+    (
+        "simulate",
+        {
+            "sku": "6205", "item_name": "6205 深沟球轴承", "item_name_en": "", "unit": "件",
+            "days": 90,
+            "now": {"min": 50, "max": 100, "avg_stock": "72.5", "stockout_days": 0,
+                    "orders": 9, "emergencies": 0},
+            "new": {"min": 40, "max": 90, "avg_stock": "61.0", "stockout_days": 2,
+                    "orders": 10, "emergencies": 0},
+        },
+    ),
 ]  # fmt: skip
 
 

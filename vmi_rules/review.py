@@ -10,10 +10,11 @@ duplicates it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from fractions import Fraction
+from functools import lru_cache
 from itertools import pairwise
 from typing import Literal
 
@@ -253,28 +254,49 @@ def _why_nothing(need: int) -> str:
 
 def _demand(plans: Sequence[DemandPlan], start: datetime, end: datetime) -> Fraction:
     """Exact planned demand in [start, end), so thresholds are not blurred by float error."""
-    return sum((per_day * days for days, per_day in _pieces(plans, start, end)), Fraction(0))
+    return _local_demand(tuple(plans), *_wall_clock(start, end))
 
 
 def _pieces(
     plans: Sequence[DemandPlan], start: datetime, end: datetime
-) -> Iterator[tuple[Fraction, Fraction]]:
-    """Split [start, end) where plans begin or end: yield (length in days, demand per day)."""
-    begin = start.replace(tzinfo=None)
-    # wall-clock time of `start`'s zone: plans are whole local calendar days
-    finish = (end.astimezone(start.tzinfo) if start.tzinfo else end).replace(tzinfo=None)
+) -> tuple[tuple[Fraction, Fraction], ...]:
+    """Split [start, end) where plans begin or end: (length in days, demand per day) each."""
+    return _local_pieces(tuple(plans), *_wall_clock(start, end))
+
+
+def _wall_clock(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[start, end) on the wall clock of `start`'s zone: plans are whole local calendar days."""
+    finish = end.astimezone(start.tzinfo) if start.tzinfo else end
+    return start.replace(tzinfo=None), finish.replace(tzinfo=None)
+
+
+@lru_cache(maxsize=256)
+def _local_demand(plans: tuple[DemandPlan, ...], begin: datetime, finish: datetime) -> Fraction:
+    """_demand between two wall-clock times, worked out once per window (see _local_pieces)."""
+    return sum((per_day * days for days, per_day in _local_pieces(plans, begin, finish)),
+               Fraction(0))  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _local_pieces(
+    plans: tuple[DemandPlan, ...], begin: datetime, finish: datetime
+) -> tuple[tuple[Fraction, Fraction], ...]:
+    """_pieces between two wall-clock times; a review asks for the same window two or three
+    times (a simulation, thousands of times), so it is worked out once."""
     if finish <= begin:
-        return
+        return ()
     cuts = {begin, finish}
     for plan in plans:
         for day in (plan.period.start, plan.period.end):
             cut = datetime.combine(day, time())
             if begin < cut < finish:
                 cuts.add(cut)
+    pieces = []
     for a, b in pairwise(sorted(cuts)):
         covering = _plan_at(plans, a)
         per_day = Fraction(covering.qty, covering.period.days) if covering else Fraction(0)
-        yield _days(b - a), per_day
+        pieces.append((_days(b - a), per_day))
+    return tuple(pieces)
 
 
 def _plan_at(plans: Sequence[DemandPlan], moment: datetime) -> DemandPlan | None:

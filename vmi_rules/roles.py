@@ -38,6 +38,7 @@ MAY: Mapping[str, frozenset[str]] = {
     "amend_reject": PARTIES,
     "retro": EVERYONE,  # the month in figures: both sides discuss it
     "suggest": EVERYONE,  # a suggestion records nothing; changing min/max is an amendment
+    "simulate": EVERYONE,  # a what-if on the agreement's own history: records nothing
     # the shared sheet (DESIGN §7): anyone of the agreement sees it; a sheet sent in holds
     # counts (the keeper's) and plans (the buyer's), each line checked for its own role
     "export": EVERYONE,

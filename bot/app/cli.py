@@ -70,6 +70,17 @@ def _month(text: str) -> str:
     return period.label
 
 
+def _days(text: str) -> int:
+    """A simulation's length: whole days, 1 to 3650."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"{days} days is out of range (1-3650)")
+    return days
+
+
 def _add_now(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--now", metavar="ISO8601", type=_parse_now, help=what)
 
@@ -239,6 +250,38 @@ def build_parser() -> argparse.ArgumentParser:
                             help="only show what would be recorded; record nothing")  # fmt: skip
     _add_now(import_cmd, "record it as said at this time")
 
+    simulate_cmd = commands.add_parser(
+        "simulate",
+        help="traditional ordering vs VMI as the bot runs it vs VMI with suggested min/max",
+        description="Simulate an agreement's items day by day under three policies side by "
+        "side: the customer ordering on its own (a fixed monthly quantity, its own safety "
+        "stock, emergency shipments), VMI as the bot runs it (its review, look-ahead and "
+        "emergency top-ups) and VMI with the suggested min/max; print the figures, VMI - "
+        "traditional in %% and the seed's claims. Records nothing.",
+    )
+    simulate_cmd.add_argument(
+        "--agreement", metavar="ID", help="the agreement (default: the first)"
+    )
+    simulate_cmd.add_argument("--days", type=_days, default=365, metavar="N",
+                              help="how many days (default 365)")  # fmt: skip
+    simulate_cmd.add_argument("--seed", type=int, default=0, metavar="N",
+                              help="the random seed; the same seed, the same figures (default 0)",
+                              )  # fmt: skip
+    simulate_cmd.add_argument(
+        "--demand",
+        default="smooth",
+        choices=("smooth", "erratic", "seasonal", "intermittent", "lumpy", "history"),
+        metavar="KIND",
+        help="smooth | erratic | seasonal | intermittent | lumpy (generated, with urgent "
+        "changes like 90 -> 120) | history (the agreement's own withdrawals of the last 90 "
+        "days, resampled to the length asked); default smooth",
+    )
+    simulate_cmd.add_argument("--json", action="store_true", help="print the figures as JSON")
+    simulate_cmd.add_argument("--chart", metavar="PATH",
+                              help="also write a PNG of stock over the days under each policy",
+                              )  # fmt: skip
+    _add_now(simulate_cmd, "read the history up to this time")
+
     init = commands.add_parser(
         "init",
         help="write a commented agreement file to start from",
@@ -329,6 +372,8 @@ def _run(args: argparse.Namespace) -> int:
         return _retro(runtime, args)
     if args.command == "export":
         return _export(runtime, args)
+    if args.command == "simulate":
+        return _simulate(runtime, args)
     if args.command == "import":
         from bot.app.sheet_import import import_file
 
@@ -573,6 +618,40 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
         print(f"vmi-bot: cannot write {path}: {err.strerror or err}", file=sys.stderr)
         return 2
     print(path)
+    return 0
+
+
+def _simulate(runtime: Runtime, args: argparse.Namespace) -> int:
+    from bot.runtime.clock import aware, real_clock
+    from bot.services.simulate import NoHistory, run_simulation
+    from bot.services.simulate_report import simulation_table
+    from bot.services.terms import effective_agreement
+    from bot.storage.db import transaction
+
+    config = runtime.config
+    agreement = config.agreement(args.agreement) if args.agreement else config.agreements[0]
+    if agreement is None:
+        known = ", ".join(a.id for a in config.agreements)
+        print(f"vmi-bot: no agreement {args.agreement!r}; known: {known}", file=sys.stderr)
+        return 2
+    at = real_clock() if args.now is None else aware(args.now, _zone(runtime))
+    try:
+        with transaction(runtime.engine, read_only=True) as session:
+            agreement = effective_agreement(config, session, agreement)
+            run = run_simulation(session, agreement, at, days=args.days, seed=args.seed,
+                                 demand=args.demand)  # fmt: skip
+    except NoHistory as err:
+        print(f"vmi-bot: --demand history: {err}; try --demand smooth", file=sys.stderr)
+        return 2
+    if args.chart:
+        from bot.services.simulate_chart import simulation_chart
+
+        Path(args.chart).write_bytes(simulation_chart(run, config.bot.locale))
+        print(f"chart: {args.chart}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(run.as_json(), ensure_ascii=False, indent=2, sort_keys=True))
+    else:
+        print(simulation_table(run, config.bot.locale))
     return 0
 
 

@@ -258,6 +258,16 @@ class SheetLink:
     page: Literal["sheet", "overview"] = "sheet"
 
 
+@dataclass(frozen=True)
+class Simulate:
+    """模拟 6205 补货线 40 安全线 90 / simulate 6205 min 40 max 90: the item's last 90 days
+    replayed under its min/max and under these (a figure not given stays as it is)."""
+
+    sku: str
+    min: int | None = None
+    max: int | None = None
+
+
 Intent = (
     Count
     | Correction
@@ -287,6 +297,7 @@ Intent = (
     | SheetSent
     | ConfirmImport
     | SheetLink
+    | Simulate
 )
 
 RefusalReason = Literal[
@@ -331,6 +342,7 @@ HINTS = (
     "overstock_keep",
     "amend",
     "amend_reminder",
+    "simulate",
 )
 
 

@@ -40,6 +40,7 @@ from handlers.parsing.parsed import (
 from handlers.parsing.proposals import ACTIONS, read_proposal
 from handlers.parsing.quantities import line_of, named_skus, numeric_codes, quantity_tokens
 from handlers.parsing.sheet import read_sheet_command
+from handlers.parsing.simulate import read_simulate
 from handlers.parsing.statements import read_statement
 from handlers.parsing.tokens import Message
 from vmi_rules.periods import month_of
@@ -68,6 +69,9 @@ def parse(text: str, items: Sequence[Item], today: date) -> Intent | Refusal:
     page = read_page(text)  # "表格", "总览": the whole message
     if page is not None:
         return page
+    what_if = read_simulate(text, items)  # 模拟 6205 补货线 40: its min/max words are its own
+    if what_if is not None:
+        return what_if
     amendment = read_amendment(text, items)  # its words mean other things beside a P-id
     if amendment is not None:
         return amendment

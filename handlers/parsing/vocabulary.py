@@ -84,6 +84,8 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
     ),
     # read by handlers/parsing/pages.py as the whole message: 表格, 总览
     "pages": frozenset({"sheet", "overview"}),
+    # read by handlers/parsing/simulate.py first: 模拟 6205 补货线 40 安全线 90
+    "simulate": frozenset({"simulate"}),
 }
 
 
