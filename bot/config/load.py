@@ -375,4 +375,5 @@ def _agreement(a: AgreementTable, bot: BotSettings) -> AgreementConfig:
         dingtalk_webhook=a.dingtalk_webhook,
         dingtalk_webhook_secret=a.dingtalk_webhook_secret,
         feishu_chat=a.feishu_chat,
+        wecom_smartsheet=a.wecom_smartsheet,
     )

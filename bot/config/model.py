@@ -69,6 +69,7 @@ class AgreementConfig:
     dingtalk_webhook: str | None = None  # a custom group robot's URL: push-only fallback
     dingtalk_webhook_secret: str | None = None  # its 加签 secret (SEC...)
     feishu_chat: str | None = None  # the Feishu group's chat_id (oc_…)
+    wecom_smartsheet: bool = False  # the stock rows mirrored to a WeCom smart sheet (智能表格)
     # where each item's min, max, pack size and MOQ come from, once amendments are applied
     # (bot.services.terms.effective); empty: all from the file
     term_sources: tuple[tuple[str, Source], ...] = ()
