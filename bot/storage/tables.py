@@ -476,9 +476,7 @@ class SmartSheetRecordRow(SQLModel, table=True):
     title → value), so that an unchanged row is not written again."""
 
     __tablename__ = "smartsheet_record"
-    __table_args__ = (
-        UniqueConstraint("agreement_id", "sku", name="uq_smartsheet_record_item"),
-    )
+    __table_args__ = (UniqueConstraint("agreement_id", "sku", name="uq_smartsheet_record_item"),)
     id: int | None = Field(default=None, primary_key=True)
     agreement_id: str = Field(max_length=64)
     sku: str = Field(max_length=64)
