@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -41,8 +42,13 @@ AFTER = shanghai(2026, 11, 26, 10)
 
 
 @pytest.fixture
-def rt(tmp_path: Path) -> Runtime:
-    return start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+def rt(database_url: str) -> Iterator[Runtime]:
+    """The example agreement on SQLite and, when TEST_DATABASE_URL is set, PostgreSQL."""
+    started = start(str(EXAMPLE), database_url)
+    try:
+        yield started
+    finally:
+        started.engine.dispose()
 
 
 def keepers_sheet(count: object = "58件") -> bytes:
@@ -68,7 +74,7 @@ def ledger_count(rt: Runtime) -> int:
 def test_the_export_holds_the_seeds_figures(rt: Runtime, tmp_path: Path) -> None:
     the_month(rt)
     settle(rt)
-    db = str(rt.engine.url)
+    db = rt.engine.url.render_as_string(hide_password=False)
     rt.engine.dispose()
     out = tmp_path / "sheet.xlsx"
     done = subprocess.run(
@@ -122,7 +128,7 @@ def test_export_in_chat_carries_the_workbook(rt: Runtime) -> None:
 
 def test_import_through_the_cli_dry_run_then_for_real_once(rt: Runtime, tmp_path: Path) -> None:
     the_month(rt)
-    db = str(rt.engine.url)
+    db = rt.engine.url.render_as_string(hide_password=False)
     rt.engine.dispose()
     path = tmp_path / "盘点.xlsx"
     path.write_bytes(keepers_sheet())
