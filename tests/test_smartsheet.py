@@ -234,6 +234,48 @@ def test_a_record_added_but_not_stored_before_a_crash_is_not_added_twice(scene: 
         assert stored.record_id == row["record_id"]
 
 
+def test_a_record_deleted_by_hand_in_the_sheet_is_added_again(scene: Scene) -> None:
+    mirror = scene.mirror()
+    mirror.pass_once()
+    [sheet] = scene.wecom.docs[scene.docid()]["sheets"].values()
+    sheet["records"].clear()  # an admin (who may edit) deleted the row in WeCom
+    say(scene.rt, "keeper", "6205 库存 45", T0)
+    mirror.pass_once()  # the update is refused: 40058 invalid record_id
+    assert scene.rows() == []
+    scene.clock.at = T0 + timedelta(seconds=2)
+    mirror.pass_once()
+    [row] = scene.rows()
+    assert row["库存"] == 45
+    with transaction(scene.rt.engine) as session:
+        doc = session.get(SmartSheetDocRow, "plant-6205")
+        assert doc is not None and doc.state == "ready"
+
+
+def test_an_item_taken_out_of_the_agreement_leaves_the_sheet(
+    database_url: str, tmp_path: Path, wecom: FakeWeCom
+) -> None:
+    path = mirrored_config(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text + '\n[[agreements.items]]\nsku = "6206"\nname = "6206"\nmin = 1\nmax = 2\n'
+        "unit_price = 1\n",
+        encoding="utf-8",
+    )
+    rt = start(str(path), database_url)
+    Scene(rt, wecom, Clock(T0)).mirror().pass_once()
+    rt.engine.dispose()
+    path.write_text(text, encoding="utf-8")
+    rt = start(str(path), database_url)
+    try:
+        scene = Scene(rt, wecom, Clock(T0))
+        assert [r["物料"] for r in scene.rows()] == ["6205", "6206"]
+        scene.mirror().pass_once()
+        assert [r["物料"] for r in scene.rows()] == ["6205"]
+        assert len(wecom.calls_to("delete_records")) == 1
+    finally:
+        rt.engine.dispose()
+
+
 def test_the_sheet_reply_adds_the_smart_sheets_link(scene: Scene) -> None:
     before = text_of(say(scene.rt, "keeper", "表格", T0))
     assert "智能表格" not in before  # no doc yet: the reply as it always was

@@ -41,6 +41,7 @@ from bot.storage.db import transaction
 log = logging.getLogger(__name__)
 
 BATCH = 500  # records per add_records / update_records call, WeCom's limit
+DELETE_BATCH = 100  # record_ids per delete_records call, WeCom's limit
 LEASE = timedelta(minutes=5)  # longer than a pass's calls (15 s each at most) take
 RATE_LIMIT_WAIT = timedelta(seconds=60)
 Clock = Callable[[], datetime]
@@ -87,6 +88,10 @@ class SheetApi(Protocol):
         self, docid: str, sheet_id: str, rows: Sequence[tuple[str, Values]], kinds: dict[str, str]
     ) -> None:
         """Write rows (record_id, values by title)."""
+        ...
+
+    def delete_records(self, docid: str, sheet_id: str, record_ids: Sequence[str]) -> None:
+        """Delete records (of items no longer in the agreement)."""
         ...
 
 
@@ -217,9 +222,19 @@ class SmartSheetMirror(BackgroundLoop):
             new = self._adopt(agreement, docid, sheet_id, new, kinds, changed, now)
         for start in range(0, len(changed), BATCH):
             batch = changed[start : start + BATCH]
-            self.api.update_records(docid, sheet_id, [(r, v) for r, _, v in batch], kinds)
+            try:
+                self.api.update_records(docid, sheet_id, [(r, v) for r, _, v in batch], kinds)
+            except NeverDeliverable:
+                self._forget_deleted(agreement, docid, sheet_id, [(r, s) for r, s, _ in batch])
+                raise
             with transaction(self.engine) as session:
                 stored.save_written(session, agreement.id, [(s, r, v) for r, s, v in batch], now)
+        dropped = sorted((w.record_id, sku) for sku, w in done.items() if sku not in rows)
+        for start in range(0, len(dropped), DELETE_BATCH):
+            gone = dropped[start : start + DELETE_BATCH]
+            self.api.delete_records(docid, sheet_id, [r for r, _ in gone])
+            with transaction(self.engine) as session:
+                stored.forget(session, agreement.id, [s for _, s in gone])
         for start in range(0, len(new), BATCH):
             batch_new = new[start : start + BATCH]
             ids = self.api.add_records(docid, sheet_id, [v for _, v in batch_new], kinds)
@@ -230,6 +245,23 @@ class SmartSheetMirror(BackgroundLoop):
                     [(s, r, v) for (s, v), r in zip(batch_new, ids, strict=True)],
                     now,
                 )
+
+    def _forget_deleted(
+        self,
+        agreement: AgreementConfig,
+        docid: str,
+        sheet_id: str,
+        written: Sequence[tuple[str, str]],
+    ) -> None:
+        """An update refused: when some of its records were deleted in the sheet by hand, forget
+        them (the next pass adds those rows again) and try later instead of failing."""
+        there = {record_id for record_id, _ in self.api.records(docid, sheet_id)}
+        gone = [sku for record_id, sku in written if record_id not in there]
+        if not gone:
+            return  # a refusal of the rows themselves: the mirror fails
+        with transaction(self.engine) as session:
+            stored.forget(session, agreement.id, gone)
+        raise RetryLater(f"records of {', '.join(gone)} were deleted in the sheet", after=1)
 
     def _adopt(
         self,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, exists, func, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
@@ -200,6 +200,14 @@ def save_written(
             row.record_id, row.written, row.written_at = record_id, text, now
             session.add(row)
     session.flush()
+
+
+def forget(session: Session, agreement_id: str, skus: Sequence[str]) -> None:
+    """The items' records are gone from the sheet: nothing is known written for them."""
+    R = SmartSheetRecordRow
+    session.execute(
+        delete(R).where(col(R.agreement_id) == agreement_id, col(R.sku).in_(list(skus)))
+    )
 
 
 def last_counters(session: Session, agreement_id: str) -> dict[str, str | None]:

@@ -154,3 +154,8 @@ class WeComSmartSheet:
             "docid": docid, "sheet_id": sheet_id, "key_type": BY_TITLE,
             "records": [{"record_id": r, "values": _cells(v, kinds)} for r, v in rows],
         })  # fmt: skip
+
+    def delete_records(self, docid: str, sheet_id: str, record_ids: Sequence[str]) -> None:
+        """Delete records, at most 100 a call."""
+        body = {"docid": docid, "sheet_id": sheet_id, "record_ids": list(record_ids)}
+        self._post("smartsheet/delete_records", body)
