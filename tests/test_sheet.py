@@ -7,18 +7,25 @@ import io
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
 import xlsxwriter
 from sqlalchemy import func, select
+from waitress.server import create_server
 
 from bot.adapters.console.chat import ConsoleChat
 from bot.app.bootstrap import start
+from bot.app.server import build_service
+from bot.runtime import delivery as delivery_module
+from bot.runtime.clock import clock_from
 from bot.runtime.context import Runtime
+from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.tables import LedgerRow, OutboxRow
 from messages.cards import Card
@@ -26,8 +33,10 @@ from tests import test_slack
 from tests.fake_slack import FakeSlack
 from tests.support import EXAMPLE, shanghai
 from tests.test_slack import (
+    BOT_NOW,
     FORM,
     KEEPER,
+    SECRET,
     Bot,
     click,
     count_rows,
@@ -36,7 +45,7 @@ from tests.test_slack import (
 )
 from tests.test_statements import posted, settle, the_month
 
-bot, slack = test_slack.bot, test_slack.slack  # the Slack fixtures: the app on loopback, the fake
+slack = test_slack.slack  # the fake Slack API
 VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
 AFTER = shanghai(2026, 11, 26, 10)
 
@@ -49,6 +58,32 @@ def rt(database_url: str) -> Iterator[Runtime]:
         yield started
     finally:
         started.engine.dispose()
+
+
+@pytest.fixture
+def bot(database_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
+    """The app on loopback as test_slack's, on SQLite and, when TEST_DATABASE_URL is set,
+    PostgreSQL."""
+    settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
+                        slack_api_base_url=slack.base_url)  # fmt: skip
+    monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
+    runtime = start(str(EXAMPLE), database_url, settings)
+    runtime = replace(runtime, clock=clock_from(BOT_NOW, UTC))  # just after the messages' ts
+    service = build_service(runtime)
+    server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    service.delivery.idle_seconds = 0.05
+    service.delivery.start()
+    service.inbox.takes_turn = lambda: True  # the only process: it leads without the scheduler
+    service.inbox.start()
+    try:
+        port = server.effective_port  # type: ignore[union-attr]
+        yield Bot(f"http://127.0.0.1:{port}", runtime, service, slack)
+    finally:
+        service.inbox.stop()
+        service.delivery.stop()
+        server.close()
+        runtime.engine.dispose()
 
 
 def keepers_sheet(count: object = "58件") -> bytes:
