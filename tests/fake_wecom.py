@@ -28,6 +28,18 @@ agent_id is given), 40058 bad parameter (a bad or repeated task_id, a used respo
 chatid, no recipient), 41001 no access_token, 42001 expired access_token, 44004 empty text,
 45009 frequency limit (a group robot's 20 messages a minute), 47001 body is not JSON, 93000
 unknown webhook key.
+
+Documents (wedoc, all POST JSON with ?access_token=): create_doc (doc_type 3, 4 or 10 智能表格;
+answers docid and url), mod_doc_member (update_file_member_list / del_file_member_list of
+{type: 1, userid, auth: 1 read | 2 edit | 7 admin}, at most 100 each), and of a smart sheet
+smartsheet/get_sheet (a new one has one sheet), add_sheet, get_fields, add_fields
+(FIELD_TYPE_TEXT, FIELD_TYPE_NUMBER, FIELD_TYPE_DATE_TIME …), get_records (offset, limit at
+most 1000; total, has_more, next), add_records and update_records (at most 500 records, values
+keyed by field title with key_type CELL_VALUE_KEY_TYPE_FIELD_TITLE: a text field takes
+[{"type": "text", "text": ...}], a number field a number, a date field a millisecond timestamp
+as text) and delete_records (at most 100 record_ids). The app may edit only the docs it created:
+any other docid (`foreign_doc`) is answered 640017 no permission. `sheet_rows` shows a doc's
+records as plain values.
 """
 
 from __future__ import annotations
@@ -110,6 +122,8 @@ _ERRMSG = {
     41001: "access_token missing",
     42001: "access_token expired",
     45009: "api freq out of limit",
+    45033: "api concurrent out of limit",
+    640017: "no permission",
     93000: "invalid webhook url",
 }
 
@@ -153,6 +167,7 @@ class FakeWeCom(LoopbackFake[Call]):
         self._media: dict[str, bytes] = {}  # media_id -> the uploaded bytes
         self._media_names: dict[str, str] = {}  # media_id -> a sent file's name
         self.robot_images: list[bytes] = []  # pictures group robots posted, in order
+        self.docs: dict[str, dict[str, Any]] = {}  # docid -> the doc (wedoc), see _create_doc
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -237,6 +252,28 @@ class FakeWeCom(LoopbackFake[Call]):
             self._webhook_posts.clear()
             self._holds.clear()
         self.release()
+
+    def foreign_doc(self) -> str:
+        """A doc someone else created: the app may not edit it (errcode 640017)."""
+        with self._changed:
+            docid = f"fake-doc-{self._next()}"
+            self.docs[docid] = {"name": "foreign", "type": 10, "by_app": False, "sheets": {},
+                                "members": {}}  # fmt: skip
+            return docid
+
+    def sheet_rows(self, docid: str) -> list[dict[str, Any]]:
+        """The records of the doc's first sheet, oldest first, as plain values by field title
+        (a text's pieces joined), each with its "record_id"."""
+        with self._changed:
+            sheets = list(self.docs[docid]["sheets"].values())
+            if not sheets:
+                return []
+            rows = []
+            for record_id, values in sheets[0]["records"].items():
+                plain = {t: "".join(p["text"] for p in v) if isinstance(v, list) else v
+                         for t, v in values.items()}  # fmt: skip
+                rows.append({"record_id": record_id, **plain})
+            return rows
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -457,6 +494,212 @@ class FakeWeCom(LoopbackFake[Call]):
             self.robot_images.append(picture)
         return {"errcode": 0, "errmsg": "ok"}
 
+    # -- documents (wedoc) -------------------------------------------------------------------
+
+    def _create_doc(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        kind, name = body.get("doc_type"), body.get("doc_name")
+        if kind not in (3, 4, 10) or not isinstance(name, str) or not name:
+            return _error(40058, "invalid doc_type or doc_name")
+        docid = f"fake-doc-{self._next()}"
+        sheets: dict[str, dict[str, Any]] = {}
+        if kind == 10:  # a new smart sheet has one sheet, with no fields of ours yet
+            sheets[f"s{self._next()}"] = {"title": "智能表", "fields": {}, "records": {}}
+        admins = body.get("admin_users") or []
+        self.docs[docid] = {"name": name, "type": kind, "by_app": True, "sheets": sheets,
+                            "members": {u: 7 for u in admins}}  # fmt: skip
+        url = f"https://doc.weixin.qq.com/smartsheet/{docid}"
+        return {"errcode": 0, "errmsg": "ok", "url": url, "docid": docid}
+
+    def _editable(self, body: dict[str, Any], smart: bool = True) -> dict[str, Any] | str:
+        """The doc the body names, or WeCom's error: unknown, or not the app's own."""
+        doc = self.docs.get(str(body.get("docid", "")))
+        if doc is None:
+            return _error(40058, "invalid docid")
+        if not doc["by_app"]:
+            return _error(640017, _ERRMSG[640017])
+        if smart and doc["type"] != 10:
+            return _error(40058, "not a smartsheet")
+        return doc
+
+    def _sheet(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The sheet the body names ({"error": ...} when there is none)."""
+        doc = self._editable(body)
+        if "errcode" in doc:
+            return {"error": doc}
+        sheet = doc["sheets"].get(str(body.get("sheet_id", "")))
+        if sheet is None:
+            return {"error": _error(40058, "invalid sheet_id")}
+        return sheet
+
+    def _mod_doc_member(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        doc = self._editable(body, smart=False)
+        if "errcode" in doc:
+            return doc
+        update = body.get("update_file_member_list") or []
+        gone = body.get("del_file_member_list") or []
+        if not isinstance(update, list) or not isinstance(gone, list):
+            return _error(40058, "invalid member list")
+        if len(update) > 100 or len(gone) > 100:
+            return _error(40058, "at most 100 members a call")
+        for m in update:
+            if m.get("type") != 1 or not m.get("userid") or m.get("auth") not in (1, 2, 7):
+                return _error(40058, "invalid member")
+        for m in update:
+            doc["members"][m["userid"]] = m["auth"]
+        for m in gone:
+            doc["members"].pop(m.get("userid"), None)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _get_sheet(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        doc = self._editable(body)
+        if "errcode" in doc:
+            return doc
+        return {"errcode": 0, "errmsg": "ok", "sheet_list": [
+            {"sheet_id": k, "title": v["title"], "is_visible": True}
+            for k, v in doc["sheets"].items()
+        ]}  # fmt: skip
+
+    def _add_sheet(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        doc = self._editable(body)
+        if "errcode" in doc:
+            return doc
+        title = (body.get("properties") or {}).get("title") or "sheet"
+        sheet_id = f"s{self._next()}"
+        doc["sheets"][sheet_id] = {"title": title, "fields": {}, "records": {}}
+        return {"errcode": 0, "errmsg": "ok", "properties": {
+            "sheet_id": sheet_id, "title": title, "index": len(doc["sheets"]) - 1}}  # fmt: skip
+
+    def _get_fields(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        sheet = self._sheet(body)
+        if "error" in sheet:
+            return dict(sheet["error"])
+        return {"errcode": 0, "errmsg": "ok", "total": len(sheet["fields"]), "fields": [
+            {"field_id": f["field_id"], "field_title": t, "field_type": f["field_type"]}
+            for t, f in sheet["fields"].items()
+        ]}  # fmt: skip
+
+    def _add_fields(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        sheet = self._sheet(body)
+        if "error" in sheet:
+            return dict(sheet["error"])
+        fields = body.get("fields")
+        if not isinstance(fields, list) or not fields:
+            return _error(40058, "fields missing")
+        for f in fields:
+            title, kind = f.get("field_title"), f.get("field_type")
+            if not isinstance(title, str) or not title or title in sheet["fields"]:
+                return _error(40058, f"invalid or repeated field_title {title!r}")
+            if not isinstance(kind, str) or not kind.startswith("FIELD_TYPE_"):
+                return _error(40058, f"invalid field_type {kind!r}")
+        added = []
+        for f in fields:
+            field = {"field_id": f"f{self._next()}", "field_type": f["field_type"]}
+            sheet["fields"][f["field_title"]] = field
+            added.append({"field_title": f["field_title"], **field})
+        return {"errcode": 0, "errmsg": "ok", "fields": added}
+
+    def _bad_values(self, sheet: dict[str, Any], values: Any) -> str | None:
+        """Why a record's values are not what WeCom takes by field title, or None."""
+        if not isinstance(values, dict):
+            return "values is not an object"
+        for title, value in values.items():
+            field = sheet["fields"].get(title)
+            if field is None:
+                return f"no field titled {title!r}"
+            kind = field["field_type"]
+            if kind == "FIELD_TYPE_NUMBER" and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                return f"{title}: a number field takes a number"
+            if kind == "FIELD_TYPE_DATE_TIME" and not (isinstance(value, str) and value.isdigit()):
+                return f"{title}: a date takes a millisecond timestamp as text"
+            if kind == "FIELD_TYPE_TEXT" and not (
+                isinstance(value, list)
+                and all(
+                    isinstance(p, dict)
+                    and p.get("type") == "text"
+                    and isinstance(p.get("text"), str)
+                    for p in value
+                )
+            ):
+                return f"{title}: a text field takes [{{type: text, text}}]"
+        return None
+
+    def _records_in(
+        self, sheet: dict[str, Any], body: dict[str, Any]
+    ) -> list[Any] | dict[str, Any]:
+        """The body's records when each is right for the sheet, else WeCom's error."""
+        if body.get("key_type", "CELL_VALUE_KEY_TYPE_FIELD_TITLE") != (
+            "CELL_VALUE_KEY_TYPE_FIELD_TITLE"
+        ):
+            return _error(40058, "this fake takes values by field title only")
+        records = body.get("records")
+        if not isinstance(records, list) or not records:
+            return _error(40058, "records missing")
+        if len(records) > 500:
+            return _error(40058, "at most 500 records a call")
+        for record in records:
+            values = record.get("values") if isinstance(record, dict) else None
+            bad = self._bad_values(sheet, values)
+            if bad:
+                return _error(40058, bad)
+        return records
+
+    def _add_records(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        sheet = self._sheet(body)
+        if "error" in sheet:
+            return dict(sheet["error"])
+        records = self._records_in(sheet, body)
+        if isinstance(records, dict):
+            return records
+        added = []
+        for record in records:
+            record_id = f"r{self._next()}"
+            sheet["records"][record_id] = dict(record["values"])
+            added.append({"record_id": record_id, "values": record["values"]})
+        return {"errcode": 0, "errmsg": "ok", "records": added}
+
+    def _update_records(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        sheet = self._sheet(body)
+        if "error" in sheet:
+            return dict(sheet["error"])
+        records = self._records_in(sheet, body)
+        if isinstance(records, dict):
+            return records
+        if any(r.get("record_id") not in sheet["records"] for r in records):
+            return _error(40058, "invalid record_id")
+        for record in records:
+            sheet["records"][record["record_id"]].update(record["values"])
+        return {"errcode": 0, "errmsg": "ok", "records": [
+            {"record_id": r["record_id"], "values": sheet["records"][r["record_id"]]}
+            for r in records
+        ]}  # fmt: skip
+
+    def _get_records(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        sheet = self._sheet(body)
+        if "error" in sheet:
+            return dict(sheet["error"])
+        offset, limit = body.get("offset", 0), body.get("limit", 1000)
+        if not isinstance(offset, int) or not isinstance(limit, int) or not 0 < limit <= 1000:
+            return _error(40058, "invalid offset or limit")
+        every = list(sheet["records"].items())
+        page = every[offset : offset + limit]
+        more = offset + limit < len(every)
+        return {"errcode": 0, "errmsg": "ok", "total": len(every), "has_more": more,
+                "next": offset + len(page),
+                "records": [{"record_id": k, "values": v} for k, v in page]}  # fmt: skip
+
+    def _delete_records(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        sheet = self._sheet(body)
+        if "error" in sheet:
+            return dict(sheet["error"])
+        ids = body.get("record_ids")
+        if not isinstance(ids, list) or not ids or len(ids) > 100:
+            return _error(40058, "record_ids: 1 to 100")
+        for record_id in ids:
+            sheet["records"].pop(record_id, None)
+        return {"errcode": 0, "errmsg": "ok"}
+
 
 _Endpoint = tuple[str, bool, Callable[[FakeWeCom, dict[str, str], dict[str, Any]], dict[str, Any]]]
 _ENDPOINTS: dict[str, _Endpoint] = {
@@ -466,6 +709,16 @@ _ENDPOINTS: dict[str, _Endpoint] = {
     "/cgi-bin/appchat/send": ("POST", True, FakeWeCom._appchat_send),
     "/cgi-bin/webhook/send": ("POST", False, FakeWeCom._webhook_send),
     "/cgi-bin/media/upload": ("POST", True, FakeWeCom._media_upload),
+    "/cgi-bin/wedoc/create_doc": ("POST", True, FakeWeCom._create_doc),
+    "/cgi-bin/wedoc/mod_doc_member": ("POST", True, FakeWeCom._mod_doc_member),
+    "/cgi-bin/wedoc/smartsheet/get_sheet": ("POST", True, FakeWeCom._get_sheet),
+    "/cgi-bin/wedoc/smartsheet/add_sheet": ("POST", True, FakeWeCom._add_sheet),
+    "/cgi-bin/wedoc/smartsheet/get_fields": ("POST", True, FakeWeCom._get_fields),
+    "/cgi-bin/wedoc/smartsheet/add_fields": ("POST", True, FakeWeCom._add_fields),
+    "/cgi-bin/wedoc/smartsheet/get_records": ("POST", True, FakeWeCom._get_records),
+    "/cgi-bin/wedoc/smartsheet/add_records": ("POST", True, FakeWeCom._add_records),
+    "/cgi-bin/wedoc/smartsheet/update_records": ("POST", True, FakeWeCom._update_records),
+    "/cgi-bin/wedoc/smartsheet/delete_records": ("POST", True, FakeWeCom._delete_records),
 }
 
 

@@ -433,9 +433,11 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ],
     *[
         ("sheet_link", {"off": off, "page": page, "url": "" if off else "https://x/sheet/a?key=k",
-                        "expires": "" if off else "2026-12-02 10:00", "agreements": ["plant-6205"]})
+                        "expires": "" if off else "2026-12-02 10:00", "agreements": ["plant-6205"],
+                        "smartsheet": smartsheet})
         for off in (True, False)
         for page in ("sheet", "overview")
+        for smartsheet in ("", "https://doc.weixin.qq.com/smartsheet/s1")
     ],
     *[
         (

@@ -7,17 +7,25 @@ import io
 import json
 import subprocess
 import sys
-from datetime import datetime
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
 import xlsxwriter
 from sqlalchemy import func, select
+from waitress.server import create_server
 
 from bot.adapters.console.chat import ConsoleChat
 from bot.app.bootstrap import start
+from bot.app.server import build_service
+from bot.runtime import delivery as delivery_module
+from bot.runtime.clock import clock_from
 from bot.runtime.context import Runtime
+from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.tables import LedgerRow, OutboxRow
 from messages.cards import Card
@@ -25,8 +33,10 @@ from tests import test_slack
 from tests.fake_slack import FakeSlack
 from tests.support import EXAMPLE, shanghai
 from tests.test_slack import (
+    BOT_NOW,
     FORM,
     KEEPER,
+    SECRET,
     Bot,
     click,
     count_rows,
@@ -35,14 +45,45 @@ from tests.test_slack import (
 )
 from tests.test_statements import posted, settle, the_month
 
-bot, slack = test_slack.bot, test_slack.slack  # the Slack fixtures: the app on loopback, the fake
+slack = test_slack.slack  # the fake Slack API
 VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
 AFTER = shanghai(2026, 11, 26, 10)
 
 
 @pytest.fixture
-def rt(tmp_path: Path) -> Runtime:
-    return start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+def rt(database_url: str) -> Iterator[Runtime]:
+    """The example agreement on SQLite and, when TEST_DATABASE_URL is set, PostgreSQL."""
+    started = start(str(EXAMPLE), database_url)
+    try:
+        yield started
+    finally:
+        started.engine.dispose()
+
+
+@pytest.fixture
+def bot(database_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
+    """The app on loopback as test_slack's, on SQLite and, when TEST_DATABASE_URL is set,
+    PostgreSQL."""
+    settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
+                        slack_api_base_url=slack.base_url)  # fmt: skip
+    monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
+    runtime = start(str(EXAMPLE), database_url, settings)
+    runtime = replace(runtime, clock=clock_from(BOT_NOW, UTC))  # just after the messages' ts
+    service = build_service(runtime)
+    server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    service.delivery.idle_seconds = 0.05
+    service.delivery.start()
+    service.inbox.takes_turn = lambda: True  # the only process: it leads without the scheduler
+    service.inbox.start()
+    try:
+        port = server.effective_port  # type: ignore[union-attr]
+        yield Bot(f"http://127.0.0.1:{port}", runtime, service, slack)
+    finally:
+        service.inbox.stop()
+        service.delivery.stop()
+        server.close()
+        runtime.engine.dispose()
 
 
 def keepers_sheet(count: object = "58件") -> bytes:
@@ -68,7 +109,7 @@ def ledger_count(rt: Runtime) -> int:
 def test_the_export_holds_the_seeds_figures(rt: Runtime, tmp_path: Path) -> None:
     the_month(rt)
     settle(rt)
-    db = str(rt.engine.url)
+    db = rt.engine.url.render_as_string(hide_password=False)
     rt.engine.dispose()
     out = tmp_path / "sheet.xlsx"
     done = subprocess.run(
@@ -122,7 +163,7 @@ def test_export_in_chat_carries_the_workbook(rt: Runtime) -> None:
 
 def test_import_through_the_cli_dry_run_then_for_real_once(rt: Runtime, tmp_path: Path) -> None:
     the_month(rt)
-    db = str(rt.engine.url)
+    db = rt.engine.url.render_as_string(hide_password=False)
     rt.engine.dispose()
     path = tmp_path / "盘点.xlsx"
     path.write_bytes(keepers_sheet())

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT
-from tests.test_sheet_page import NOW, Site, motor_month, site  # noqa: F401  (the fixture)
+from tests.test_sheet_page import NOW, Site, motor_month, seeds_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -26,6 +26,13 @@ pytestmark = pytest.mark.skipif(
     reason="needs Debian's chromium and chromium-driver (apt-get install chromium "
     "chromium-driver; .ci/run installs them)",
 )
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    """The seeds' site, on SQLite only: the browser's tests are about the page."""
+    with seeds_site(tmp_path, f"sqlite:///{tmp_path / 'vmi.sqlite'}") as served:
+        yield served
 
 
 @pytest.fixture
@@ -71,7 +78,7 @@ def status_json(served: Site, tmp_path: Path) -> dict[str, object]:
 
 
 def test_the_page_in_a_browser_shows_the_status_figures_of_the_seeds_month(
-    site: Site,  # noqa: F811
+    site: Site,
     browser: object,
     tmp_path: Path,
 ) -> None:
@@ -99,7 +106,7 @@ def test_the_page_in_a_browser_shows_the_status_figures_of_the_seeds_month(
 
 
 def test_a_foreign_or_expired_link_shows_nothing_in_the_browser(
-    site: Site,  # noqa: F811
+    site: Site,
     browser: object,
 ) -> None:
     motor_month(site)

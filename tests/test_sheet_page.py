@@ -111,16 +111,23 @@ def serving(runtime: Runtime, now: list[datetime]) -> Iterator[Site]:
         runtime.engine.dispose()
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+@contextmanager
+def seeds_site(tmp_path: Path, database_url: str) -> Iterator[Site]:
     """Two customers of one supplier, the seed's month played in the first, and the second's
     month counted and used; the sheet set up."""
     settings = Settings(vmi_sheet_secret=SECRET, vmi_public_url="https://vmi.example.com/")
-    runtime = start(str(two_customers(tmp_path)), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings)
+    runtime = start(str(two_customers(tmp_path)), database_url, settings)
     the_month(runtime)
     settle(runtime, NOW - timedelta(hours=1))
     now = [shanghai(2026, 11, 10, 9)]
     with serving(runtime, now) as served:
+        yield served
+
+
+@pytest.fixture
+def site(tmp_path: Path, database_url: str) -> Iterator[Site]:
+    """The seeds' site on SQLite and, when TEST_DATABASE_URL is set, PostgreSQL."""
+    with seeds_site(tmp_path, database_url) as served:
         yield served
 
 
@@ -264,8 +271,8 @@ def test_what_people_typed_is_escaped_on_the_page(site: Site) -> None:
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
 
 
-def test_without_a_secret_the_chat_says_the_page_is_not_set_up(tmp_path: Path) -> None:
-    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}", Settings())
+def test_without_a_secret_the_chat_says_the_page_is_not_set_up(database_url: str) -> None:
+    runtime = start(str(EXAMPLE), database_url, Settings())
     with serving(runtime, [NOW]) as site:
         not_set_up(site)
 
@@ -291,8 +298,8 @@ def test_the_link_is_for_the_asker_alone_even_in_the_group(site: Site) -> None:
     assert re.search(r"2026-12-02 10:00", row.card)  # valid for 7 days, in the agreement's time
 
 
-def test_vmi_bot_chat_gives_a_link_that_the_server_opens(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
+def test_vmi_bot_chat_gives_a_link_that_the_server_opens(database_url: str) -> None:
+    db = database_url
     env = {**os.environ, "VMI_SHEET_SECRET": SECRET, "VMI_PUBLIC_URL": "https://vmi.example.com"}
     typed = "6205 库存 45\n/as supplier\n总览\n表格\n"
     done = subprocess.run(

@@ -4,18 +4,52 @@ and recorded once when the keeper confirms (the preview's button or 确认导入
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
 
 import openpyxl
+import pytest
 from sqlalchemy import func, select
+from waitress.server import create_server
 
+from bot.app.bootstrap import start
+from bot.app.server import build_service
+from bot.runtime import delivery as delivery_module
 from bot.storage.db import transaction
 from bot.storage.tables import LedgerRow
 from tests import test_wecom
+from tests.fake_wecom import FakeWeCom
+from tests.support import EXAMPLE
 from tests.test_sheet import keepers_sheet
-from tests.test_wecom import AGENT, CORP, KEEPER, T0, Bot, callback, said
+from tests.test_wecom import AGENT, CORP, KEEPER, T0, Bot, Scene, callback, said, settings_for
 from tests.wecom_crypto import cdata
 
-bot, wecom = test_wecom.bot, test_wecom.wecom  # the WeCom fixtures: the app and the fake
+wecom = test_wecom.wecom  # the fake WeCom API
+
+
+@pytest.fixture
+def bot(database_url: str, wecom: FakeWeCom, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
+    """The app on loopback as test_wecom's, on SQLite and, when TEST_DATABASE_URL is set,
+    PostgreSQL."""
+    monkeypatch.setattr(delivery_module, "BACKOFF_FIRST_SECONDS", 0.05)
+    clock = Scene(T0)
+    runtime = replace(start(str(EXAMPLE), database_url, settings_for(wecom)), clock=clock)
+    service = build_service(runtime)
+    server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    service.delivery.idle_seconds = 0.05
+    service.inbox.takes_turn = lambda: True  # the only process: it leads without the scheduler
+    service.delivery.start()
+    service.inbox.start()
+    try:
+        port = server.effective_port  # type: ignore[union-attr]
+        yield Bot(f"http://127.0.0.1:{port}", runtime, service, wecom, clock)
+    finally:
+        service.inbox.stop()
+        service.delivery.stop()
+        server.close()
+        runtime.engine.dispose()
 
 
 def file_xml(who: str, media_id: str, name: str, msg_id: str) -> str:

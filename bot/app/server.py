@@ -44,6 +44,7 @@ class Service:
     long_connections: list[Any] = field(default_factory=list)  # Feishu's, WeCom robot's
     platforms: frozenset[str] = frozenset()
     dingtalk_stream: Any = None  # DingTalk's Stream connection, held while this process leads
+    smartsheet: Any = None  # the WeCom smart sheet mirror, when an agreement asks for it
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     def start_background(self) -> None:
@@ -58,6 +59,8 @@ class Service:
             self.dingtalk_stream.start()
         for connection in self.long_connections:
             connection.start()
+        if self.smartsheet is not None:
+            self.smartsheet.start()
 
     def stop_background(self) -> None:
         """Stop them; undelivered messages stay in the outbox for the next start."""
@@ -73,6 +76,8 @@ class Service:
         self.inbox.stop()  # what was accepted is handled before the process ends
         self.leader.stop()
         self.delivery.stop()
+        if self.smartsheet is not None:
+            self.smartsheet.stop()
 
 
 def build_service(runtime: Runtime) -> Service:
@@ -88,15 +93,21 @@ def build_service(runtime: Runtime) -> Service:
     # On PostgreSQL any process may accept a message, and the one that leads handles the inbox
     # (polling it), so that a chat's messages are handled in the order they came.
     shared = runtime.engine.dialect.name == "postgresql"
+    handled: list[Callable[[], None]] = [delivery.wake]  # who hears that a message was handled
+
+    def on_handled() -> None:
+        for wake in handled:
+            wake()
+
     inbox = InboxWorker(
         runtime.engine,
         runtime.config,
         platforms,
-        on_handled=delivery.wake,
+        on_handled=on_handled,
         takes_turn=lambda: leader.leading or not shared,
         links=sheet_links(settings),
     )
-    socket_mode = slack = None
+    socket_mode = slack = smartsheet = None
     long_connections: list[Any] = []
 
     if SLACK in platforms:
@@ -132,6 +143,9 @@ def build_service(runtime: Runtime) -> Service:
         root = api_root(settings.wecom_api_base_url)
         wecom = WeComClient(corp_id, secret(settings.wecom_corp_secret), root)
         senders[WECOM] = WeComSender(wecom, settings.wecom_agent_id or 0, runtime.config)
+        smartsheet = _smartsheet(runtime, wecom)
+        if smartsheet is not None:
+            handled.append(smartsheet.wake)
         if settings.wecom_callback_on:
             crypto = WeChatCrypto(
                 secret(settings.wecom_token), secret(settings.wecom_encoding_aes_key), corp_id
@@ -209,8 +223,20 @@ def build_service(runtime: Runtime) -> Service:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     return Service(
         app, inbox, delivery, leader, slack, socket_mode, long_connections, platforms,
-        dingtalk_stream,
+        dingtalk_stream, smartsheet,
     )  # fmt: skip
+
+
+def _smartsheet(runtime: Runtime, client: Any) -> Any:
+    """The smart sheet mirror, when an agreement sets `wecom_smartsheet = true`."""
+    if not any(a.wecom_smartsheet for a in runtime.config.agreements):
+        return None
+    from bot.adapters.wecom.smartsheet import WeComSmartSheet
+    from bot.runtime.smartsheet_mirror import SmartSheetMirror
+
+    return SmartSheetMirror(
+        runtime.engine, runtime.config, WeComSmartSheet(client), clock=runtime.clock
+    )
 
 
 def _feishu(
@@ -360,6 +386,12 @@ def _warn_about_chats_of_platforms_off(runtime: Runtime, platforms: frozenset[st
             log.warning(
                 "agreement %s names a DingTalk group, but DingTalk is off (set "
                 "DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET); its posts are skipped",
+                agreement.id,
+            )
+        if agreement.wecom_smartsheet and WECOM not in platforms:
+            log.warning(
+                "agreement %s sets wecom_smartsheet, but WeCom is off (set WECOM_CORP_ID, "
+                "WECOM_CORP_SECRET and WECOM_AGENT_ID); its smart sheet is not kept",
                 agreement.id,
             )
         if agreement.feishu_chat and FEISHU not in platforms:

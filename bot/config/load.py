@@ -376,4 +376,5 @@ def _agreement(a: AgreementTable, bot: BotSettings) -> AgreementConfig:
         dingtalk_webhook_secret=a.dingtalk_webhook_secret,
         feishu_chat=a.feishu_chat,
         wecom_robot_chat=a.wecom_robot_chat,
+        wecom_smartsheet=a.wecom_smartsheet,
     )

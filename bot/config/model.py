@@ -72,6 +72,7 @@ class AgreementConfig:
     dingtalk_webhook_secret: str | None = None  # its 加签 secret (SEC...)
     feishu_chat: str | None = None  # the Feishu group's chat_id (oc_…)
     wecom_robot_chat: str | None = None  # the group's chatid the WeCom intelligent robot is in
+    wecom_smartsheet: bool = False  # the stock rows mirrored to a WeCom smart sheet (智能表格)
     # where each item's min, max, pack size and MOQ come from, once amendments are applied
     # (bot.services.terms.effective); empty: all from the file
     term_sources: tuple[tuple[str, Source], ...] = ()

@@ -208,6 +208,7 @@ class AgreementTable(_Table):
     dingtalk_webhook_secret: PlatformId = None
     feishu_chat: PlatformId = None  # chat_id
     wecom_robot_chat: PlatformId = None  # the group's chatid the intelligent robot is in
+    wecom_smartsheet: bool = False  # mirror the stock rows to a WeCom smart sheet (智能表格)
     reminders: RemindersTable = Field(default_factory=lambda: RemindersTable.model_validate({}))
     items: list[ItemTable] = Field(default_factory=list, min_length=1, validate_default=True)
 

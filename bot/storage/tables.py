@@ -447,3 +447,39 @@ class SheetImportRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc())
     decided_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     decided_by: str = Field(default="", max_length=64)
+
+
+class SmartSheetDocRow(SQLModel, table=True):
+    """An agreement's WeCom smart sheet (智能表格): the doc the bot created (an app may edit only
+    its own), its sheet, the ids of its fields (JSON, title → field_id) and whom it was shared
+    with (JSON). One row per agreement: the process holding its lease (`lease_owner` until
+    `lease_until`) is the only one that creates or writes the doc, so it is created once."""
+
+    __tablename__ = "smartsheet_doc"
+    agreement_id: str = Field(primary_key=True, max_length=64)
+    docid: str | None = Field(default=None, max_length=200)
+    url: str | None = Field(default=None, max_length=500)
+    sheet_id: str | None = Field(default=None, max_length=64)
+    fields: str = ""  # JSON {title: field_id}, once the fields were added
+    shared: str = ""  # JSON [[userid, auth], ...] as last shared
+    state: str = Field(default="new", max_length=16)  # new | ready | failed
+    reason: str = ""  # why it failed
+    lease_owner: str | None = Field(default=None, max_length=128)
+    lease_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    retry_after: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class SmartSheetRecordRow(SQLModel, table=True):
+    """One item's record in its agreement's smart sheet and what was last written to it (JSON,
+    title → value), so that an unchanged row is not written again."""
+
+    __tablename__ = "smartsheet_record"
+    __table_args__ = (UniqueConstraint("agreement_id", "sku", name="uq_smartsheet_record_item"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    record_id: str = Field(max_length=64)
+    written: str  # JSON {title: value} as last written
+    written_at: datetime = Field(sa_column=_utc())
