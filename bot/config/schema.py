@@ -180,6 +180,9 @@ class RemindersTable(_Table):
     not_arrived: bool = _REMIND.not_arrived
 
 
+_NO_REMINDERS_TABLE = RemindersTable.model_validate({})
+
+
 class AgreementTable(_Table):
     """`[[agreements]]`: one customer, one supplier, the terms, the chats and the items."""
 
@@ -207,7 +210,8 @@ class AgreementTable(_Table):
     dingtalk_webhook: PlatformId = None
     dingtalk_webhook_secret: PlatformId = None
     feishu_chat: PlatformId = None  # chat_id
-    reminders: RemindersTable = Field(default_factory=lambda: RemindersTable.model_validate({}))
+    # one shared (frozen) default: 10,000 agreements need not each validate an empty table
+    reminders: RemindersTable = Field(default_factory=lambda: _NO_REMINDERS_TABLE)
     items: list[ItemTable] = Field(default_factory=list, min_length=1, validate_default=True)
 
 
