@@ -207,9 +207,9 @@ class ReviewScheduler:
         loaded = {a.id for a in config.agreements}
         stored = {job.id: job for job in self.scheduler.get_jobs() if job.id.startswith(PREFIXES)}
         for job in stored.values():
-            kind, slot, agreement_id = _parse_id(job.id)
+            kind, is_slot, agreement_id = _parse_id(job.id)
             due = job.next_run_time is not None and job.next_run_time <= now
-            if slot:  # a slot's job: its agreements that left it keep a due run
+            if is_slot:  # a slot's job: its agreements that left it keep a due run
                 members = wanted[job.id].members if job.id in wanted else []
                 left = set(job.args[1]) - set(members) if len(job.args) > 1 else set()
                 for gone in sorted(left & loaded if due else set()):
@@ -254,17 +254,17 @@ class ReviewScheduler:
         kind = prefix.rstrip(":")
         for job in self.scheduler.get_jobs():
             if job.id.startswith(kind + SLOT_MARK) and agreement_id in job.args[1]:
-                return job  # type: ignore[no-any-return]  # apscheduler 3 ships no types
+                return job
         return None
 
     def next_runs(self) -> dict[str, datetime | None]:
         """When each agreement is reviewed next (a missed review still to run comes first)."""
         runs: dict[str, datetime | None] = {}
         for job in self.scheduler.get_jobs():
-            kind, slot, agreement_id = _parse_id(job.id)
+            kind, is_slot, agreement_id = _parse_id(job.id)
             if kind != "review":
                 continue
-            for member in job.args[1] if slot else [agreement_id]:
+            for member in job.args[1] if is_slot else [agreement_id]:
                 known = runs.get(member)
                 at = job.next_run_time
                 runs[member] = at if known is None or (at is not None and at < known) else known
