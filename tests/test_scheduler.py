@@ -40,7 +40,6 @@ from messages.cards import Card
 from tests.support import DATA, EXAMPLE, SHANGHAI, shanghai
 
 
-
 def count_45(rt: Runtime) -> None:
     with transaction(rt.engine) as s:
         record_count(s, "plant-6205", "6205", 45, datetime.now(UTC) - timedelta(hours=1))

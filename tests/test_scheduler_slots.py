@@ -161,7 +161,7 @@ def test_one_agreements_failure_does_not_stop_the_others_in_its_slot(tmp_path: P
         )
     jobs_module.activate(rt)
     try:
-        with pytest.raises(RuntimeError, match="scheduled review failed for plant-6205$"):
+        with pytest.raises(RuntimeError, match=r"scheduled review failed for plant-6205$"):
             jobs_module.run_slot("review", BOTH)
     finally:
         jobs_module.activate(None)
