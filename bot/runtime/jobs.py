@@ -59,9 +59,8 @@ def _run_for(agreement_id: str, job: str, work: Callable[..., Done]) -> Done | N
     with transaction(runtime.engine) as session:
         return work(
             session,
-            runtime.config,
+            runtime.config.only([agreement_id]),  # nothing of the others is read
             datetime.now(UTC),
-            agreement_ids=[agreement_id],
             platforms=runtime.settings.platforms_on,
         )
 
@@ -73,19 +72,15 @@ def _run_together(agreement_ids: list[str], job: str, work: Callable[..., Done])
     if runtime is None:
         log.warning("%s of %d agreement(s) skipped: nothing loaded", job, len(agreement_ids))
         return []
-    loaded = [a for a in agreement_ids if runtime.config.agreement(a) is not None]
+    config = runtime.config.only(agreement_ids)
+    loaded = [a.id for a in config.agreements]
     if len(loaded) < len(agreement_ids):
         gone = sorted(set(agreement_ids) - set(loaded))
         log.warning("%s of %s skipped: agreement not loaded", job, ", ".join(gone))
     try:
         with transaction(runtime.engine) as session:
-            done = work(
-                session,
-                runtime.config,
-                datetime.now(UTC),
-                agreement_ids=loaded,
-                platforms=runtime.settings.platforms_on,
-            )
+            # the slot's agreements only: the work reads nothing of the others
+            done = work(session, config, datetime.now(UTC), platforms=runtime.settings.platforms_on)
         return [done]
     except Exception:  # one agreement's bad data must not cost the others their run
         if len(loaded) < 2:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from sqlalchemy import text, update
+from sqlalchemy import insert, text, update
 from sqlmodel import Session, col, select
 
 from bot.config import Config
@@ -87,31 +87,56 @@ def _sync(session: Session, table: type[Mirrored], wanted: dict[str, dict[str, A
 
 
 def _sync_items(session: Session, config: Config) -> None:
-    stored = {(row.agreement_id, row.sku): row for row in session.exec(select(ItemRow))}
-    wanted: dict[tuple[str, str], dict[str, Any]] = {}
+    """The items as the file has them; read and written as plain rows (no ORM objects), since
+    a start with 10,000 agreements compares 100,000 of them."""
+    fields = [
+        "name", "aliases", "unit", "min", "max", "pack_size", "moq", "rounding", "unit_price",
+        "lead_time_days", "active",
+    ]  # fmt: skip
+    columns = [ItemRow.__table__.c[name] for name in fields]  # type: ignore[attr-defined]
+    key_columns = [col(ItemRow.id), col(ItemRow.agreement_id), col(ItemRow.sku)]
+    stored = {
+        (agreement_id, sku): (row_id, tuple(values))
+        for row_id, agreement_id, sku, *values in session.execute(select(*key_columns, *columns))
+    }
+    added: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    wanted: set[tuple[str, str]] = set()
     for agreement in config.agreements:
         for item in agreement.items:
-            wanted[(agreement.id, item.sku)] = {
-                "name": item.name,
-                "aliases": json.dumps(list(item.aliases), ensure_ascii=False),
-                "unit": item.unit,
-                "min": item.min,
-                "max": item.max,
-                "pack_size": item.pack_size,
-                "moq": item.moq,
-                "rounding": item.rounding,
-                "unit_price": item.unit_price,
-                "lead_time_days": item.lead_time_days,
-                "active": True,
-            }
-    for (agreement_id, sku), values in wanted.items():
-        row = stored.get((agreement_id, sku))
-        if row is None:
-            session.add(ItemRow(agreement_id=agreement_id, sku=sku, **values))
-            continue
-        for name, value in values.items():
-            if getattr(row, name) != value:
-                setattr(row, name, value)
-    for key, row in stored.items():
-        if key not in wanted and row.active:
-            row.active = False
+            values = (
+                item.name,
+                json.dumps(list(item.aliases), ensure_ascii=False),
+                item.unit,
+                item.min,
+                item.max,
+                item.pack_size,
+                item.moq,
+                item.rounding,
+                item.unit_price,
+                item.lead_time_days,
+                True,
+            )
+            key = (agreement.id, item.sku)
+            wanted.add(key)
+            row_id, now = stored.get(key, (None, None))
+            if row_id is None:
+                added.append(
+                    {"agreement_id": agreement.id, "sku": item.sku, **_columns(fields, values)}
+                )
+            elif now != values:
+                changed.append({"id": row_id, **_columns(fields, values)})
+    changed += [
+        {"id": row_id, "active": False}
+        for key, (row_id, values) in stored.items()
+        if key not in wanted and values[-1]
+    ]
+    if added:
+        session.execute(insert(ItemRow), added)
+    for row in changed:  # few: an edited file changes a handful of items
+        session.execute(update(ItemRow).where(col(ItemRow.id) == row.pop("id")).values(**row))
+
+
+def _columns(fields: list[str], values: tuple[Any, ...]) -> dict[str, Any]:
+    """Column names with their values."""
+    return dict(zip(fields, values, strict=True))
