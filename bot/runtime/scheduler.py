@@ -12,7 +12,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from apscheduler.job import Job
@@ -29,6 +29,7 @@ from bot.runtime import jobs
 from bot.runtime.context import Runtime
 from bot.runtime.jobs import EveryNDays
 from bot.services.terms import effective
+from bot.storage.amendments import applied
 from bot.storage.db import DEFERRED, transaction
 
 log = logging.getLogger(__name__)
@@ -200,8 +201,14 @@ class ReviewScheduler:
         makes the others of its slot run twice.
         """
         now = datetime.now(UTC)
+        config = self.runtime.config
         with transaction(self.runtime.engine) as session:  # reminder times agreed in chat
-            config = effective(self.runtime.config, session)
+            ids = [a.id for a in config.agreements]
+            amended = {row.agreement_id for row, _ in applied(session, ids)}
+            if amended:  # only these have terms other than the file's
+                agreed = {a.id: a for a in effective(config.only(amended), session).agreements}
+                agreements = tuple(agreed.get(a.id, a) for a in config.agreements)
+                config = replace(config, agreements=agreements)
         wanted = _slots(config.agreements)
         catch_up: dict[str, tuple[str, str, datetime]] = {}  # job id -> kind, agreement, when
         loaded = {a.id for a in config.agreements}

@@ -72,15 +72,22 @@ def sync_catalog(session: Session, config: Config) -> None:
 
 
 def _sync(session: Session, table: type[Mirrored], wanted: dict[str, dict[str, Any]]) -> None:
-    stored = {row.id: row for row in session.exec(select(table))}
+    """The table's rows as `wanted` has them, compared as plain rows (no ORM objects)."""
+    fields = [*next(iter(wanted.values()), {}), "active"]
+    columns = [table.__table__.c[name] for name in fields]  # type: ignore[attr-defined]
+    stored = {
+        key: tuple(values) for key, *values in session.execute(select(col(table.id), *columns))
+    }
+    added = []
     for key, values in wanted.items():
-        row = stored.get(key)
-        if row is None:
-            session.add(table(id=key, active=True, **values))
-            continue
-        for name, value in {**values, "active": True}.items():
-            if getattr(row, name) != value:
-                setattr(row, name, value)
+        row = {**values, "active": True}
+        now = stored.get(key)
+        if now is None:
+            added.append({"id": key, **row})
+        elif now != tuple(row[name] for name in fields):
+            session.execute(update(table).where(col(table.id) == key).values(**row))
+    if added:
+        session.execute(insert(table), added)
     gone = [key for key in stored if key not in wanted]
     if gone:
         session.execute(update(table).where(col(table.id).in_(gone)).values(active=False))
