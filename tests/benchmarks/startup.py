@@ -65,7 +65,7 @@ def serve_until_serving(command: list[str], cwd: Path, env: dict[str, str]) -> t
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
-    said = []
+    said: list[str] = []
     while not said or "serving on" not in said[-1]:
         said.append(process.stderr.readline())
         if not said[-1]:
