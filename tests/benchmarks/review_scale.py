@@ -385,11 +385,12 @@ def generate(path: Path, size: Size) -> Generated:
 
 SIZE_TABLE = "benchmark_size"
 LEDGER_COLUMNS = (
-    "agreement_id", "sku", "kind", "qty", "at", "recorded_at", "member_id", "inferred", "note"
+    "agreement_id", "sku", "kind", "qty", "at", "recorded_at", "member_id", "inferred", "note",
+    "anomaly_gain",
 )  # fmt: skip
 PROPOSAL_COLUMNS = (
-    "agreement_id", "sku", "qty", "state", "urgent", "received_qty", "eta", "decided_by",
-    "version", "created_at", "updated_at",
+    "agreement_id", "sku", "qty", "state", "urgent", "received_qty", "reason", "eta",
+    "reject_reason", "decided_by", "version", "created_at", "updated_at",
 )  # fmt: skip
 
 
@@ -438,7 +439,7 @@ def pg_generate(url: str, size: Size) -> Generated:
             with cursor.copy(f"COPY ledger ({', '.join(LEDGER_COLUMNS)}) FROM STDIN") as copy:
                 for day in range(batch_start, min(batch_start + BATCH_DAYS, size.days)):
                     for row in _day_rows(items, day, day == size.days - 1, first_day, rng):
-                        copy.write_row((*row[:7], bool(row[7]), row[8]))
+                        copy.write_row((*row[:7], bool(row[7]), row[8], 0))
                         ledger_rows += 1
             raw.commit()
             done = min(batch_start + BATCH_DAYS, size.days)
@@ -446,7 +447,8 @@ def pg_generate(url: str, size: Size) -> Generated:
         proposals = _proposal_rows(config, rng)
         with cursor.copy(f"COPY proposal ({', '.join(PROPOSAL_COLUMNS)}) FROM STDIN") as copy:
             for p in proposals:
-                copy.write_row((*p[:4], bool(p[4]), *p[5:]))
+                # as PROPOSAL_INSERT: the reason and an empty reject reason are literals there
+                copy.write_row((*p[:4], bool(p[4]), p[5], "below_min", p[6], "", *p[7:]))
         raw.commit()
     finally:
         raw.close()
