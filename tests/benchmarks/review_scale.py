@@ -646,8 +646,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"database: {url if not args.db else 'generated'}")
             print(f"generation time: {generated.seconds:.1f} s")
-            child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-            print(f"peak memory of generation (child process): {child_peak:,.0f} MiB")
+            if not args.db:  # on PostgreSQL it ran in this process
+                child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+                print(f"peak memory of generation (child process): {child_peak:,.0f} MiB")
         print(f"ledger rows: {generated.ledger_rows:,}")
         print(f"proposal rows: {generated.proposal_rows:,}")
         engine = make_engine(url)
