@@ -47,11 +47,13 @@ def place(
     when there is none."""
     mine = config.agreements_of(member)
     text = incoming.text
-    chat_agreement = next(
-        (a for a in config.agreements
-         if announce.group_chat(incoming.platform, a) == incoming.chat),
-        None,
-    )  # fmt: skip
+    platform = incoming.platform
+    # the platform's chats, indexed once per configuration (and per registered audience)
+    chats = config.index(
+        f"group chats {platform} {id(announce.audience_of(platform))}",
+        lambda config: _group_chats(config, platform),
+    )
+    chat_agreement = chats.get(incoming.chat)
     if chat_agreement is not None:
         if any(a.id == chat_agreement.id for a in mine):
             return _read(chat_agreement, text)
@@ -75,6 +77,16 @@ def place(
         if chosen is not None:
             return Placement(chosen, text)
     return Placement(None, text, "which_agreement")
+
+
+def _group_chats(config: Config, platform: str) -> dict[str, AgreementConfig]:
+    """The platform's group chats and the agreement each belongs to (the first, as before)."""
+    chats: dict[str, AgreementConfig] = {}
+    for agreement in config.agreements:
+        chat = announce.group_chat(platform, agreement)
+        if chat is not None:
+            chats.setdefault(chat, agreement)
+    return chats
 
 
 def _read(agreement: AgreementConfig, text: str) -> Placement:

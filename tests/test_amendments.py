@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
-from bot.runtime.scheduler import ReviewScheduler
+from bot.runtime.scheduler import REMIND_PREFIX, ReviewScheduler
 from bot.services.reminders import post_reminders
 from bot.services.review import review
 from bot.services.status import status
@@ -307,7 +307,7 @@ def test_a_reminder_time_agreed_in_chat_moves_the_reminder_and_its_job(rt: Runti
     scheduler.scheduler.start(paused=True)
     try:
         scheduler.sync_jobs()
-        job = scheduler.scheduler.get_job("remind:plant-6205")
+        job = scheduler.job_of(REMIND_PREFIX, "plant-6205")
         assert job.trigger.get_next_fire_time(None, shanghai(2026, 12, 2, 16, 30)) == (
             shanghai(2026, 12, 2, 17, 0)
         )

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 
 from bot.app.bootstrap import start
@@ -37,8 +38,6 @@ from handlers.conversation import accept
 from handlers.incoming import Incoming
 from messages.cards import Card
 from tests.support import DATA, EXAMPLE, SHANGHAI, shanghai
-
-JOB = JOB_PREFIX + "plant-6205"
 
 
 def count_45(rt: Runtime) -> None:
@@ -83,7 +82,9 @@ def test_a_review_missed_while_down_runs_once_at_the_next_start(tmp_path: Path) 
     scheduler.scheduler.start(paused=True)
     scheduler.sync_jobs()
     # The bot was down over three review days: the stored next run is nine days ago.
-    scheduler.scheduler.modify_job(JOB, next_run_time=datetime.now(UTC) - timedelta(days=9))
+    slot = scheduler.job_of(JOB_PREFIX, "plant-6205")
+    assert slot is not None
+    scheduler.scheduler.modify_job(slot.id, next_run_time=datetime.now(UTC) - timedelta(days=9))
     scheduler.stop()
     before.engine.dispose()
 
@@ -159,11 +160,12 @@ def test_the_settlement_statement_is_posted_on_the_25th_at_9(tmp_path: Path) -> 
     scheduler = ReviewScheduler(rt)
     scheduler.start()
     try:
-        jobs = {job.id for job in scheduler.scheduler.get_jobs()}
+        # one job per kind and time slot, each running the agreements due at it
+        jobs = {job.id.partition("@")[0]: job.args for job in scheduler.scheduler.get_jobs()}
         assert jobs == {
-            "review:plant-6205", "settle:plant-6205", "remind:plant-6205", "overstock:plant-6205",
-            "retro:plant-6205",
-        }  # fmt: skip
+            kind: (kind, ["plant-6205"])
+            for kind in ("review", "settle", "remind", "overstock", "retro")
+        }
         run_scheduled_settlement("plant-6205")
         run_scheduled_settlement("plant-6205")  # a second run for the same cutoff posts nothing
     finally:
@@ -222,11 +224,15 @@ def test_jobs_stored_by_the_first_layout_still_run_after_the_upgrade(tmp_path: P
     scheduler.sync_jobs()
     try:
         jobs = scheduler.scheduler.get_jobs()
-        # the missed runs are kept (a job made anew would be due only in the future)...
+        # the missed runs are kept, each once for its agreement (a slot's job made anew is due
+        # only in the future)...
         times = {j.id: j.next_run_time.timestamp() for j in jobs}
         assert {job: at for job, at in times.items() if job in stored} == stored
-        # jobs that came later (overstock, the monthly review) are added to a stored layout
-        assert set(times) - set(stored) == {"overstock:plant-6205", "retro:plant-6205"}
+        assert all(isinstance(j.trigger, DateTrigger) for j in jobs if j.id in stored)
+        # ...and the schedule goes on in one job per kind and slot, from now on
+        later = {j.id.partition("@")[0] for j in jobs if j.id not in stored}
+        assert later == {"review", "settle", "remind", "overstock", "retro"}
+        assert all(j.next_run_time > datetime.now(UTC) for j in jobs if j.id not in stored)
         assert stored["review:plant-6205"] == shanghai(2026, 11, 24, 8).timestamp()
         # ...under the new address
         assert {j.func_ref.partition(":")[0] for j in jobs} == {"bot.runtime.jobs"}
@@ -243,6 +249,7 @@ def test_jobs_stored_by_the_first_layout_still_run_after_the_upgrade(tmp_path: P
         scheduler.scheduler.resume()
         assert all_ran.wait(20), f"only {sorted(runs)} ran"
         assert {job: e.exception for job, e in runs.items()} == dict.fromkeys(stored)
+        assert {j.id for j in scheduler.scheduler.get_jobs()} & set(stored) == set()  # once
         with transaction(rt.engine) as s:  # the data came along: P1 55 is still the one proposal
             assert [(p.id, p.qty, p.state) for p in s.scalars(select(ProposalRow))] == [
                 (1, 55, "proposed")

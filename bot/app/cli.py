@@ -177,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show on hand, in transit, position, open proposals and demand plans.",
     )
     status_cmd.add_argument("--json", action="store_true", help="print the status as JSON")
+    status_cmd.add_argument("--agreement", metavar="ID", help="only this agreement")
     _add_now(status_cmd, "the status as of this time (ages and due dates are counted to it)")
 
     settle_cmd = commands.add_parser(
@@ -378,7 +379,7 @@ def _run(args: argparse.Namespace) -> int:
         from bot.app.sheet_import import import_file
 
         return import_file(runtime, args)
-    return _status(runtime, args.json, args.now)  # argparse has refused anything else
+    return _status(runtime, args.json, args.now, args.agreement)  # argparse refused the rest
 
 
 def _started() -> None:
@@ -655,14 +656,21 @@ def _simulate(runtime: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(runtime: Runtime, as_json: bool, now: datetime | None) -> int:
+def _status(
+    runtime: Runtime, as_json: bool, now: datetime | None, agreement_id: str | None = None
+) -> int:
     from bot.runtime.clock import aware, real_clock
     from bot.services.status import status, status_text
     from bot.storage.db import transaction
 
+    if agreement_id is not None and runtime.config.agreement(agreement_id) is None:
+        known = ", ".join(a.id for a in runtime.config.agreements)
+        print(f"vmi-bot: no agreement {agreement_id!r}; known: {known}", file=sys.stderr)
+        return 2
     at = real_clock() if now is None else aware(now, _zone(runtime))
+    ids = None if agreement_id is None else [agreement_id]
     with transaction(runtime.engine, read_only=True) as session:
-        document = status(session, runtime.config, at)
+        document = status(session, runtime.config, at, ids)
     if as_json:
         print(json.dumps(document, ensure_ascii=False, indent=2))
     else:

@@ -215,8 +215,13 @@ def build_service(runtime: Runtime) -> Service:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {api_token}".encode()):
             return jsonify({"error": "unauthorized"}), 401
+        # ?agreement=ID: that agreement alone, reading none of the others' rows
+        only = request.args.get("agreement")
+        if only is not None and runtime.config.agreement(only) is None:
+            return jsonify({"error": "unknown agreement"}), 404
         with transaction(runtime.engine, read_only=True) as session:
-            document = status(session, runtime.config, datetime.now(UTC))
+            ids = None if only is None else [only]
+            document = status(session, runtime.config, datetime.now(UTC), ids)
         return jsonify(document), 200
 
     _register_sheet(app, runtime, sheet_links(settings))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import time
 from pathlib import Path
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from vmi_rules.amendments import Source
 from vmi_rules.terms import AgreementTerms, Item
 
 PLATFORMS = ("console", "slack", "wecom", "feishu", "dingtalk")
+T = TypeVar("T")  # what a configuration's index holds
 DEFAULT_REVIEW_TIME = time(8, 0)
 # platforms that know people by another platform's ids: the WeCom intelligent robot by `wecom`
 ID_FROM = {"wecom_robot": "wecom"}
@@ -132,7 +135,20 @@ class Config:
 
     def agreement(self, id: str) -> AgreementConfig | None:
         """The agreement with this id, or None."""
-        return next((a for a in self.agreements if a.id == id), None)
+        return self.index("agreements", _by_id).get(id)
+
+    def only(self, ids: Iterable[str]) -> Config:
+        """This configuration with only the agreements of `ids` that it has (in file order)."""
+        wanted = set(ids)
+        return replace(self, agreements=tuple(a for a in self.agreements if a.id in wanted))
+
+    def index(self, name: str, build: Callable[[Config], T]) -> T:
+        """A look-up built from this configuration once, then kept with it (`name` tells them
+        apart): 10,000 agreements are not searched one by one for every message."""
+        kept: dict[str, Any] = self.__dict__.setdefault("_indexes", {})  # not a field: frozen
+        if name not in kept:
+            kept[name] = build(self)
+        return cast(T, kept[name])
 
     def member_by_platform(self, platform: str, platform_id: str) -> Member | None:
         """The member whose id on `platform` (one of `PLATFORMS`, or of `ID_FROM`) is
@@ -148,3 +164,7 @@ class Config:
         if member.party is None:
             return self.agreements if member.role == "admin" else ()
         return tuple(a for a in self.agreements if member.party in (a.customer, a.supplier))
+
+
+def _by_id(config: Config) -> dict[str, AgreementConfig]:
+    return {a.id: a for a in config.agreements}

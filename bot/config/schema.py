@@ -180,6 +180,9 @@ class RemindersTable(_Table):
     not_arrived: bool = _REMIND.not_arrived
 
 
+_NO_REMINDERS_TABLE = RemindersTable.model_validate({})
+
+
 class AgreementTable(_Table):
     """`[[agreements]]`: one customer, one supplier, the terms, the chats and the items."""
 
@@ -209,7 +212,8 @@ class AgreementTable(_Table):
     feishu_chat: PlatformId = None  # chat_id
     wecom_robot_chat: PlatformId = None  # the group's chatid the intelligent robot is in
     wecom_smartsheet: bool = False  # mirror the stock rows to a WeCom smart sheet (智能表格)
-    reminders: RemindersTable = Field(default_factory=lambda: RemindersTable.model_validate({}))
+    # one shared (frozen) default: 10,000 agreements need not each validate an empty table
+    reminders: RemindersTable = Field(default_factory=lambda: _NO_REMINDERS_TABLE)
     items: list[ItemTable] = Field(default_factory=list, min_length=1, validate_default=True)
 
 

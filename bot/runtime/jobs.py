@@ -1,5 +1,9 @@
 """The scheduled jobs, at the addresses the job store keeps.
 
+A time slot's job (`run_slot`) runs one kind of work for every agreement due at that slot; the
+per-agreement jobs (`run_scheduled_*`) run one agreement's missed run once (and are where jobs
+stored by earlier layouts point).
+
 apscheduler stores a job as a reference to its function (`bot.runtime.jobs:run_scheduled_review`)
 and pickles its trigger by class path (`bot.runtime.jobs.EveryNDays`): moving or renaming
 anything here would lose every stored job. Keep these names where they are.
@@ -55,11 +59,66 @@ def _run_for(agreement_id: str, job: str, work: Callable[..., Done]) -> Done | N
     with transaction(runtime.engine) as session:
         return work(
             session,
-            runtime.config,
+            runtime.config.only([agreement_id]),  # nothing of the others is read
             datetime.now(UTC),
-            agreement_ids=[agreement_id],
             platforms=runtime.settings.platforms_on,
         )
+
+
+def _run_together(agreement_ids: list[str], job: str, work: Callable[..., Done]) -> list[Done]:
+    """Run the agreements' job in one transaction; if that fails, each agreement in its own,
+    so one agreement's failure does not stop the others. Returns what each run gave."""
+    runtime = _active
+    if runtime is None:
+        log.warning("%s of %d agreement(s) skipped: nothing loaded", job, len(agreement_ids))
+        return []
+    config = runtime.config.only(agreement_ids)
+    loaded = [a.id for a in config.agreements]
+    if len(loaded) < len(agreement_ids):
+        gone = sorted(set(agreement_ids) - set(loaded))
+        log.warning("%s of %s skipped: agreement not loaded", job, ", ".join(gone))
+    try:
+        with transaction(runtime.engine) as session:
+            # the slot's agreements only: the work reads nothing of the others
+            done = work(session, config, datetime.now(UTC), platforms=runtime.settings.platforms_on)
+        return [done]
+    except Exception:  # one agreement's bad data must not cost the others their run
+        if len(loaded) < 2:
+            raise
+        log.exception("%s of %d agreements together failed; running each alone", job, len(loaded))
+    results, failed = [], []
+    for agreement_id in loaded:
+        try:
+            results.append(_run_for(agreement_id, job, work))
+        except Exception:
+            log.exception("%s of %s failed", job, agreement_id)
+            failed.append(agreement_id)
+    if failed:
+        raise RuntimeError(f"{job} failed for {', '.join(failed)}")
+    return [r for r in results if r is not None]
+
+
+# What each kind of slot runs: the work, and how its log names it.
+_KINDS: dict[str, tuple[Callable[..., object], str]] = {
+    "review": (review, "scheduled review"),
+    "settle": (post_statements, "settlement"),
+    "retro": (post_retros, "monthly review"),
+    "remind": (post_reminders, "reminders"),
+    "overstock": (check_overstock, "overstock check"),
+}
+
+
+def run_slot(kind: str, agreement_ids: list[str]) -> None:
+    """The job of one time slot: `kind`'s work (review, settle, retro, remind, overstock) for
+    every agreement due at it; the reminders' slots then follow reminder times agreed in chat."""
+    work, name = _KINDS[kind]
+    try:
+        done = _run_together(list(agreement_ids), name, work)
+        made = sum(len(d) for d in done if isinstance(d, list))
+        log.info("%s of %d agreement(s): %d done", name, len(agreement_ids), made)
+    finally:
+        if kind == "remind" and _resync is not None:
+            _resync()
 
 
 def run_scheduled_review(agreement_id: str) -> None:

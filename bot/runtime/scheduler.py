@@ -1,5 +1,5 @@
-"""Scheduled reviews: one apscheduler job per agreement, every `review_every_days` at its
-`review_time`, in the agreement's time zone.
+"""Scheduled work: one apscheduler job per kind and time slot, running every agreement due at
+it (reviews every `review_every_days` at `review_time`, in the agreement's time zone, …).
 
 The job store lives in the bot's own database, so a review that fell due while the bot was down
 runs once (coalesced) at the next start. On PostgreSQL several bot processes may run; only the
@@ -8,16 +8,20 @@ one holding an advisory lock runs the scheduler, and another takes over when it 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import Connection, text
 
 from bot.config import AgreementConfig
@@ -25,6 +29,7 @@ from bot.runtime import jobs
 from bot.runtime.context import Runtime
 from bot.runtime.jobs import EveryNDays
 from bot.services.terms import effective
+from bot.storage.amendments import applied
 from bot.storage.db import DEFERRED, transaction
 
 log = logging.getLogger(__name__)
@@ -34,7 +39,18 @@ SETTLE_PREFIX = "settle:"
 REMIND_PREFIX = "remind:"
 OVERSTOCK_PREFIX = "overstock:"
 RETRO_PREFIX = "retro:"
-PREFIXES = (JOB_PREFIX, SETTLE_PREFIX, REMIND_PREFIX, OVERSTOCK_PREFIX, RETRO_PREFIX)
+SLOT_MARK = "@"  # a slot's job: review@<hash of its schedule>
+PREFIXES = tuple(
+    kind + mark for kind in ("review", "settle", "remind", "overstock", "retro") for mark in ":@"
+)
+SLOT_REF = f"{jobs.__name__}:run_slot"
+CATCH_UP_REFS = {  # one agreement's missed run
+    "review": f"{jobs.__name__}:run_scheduled_review",
+    "settle": f"{jobs.__name__}:run_scheduled_settlement",
+    "retro": f"{jobs.__name__}:run_scheduled_retro",
+    "remind": f"{jobs.__name__}:run_scheduled_reminders",
+    "overstock": f"{jobs.__name__}:run_scheduled_overstock",
+}
 LEADER_LOCK_KEY = 0x564D4903
 
 
@@ -51,12 +67,6 @@ def overstock_trigger(agreement: AgreementConfig) -> CronTrigger:
 def retro_trigger(agreement: AgreementConfig) -> CronTrigger:
     """At 09:30 on the settlement day, after the statement: the month's review and chart."""
     return CronTrigger(day=agreement.terms.settlement_day, hour=9, minute=30, timezone=agreement.tz)
-
-
-def _same_schedule(stored: BaseTrigger, wanted: BaseTrigger) -> bool:
-    if isinstance(wanted, EveryNDays):
-        return bool(stored == wanted)  # already a bool: apscheduler's untyped trigger makes it Any
-    return _shown(stored) == _shown(wanted)
 
 
 def _shown(trigger: BaseTrigger) -> list[str]:
@@ -89,6 +99,71 @@ def review_trigger(agreement: AgreementConfig) -> EveryNDays:
     return EveryNDays(agreement.terms.review_every_days, agreement.review_time, agreement.tz)
 
 
+def _reminder_slot(agreement: AgreementConfig) -> Hashable:
+    when = agreement.terms.reminders
+    return (
+        agreement.timezone,
+        when.count and when.count_at,
+        when.weekly_plan and (when.weekly_plan_weekday, when.weekly_plan_at),
+        when.monthly_plan and (when.monthly_plan_day, when.monthly_plan_at),
+    )
+
+
+# Per kind: the job id's prefix, the agreement's trigger, and what fixes that trigger (cheap to
+# compare, so 10,000 agreements make their triggers once per slot, not once each).
+KINDS: dict[str, tuple[Callable[[AgreementConfig], BaseTrigger], Callable[..., Hashable]]] = {
+    "review": (
+        review_trigger,
+        lambda a: (a.terms.review_every_days, a.review_time, a.timezone),
+    ),
+    "settle": (settlement_trigger, lambda a: (a.terms.settlement_day, a.timezone)),
+    "retro": (retro_trigger, lambda a: (a.terms.settlement_day, a.timezone)),
+    "remind": (reminder_trigger, _reminder_slot),
+    "overstock": (overstock_trigger, lambda a: a.timezone),
+}
+
+
+@dataclass
+class Slot:
+    """One kind of work at one schedule, and the agreements (ids, in file order) due at it."""
+
+    kind: str
+    trigger: BaseTrigger
+    shown: str
+    members: list[str] = field(default_factory=list)
+
+
+def _slots(agreements: Iterable[AgreementConfig]) -> dict[str, Slot]:
+    """Every wanted slot by its job id."""
+    slots: dict[str, Slot] = {}
+    made: dict[tuple[str, Hashable], Slot] = {}
+    for agreement in agreements:
+        for kind, (trigger_of, slot_of) in KINDS.items():
+            key = (kind, slot_of(agreement))
+            slot = made.get(key)
+            if slot is None:
+                trigger = trigger_of(agreement)
+                shown = " | ".join(_shown(trigger))
+                job_id = f"{kind}{SLOT_MARK}{hashlib.sha1(shown.encode()).hexdigest()[:16]}"
+                slot = made[key] = slots.setdefault(job_id, Slot(kind, trigger, shown))
+            slot.members.append(agreement.id)
+    return slots
+
+
+def _catch_up_id(kind: str, agreement_id: str) -> str:
+    """A missed run of one agreement: the per-agreement layout's id (`review:plant-6205`)."""
+    return f"{kind}:{agreement_id}"
+
+
+def _parse_id(job_id: str) -> tuple[str, bool, str]:
+    """A job id as (kind, whether it is a slot's, the agreement of a per-agreement job)."""
+    kind, mark, _ = job_id.partition(SLOT_MARK)
+    if mark:
+        return kind, True, ""
+    kind, _, agreement_id = job_id.partition(":")
+    return kind, False, agreement_id
+
+
 class ReviewScheduler:
     """apscheduler 3 in this process, its jobs stored in the bot's database."""
 
@@ -115,55 +190,92 @@ class ReviewScheduler:
         self.scheduler.resume()
 
     def sync_jobs(self) -> None:
-        """Per agreement, its review, its settlement day, its reminders and its daily
-        overstock check; a job whose schedule did not
-        change keeps its next run time (and so a run missed while the bot was down)."""
-        wanted: dict[str, tuple[str, BaseTrigger, str]] = {}
+        """One job per kind and time slot, running every agreement due at it: reviews, the
+        settlement day, the monthly review, reminders and the daily overstock check.
+
+        A slot is a schedule (times, weekdays, time zone): agreements with the same one share
+        its job. A job whose slot is still wanted keeps its next run time (and so a run missed
+        while the bot was down) and only has its agreements brought up to date. An agreement
+        that leaves a slot whose run is due (missed, not yet run) gets that run alone, once, as
+        does each job of the per-agreement layout that was due; so one late agreement never
+        makes the others of its slot run twice.
+        """
+        now = datetime.now(UTC)
+        config = self.runtime.config
         with transaction(self.runtime.engine) as session:  # reminder times agreed in chat
-            config = effective(self.runtime.config, session)
-        for a in config.agreements:
-            wanted[JOB_PREFIX + a.id] = ("run_scheduled_review", review_trigger(a), a.id)
-            wanted[SETTLE_PREFIX + a.id] = ("run_scheduled_settlement", settlement_trigger(a), a.id)
-            wanted[RETRO_PREFIX + a.id] = ("run_scheduled_retro", retro_trigger(a), a.id)
-            # each reminder's own time (10:00 counts, Friday 16:00 plans, …), and hourly
-            wanted[REMIND_PREFIX + a.id] = ("run_scheduled_reminders", reminder_trigger(a), a.id)
-            wanted[OVERSTOCK_PREFIX + a.id] = (
-                "run_scheduled_overstock",
-                overstock_trigger(a),
-                a.id,
-            )
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith(PREFIXES) and job.id not in wanted:
-                job.remove()
-        for job_id, (function, trigger, agreement_id) in wanted.items():
-            job = self.scheduler.get_job(job_id)
-            ref = f"{jobs.__name__}:{function}"
-            if job is not None and _same_schedule(job.trigger, trigger):
-                if job.func_ref != ref:  # stored by an earlier layout: same run, new address
-                    job.modify(func=ref)
+            ids = [a.id for a in config.agreements]
+            amended = {row.agreement_id for row, _ in applied(session, ids)}
+            if amended:  # only these have terms other than the file's
+                agreed = {a.id: a for a in effective(config.only(amended), session).agreements}
+                agreements = tuple(agreed.get(a.id, a) for a in config.agreements)
+                config = replace(config, agreements=agreements)
+        wanted = _slots(config.agreements)
+        catch_up: dict[str, tuple[str, str, datetime]] = {}  # job id -> kind, agreement, when
+        loaded = {a.id for a in config.agreements}
+        stored = {job.id: job for job in self.scheduler.get_jobs() if job.id.startswith(PREFIXES)}
+        for job in stored.values():
+            kind, is_slot, agreement_id = _parse_id(job.id)
+            due = job.next_run_time is not None and job.next_run_time <= now
+            if is_slot:  # a slot's job: its agreements that left it keep a due run
+                members = wanted[job.id].members if job.id in wanted else []
+                left = set(job.args[1]) - set(members) if len(job.args) > 1 else set()
+                for gone in sorted(left & loaded if due else set()):
+                    catch_up[_catch_up_id(kind, gone)] = (kind, gone, job.next_run_time)
+                if job.id not in wanted:
+                    job.remove()
+                elif job.args != (kind, members) or job.func_ref != SLOT_REF:
+                    job.modify(func=SLOT_REF, args=(kind, members))
                 continue
-            if job is not None and job_id.startswith(REMIND_PREFIX) and job.next_run_time:
-                # new reminder times: a run missed while the bot was down still comes first
-                first = trigger.get_next_fire_time(None, datetime.now(UTC))
-                due = min(job.next_run_time, first) if first else job.next_run_time
-                job.modify(func=ref, trigger=trigger, next_run_time=due)
-                continue
+            if isinstance(job.trigger, DateTrigger) and agreement_id in loaded:
+                if job.func_ref != CATCH_UP_REFS[kind]:
+                    job.modify(func=CATCH_UP_REFS[kind])
+                continue  # a catch-up still to run
+            # a job of the per-agreement layout: its due run is kept, its schedule is the slot's
+            job.remove()
+            if due and agreement_id in loaded:
+                catch_up[job.id] = (kind, agreement_id, job.next_run_time)
+        for job_id, slot in wanted.items():
+            if job_id not in stored:
+                self.scheduler.add_job(
+                    SLOT_REF,
+                    trigger=slot.trigger,
+                    args=(slot.kind, slot.members),
+                    id=job_id,
+                    name=f"{slot.kind}: {slot.shown}",
+                    replace_existing=True,
+                )
+        for job_id, (kind, agreement_id, when) in catch_up.items():
+            log.info("%s of %s missed at %s: run once now", kind, agreement_id, when)
             self.scheduler.add_job(
-                ref,
-                trigger=trigger,
+                CATCH_UP_REFS[kind],
+                trigger=DateTrigger(run_date=when),
                 args=[agreement_id],
                 id=job_id,
                 name=job_id,
                 replace_existing=True,
             )
 
+    def job_of(self, prefix: str, agreement_id: str) -> Job | None:
+        """The slot's job that runs `prefix`'s work (JOB_PREFIX, REMIND_PREFIX, …) for the
+        agreement, or None."""
+        kind = prefix.rstrip(":")
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(kind + SLOT_MARK) and agreement_id in job.args[1]:
+                return job
+        return None
+
     def next_runs(self) -> dict[str, datetime | None]:
-        """When each agreement is reviewed next."""
-        return {
-            job.id.removeprefix(JOB_PREFIX): job.next_run_time
-            for job in self.scheduler.get_jobs()
-            if job.id.startswith(JOB_PREFIX)
-        }
+        """When each agreement is reviewed next (a missed review still to run comes first)."""
+        runs: dict[str, datetime | None] = {}
+        for job in self.scheduler.get_jobs():
+            kind, is_slot, agreement_id = _parse_id(job.id)
+            if kind != "review":
+                continue
+            for member in job.args[1] if is_slot else [agreement_id]:
+                known = runs.get(member)
+                at = job.next_run_time
+                runs[member] = at if known is None or (at is not None and at < known) else known
+        return runs
 
     def stop(self) -> None:
         """Stop, waiting for a running review to finish."""

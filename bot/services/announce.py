@@ -86,6 +86,11 @@ def register(*audiences: PlatformAudience) -> None:
         _registered[audience.platform] = audience
 
 
+def audience_of(platform: str) -> PlatformAudience | None:
+    """The audience registered for `platform`, or None."""
+    return _registered.get(platform)
+
+
 def group_chat(platform: str, agreement: AgreementConfig) -> str | None:
     """The agreement's group chat on `platform`, as its messages name it; None: it has none."""
     audience = _registered.get(platform)

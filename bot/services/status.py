@@ -29,11 +29,12 @@ def status(
     now: datetime,
     agreement_ids: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """The status document for the agreements (all by default), read in a few set-wise queries."""
+    """The status document for the agreements (all by default), read in a few set-wise queries
+    that each read only these agreements' rows."""
+    if agreement_ids is not None:
+        config = config.only(agreement_ids)  # nothing of the others is read
     config = effective(config, session)  # the items as agreed, amendments applied
-    agreements = [
-        a for a in config.agreements if agreement_ids is None or a.id in set(agreement_ids)
-    ]
+    agreements = list(config.agreements)
     ids = [a.id for a in agreements]
     levels = stock_levels(session, ids)
     proposals = open_proposals(session, ids)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from sqlalchemy import text, update
+from sqlalchemy import insert, text, update
 from sqlmodel import Session, col, select
 
 from bot.config import Config
@@ -72,46 +72,78 @@ def sync_catalog(session: Session, config: Config) -> None:
 
 
 def _sync(session: Session, table: type[Mirrored], wanted: dict[str, dict[str, Any]]) -> None:
-    stored = {row.id: row for row in session.exec(select(table))}
+    """The table's rows as `wanted` has them, compared as plain rows (no ORM objects)."""
+    fields = [*next(iter(wanted.values()), {}), "active"]
+    columns = [table.__table__.c[name] for name in fields]  # type: ignore[attr-defined]
+    stored = {
+        key: tuple(values) for key, *values in session.execute(select(col(table.id), *columns))
+    }
+    added = []
     for key, values in wanted.items():
-        row = stored.get(key)
-        if row is None:
-            session.add(table(id=key, active=True, **values))
-            continue
-        for name, value in {**values, "active": True}.items():
-            if getattr(row, name) != value:
-                setattr(row, name, value)
+        row = {**values, "active": True}
+        now = stored.get(key)
+        if now is None:
+            added.append({"id": key, **row})
+        elif now != tuple(row[name] for name in fields):
+            session.execute(update(table).where(col(table.id) == key).values(**row))
+    if added:
+        session.execute(insert(table), added)
     gone = [key for key in stored if key not in wanted]
     if gone:
         session.execute(update(table).where(col(table.id).in_(gone)).values(active=False))
 
 
 def _sync_items(session: Session, config: Config) -> None:
-    stored = {(row.agreement_id, row.sku): row for row in session.exec(select(ItemRow))}
-    wanted: dict[tuple[str, str], dict[str, Any]] = {}
+    """The items as the file has them; read and written as plain rows (no ORM objects), since
+    a start with 10,000 agreements compares 100,000 of them."""
+    fields = [
+        "name", "aliases", "unit", "min", "max", "pack_size", "moq", "rounding", "unit_price",
+        "lead_time_days", "active",
+    ]  # fmt: skip
+    columns = [ItemRow.__table__.c[name] for name in fields]  # type: ignore[attr-defined]
+    key_columns = [col(ItemRow.id), col(ItemRow.agreement_id), col(ItemRow.sku)]
+    stored = {
+        (agreement_id, sku): (row_id, tuple(values))
+        for row_id, agreement_id, sku, *values in session.execute(select(*key_columns, *columns))
+    }
+    added: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    wanted: set[tuple[str, str]] = set()
     for agreement in config.agreements:
         for item in agreement.items:
-            wanted[(agreement.id, item.sku)] = {
-                "name": item.name,
-                "aliases": json.dumps(list(item.aliases), ensure_ascii=False),
-                "unit": item.unit,
-                "min": item.min,
-                "max": item.max,
-                "pack_size": item.pack_size,
-                "moq": item.moq,
-                "rounding": item.rounding,
-                "unit_price": item.unit_price,
-                "lead_time_days": item.lead_time_days,
-                "active": True,
-            }
-    for (agreement_id, sku), values in wanted.items():
-        row = stored.get((agreement_id, sku))
-        if row is None:
-            session.add(ItemRow(agreement_id=agreement_id, sku=sku, **values))
-            continue
-        for name, value in values.items():
-            if getattr(row, name) != value:
-                setattr(row, name, value)
-    for key, row in stored.items():
-        if key not in wanted and row.active:
-            row.active = False
+            values = (
+                item.name,
+                json.dumps(list(item.aliases), ensure_ascii=False),
+                item.unit,
+                item.min,
+                item.max,
+                item.pack_size,
+                item.moq,
+                item.rounding,
+                item.unit_price,
+                item.lead_time_days,
+                True,
+            )
+            key = (agreement.id, item.sku)
+            wanted.add(key)
+            row_id, now = stored.get(key, (None, None))
+            if row_id is None:
+                added.append(
+                    {"agreement_id": agreement.id, "sku": item.sku, **_columns(fields, values)}
+                )
+            elif now != values:
+                changed.append({"id": row_id, **_columns(fields, values)})
+    changed += [
+        {"id": row_id, "active": False}
+        for key, (row_id, values) in stored.items()
+        if key not in wanted and values[-1]
+    ]
+    if added:
+        session.execute(insert(ItemRow), added)
+    for row in changed:  # few: an edited file changes a handful of items
+        session.execute(update(ItemRow).where(col(ItemRow.id) == row.pop("id")).values(**row))
+
+
+def _columns(fields: list[str], values: tuple[Any, ...]) -> dict[str, Any]:
+    """Column names with their values."""
+    return dict(zip(fields, values, strict=True))
