@@ -433,17 +433,25 @@ def report(all_figures: list[Figures]) -> bool:
     checks = [
         ("ack rate / floor", med["ack_rate"] / med["floor_rate"], TARGETS["ack"], ">="),
         ("p99 / floor's", med["p99_ms"] / med["floor_p99_ms"], TARGETS["p99"], "<="),
-        ("end to end / floor rate", med["end_to_end"] / med["floor_rate"],
-         TARGETS["end_to_end"], ">="),  # fmt: skip
+        (
+            "end to end / floor rate",
+            med["end_to_end"] / med["floor_rate"],
+            TARGETS["end_to_end"],
+            ">=",
+        ),
         ("last reply after last ack (s)", med["tail_s"], TARGETS["tail"], "<="),
         ("serve peak RSS (MiB)", rss, TARGETS["rss"], "<="),
     ]
-    print(f"medians of {len(all_figures)} run(s): bot {med['ack_rate']:.1f}/s"
-          f" p99 {med['p99_ms']:.1f} ms, floor {med['floor_rate']:.1f}/s"
-          f" p99 {med['floor_p99_ms']:.1f} ms, end to end {med['end_to_end']:.1f} msg/s")  # fmt: skip
+    print(
+        f"medians of {len(all_figures)} run(s): bot {med['ack_rate']:.1f}/s"
+        f" p99 {med['p99_ms']:.1f} ms, floor {med['floor_rate']:.1f}/s"
+        f" p99 {med['floor_p99_ms']:.1f} ms, end to end {med['end_to_end']:.1f} msg/s"
+    )
     for name, value, target, way in checks:
         met = value >= target if way == ">=" else value <= target
-        print(f"  {name:<32} {value:7.2f}  (target {way} {target:g}: {'met' if met else 'NOT met'})")
+        print(
+            f"  {name:<32} {value:7.2f}  (target {way} {target:g}: {'met' if met else 'NOT met'})"
+        )
     return all(f.ok for f in all_figures)
 
 
