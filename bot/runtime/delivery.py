@@ -21,6 +21,7 @@ import random
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -151,11 +152,13 @@ class DeliveryWorker(BackgroundLoop):
         senders: dict[str, Sender],
         clock: Clock = lambda: datetime.now(UTC),
         idle_seconds: float = 1.0,
+        parallel: int = 8,
     ) -> None:
         super().__init__(idle_seconds)
         self.engine = engine
         self.senders = senders
         self.clock = clock
+        self.parallel = parallel  # chats whose messages are sent at the same time
 
     def pass_once(self) -> bool:
         """Send what is due; True when something went (more may be waiting)."""
@@ -165,18 +168,23 @@ class DeliveryWorker(BackgroundLoop):
         """One pass: the oldest waiting message of each chat that may send now; how many went.
 
         Only a chat's oldest message is ever in flight, so a chat's order holds even with
-        several processes delivering; a pass that sent something is followed by another.
+        several processes delivering, and the chats' messages go out side by side (`senders`
+        threads); a pass that sent something is followed by another.
         """
-        sent = 0
-        for row, maybe_sent in self._claim(limit):
-            assert row.id is not None  # a row read from the table has its key
-            if self._stop.is_set():
-                self._release(row.id)
-                continue
-            if not self._renew(row.id):
-                continue  # its lease ran out while others were sent, and another took it
-            sent += self._deliver(row, maybe_sent)
-        return sent
+        claimed = self._claim(limit)
+        if len(claimed) <= 1 or self.parallel <= 1:
+            return sum(self._send_claimed(row, maybe_sent) for row, maybe_sent in claimed)
+        with ThreadPoolExecutor(min(self.parallel, len(claimed)), "delivery-send") as pool:
+            return sum(pool.map(lambda claim: self._send_claimed(*claim), claimed))
+
+    def _send_claimed(self, row: OutboxRow, maybe_sent: bool) -> bool:
+        assert row.id is not None  # a row read from the table has its key
+        if self._stop.is_set():
+            self._release(row.id)
+            return False
+        if not self._renew(row.id):
+            return False  # its lease ran out while others were sent, and another took it
+        return self._deliver(row, maybe_sent)
 
     def _claim(self, limit: int) -> list[tuple[OutboxRow, bool]]:
         """Claim the rows that may go now; each with whether it may have been sent before."""

@@ -261,6 +261,24 @@ def serve_floor(fake_url: str) -> None:
         threading.Event().wait()
 
 
+@contextmanager
+def spying(folder: str | None, pid: int, run: int) -> Iterator[None]:
+    """With `--spy FOLDER`: py-spy samples the first serve process (all threads, raw stacks)
+    while the burst is sent and handled, into FOLDER/serve-RUN.txt."""
+    if not folder:
+        yield
+        return
+    out = Path(folder) / f"serve-{run}.txt"
+    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "-p",
+                            str(pid), "-r", "100", "-f", "raw", "--nonblocking", "-o", str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+
+
 # ---- the bot's work ----
 
 
@@ -294,6 +312,7 @@ def bot_work(db: str, expected: int, timeout: float = DRAIN_TIMEOUT_S) -> Work:
                     replies = connection.execute(
                         select(OutboxRow.chat, OutboxRow.key, OutboxRow.sent_at)
                         .where(OutboxRow.key.like("reply:%"))  # type: ignore[union-attr]
+                        .where(OutboxRow.state == "sent")
                         .order_by(OutboxRow.sent_at, OutboxRow.id)
                     ).all()
                     return Work(handled or 0, failed or 0, outbox, _wall(last),
@@ -385,8 +404,9 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
         ports = [port for _, port in servers]
         drive(ports, warm, 1)
         warm_work = bot_work(db, WARMUP_EVENTS)
-        bot = drive(ports, bodies, args.clients)
-        work = bot_work(db, WARMUP_EVENTS + args.events)
+        with spying(args.spy, servers[0][0], run):
+            bot = drive(ports, bodies, args.clients)
+            work = bot_work(db, WARMUP_EVENTS + args.events)
         rss = [peak_rss_mib(pid) for pid, _ in servers]
 
     last = work.last_sent or float("nan")
@@ -464,6 +484,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=1, help="serve processes (1)")
     parser.add_argument("--db", help="database URL (default: a new SQLite file per run)")
     parser.add_argument("--runs", type=int, default=1, help="runs, medians printed (1)")
+    parser.add_argument("--spy", metavar="FOLDER", help="py-spy the first serve process")
     parser.add_argument("--serve-floor", metavar="FAKE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.processes > 1 and not (args.db or "").startswith("postgresql"):
