@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -42,12 +45,36 @@ from vmi_rules.roles import may
 log = logging.getLogger(__name__)
 
 
+class _Arriving:
+    """How many platform requests of this process are storing a message right now: a batch
+    being handled ends early for them, as they hold up the platform's quick answer."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def one(self) -> Iterator[None]:
+        """Around one request's write."""
+        with self._lock:
+            self.count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.count -= 1
+
+
+ARRIVING = _Arriving()
+
+
 def accept(engine: Engine, incoming: Incoming) -> int | None:
     """Store a message in the inbox: its id, or None when the platform sent it before.
 
     This is all a platform's request waits for; the message is handled right after.
     """
-    with write_connection(engine) as connection:  # the hot path of every platform request
+    # the hot path of every platform request
+    with ARRIVING.one(), write_connection(engine) as connection:
         return receive(
             connection,
             incoming.platform,
@@ -111,7 +138,7 @@ def process_batch(
             ids = heads(session, limit)
             started, handled = time.monotonic(), 0
             for inbox_id in ids:
-                if handled and time.monotonic() - started > seconds:
+                if handled and (ARRIVING.count or time.monotonic() - started > seconds):
                     break  # not holding the write lock long: the platforms' requests wait on it
                 try:
                     with session.begin_nested():

@@ -44,6 +44,8 @@ MAX_ATTEMPTS = 12  # about 40 minutes of trying before a message is given up
 # A claim's lease: longer than one send takes (a look-up and a post, 15 s each at most), so a
 # live claimer is never overtaken; a dead one on this host is not waited for at all.
 STALE_CLAIM = timedelta(seconds=90)
+# A claim this young still covers a whole send: it is renewed (one more write) only when older.
+RENEW_AFTER = timedelta(seconds=30)
 Clock = Callable[[], datetime]
 
 
@@ -182,7 +184,8 @@ class DeliveryWorker(BackgroundLoop):
         if self._stop.is_set():
             self._release(row.id)
             return False
-        if not self._renew(row.id):
+        fresh = row.claimed_at is not None and self.clock() - row.claimed_at < RENEW_AFTER
+        if not fresh and not self._renew(row.id):
             return False  # its lease ran out while others were sent, and another took it
         return self._deliver(row, maybe_sent)
 

@@ -18,7 +18,7 @@ from bot.runtime.background import BackgroundLoop
 from bot.services.sheet_links import SheetLinks
 from bot.storage.db import transaction
 from bot.storage.inbox import waiting
-from handlers.conversation import process_batch
+from handlers.conversation import ARRIVING, process_batch
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class InboxWorker(BackgroundLoop):
         idle_seconds: float = 2.0,
         batch: int = 50,
         batch_seconds: float = 0.05,
+        arrivals_seconds: float = 0.02,
         takes_turn: Callable[[], bool] = lambda: True,
         links: SheetLinks | None = None,
     ) -> None:
@@ -52,6 +53,7 @@ class InboxWorker(BackgroundLoop):
         # on SQLite the platforms' quick answers wait for the write lock while it is held.
         self.batch = batch
         self.batch_seconds = batch_seconds
+        self.arrivals_seconds = arrivals_seconds
         self._idle = threading.Event()
 
     def wake(self) -> None:
@@ -88,3 +90,11 @@ class InboxWorker(BackgroundLoop):
                 return handled
             handled += done
             self.on_handled()
+            self._let_arrivals_go_first()
+
+    def _let_arrivals_go_first(self) -> None:
+        """Requests storing a message take the write lock before the next batch (a lock is not
+        fair: this thread would take it again first), for a few milliseconds at most."""
+        waited = time.monotonic()
+        while ARRIVING.count and time.monotonic() - waited < self.arrivals_seconds:
+            time.sleep(0.001)
