@@ -161,6 +161,7 @@ class DeliveryWorker(BackgroundLoop):
         self.senders = senders
         self.clock = clock
         self.parallel = parallel  # chats whose messages are sent at the same time
+        self._finished: list[tuple[int, dict[str, object]]] | None = None
 
     def pass_once(self) -> bool:
         """Send what is due; True when something went (more may be waiting)."""
@@ -176,8 +177,18 @@ class DeliveryWorker(BackgroundLoop):
         claimed = self._claim(limit)
         if len(claimed) <= 1 or self.parallel <= 1:
             return sum(self._send_claimed(row, maybe_sent) for row, maybe_sent in claimed)
-        with ThreadPoolExecutor(min(self.parallel, len(claimed)), "delivery-send") as pool:
-            return sum(pool.map(lambda claim: self._send_claimed(*claim), claimed))
+        # what each send came to is written for all of them at once, in one transaction
+        self._finished = []
+        try:
+            with ThreadPoolExecutor(min(self.parallel, len(claimed)), "delivery-send") as pool:
+                return sum(pool.map(lambda claim: self._send_claimed(*claim), claimed))
+        finally:
+            finished, self._finished = self._finished, None
+            with transaction(self.engine) as session:
+                for row_id, values in finished:
+                    session.execute(
+                        update(OutboxRow).where(col(OutboxRow.id) == row_id).values(**values)
+                    )
 
     def _send_claimed(self, row: OutboxRow, maybe_sent: bool) -> bool:
         assert row.id is not None  # a row read from the table has its key
@@ -305,6 +316,9 @@ class DeliveryWorker(BackgroundLoop):
             values["sent_at"] = now
         if wait is not None:
             values["next_attempt_at"] = now + timedelta(seconds=wait)
+        if self._finished is not None:  # a pass sending side by side writes them together
+            self._finished.append((row_id, values))
+            return
         with transaction(self.engine) as session:
             session.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id).values(**values))
 
