@@ -154,7 +154,7 @@ class DeliveryWorker(BackgroundLoop):
         senders: dict[str, Sender],
         clock: Clock = lambda: datetime.now(UTC),
         idle_seconds: float = 1.0,
-        parallel: int = 8,
+        parallel: int = 4,
     ) -> None:
         super().__init__(idle_seconds)
         self.engine = engine
