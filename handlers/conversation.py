@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -21,7 +25,7 @@ from bot.storage import overstock as stored_overstock
 from bot.storage import proposals as stored_proposals
 from bot.storage import statements as stored_statements
 from bot.storage.db import transaction, write_connection
-from bot.storage.inbox import claim, mark_failed, receive
+from bot.storage.inbox import claim, heads, mark_failed, receive
 from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow
 from handlers.incoming import Incoming
@@ -41,12 +45,36 @@ from vmi_rules.roles import may
 log = logging.getLogger(__name__)
 
 
+class _Arriving:
+    """How many platform requests of this process are storing a message right now: a batch
+    being handled ends early for them, as they hold up the platform's quick answer."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def one(self) -> Iterator[None]:
+        """Around one request's write."""
+        with self._lock:
+            self.count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.count -= 1
+
+
+ARRIVING = _Arriving()
+
+
 def accept(engine: Engine, incoming: Incoming) -> int | None:
     """Store a message in the inbox: its id, or None when the platform sent it before.
 
     This is all a platform's request waits for; the message is handled right after.
     """
-    with write_connection(engine) as connection:  # the hot path of every platform request
+    # the hot path of every platform request
+    with ARRIVING.one(), write_connection(engine) as connection:
         return receive(
             connection,
             incoming.platform,
@@ -89,18 +117,68 @@ def process(
         return False
 
 
+def process_batch(
+    engine: Engine,
+    config: Config,
+    platforms: frozenset[str] = frozenset({"console"}),
+    links: SheetLinks | None = None,
+    limit: int = 50,
+    seconds: float = 0.05,
+) -> int:
+    """Handle the oldest waiting message of up to `limit` chats in one transaction (each in a
+    savepoint of its own), stopping after `seconds`; how many were handled.
+
+    A message whose handling raises is rolled back alone, then set aside and its sender told;
+    the others keep their answers. A database that fails us rolls the whole batch back, and
+    its messages are then handled one by one, so none is lost or handled twice.
+    """
+    ids: list[int] = []
+    try:
+        with transaction(engine) as session:
+            ids = heads(session, limit)
+            started, handled = time.monotonic(), 0
+            for inbox_id in ids:
+                if handled and (ARRIVING.count or time.monotonic() - started > seconds):
+                    break  # not holding the write lock long: the platforms' requests wait on it
+                try:
+                    with session.begin_nested():
+                        stored = claim(session, inbox_id, datetime.now(UTC))
+                        if stored is None:
+                            continue
+                        incoming = Incoming.from_json(stored)
+                        _answer(session, config, incoming, platforms, inbox_id, links)
+                except DBAPIError:
+                    raise
+                except Exception as err:  # its savepoint is rolled back: the others stay
+                    log.exception("inbox %s could not be handled", inbox_id)
+                    with session.begin_nested():
+                        _set_aside_in(session, config, inbox_id, f"{err.__class__.__name__}: {err}")
+                handled += 1
+    except DBAPIError:
+        if not ids:
+            raise  # not even the batch could be read: the loop waits for the database
+        log.warning("a batch of %s messages failed in the database; one by one now", len(ids))
+        return sum(process(engine, config, inbox_id, platforms, links) for inbox_id in ids)
+    return handled
+
+
 def _set_aside(engine: Engine, config: Config, inbox_id: int, error: str) -> None:
     with transaction(engine) as session:
-        stored = session.scalar(select(col(InboxRow.incoming)).where(col(InboxRow.id) == inbox_id))
-        mark_failed(session, inbox_id, datetime.now(UTC), error)
-        if not stored:
-            return
-        incoming = Incoming.from_json(stored)
-        member = config.member_by_platform(incoming.platform, incoming.sender)
-        locale = (member.locale if member else None) or config.bot.locale
-        sorry = render_card("refusal", locale, reason="error", detail="", example="", items=[])
-        enqueue(session, reply_destination(incoming, sorry), sorry, incoming.at,
-                key=f"reply:{inbox_id}")  # fmt: skip
+        _set_aside_in(session, config, inbox_id, error)
+
+
+def _set_aside_in(session: Session, config: Config, inbox_id: int, error: str) -> None:
+    """Mark the message failed with the reason and tell its sender, in `session`."""
+    stored = session.scalar(select(col(InboxRow.incoming)).where(col(InboxRow.id) == inbox_id))
+    mark_failed(session, inbox_id, datetime.now(UTC), error)
+    if not stored:
+        return
+    incoming = Incoming.from_json(stored)
+    member = config.member_by_platform(incoming.platform, incoming.sender)
+    locale = (member.locale if member else None) or config.bot.locale
+    sorry = render_card("refusal", locale, reason="error", detail="", example="", items=[])
+    enqueue(session, reply_destination(incoming, sorry), sorry, incoming.at,
+            key=f"reply:{inbox_id}")  # fmt: skip
 
 
 def handle(

@@ -18,7 +18,6 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 
 from bot.app.bootstrap import start
-from bot.app.server import build_service
 from bot.config import load_config
 from bot.runtime import jobs as jobs_module
 from bot.runtime.context import Runtime
@@ -34,8 +33,6 @@ from bot.runtime.scheduler import (
 from bot.storage.db import transaction
 from bot.storage.stock import record_count
 from bot.storage.tables import OutboxRow, ProposalRow
-from handlers.conversation import accept
-from handlers.incoming import Incoming
 from messages.cards import Card
 from tests.support import DATA, EXAMPLE, SHANGHAI, shanghai
 
@@ -185,29 +182,6 @@ def test_the_overstock_check_runs_daily_at_9_30_local_time() -> None:
     assert trigger.get_next_fire_time(None, shanghai(2026, 11, 22, 9, 0)) == shanghai(
         2026, 11, 22, 9, 30
     )
-
-
-@pytest.mark.postgres
-def test_on_postgres_the_leading_process_handles_every_processs_messages(
-    postgres_url: str,
-) -> None:
-    one, two = start(str(EXAMPLE), postgres_url), start(str(EXAMPLE), postgres_url)
-    first, second = build_service(one), build_service(two)
-    first.leader.poll_seconds = second.leader.poll_seconds = 0.2
-    try:
-        first.leader.start()
-        assert first.leader.wait_until_leading(10)
-        second.leader.start()
-        message = Incoming("console", "plant-6205", "keeper", f"pg-{time.time()}",
-                           datetime.now(UTC), "6205 库存 45")  # fmt: skip
-        assert accept(two.engine, message) is not None  # the second process took the request
-        assert second.inbox.run_once() == 0  # but does not handle: order is kept by one
-        assert first.inbox.run_once() == 1
-    finally:
-        first.leader.stop()
-        second.leader.stop()
-        one.engine.dispose()
-        two.engine.dispose()
 
 
 def test_jobs_stored_by_the_first_layout_still_run_after_the_upgrade(tmp_path: Path) -> None:

@@ -406,7 +406,8 @@ def test_a_channel_that_does_not_exist_fails_the_message_once(
     queue(runtime, ["fine"])
     slack.error_for("chat.postMessage", "channel_not_found", count=1)
     sender = SlackSender(slack_client("xoxb-test", slack.base_url))
-    worker = DeliveryWorker(runtime.engine, {"slack": sender})
+    # one chat after the other: the scripted error is for the first post, the lost channel's
+    worker = DeliveryWorker(runtime.engine, {"slack": sender}, parallel=1)
     worker.run_once()
     worker.run_once()
     with transaction(runtime.engine) as s:
@@ -535,7 +536,9 @@ def test_a_chat_in_backoff_does_not_hold_up_another(tmp_path: Path, slack: FakeS
     queue(runtime, ["other"])
     slack.error_for("chat.postMessage", "internal_error", count=1)  # CBUSY's first: retry later
     worker = DeliveryWorker(
-        runtime.engine, {"slack": SlackSender(slack_client("xoxb-test", slack.base_url))}
+        runtime.engine,
+        {"slack": SlackSender(slack_client("xoxb-test", slack.base_url))},
+        parallel=1,  # one chat after the other, so the scripted error is CBUSY's
     )
     while worker.run_once():
         pass

@@ -90,9 +90,8 @@ def build_service(runtime: Runtime) -> Service:
     app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
     delivery = DeliveryWorker(runtime.engine, senders)
     leader = SchedulerLeader(runtime)
-    # On PostgreSQL any process may accept a message, and the one that leads handles the inbox
-    # (polling it), so that a chat's messages are handled in the order they came.
-    shared = runtime.engine.dialect.name == "postgresql"
+    # On PostgreSQL every process accepts and handles messages: a chat's next message is locked
+    # by the process handling it (bot.storage.inbox.heads), so a chat's order holds.
     handled: list[Callable[[], None]] = [delivery.wake]  # who hears that a message was handled
 
     def on_handled() -> None:
@@ -104,7 +103,6 @@ def build_service(runtime: Runtime) -> Service:
         runtime.config,
         platforms,
         on_handled=on_handled,
-        takes_turn=lambda: leader.leading or not shared,
         links=sheet_links(settings),
     )
     socket_mode = slack = smartsheet = None

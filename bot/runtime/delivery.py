@@ -21,6 +21,7 @@ import random
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -43,6 +44,8 @@ MAX_ATTEMPTS = 12  # about 40 minutes of trying before a message is given up
 # A claim's lease: longer than one send takes (a look-up and a post, 15 s each at most), so a
 # live claimer is never overtaken; a dead one on this host is not waited for at all.
 STALE_CLAIM = timedelta(seconds=90)
+# A claim this young still covers a whole send: it is renewed (one more write) only when older.
+RENEW_AFTER = timedelta(seconds=30)
 Clock = Callable[[], datetime]
 
 
@@ -158,11 +161,14 @@ class DeliveryWorker(BackgroundLoop):
         senders: dict[str, Sender],
         clock: Clock = lambda: datetime.now(UTC),
         idle_seconds: float = 1.0,
+        parallel: int = 4,
     ) -> None:
         super().__init__(idle_seconds)
         self.engine = engine
         self.senders = senders
         self.clock = clock
+        self.parallel = parallel  # chats whose messages are sent at the same time
+        self._finished: list[tuple[int, dict[str, object]]] | None = None
 
     def pass_once(self) -> bool:
         """Send what is due; True when something went (more may be waiting)."""
@@ -172,18 +178,34 @@ class DeliveryWorker(BackgroundLoop):
         """One pass: the oldest waiting message of each chat that may send now; how many went.
 
         Only a chat's oldest message is ever in flight, so a chat's order holds even with
-        several processes delivering; a pass that sent something is followed by another.
+        several processes delivering, and the chats' messages go out side by side (`senders`
+        threads); a pass that sent something is followed by another.
         """
-        sent = 0
-        for row, maybe_sent in self._claim(limit):
-            assert row.id is not None  # a row read from the table has its key
-            if self._stop.is_set():
-                self._release(row.id)
-                continue
-            if not self._renew(row.id):
-                continue  # its lease ran out while others were sent, and another took it
-            sent += self._deliver(row, maybe_sent)
-        return sent
+        claimed = self._claim(limit)
+        if len(claimed) <= 1 or self.parallel <= 1:
+            return sum(self._send_claimed(row, maybe_sent) for row, maybe_sent in claimed)
+        # what each send came to is written for all of them at once, in one transaction
+        self._finished = []
+        try:
+            with ThreadPoolExecutor(min(self.parallel, len(claimed)), "delivery-send") as pool:
+                return sum(pool.map(lambda claim: self._send_claimed(*claim), claimed))
+        finally:
+            finished, self._finished = self._finished, None
+            with transaction(self.engine) as session:
+                for row_id, values in finished:
+                    session.execute(
+                        update(OutboxRow).where(col(OutboxRow.id) == row_id).values(**values)
+                    )
+
+    def _send_claimed(self, row: OutboxRow, maybe_sent: bool) -> bool:
+        assert row.id is not None  # a row read from the table has its key
+        if self._stop.is_set():
+            self._release(row.id)
+            return False
+        fresh = row.claimed_at is not None and self.clock() - row.claimed_at < RENEW_AFTER
+        if not fresh and not self._renew(row.id):
+            return False  # its lease ran out while others were sent, and another took it
+        return self._deliver(row, maybe_sent)
 
     def _claim(self, limit: int) -> list[tuple[OutboxRow, bool]]:
         """Claim the rows that may go now; each with whether it may have been sent before."""
@@ -302,6 +324,9 @@ class DeliveryWorker(BackgroundLoop):
             values["sent_at"] = now
         if wait is not None:
             values["next_attempt_at"] = now + timedelta(seconds=wait)
+        if self._finished is not None:  # a pass sending side by side writes them together
+            self._finished.append((row_id, values))
+            return
         with transaction(self.engine) as session:
             session.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id).values(**values))
 

@@ -1,10 +1,13 @@
-"""The inbox worker: handles stored messages in the order they came, after the platform has
-had its quick answer. A message stored but not handled when the process stopped is handled at
-the next start; on PostgreSQL several processes may share the work (each message is claimed)."""
+"""The inbox worker: handles stored messages after the platform has had its quick answer, while
+others still arrive. Each pass takes the oldest waiting message of many chats and handles them in
+one transaction, so a chat's messages go in order and different chats share the commits. A
+message stored but not handled when the process stopped is handled at the next start; on
+PostgreSQL every process handles (a chat's next message is locked by the one handling it)."""
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -16,9 +19,11 @@ from bot.runtime.background import BackgroundLoop
 from bot.services.sheet_links import SheetLinks
 from bot.storage.db import transaction
 from bot.storage.inbox import waiting
-from handlers.conversation import process
+from handlers.conversation import ARRIVING, process_batch
 
 log = logging.getLogger(__name__)
+
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 class InboxWorker(BackgroundLoop):
@@ -34,8 +39,9 @@ class InboxWorker(BackgroundLoop):
         platforms: frozenset[str],
         on_handled: Callable[[], None] = lambda: None,
         idle_seconds: float = 2.0,
-        quiet_seconds: float = 0.02,
-        longest_wait_seconds: float = 2.0,
+        batch: int = 50,
+        batch_seconds: float = 0.05,
+        arrivals_seconds: float = 0.02,
         takes_turn: Callable[[], bool] = lambda: True,
         links: SheetLinks | None = None,
     ) -> None:
@@ -45,18 +51,23 @@ class InboxWorker(BackgroundLoop):
         self.platforms = platforms
         self.links = links  # the sheet's signed links (表格), None when not set up
         self.on_handled = on_handled
-        # with several processes, one handles the inbox, so a chat's messages keep their order
         self.takes_turn = takes_turn
-        # While messages pour in, answering the platform comes first (Slack retries after 3 s,
-        # WeCom after 5 s): handling waits for a quiet moment, but never longer than this.
-        self.quiet_seconds = quiet_seconds
-        self.longest_wait_seconds = longest_wait_seconds
-        self._last_arrival = 0.0
+        # Up to `batch` chats' messages in one transaction, for at most about `batch_seconds`:
+        # on SQLite the platforms' quick answers wait for the write lock while it is held.
+        self.batch = batch
+        self.batch_seconds = batch_seconds
+        self.arrivals_seconds = arrivals_seconds
         self._idle = threading.Event()
+
+    def start(self) -> None:
+        """Handle in a background thread until `stop`, beside the platforms' requests."""
+        # A request thread waits for the interpreter after each read, write and query; while
+        # this thread handles, Python's default 5 ms switch interval would make each wait long.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_SECONDS))
+        super().start()
 
     def wake(self) -> None:
         """A message was stored: handle it now rather than at the next tick."""
-        self._last_arrival = time.monotonic()
         self._idle.clear()
         super().wake()
 
@@ -83,22 +94,17 @@ class InboxWorker(BackgroundLoop):
         if not self.takes_turn():
             return handled
         while True:
-            with transaction(self.engine, read_only=True) as session:
-                ids = waiting(session)
-            if not ids:
+            done = process_batch(self.engine, self.config, self.platforms, self.links,
+                                 self.batch, self.batch_seconds)  # fmt: skip
+            if not done:
                 return handled
-            waited_since = time.monotonic()
-            for inbox_id in ids:
-                self._let_arrivals_go_first(waited_since)
-                if process(self.engine, self.config, inbox_id, self.platforms, self.links):
-                    handled += 1
+            handled += done
             self.on_handled()
+            self._let_arrivals_go_first()
 
-    def _let_arrivals_go_first(self, waited_since: float) -> None:
-        while not self._stop.is_set():
-            now = time.monotonic()
-            if now - self._last_arrival >= self.quiet_seconds:
-                return
-            if now - waited_since >= self.longest_wait_seconds:
-                return
-            self._stop.wait(self.quiet_seconds)
+    def _let_arrivals_go_first(self) -> None:
+        """Requests storing a message take the write lock before the next batch (a lock is not
+        fair: this thread would take it again first), for a few milliseconds at most."""
+        waited = time.monotonic()
+        while ARRIVING.count and time.monotonic() - waited < self.arrivals_seconds:
+            time.sleep(0.001)

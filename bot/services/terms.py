@@ -52,9 +52,31 @@ def as_applied(config: Config, row: AmendmentRow, change: AmendmentChangeRow) ->
     )
 
 
+# The last effective configurations made, by the file's Config and the agreed figures they
+# were made from: a burst of messages reads the same terms, so they are built once, not per message.
+_MADE: dict[int, tuple[Config, tuple[object, ...], Config]] = {}
+_MADE_MOST = 4
+
+
 def effective(config: Config, session: Session) -> Config:
     """`config` with every agreement's items as amended (see `effective_agreement`)."""
-    return replace(config, agreements=_effective_all(config, session, config.agreements))
+    if any(a.term_sources for a in config.agreements):
+        return config  # already effective: amendments apply once
+    # all of them, read without a list of every agreement's id; those not configured are left out
+    found = [(r, c) for r, c in stored.applied(session, None) if config.agreement(r.agreement_id)]
+    made_from = tuple(
+        (r.id, r.agreement_id, r.sku, r.proposed_by, r.decided_by, r.decided_at, r.proposed_at,
+         c.id, c.field, c.old, c.new, c.file_value)
+        for r, c in found
+    )  # fmt: skip
+    made = _MADE.get(id(config))
+    if made is not None and made[0] is config and made[1] == made_from:
+        return made[2]
+    result = replace(config, agreements=_effective_from(config, config.agreements, found))
+    if len(_MADE) >= _MADE_MOST:
+        _MADE.clear()  # configurations are few (one per process, a few in tests)
+    _MADE[id(config)] = (config, made_from, result)
+    return result
 
 
 def effective_agreement(
@@ -69,10 +91,20 @@ def _effective_all(
 ) -> tuple[AgreementConfig, ...]:
     if any(a.term_sources for a in agreements):
         return tuple(agreements)  # already effective: amendments apply once
-    found = stored.applied(session, [a.id for a in agreements])
+    return _effective_from(config, agreements, stored.applied(session, [a.id for a in agreements]))
+
+
+def _effective_from(
+    config: Config,
+    agreements: Collection[AgreementConfig],
+    found: list[tuple[AmendmentRow, AmendmentChangeRow]],
+) -> tuple[AgreementConfig, ...]:
+    by_agreement: dict[str, list[AppliedChange]] = {}
+    for r, c in found:
+        by_agreement.setdefault(r.agreement_id, []).append(as_applied(config, r, c))
     out = []
     for agreement in agreements:
-        changes = [as_applied(config, r, c) for r, c in found if r.agreement_id == agreement.id]
+        changes = by_agreement.get(agreement.id, [])
         items: list[Item] = []
         sources: list[tuple[str, Source]] = []
         for item in agreement.items:

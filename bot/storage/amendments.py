@@ -113,19 +113,21 @@ def decide(
 
 
 def applied(
-    session: Session, agreement_ids: Collection[str]
+    session: Session, agreement_ids: Collection[str] | None
 ) -> list[tuple[AmendmentRow, AmendmentChangeRow]]:
-    """The agreed figures the file has not overtaken, oldest agreement first."""
+    """The agreed figures the file has not overtaken, oldest agreement first; of every
+    agreement when `agreement_ids` is None."""
     query = (
         select(AmendmentRow, AmendmentChangeRow)
         .join(AmendmentChangeRow, col(AmendmentChangeRow.amendment_id) == col(AmendmentRow.id))
         .where(
-            col(AmendmentRow.agreement_id).in_(list(agreement_ids)),
             col(AmendmentRow.state) == APPLIED,
             col(AmendmentChangeRow.superseded_at).is_(None),
         )
         .order_by(col(AmendmentRow.decided_at), col(AmendmentRow.id), col(AmendmentChangeRow.id))
     )
+    if agreement_ids is not None:
+        query = query.where(col(AmendmentRow.agreement_id).in_(list(agreement_ids)))
     return [(a, c) for a, c in session.exec(query)]
 
 

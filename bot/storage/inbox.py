@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, select, update
+from sqlalchemy import Connection, CursorResult, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -117,4 +117,29 @@ def mark_failed(session: Session, inbox_id: int, at: datetime, error: str) -> No
         .where(col(InboxRow.id) == inbox_id)
         .values(handled_at=at, error=error[:500])
         .execution_options(synchronize_session=False)
+    )
+
+
+def heads(session: Session, limit: int = 50) -> list[int]:
+    """The oldest waiting message of each chat, oldest first, locked for this transaction.
+
+    A chat whose oldest message another worker holds is skipped whole (SKIP LOCKED on
+    PostgreSQL; SQLite's writers take turns anyway), so a chat's messages are handled one at a
+    time and in order, by whichever process takes them. A worker that dies lets go of its
+    locks with its connection: the message is waiting again, nothing is lost.
+    """
+    handled_at = col(InboxRow.handled_at)
+    first = (
+        select(func.min(col(InboxRow.id)))
+        .where(handled_at.is_(None))
+        .group_by(col(InboxRow.platform), col(InboxRow.chat))
+    )
+    return list(
+        session.scalars(
+            select(col(InboxRow.id))
+            .where(col(InboxRow.id).in_(first), handled_at.is_(None))
+            .order_by(col(InboxRow.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=InboxRow)
+        )
     )

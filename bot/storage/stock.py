@@ -10,8 +10,9 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -74,6 +75,22 @@ def stock_levels(
 
     Items come from the catalog (the `item` table, inactive ones included).
     """
+    query = _levels_query(agreement_ids is not None, skus is not None)
+    params = {"agreement_ids": list(agreement_ids or ()), "skus": list(skus or ())}
+    levels: dict[ItemKey, StockLevel] = {}
+    for agreement_id, sku, total, last_count_at in session.execute(query, params):
+        if isinstance(last_count_at, str):  # SQLite hands back MAX() of a datetime as text
+            last_count_at = datetime.fromisoformat(last_count_at).replace(tzinfo=UTC)
+        elif last_count_at is not None and last_count_at.tzinfo is None:
+            last_count_at = last_count_at.replace(tzinfo=UTC)
+        levels[(agreement_id, sku)] = StockLevel(int(total or 0), last_count_at)
+    return levels
+
+
+@cache
+def _levels_query(by_agreement: bool, by_sku: bool) -> Select[tuple[str, str, int, datetime]]:
+    """The query of `stock_levels`, built once (a count reads it three times, and building it
+    costs more than running it); the agreements and skus are bound when it runs."""
     L = LedgerRow
     # Driven by the items: one index look-up finds each item's latest count, and only the rows
     # from there on are read, instead of the item's whole history.
@@ -89,10 +106,12 @@ def stock_levels(
         .scalar_subquery()
     )
     items = select(col(ItemRow.agreement_id), col(ItemRow.sku), count_id.label("count_id"))
-    if agreement_ids is not None:
-        items = items.where(col(ItemRow.agreement_id).in_(list(agreement_ids)))
-    if skus is not None:
-        items = items.where(col(ItemRow.sku).in_(list(skus)))
+    if by_agreement:
+        items = items.where(
+            col(ItemRow.agreement_id).in_(bindparam("agreement_ids", expanding=True))
+        )
+    if by_sku:
+        items = items.where(col(ItemRow.sku).in_(bindparam("skus", expanding=True)))
     latest = items.subquery("latest")
 
     signed_qty = case((col(L.kind).in_(OUTGOING), -col(L.qty)), else_=col(L.qty))
@@ -111,14 +130,7 @@ def stock_levels(
         )
         .group_by(latest.c.agreement_id, latest.c.sku)
     )
-    levels: dict[ItemKey, StockLevel] = {}
-    for agreement_id, sku, total, last_count_at in session.execute(query):
-        if isinstance(last_count_at, str):  # SQLite hands back MAX() of a datetime as text
-            last_count_at = datetime.fromisoformat(last_count_at).replace(tzinfo=UTC)
-        elif last_count_at is not None and last_count_at.tzinfo is None:
-            last_count_at = last_count_at.replace(tzinfo=UTC)
-        levels[(agreement_id, sku)] = StockLevel(int(total or 0), last_count_at)
-    return levels
+    return query
 
 
 def hold_item(session: Session, agreement_id: str, sku: str) -> None:

@@ -286,6 +286,15 @@ class InboxRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("platform", "platform_message_id", name="uq_inbox_platform_message"),
         Index("ix_inbox_waiting", "handled_at", "id"),
+        # each chat's oldest waiting message, for the workers that take a chat at a time
+        Index(
+            "ix_inbox_chat_waiting",
+            "platform",
+            "chat",
+            "id",
+            sqlite_where=text("handled_at IS NULL"),
+            postgresql_where=text("handled_at IS NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)

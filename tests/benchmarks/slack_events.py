@@ -56,6 +56,7 @@ from waitress.server import create_server
 from bot.app.bootstrap import start
 from bot.app.server import Service, build_service
 from bot.runtime.context import Runtime
+from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.tables import InboxRow, OutboxRow
 
@@ -251,13 +252,11 @@ def serving(app: WSGIApp) -> Iterator[int]:
 def the_bot(fake: FakeSlack, workdir: Path) -> Iterator[tuple[Runtime, Service]]:
     """The bot's real app on a new SQLite file, its Slack calls going to `fake`, with the
     inbox and delivery workers running, as `vmi-bot serve` runs them."""
-    env = {
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_BASE_URL": fake.base_url,
-    }
-    runtime = start(str(EXAMPLE), f"sqlite:///{workdir / 'vmi.sqlite'}")
-    service = build_service(runtime, env)
+    settings = Settings(
+        slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_base_url=fake.base_url
+    )
+    runtime = start(str(EXAMPLE), f"sqlite:///{workdir / 'vmi.sqlite'}", settings)
+    service = build_service(runtime)
     service.delivery.start()
     service.inbox.start()
     try:

@@ -1,0 +1,518 @@
+"""The morning burst: many agreements' keepers post their counts at once, through `vmi-bot serve`.
+
+Run on demand (pytest does not collect it), from the repository root, with the project
+installed in .venv:
+
+    python tests/benchmarks/burst.py --agreements 500 --events 2000 --clients 4 --runs 3
+    python tests/benchmarks/burst.py --processes 2 \\
+        --db postgresql+psycopg://vmi:vmi@127.0.0.1:5432/vmi_bench
+
+A configuration of `--agreements` agreements is generated, each with its own customer, supplier,
+Slack channel and keeper. `--events` really signed `event_callback` messages (`6205 库存 45`,
+the quantity varying, some below min) are spread over the agreements round-robin, so every
+channel hears a few counts in order. They are sent by `--clients` threads, one connection per
+request, to `--processes` real `vmi-bot serve` processes (client k to process k mod K), whose
+Slack Web API calls go to the fake Slack of tests/fake_slack.py. The same events go to a
+do-nothing bolt app (the floor: verify, parse, dispatch to a listener that does nothing) served
+the same way in a process of its own, in the same run.
+
+It prints, per run: the acknowledgement rate and p50/p99 of bot and floor; the end-to-end
+figure (first event sent to the last reply delivered, by the outbox's `sent_at`) as messages per
+second and as a share of the floor's rate; the seconds from the last acknowledgement to the last
+reply; each serve process's peak RSS. With `--runs` > 1, the medians too, and the targets. It
+checks the work: every event handled once, every reply sent, each chat's replies in the order
+of its counts.
+
+With PostgreSQL the database named by `--db` is emptied first (every table dropped): give it
+one of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import MetaData, create_engine, func, select
+
+from bot.storage.tables import InboxRow, OutboxRow
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # tests/ is not an installed package
+
+from tests.benchmarks.slack_events import (  # noqa: E402
+    SECRET,
+    TOKEN,
+    percentile,
+    post_event,
+    serving,
+)
+
+if TYPE_CHECKING:
+    from tests.fake_slack import FakeSlack
+
+VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
+WARMUP_EVENTS = 20
+DRAIN_TIMEOUT_S = 180.0
+TARGETS = {"ack": 0.7, "p99": 3.0, "end_to_end": 0.4, "tail": 3.0, "rss": 200.0}
+
+
+# ---- the configuration ----
+
+
+def channel(a: int) -> str:
+    """The Slack channel of the a-th agreement."""
+    return f"CB{a:05d}"
+
+
+def keeper(a: int) -> str:
+    """The Slack user id of the a-th agreement's keeper."""
+    return f"UK{a:05d}"
+
+
+def config_text(agreements: int) -> str:
+    """TOML for `agreements` agreements, each with its own two parties, channel and keeper, and
+    one item (6205, min 50, max 100)."""
+    lines = ["[bot]", 'timezone = "Asia/Shanghai"', 'locale = "zh"']
+    for a in range(agreements):
+        lines += [
+            "",
+            f'[[parties]]\nid = "plant-{a}"\nname = "Plant {a}"\nrole = "customer"',
+            f'[[parties]]\nid = "sup-{a}"\nname = "Supplier {a}"\nrole = "supplier"',
+            f'[[members]]\nid = "keeper-{a}"\nname = "Keeper {a}"\nparty = "plant-{a}"',
+            f'role = "warehouse"\nslack = "{keeper(a)}"',
+        ]
+    for a in range(agreements):
+        lines += [
+            "",
+            f'[[agreements]]\nid = "agr-{a:05d}"\ncustomer = "plant-{a}"\nsupplier = "sup-{a}"',
+            f'slack_channel = "{channel(a)}"',
+            '[[agreements.items]]\nsku = "6205"\nname = "6205 bearing"\nunit = "pcs"',
+            "min = 50\nmax = 100\nunit_price = 12.5\nlead_time_days = 3",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# ---- the events ----
+
+
+def count_event(index: int, agreements: int, base_ts: int, tag: str) -> bytes:
+    """Slack's `event_callback` for the index-th count: agreement index mod N, its keeper in
+    its channel, a quantity that varies (some below min)."""
+    a = index % agreements
+    return json.dumps(
+        {
+            "token": "legacy",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": f"Ev{tag}{base_ts}x{index}",
+            "event_time": base_ts,
+            "event": {
+                "type": "message",
+                "channel": channel(a),
+                "channel_type": "channel",
+                "user": keeper(a),
+                "text": f"6205 库存 {45 + index % 50}",
+                "ts": f"{base_ts}.{index:06d}",
+            },
+        },
+        ensure_ascii=False,
+    ).encode()
+
+
+@dataclass
+class Sent:
+    """How the servers answered one load."""
+
+    began: float  # wall clock (time.time) when the first request went
+    seconds: float
+    last_answer: float  # wall clock of the last answer
+    latencies: list[float]
+    statuses: Counter[int | str]
+
+    @property
+    def rate(self) -> float:
+        """Acknowledged events per second, first request to last answer."""
+        return sum(self.statuses.values()) / self.seconds
+
+
+def drive(ports: Sequence[int], bodies: Sequence[bytes], clients: int) -> Sent:
+    """Send `bodies` from `clients` threads (client k sends every k-th body, to port k mod K)."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    statuses: list[Counter[int | str]] = [Counter() for _ in range(clients)]
+
+    def client(k: int) -> None:
+        port = ports[k % len(ports)]
+        for body in bodies[k::clients]:
+            try:
+                status, seconds = post_event(port, body)
+            except OSError as err:
+                statuses[k][err.__class__.__name__] += 1
+                continue
+            statuses[k][status] += 1
+            latencies[k].append(seconds)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    began_wall, began = time.time(), time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    return Sent(began_wall, seconds, began_wall + seconds,
+                [x for each in latencies for x in each], sum(statuses, Counter()))  # fmt: skip
+
+
+# ---- the servers ----
+
+
+def _env(fake: FakeSlack, config: Path, db: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WECOM_"))}
+    env.update(
+        SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_BASE_URL=fake.base_url,
+        VMI_CONFIG=str(config), DATABASE_URL=db,
+    )  # fmt: skip
+    for name in ("FEISHU_APP_ID", "DINGTALK_CLIENT_ID", "VMI_API_TOKEN"):
+        env.pop(name, None)
+    return env
+
+
+def start_serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
+    """`vmi-bot serve --port 0` as a process; it and its port, once it says it serves."""
+    process = subprocess.Popen([VMI_BOT, "serve", "--port", "0"], env=env,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert process.stderr is not None
+    said: list[str] = []
+    while not said or "serving on" not in said[-1]:
+        said.append(process.stderr.readline())
+        if not said[-1]:
+            process.kill()
+            raise SystemExit("serve did not start:\n" + "".join(said))
+    port = int(said[-1].rsplit(":", 1)[1].split()[0].strip("/"))
+    stderr = process.stderr
+    threading.Thread(target=lambda: [None for _ in stderr], daemon=True).start()  # drain it
+    return process, port
+
+
+def peak_rss_mib(pid: int) -> float:
+    """A process's peak resident set (VmHWM), in MiB; nan when it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+@contextmanager
+def serve_processes(env: dict[str, str], count: int) -> Iterator[list[tuple[int, int]]]:
+    """`count` serve processes on one database: (pid, port) each; stopped (SIGTERM) after."""
+    started: list[subprocess.Popen[str]] = []
+    out: list[tuple[int, int]] = []
+    try:
+        for _ in range(count):
+            process, port = start_serve(env)
+            started.append(process)
+            out.append((process.pid, port))
+        yield out
+    finally:
+        for process in started:
+            process.send_signal(signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def floor_process(fake_url: str) -> tuple[subprocess.Popen[str], int]:
+    """The do-nothing bolt app served by waitress in a process of its own; it and its port."""
+    process = subprocess.Popen([sys.executable, __file__, "--serve-floor", fake_url],
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert process.stdout is not None
+    return process, int(process.stdout.readline())
+
+
+def serve_floor(fake_url: str) -> None:
+    """In the floor's process: serve it and say the port on stdout until killed."""
+    from tests.benchmarks.slack_events import floor_app
+
+    class Fake:
+        base_url = fake_url
+
+    with serving(floor_app(Fake())) as port:  # type: ignore[arg-type]
+        print(port, flush=True)
+        threading.Event().wait()
+
+
+@contextmanager
+def spying(folder: str | None, pid: int, run: int) -> Iterator[None]:
+    """With `--spy FOLDER`: py-spy samples the first serve process (all threads, raw stacks)
+    while the burst is sent and handled, into FOLDER/serve-RUN.txt."""
+    if not folder:
+        yield
+        return
+    out = Path(folder) / f"serve-{run}.txt"
+    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "-p",
+                            str(pid), "-r", "100", "-f", "raw", "--nonblocking", "-o", str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+
+
+# ---- the bot's work ----
+
+
+@dataclass(frozen=True)
+class Work:
+    """What the bot did: inbox handled, outbox by state, the last reply's time, order kept."""
+
+    handled: int
+    failed: int
+    outbox: dict[str, int]
+    last_sent: float | None  # wall clock of the last reply delivered
+    in_order: bool
+
+
+def bot_work(db: str, expected: int, timeout: float = DRAIN_TIMEOUT_S) -> Work:
+    """Wait (bounded) until every message is handled and every reply sent; what was done."""
+    engine = create_engine(db)
+    began = time.monotonic()
+    try:
+        while True:
+            with engine.connect() as connection:
+                handled = connection.scalar(
+                    select(func.count()).where(col_handled_at().is_not(None))
+                )
+                failed = connection.scalar(select(func.count()).where(InboxRow.error != ""))
+                by_state = select(OutboxRow.state, func.count()).group_by(OutboxRow.state)
+                outbox = {state: n for state, n in connection.execute(by_state)}
+                done = handled == expected and not (outbox.get("pending") or outbox.get("sending"))
+                if done or time.monotonic() - began > timeout:
+                    last = connection.scalar(select(func.max(OutboxRow.sent_at)))
+                    replies = connection.execute(
+                        select(OutboxRow.chat, OutboxRow.key, OutboxRow.sent_at)
+                        .where(OutboxRow.key.like("reply:%"))  # type: ignore[union-attr]
+                        .where(OutboxRow.state == "sent")
+                        .order_by(OutboxRow.sent_at, OutboxRow.id)
+                    ).all()
+                    return Work(handled or 0, failed or 0, outbox, _wall(last),
+                                _in_order(replies))  # fmt: skip
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
+def col_handled_at():  # type: ignore[no-untyped-def]
+    """The inbox's handled_at column (a SQLModel field, typed as a plain value)."""
+    return InboxRow.handled_at  # type: ignore[return-value]
+
+
+def _wall(moment: object) -> float | None:
+    if moment is None:
+        return None
+    if isinstance(moment, str):  # SQLite without the table's type decorator
+        from datetime import datetime
+
+        moment = datetime.fromisoformat(moment)
+    from datetime import datetime
+
+    assert isinstance(moment, datetime)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _in_order(replies: Sequence[tuple[str, str | None, object]]) -> bool:
+    """Each chat's replies went in the order of its messages (their inbox ids)."""
+    last: dict[str, int] = {}
+    for chat, key, _ in replies:
+        inbox_id = int(str(key).split(":")[1])
+        if inbox_id < last.get(chat, 0):
+            return False
+        last[chat] = inbox_id
+    return True
+
+
+def empty_database(db: str) -> None:
+    """PostgreSQL: drop every table (and alembic's), so serve migrates a new schema."""
+    if db.startswith("sqlite"):
+        return
+    engine = create_engine(db)
+    meta = MetaData()
+    meta.reflect(engine)
+    meta.drop_all(engine)
+    engine.dispose()
+
+
+# ---- one run ----
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One run's figures."""
+
+    ack_rate: float
+    p50_ms: float
+    p99_ms: float
+    floor_rate: float
+    floor_p50_ms: float
+    floor_p99_ms: float
+    end_to_end: float  # messages per second, first event to last reply
+    tail_s: float  # last acknowledgement to last reply
+    rss_mib: list[float]
+    ok: bool
+
+
+def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) -> Figures:
+    """Floor, then bot, on the same events; their figures."""
+    config = workdir / "burst.toml"
+    config.write_text(config_text(args.agreements))
+    db = args.db or f"sqlite:///{workdir / f'burst-{run}.sqlite'}"
+    empty_database(db)
+    base_ts = int(time.time())
+    bodies = [count_event(i, args.agreements, base_ts, f"r{run}") for i in range(args.events)]
+    warm = [count_event(i, args.agreements, base_ts + 1, f"w{run}")
+            for i in range(WARMUP_EVENTS)]  # fmt: skip
+
+    floor, floor_port = floor_process(fake.base_url)
+    try:
+        drive([floor_port], warm, 1)
+        floor_sent = drive([floor_port], bodies, args.clients)
+    finally:
+        floor.kill()
+        floor.wait()
+
+    with serve_processes(_env(fake, config, db), args.processes) as servers:
+        ports = [port for _, port in servers]
+        drive(ports, warm, 1)
+        warm_work = bot_work(db, WARMUP_EVENTS)
+        with spying(args.spy, servers[0][0], run):
+            bot = drive(ports, bodies, args.clients)
+            work = bot_work(db, WARMUP_EVENTS + args.events)
+        rss = [peak_rss_mib(pid) for pid, _ in servers]
+
+    last = work.last_sent or float("nan")
+    figures = Figures(
+        ack_rate=bot.rate,
+        p50_ms=percentile(bot.latencies, 0.5) * 1000,
+        p99_ms=percentile(bot.latencies, 0.99) * 1000,
+        floor_rate=floor_sent.rate,
+        floor_p50_ms=percentile(floor_sent.latencies, 0.5) * 1000,
+        floor_p99_ms=percentile(floor_sent.latencies, 0.99) * 1000,
+        end_to_end=args.events / (last - bot.began),
+        tail_s=last - bot.last_answer,
+        rss_mib=rss,
+        ok=(
+            bot.statuses[200] == args.events
+            and warm_work.handled == WARMUP_EVENTS
+            and work.handled == WARMUP_EVENTS + args.events
+            and work.failed == 0
+            and set(work.outbox) <= {"sent"}
+            and work.in_order
+        ),
+    )
+    print(
+        f"run {run}: bot {figures.ack_rate:6.1f}/s p50 {figures.p50_ms:5.1f} ms"
+        f" p99 {figures.p99_ms:6.1f} ms | floor {figures.floor_rate:6.1f}/s"
+        f" p50 {figures.floor_p50_ms:5.1f} ms p99 {figures.floor_p99_ms:6.1f} ms"
+        f" | end to end {figures.end_to_end:6.1f} msg/s, last reply {figures.tail_s:5.2f} s"
+        f" after last ack | peak RSS {', '.join(f'{r:.0f}' for r in rss)} MiB"
+        f" | inbox {work.handled} handled ({work.failed} set aside),"
+        f" outbox {dict(sorted(work.outbox.items()))}, order per chat"
+        f" {'kept' if work.in_order else 'BROKEN'}",
+        flush=True,
+    )
+    return figures
+
+
+def report(all_figures: list[Figures]) -> bool:
+    """The medians against the targets; True when every run did all its work."""
+    med = {
+        name: statistics.median(getattr(f, name) for f in all_figures)
+        for name in ("ack_rate", "p99_ms", "floor_rate", "floor_p99_ms", "end_to_end", "tail_s")
+    }
+    rss = statistics.median(max(f.rss_mib) for f in all_figures)
+    checks = [
+        ("ack rate / floor", med["ack_rate"] / med["floor_rate"], TARGETS["ack"], ">="),
+        ("p99 / floor's", med["p99_ms"] / med["floor_p99_ms"], TARGETS["p99"], "<="),
+        (
+            "end to end / floor rate",
+            med["end_to_end"] / med["floor_rate"],
+            TARGETS["end_to_end"],
+            ">=",
+        ),
+        ("last reply after last ack (s)", med["tail_s"], TARGETS["tail"], "<="),
+        ("serve peak RSS (MiB)", rss, TARGETS["rss"], "<="),
+    ]
+    print(
+        f"medians of {len(all_figures)} run(s): bot {med['ack_rate']:.1f}/s"
+        f" p99 {med['p99_ms']:.1f} ms, floor {med['floor_rate']:.1f}/s"
+        f" p99 {med['floor_p99_ms']:.1f} ms, end to end {med['end_to_end']:.1f} msg/s"
+    )
+    for name, value, target, way in checks:
+        met = value >= target if way == ">=" else value <= target
+        print(
+            f"  {name:<32} {value:7.2f}  (target {way} {target:g}: {'met' if met else 'NOT met'})"
+        )
+    return all(f.ok for f in all_figures)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agreements", type=int, default=500, help="agreements (500)")
+    parser.add_argument("--events", type=int, default=2000, help="counts sent (2000)")
+    parser.add_argument("--clients", type=int, default=4, help="client threads (4)")
+    parser.add_argument("--processes", type=int, default=1, help="serve processes (1)")
+    parser.add_argument("--db", help="database URL (default: a new SQLite file per run)")
+    parser.add_argument("--runs", type=int, default=1, help="runs, medians printed (1)")
+    parser.add_argument("--spy", metavar="FOLDER", help="py-spy the first serve process")
+    parser.add_argument("--serve-floor", metavar="FAKE_URL", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.processes > 1 and not (args.db or "").startswith("postgresql"):
+        parser.error("--processes above 1 needs --db postgresql+psycopg://...")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the burst `--runs` times and print the figures."""
+    args = parse_args(argv)
+    if args.serve_floor:
+        serve_floor(args.serve_floor)
+        return 0
+    from tests.fake_slack import FakeSlack
+
+    print(f"{args.agreements} agreements, {args.events} counts, {args.clients} clients,"
+          f" {args.processes} serve process(es) on {(args.db or 'sqlite').split(':')[0]},"
+          f" CPUs: {os.cpu_count()}, Python {sys.version.split()[0]}", flush=True)  # fmt: skip
+    with ExitStack() as stack:
+        fake = stack.enter_context(FakeSlack())
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vmi-burst-")))
+        figures = [one_run(args, fake, workdir, run) for run in range(1, args.runs + 1)]
+    if not report(figures):
+        print("FAIL: not every event was answered 200, handled once, and answered in order",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
