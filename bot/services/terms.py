@@ -56,14 +56,17 @@ def as_applied(config: Config, row: AmendmentRow, change: AmendmentChangeRow) ->
 # were made from: a burst of messages reads the same terms, so they are built once, not per message.
 _MADE: dict[int, tuple[Config, tuple[object, ...], Config]] = {}
 _MADE_MOST = 4
+_FEW = 100
 
 
 def effective(config: Config, session: Session) -> Config:
     """`config` with every agreement's items as amended (see `effective_agreement`)."""
     if any(a.term_sources for a in config.agreements):
         return config  # already effective: amendments apply once
-    # all of them, read without a list of every agreement's id; those not configured are left out
-    found = [(r, c) for r, c in stored.applied(session, None) if config.agreement(r.agreement_id)]
+    # A few agreements (one's status, a slot's job) read only their own rows; many read all of
+    # them without a list of every id, leaving out those not configured.
+    few = [a.id for a in config.agreements] if len(config.agreements) <= _FEW else None
+    found = [(r, c) for r, c in stored.applied(session, few) if config.agreement(r.agreement_id)]
     made_from = tuple(
         (r.id, r.agreement_id, r.sku, r.proposed_by, r.decided_by, r.decided_at, r.proposed_at,
          c.id, c.field, c.old, c.new, c.file_value)
