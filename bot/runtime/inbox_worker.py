@@ -24,6 +24,11 @@ from handlers.conversation import ARRIVING, process_batch
 log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_SECONDS = 0.0005
+# The workers running in this process, and the switch interval from before the first started:
+# it is put back when the last stops, so a process that stops handling is as it was.
+_running: list[InboxWorker] = []
+_interval_before: list[float] = []
+_switching = threading.Lock()
 
 
 class InboxWorker(BackgroundLoop):
@@ -63,8 +68,22 @@ class InboxWorker(BackgroundLoop):
         """Handle in a background thread until `stop`, beside the platforms' requests."""
         # A request thread waits for the interpreter after each read, write and query; while
         # this thread handles, Python's default 5 ms switch interval would make each wait long.
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_SECONDS))
+        with _switching:
+            if not _running:
+                _interval_before[:] = [sys.getswitchinterval()]
+            _running.append(self)
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_SECONDS))
         super().start()
+
+    def stop(self) -> None:
+        """Stop (see BackgroundLoop.stop), and put the switch interval back when this was the
+        last worker running."""
+        super().stop()
+        with _switching:
+            if self in _running:
+                _running.remove(self)
+            if not _running and _interval_before:
+                sys.setswitchinterval(_interval_before.pop())
 
     def wake(self) -> None:
         """A message was stored: handle it now rather than at the next tick."""
