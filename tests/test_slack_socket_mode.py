@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -217,11 +218,23 @@ def test_a_wrong_app_token_is_one_clear_log_line_and_sigterm_closes_cleanly(
     with FakeSlack() as slack, FakeSlackSocket(slack) as socket:
         env.update(SLACK_BOT_TOKEN="xoxb-test", SLACK_APP_TOKEN="xapp-1-A1-not-this-one",
                    SLACK_API_BASE_URL=slack.base_url)  # fmt: skip
-        process, _ = serve(f"sqlite:///{tmp_path / 'wrong.sqlite'}", env)
+        process, stderr_lines = serve(f"sqlite:///{tmp_path / 'wrong.sqlite'}", env)
         try:
             slack.wait_for("apps.connections.open")
+            # the refusal may be said before or after "serving on": read until it is (a process
+            # that never says it is killed after 30 s, and fails below)
+            assert process.stderr is not None
+            killer = threading.Timer(30, process.kill)
+            killer.start()
+            while not any("SLACK_APP_TOKEN" in line for line in stderr_lines):
+                line = process.stderr.readline()
+                if not line:
+                    break
+                stderr_lines.append(line)
+            killer.cancel()
             process.send_signal(signal.SIGTERM)
-            _, err = process.communicate(timeout=30)
+            _, rest = process.communicate(timeout=30)
+            err = "".join(stderr_lines) + rest
         finally:
             process.kill()
         assert process.returncode == 0
