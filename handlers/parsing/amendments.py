@@ -83,7 +83,7 @@ def _amend(raw: str, low: str, start: int, items: Sequence[Item]) -> Amend | Ref
     subject = raw[start : matches[0].start()].strip(_EDGE)
     rest = "".join(low[m.end() : n.start()] for m, n in pairwise(matches))
     tail = low[matches[-1].end() :].strip(_EDGE)
-    item = _item(subject, items)
+    item = named_item(subject, items)
     if item is None:
         if not subject:
             return Refusal("ambiguous", hint="amend", missing="item")
@@ -96,7 +96,7 @@ def _amend(raw: str, low: str, start: int, items: Sequence[Item]) -> Amend | Ref
         field = _WORD_OF[match[1]]
         if match[2] is None:
             return Refusal("ambiguous", detail=match[1], hint="amend", missing="qty", sku=item.sku)
-        value = _whole(match[2], item.sku)
+        value = whole_figure(match[2], item.sku)
         if isinstance(value, Refusal):
             return value
         if field in changes:
@@ -126,18 +126,19 @@ def _reminder(low: str, start: int) -> Amend | Refusal:
     return Amend("", ((field, value),))
 
 
-def _whole(text: str, sku: str) -> int | Refusal:
-    """A figure of the terms: a whole number, not negative, not absurd."""
+def whole_figure(text: str, sku: str, hint: str = "amend") -> int | Refusal:
+    """A figure of the terms (min, max, pack size, MOQ): a whole number, not negative, not
+    absurd; else why not, for the reply of `hint`."""
     try:
         value = Decimal(text.replace(",", "").rstrip("."))
     except InvalidOperation:
-        return Refusal("bad_quantity", detail=text, hint="amend", sku=sku)
+        return Refusal("bad_quantity", detail=text, hint=hint, sku=sku)
     if value < 0:
-        return Refusal("bad_quantity", detail=text, hint="amend", sku=sku)
+        return Refusal("bad_quantity", detail=text, hint=hint, sku=sku)
     if value > MAX_QTY:
-        return Refusal("too_large", detail=text, hint="amend", sku=sku)
+        return Refusal("too_large", detail=text, hint=hint, sku=sku)
     if value != value.to_integral_value():
-        return Refusal("fraction", detail=text, hint="amend", sku=sku)
+        return Refusal("fraction", detail=text, hint=hint, sku=sku)
     return int(value)
 
 
@@ -145,7 +146,7 @@ def _key(name: str) -> str:
     return "".join(name.split()).casefold()
 
 
-def _item(subject: str, items: Sequence[Item]) -> Item | None:
+def named_item(subject: str, items: Sequence[Item]) -> Item | None:
     """The item named by sku, alias or name, ignoring case and spaces."""
     key = _key(subject)
     if not key:

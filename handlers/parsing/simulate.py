@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
+from handlers.parsing.amendments import named_item, whole_figure
 from handlers.parsing.normalise import lowered, normalise
-from handlers.parsing.parsed import MAX_QTY, Refusal, Simulate
+from handlers.parsing.parsed import Refusal, Simulate
 from handlers.parsing.vocabulary import VOCABULARY, alternation
 from vmi_rules.terms import Item
 
@@ -34,7 +34,7 @@ def read_simulate(text: str, items: Sequence[Item]) -> Simulate | Refusal | None
     matches = list(_FIELD_RE.finditer(low, start.end()))
     end = matches[0].start() if matches else len(low)
     subject = raw[start.end() : end].strip(_EDGE)
-    item = _item(subject, items)
+    item = named_item(subject, items)
     if item is None:
         if not subject:
             return Refusal("ambiguous", hint="simulate", missing="item")
@@ -55,38 +55,8 @@ def read_simulate(text: str, items: Sequence[Item]) -> Simulate | Refusal | None
         if field in figures:
             return Refusal("ambiguous", detail=match[1], hint="simulate", missing="duplicate",
                            sku=item.sku)  # fmt: skip
-        value = _whole(match[2], item.sku)
+        value = whole_figure(match[2], item.sku, "simulate")
         if isinstance(value, Refusal):
             return value
         figures[field] = value
     return Simulate(item.sku, figures.get("min"), figures.get("max"))
-
-
-def _whole(text: str, sku: str) -> int | Refusal:
-    """A min or max: a whole number, not negative, not absurd."""
-    try:
-        value = Decimal(text.replace(",", "").rstrip("."))
-    except InvalidOperation:
-        return Refusal("bad_quantity", detail=text, hint="simulate", sku=sku)
-    if value < 0:
-        return Refusal("bad_quantity", detail=text, hint="simulate", sku=sku)
-    if value > MAX_QTY:
-        return Refusal("too_large", detail=text, hint="simulate", sku=sku)
-    if value != value.to_integral_value():
-        return Refusal("fraction", detail=text, hint="simulate", sku=sku)
-    return int(value)
-
-
-def _key(name: str) -> str:
-    return "".join(name.split()).casefold()
-
-
-def _item(subject: str, items: Sequence[Item]) -> Item | None:
-    """The item named by sku, alias or name, ignoring case and spaces."""
-    key = _key(subject)
-    if not key:
-        return None
-    for item in items:
-        if key in (_key(item.sku), _key(item.name), *(_key(a) for a in item.aliases)):
-            return item
-    return None
