@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
@@ -84,7 +83,7 @@ def accept(engine: Engine, incoming: Incoming) -> int | None:
             sender=incoming.sender,
             text=incoming.text,  # kept once: the JSON of the rest goes without it
             action=f"{incoming.button.action}:{incoming.button.value}" if incoming.button else "",
-            incoming=replace(incoming, text="").to_json(),
+            incoming=incoming.to_json(with_text=False),
         )
 
 

@@ -60,9 +60,12 @@ class Incoming:
     file_name: str = ""
     file_data: str = ""
 
-    def to_json(self) -> str:
-        """The whole message as JSON, kept in the inbox until it is handled."""
+    def to_json(self, with_text: bool = True) -> str:
+        """The whole message as JSON, kept in the inbox until it is handled; without its text
+        when that is kept apart."""
         raw = asdict(self)
+        if not with_text:
+            del raw["text"]
         raw["at"] = self.at.isoformat()
         return json.dumps(raw, ensure_ascii=False)
 

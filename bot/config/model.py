@@ -157,14 +157,31 @@ class Config:
             # A wrong platform name is a bug in the caller, not an unknown user.
             raise ValueError(f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}")
         field = ID_FROM.get(platform, platform)
-        return next((m for m in self.members if getattr(m, field) == platform_id), None)
+        return self.index(f"members by {field}", lambda c: _members_by(c, field)).get(platform_id)
 
     def agreements_of(self, member: Member) -> tuple[AgreementConfig, ...]:
         """The agreements the member takes part in: all of them for an admin without a party."""
         if member.party is None:
             return self.agreements if member.role == "admin" else ()
-        return tuple(a for a in self.agreements if member.party in (a.customer, a.supplier))
+        return self.index("agreements by party", _by_party).get(member.party, ())
 
 
 def _by_id(config: Config) -> dict[str, AgreementConfig]:
     return {a.id: a for a in config.agreements}
+
+
+def _members_by(config: Config, field: str) -> dict[str, Member]:
+    """Members by their id in `field`; the first in the file where two share one."""
+    found: dict[str, Member] = {}
+    for m in config.members:
+        found.setdefault(getattr(m, field), m)
+    return found
+
+
+def _by_party(config: Config) -> dict[str, tuple[AgreementConfig, ...]]:
+    """Each party's agreements, in file order (customer and supplier alike)."""
+    found: dict[str, list[AgreementConfig]] = {}
+    for a in config.agreements:
+        for party in dict.fromkeys((a.customer, a.supplier)):
+            found.setdefault(party, []).append(a)
+    return {party: tuple(agreements) for party, agreements in found.items()}

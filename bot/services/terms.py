@@ -61,7 +61,12 @@ _FEW = 100
 
 def effective(config: Config, session: Session) -> Config:
     """`config` with every agreement's items as amended (see `effective_agreement`)."""
-    if any(a.term_sources for a in config.agreements):
+    made = _MADE.get(id(config))
+    known_file = made is not None and made[0] is config  # made from before: not effective
+    if not known_file and (
+        any(result is config for _, _, result in _MADE.values())
+        or any(a.term_sources for a in config.agreements)
+    ):
         return config  # already effective: amendments apply once
     # A few agreements (one's status, a slot's job) read only their own rows; many read all of
     # them without a list of every id, leaving out those not configured.
@@ -72,8 +77,7 @@ def effective(config: Config, session: Session) -> Config:
          c.id, c.field, c.old, c.new, c.file_value)
         for r, c in found
     )  # fmt: skip
-    made = _MADE.get(id(config))
-    if made is not None and made[0] is config and made[1] == made_from:
+    if made is not None and known_file and made[1] == made_from:
         return made[2]
     result = replace(config, agreements=_effective_from(config, config.agreements, found))
     if len(_MADE) >= _MADE_MOST:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from functools import cache
 from typing import cast
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from bot.storage.public_ids import PublicIds
 from bot.storage.tables import AmendmentChangeRow, AmendmentRow
@@ -117,6 +119,14 @@ def applied(
 ) -> list[tuple[AmendmentRow, AmendmentChangeRow]]:
     """The agreed figures the file has not overtaken, oldest agreement first; of every
     agreement when `agreement_ids` is None."""
+    query = _applied_query(agreement_ids is not None)
+    params = {"agreement_ids": list(agreement_ids or ())}
+    return [(a, c) for a, c in session.execute(query, params)]
+
+
+@cache
+def _applied_query(by_agreement: bool) -> Select[AmendmentRow, AmendmentChangeRow]:
+    """The query of `applied`, built once: every message reads the terms."""
     query = (
         select(AmendmentRow, AmendmentChangeRow)
         .join(AmendmentChangeRow, col(AmendmentChangeRow.amendment_id) == col(AmendmentRow.id))
@@ -126,9 +136,11 @@ def applied(
         )
         .order_by(col(AmendmentRow.decided_at), col(AmendmentRow.id), col(AmendmentChangeRow.id))
     )
-    if agreement_ids is not None:
-        query = query.where(col(AmendmentRow.agreement_id).in_(list(agreement_ids)))
-    return [(a, c) for a, c in session.exec(query)]
+    if by_agreement:
+        query = query.where(
+            col(AmendmentRow.agreement_id).in_(bindparam("agreement_ids", expanding=True))
+        )
+    return query
 
 
 def supersede(session: Session, change: AmendmentChangeRow, at: datetime) -> bool:

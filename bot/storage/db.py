@@ -142,6 +142,11 @@ def make_engine(url: str) -> Engine:
         if file is not None and file.opened is None:  # the first file opened is the one
             file.opened = _identity(file.path)
 
+    @event.listens_for(engine, "do_connect")
+    def _before_connect(*_: object) -> None:
+        # connecting to a path whose file was deleted would make a new, empty one there
+        _check_file(engine)
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Readers (status, health checks) begin deferred, so WAL lets them run beside a writer.
@@ -199,10 +204,10 @@ def check_writable(engine: Engine, now: datetime) -> None:
 
 @contextmanager
 def _unavailable_raised(engine: Engine) -> Iterator[None]:
-    """Check the SQLite file is still the one opened, before and after (a file deleted while
-    the transaction ran took it along); turn a database's "cannot write" errors into
+    """Check the SQLite file is still the one opened once the transaction is over (a file
+    deleted before or while it ran took what was written along; a new connection checks it
+    before it opens the path); turn a database's "cannot write" errors into
     `StoreUnavailable`."""
-    _check_file(engine)
     try:
         yield
     except StoreUnavailable:

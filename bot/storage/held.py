@@ -8,7 +8,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlmodel import Session, col
 
 from bot.storage.tables import HeldCountRow
@@ -41,16 +41,20 @@ def hold(
 
 def supersede(session: Session, agreement_id: str, skus: Collection[str], at: datetime) -> None:
     """A new count or a correction of these items: what was held for them no longer waits."""
-    session.execute(
-        update(HeldCountRow)
-        .where(
-            col(HeldCountRow.agreement_id) == agreement_id,
-            col(HeldCountRow.sku).in_(list(skus)),
-            col(HeldCountRow.state) == HELD,
-        )
-        .values(state=SUPERSEDED, decided_at=at)
-        .execution_options(synchronize_session=False)
+    session.execute(_SUPERSEDE, {"of_agreement": agreement_id, "skus": list(skus), "decided": at})
+
+
+# built once: every count runs it
+_SUPERSEDE = (
+    update(HeldCountRow)
+    .where(
+        col(HeldCountRow.agreement_id) == bindparam("of_agreement"),
+        col(HeldCountRow.sku).in_(bindparam("skus", expanding=True)),
+        col(HeldCountRow.state) == HELD,
     )
+    .values(state=SUPERSEDED, decided_at=bindparam("decided"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def waiting(

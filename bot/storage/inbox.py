@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, cast
+from functools import cache
 
-from sqlalchemy import Connection, CursorResult, func, select, update
+from sqlalchemy import Connection, Integer, Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col
 
 from bot.storage.tables import InboxRow
@@ -38,48 +39,53 @@ def receive(
     dialect = (
         session.dialect.name if isinstance(session, Connection) else session.get_bind().dialect.name
     )
+    values = {
+        "platform": platform,
+        "platform_message_id": platform_message_id,
+        "chat": chat,
+        "sender": sender,
+        "text": text,
+        "action": action,
+        "incoming": _without_text(incoming),
+        "received_at": received_at,
+    }
+    return session.execute(_receive_statement(dialect), values).scalar_one_or_none()
+
+
+@cache
+def _receive_statement(dialect: str) -> ReturningInsert[int]:
+    """The insert of `receive`, built once per database kind: every platform request runs it
+    (the values are bound by column name)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
+    return (
         insert(InboxRow)
-        .values(
-            platform=platform,
-            platform_message_id=platform_message_id,
-            chat=chat,
-            sender=sender,
-            text=text,
-            action=action,
-            incoming=_without_text(incoming),
-            received_at=received_at,
-        )
         .on_conflict_do_nothing(index_elements=["platform", "platform_message_id"])
         .returning(col(InboxRow.id))
     )
-    return session.execute(statement).scalar_one_or_none()
 
 
 def claim(session: Session, inbox_id: int, at: datetime) -> str | None:
     """Take a stored message to handle it in this transaction: the message as the adapter
     stored it (JSON), or None when it is taken already."""
-    statement = (
-        update(InboxRow)
-        .where(col(InboxRow.id) == inbox_id, col(InboxRow.handled_at).is_(None))
-        .values(handled_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    # An UPDATE gives a CursorResult, which has the rowcount; Session.execute is typed for any
-    # statement and promises only a Result.
-    taken = cast("CursorResult[Any]", session.execute(statement)).rowcount
-    if taken != 1:
+    # One statement: the row is marked taken and read back together (RETURNING).
+    row = session.execute(_CLAIM, {"inbox_row": inbox_id, "taken": at}).first()
+    if row is None:
         return None
-    row = session.execute(
-        select(col(InboxRow.incoming), col(InboxRow.text)).where(col(InboxRow.id) == inbox_id)
-    ).one()
     return _with_text(row.incoming, row.text) if row.incoming else None
+
+
+_CLAIM = (
+    update(InboxRow)
+    .where(col(InboxRow.id) == bindparam("inbox_row"), col(InboxRow.handled_at).is_(None))
+    .values(handled_at=bindparam("taken"))
+    .returning(col(InboxRow.incoming), col(InboxRow.text))
+    .execution_options(synchronize_session=False)
+)
 
 
 def _without_text(incoming: str) -> str:
     """The message's JSON without its text, which has a column of its own."""
-    if not incoming:
+    if not incoming or '"text"' not in incoming:
         return incoming
     raw = json.loads(incoming)
     if not isinstance(raw, dict) or "text" not in raw:
@@ -128,18 +134,23 @@ def heads(session: Session, limit: int = 50) -> list[int]:
     time and in order, by whichever process takes them. A worker that dies lets go of its
     locks with its connection: the message is waiting again, nothing is lost.
     """
+    return list(session.scalars(_HEADS, {"most": limit}))
+
+
+def _heads() -> Select[int | None]:
     handled_at = col(InboxRow.handled_at)
     first = (
         select(func.min(col(InboxRow.id)))
         .where(handled_at.is_(None))
         .group_by(col(InboxRow.platform), col(InboxRow.chat))
     )
-    return list(
-        session.scalars(
-            select(col(InboxRow.id))
-            .where(col(InboxRow.id).in_(first), handled_at.is_(None))
-            .order_by(col(InboxRow.id))
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=InboxRow)
-        )
+    return (
+        select(col(InboxRow.id))
+        .where(col(InboxRow.id).in_(first), handled_at.is_(None))
+        .order_by(col(InboxRow.id))
+        .limit(bindparam("most", type_=Integer))
+        .with_for_update(skip_locked=True, of=InboxRow)
     )
+
+
+_HEADS = _heads()  # built once: every pass of every worker runs it

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
 from bot.storage.tables import OutboxRow
@@ -46,8 +46,7 @@ def enqueue_all(session: Session, messages: list[Message]) -> list[OutboxRow]:
     keys = [m.key for m in messages if m.key is not None]
     taken: set[str | None] = set()
     if keys:
-        key = col(OutboxRow.key)
-        taken = set(session.scalars(select(key).where(key.in_(keys))))
+        taken = set(session.scalars(_TAKEN_KEYS, {"keys": keys}))
     rows = []
     for m in messages:
         if m.key is not None:
@@ -70,6 +69,12 @@ def enqueue_all(session: Session, messages: list[Message]) -> list[OutboxRow]:
         )
     session.add_all(rows)
     return rows
+
+
+# built once: every reply is queued through it
+_TAKEN_KEYS = select(col(OutboxRow.key)).where(
+    col(OutboxRow.key).in_(bindparam("keys", expanding=True))
+)
 
 
 def enqueue(

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Select, bindparam, select, update
 from sqlmodel import Session, col
 
 from bot.storage.public_ids import PublicIds
@@ -61,13 +62,22 @@ def open_proposals(
     session: Session, agreement_ids: Collection[str] | None = None
 ) -> dict[ItemKey, list[ProposalRow]]:
     """Open proposals (proposed, confirmed, shipped) per item, in one query."""
-    query = select(ProposalRow).where(col(ProposalRow.state).in_([s.value for s in OPEN_STATES]))
-    if agreement_ids is not None:
-        query = query.where(col(ProposalRow.agreement_id).in_(list(agreement_ids)))
+    query = _open_query(agreement_ids is not None)
     found: dict[ItemKey, list[ProposalRow]] = defaultdict(list)
-    for row in session.scalars(query.order_by(col(ProposalRow.id))):
+    for row in session.scalars(query, {"agreement_ids": list(agreement_ids or ())}):
         found[(row.agreement_id, row.sku)].append(row)
     return found
+
+
+@cache
+def _open_query(by_agreement: bool) -> Select[ProposalRow]:
+    """The query of `open_proposals`, built once: every message's reply reads it."""
+    query = select(ProposalRow).where(col(ProposalRow.state).in_([s.value for s in OPEN_STATES]))
+    if by_agreement:
+        query = query.where(
+            col(ProposalRow.agreement_id).in_(bindparam("agreement_ids", expanding=True))
+        )
+    return query.order_by(col(ProposalRow.id))
 
 
 def last_rejections(session: Session, agreement_ids: Collection[str]) -> dict[ItemKey, Rejection]:

@@ -7,7 +7,7 @@ receipts, withdrawals and adjustments recorded after it (ledger order is the row
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -93,15 +93,18 @@ def _levels_query(by_agreement: bool, by_sku: bool) -> Select[tuple[str, str, in
     costs more than running it); the agreements and skus are bound when it runs."""
     L = LedgerRow
     # Driven by the items: one index look-up finds each item's latest count, and only the rows
-    # from there on are read, instead of the item's whole history.
+    # from there on are read, instead of the item's whole history. The newest first, one row:
+    # PostgreSQL would check every count of the item against `_live` for a MAX().
     count_id = (
-        select(func.max(L.id))
+        select(col(L.id))
         .where(
             col(L.agreement_id) == ItemRow.agreement_id,
             col(L.sku) == ItemRow.sku,
             col(L.kind) == "count",
             _live(L),
         )
+        .order_by(col(L.id).desc())
+        .limit(1)
         .correlate(ItemRow)
         .scalar_subquery()
     )
@@ -137,8 +140,11 @@ def hold_item(session: Session, agreement_id: str, sku: str) -> None:
     """Lock the item's row until the transaction ends, so that its ledger writes take turns.
 
     Two counts at once must not both infer a withdrawal from the same book, and ledger order
-    (the row id) must be commit order. SQLite's BEGIN IMMEDIATE serialises writers already.
+    (the row id) must be commit order. SQLite's BEGIN IMMEDIATE serialises writers already,
+    so there it reads nothing.
     """
+    if session.get_bind().dialect.name == "sqlite":
+        return
     session.execute(
         select(col(ItemRow.id))
         .where(col(ItemRow.agreement_id) == agreement_id, col(ItemRow.sku) == sku)
@@ -210,7 +216,11 @@ def aged_quantities(
 
 def book_before_count(session: Session, agreement_id: str, sku: str) -> int | None:
     """What the ledger says before a new count: None when the item was never counted."""
-    level = stock_levels(session, [agreement_id], [sku]).get((agreement_id, sku))
+    return book_of(stock_levels(session, [agreement_id], [sku]).get((agreement_id, sku)))
+
+
+def book_of(level: StockLevel | None) -> int | None:
+    """The book a count is judged against: None when the item was never counted."""
     if level is None or level.last_count_at is None:
         return None
     return level.on_hand
@@ -226,6 +236,7 @@ def record_count(
     inbox_id: int | None = None,
     correction: bool = False,
     time_doubted: bool = False,
+    levels: Mapping[ItemKey, StockLevel] | None = None,
 ) -> CountRecorded:
     """Store a stock count (盘点); a drop since the book is first stored as a withdrawal.
 
@@ -234,7 +245,8 @@ def record_count(
     in its place, judged against the book as it was before the wrong count. It raises
     `MovedSince` when something else of the item was recorded after that count. `time_doubted`:
     the platform's time for the message was out of bounds and `at` is when it reached us; the
-    rows say so.
+    rows say so. `levels`: the item's level as read after `hold_item` in this transaction, so
+    the book is not read again (a correction reads it after taking the wrong count back).
     """
     doubted = [DOUBTED_TIME] if time_doubted else []
     hold_item(session, agreement_id, sku)
@@ -244,7 +256,10 @@ def record_count(
         if wrong is not None:
             unbilled = _take_back_count(session, wrong, at, member_id, inbox_id, "correction")
             at = wrong.at  # the count put right was made then
-    book = book_before_count(session, agreement_id, sku)
+    if levels is None or correction:
+        book = book_before_count(session, agreement_id, sku)
+    else:
+        book = book_of(levels.get((agreement_id, sku)))
     outcome = infer_from_count(book, counted)
     if outcome.withdrawn:
         _add(

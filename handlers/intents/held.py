@@ -5,10 +5,19 @@ replaces the held one."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.storage import held as held_counts
-from bot.storage.stock import book_before_count, latest_row_id, stock_levels
+from bot.storage.stock import (
+    ItemKey,
+    StockLevel,
+    book_before_count,
+    book_of,
+    hold_item,
+    latest_row_id,
+    stock_levels,
+)
 from bot.storage.tables import HeldCountRow
 from handlers.parsing import ItemQty
 from handlers.turn import Turn
@@ -18,20 +27,30 @@ from vmi_rules.ledger import looks_mistyped
 CONFIRM_COUNT = "confirm_count"  # the held count's button: its value is "sku@qty"
 
 
-def hold_the_mistyped(
-    turn: Turn, lines: tuple[ItemQty, ...], at: datetime
-) -> tuple[tuple[ItemQty, ...], list[HeldCountRow]]:
+@dataclass(frozen=True)
+class SortedCount:
+    """A count's lines sorted: those to record now, those held back, and the book of its items
+    as read under their locks (a recorded line updates it, so the reply reads nothing again)."""
+
+    recorded: tuple[ItemQty, ...]
+    held: list[HeldCountRow]
+    levels: dict[ItemKey, StockLevel]
+
+
+def hold_the_mistyped(turn: Turn, lines: tuple[ItemQty, ...], at: datetime) -> SortedCount:
     """The lines to record now, and those held back as mistyped (stored to be confirmed, as
     counted at `at`). Whatever was held for these items before is replaced: this count is the
     newer word."""
-    held_counts.supersede(turn.session, turn.agreement.id, [line.sku for line in lines], turn.now)
+    skus = [line.sku for line in lines]
+    held_counts.supersede(turn.session, turn.agreement.id, skus, turn.now)
+    for sku in dict.fromkeys(skus):  # the book read next stays the book until this commits
+        hold_item(turn.session, turn.agreement.id, sku)
     recorded, held = [], []
     # the book of every item in one read: a pasted sheet has many lines
-    levels = stock_levels(turn.session, [turn.agreement.id], [line.sku for line in lines])
+    levels = stock_levels(turn.session, [turn.agreement.id], skus)
     for line in lines:
         item = turn.agreement.item(line.sku)
-        level = levels.get((turn.agreement.id, line.sku))
-        book = level.on_hand if level is not None and level.last_count_at is not None else None
+        book = book_of(levels.get((turn.agreement.id, line.sku)))
         reason = looks_mistyped(book, line.qty, item.max if item else 0)
         if reason is None:
             recorded.append(line)
@@ -49,7 +68,7 @@ def hold_the_mistyped(
                 after_id=latest_row_id(turn.session, turn.agreement.id, line.sku),
             )
         )
-    return tuple(recorded), held
+    return SortedCount(tuple(recorded), held, levels)
 
 
 def held_lines(turn: Turn, held: list[HeldCountRow]) -> list[dict[str, object]]:

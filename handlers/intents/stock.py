@@ -10,6 +10,8 @@ from bot.services.review import review
 from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
 from bot.storage.stock import (
+    ItemKey,
+    StockLevel,
     latest_row_id,
     movement_after_count,
     record_count,
@@ -58,7 +60,11 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     if isinstance(at, Card):
         return at
     # a correction of a count still held puts the held one right: the ledger's count stays
-    held_typo = {row.sku for row in held_counts.waiting(turn.session, turn.agreement.id)}
+    held_typo = (
+        {row.sku for row in held_counts.waiting(turn.session, turn.agreement.id)}
+        if correction
+        else set()
+    )
     if correction:  # every line checked before any is written: all of the message or none
         for line in intent.lines:
             moved = movement_after_count(turn.session, turn.agreement.id, line.sku)
@@ -68,10 +74,12 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
                     example=example("count", turn.locale).replace("6205", line.sku),
                 )  # fmt: skip
     lines, held = intent.lines, list[HeldCountRow]()
+    levels: dict[ItemKey, StockLevel] | None = None  # read once by a count, under the locks
     if correction:
         held_counts.supersede(turn.session, turn.agreement.id, [ln.sku for ln in lines], turn.now)
     else:
-        lines, held = hold_the_mistyped(turn, intent.lines, at)
+        sorted_count = hold_the_mistyped(turn, intent.lines, at)
+        lines, held, levels = sorted_count.recorded, sorted_count.held, sorted_count.levels
     outcomes: dict[str, CountOutcome] = {}
     unbilled: dict[str, int] = {}
     for line in lines:
@@ -79,15 +87,17 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
             turn.session, turn.agreement.id, line.sku, line.qty, at,
             member_id=turn.member.id, inbox_id=turn.inbox_id,
             correction=correction and line.sku not in held_typo,
-            time_doubted=turn.incoming.time_doubted,
+            time_doubted=turn.incoming.time_doubted, levels=levels,
         )  # fmt: skip
         outcomes[line.sku] = recorded.outcome
         unbilled[line.sku] = recorded.unbilled
+        if levels is not None:  # a count is the book from now on (ledger order is the row id)
+            levels[(turn.agreement.id, line.sku)] = StockLevel(line.qty, at)
     kind = "correction" if correction else "count"
     emptied = [line for line in lines if line.qty == 0]
     if emptied:
         return _stock_out(turn, kind, lines, outcomes, unbilled, emptied)
-    return _stock_card(turn, kind, lines, outcomes, unbilled, held=held, on=on)
+    return _stock_card(turn, kind, lines, outcomes, unbilled, held=held, on=on, levels=levels)
 
 
 def on_confirm_count(turn: Turn, intent: ConfirmCount) -> Card:
@@ -297,10 +307,13 @@ def _stock_card(
     proposed_now: Mapping[str, str] | None = None,
     held: list[HeldCountRow] | None = None,
     on: date | None = None,
+    levels: Mapping[ItemKey, StockLevel] | None = None,
 ) -> Card:
     """The reply to a count, a correction or a withdrawal; `proposed_now`: what the review
-    run by a stock-out proposed, per sku (present only after a stock-out)."""
-    levels = stock_levels(turn.session, [turn.agreement.id])
+    run by a stock-out proposed, per sku (present only after a stock-out); `levels`: the
+    items' books as they are now, when the caller knows them."""
+    if levels is None:
+        levels = stock_levels(turn.session, [turn.agreement.id])
     open_rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id])
     shown = []
     for line in lines:
