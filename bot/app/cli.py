@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
+    from bot.config import AgreementConfig, Config
     from bot.runtime.context import Runtime
     from bot.services.review import ReviewResult
 
@@ -534,9 +535,7 @@ def _settle(runtime: Runtime, agreement_id: str | None, now: datetime | None, as
     from bot.storage.db import transaction
 
     config = runtime.config
-    if agreement_id is not None and config.agreement(agreement_id) is None:
-        known = ", ".join(a.id for a in config.agreements)
-        print(f"vmi-bot: no agreement {agreement_id!r}; known: {known}", file=sys.stderr)
+    if _chosen(config, agreement_id) is None:
         return 2
     at = real_clock() if now is None else aware(now, _zone(runtime))
     ids = [agreement_id] if agreement_id else None
@@ -566,11 +565,10 @@ def _retro(runtime: Runtime, args: argparse.Namespace) -> int:
     from bot.storage.db import transaction
 
     config = runtime.config
-    agreements = [a for a in config.agreements if args.agreement in (None, a.id)]
-    if not agreements:
-        known = ", ".join(a.id for a in config.agreements)
-        print(f"vmi-bot: no agreement {args.agreement!r}; known: {known}", file=sys.stderr)
+    chosen = _chosen(config, args.agreement)
+    if chosen is None:
         return 2
+    agreements = list(chosen)
     at = real_clock() if args.now is None else aware(args.now, _zone(runtime))
     try:
         with transaction(runtime.engine, read_only=True) as session:
@@ -604,11 +602,10 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     from bot.storage.db import transaction
 
     config = runtime.config
-    agreement = config.agreement(args.agreement) if args.agreement else config.agreements[0]
-    if agreement is None:
-        known = ", ".join(a.id for a in config.agreements)
-        print(f"vmi-bot: no agreement {args.agreement!r}; known: {known}", file=sys.stderr)
+    chosen = _chosen(config, args.agreement)
+    if chosen is None:
         return 2
+    agreement = chosen[0]  # the one named, else the first
     at = real_clock() if args.now is None else aware(args.now, _zone(runtime))
     with transaction(runtime.engine, read_only=True) as session:
         data = workbook(session, config, agreement, at, config.bot.locale, args.month)
@@ -630,11 +627,10 @@ def _simulate(runtime: Runtime, args: argparse.Namespace) -> int:
     from bot.storage.db import transaction
 
     config = runtime.config
-    agreement = config.agreement(args.agreement) if args.agreement else config.agreements[0]
-    if agreement is None:
-        known = ", ".join(a.id for a in config.agreements)
-        print(f"vmi-bot: no agreement {args.agreement!r}; known: {known}", file=sys.stderr)
+    chosen = _chosen(config, args.agreement)
+    if chosen is None:
         return 2
+    agreement = chosen[0]  # the one named, else the first
     at = real_clock() if args.now is None else aware(args.now, _zone(runtime))
     try:
         with transaction(runtime.engine, read_only=True) as session:
@@ -663,9 +659,7 @@ def _status(
     from bot.services.status import status, status_text
     from bot.storage.db import transaction
 
-    if agreement_id is not None and runtime.config.agreement(agreement_id) is None:
-        known = ", ".join(a.id for a in runtime.config.agreements)
-        print(f"vmi-bot: no agreement {agreement_id!r}; known: {known}", file=sys.stderr)
+    if _chosen(runtime.config, agreement_id) is None:
         return 2
     at = real_clock() if now is None else aware(now, _zone(runtime))
     ids = None if agreement_id is None else [agreement_id]
@@ -676,6 +670,19 @@ def _status(
     else:
         print(status_text(document, runtime.config.bot.locale))
     return 0
+
+
+def _chosen(config: Config, wanted: str | None) -> tuple[AgreementConfig, ...] | None:
+    """The agreements `--agreement` chooses: the one it names, or all of them when it names
+    none; None, after saying which there are, when the file has no such agreement."""
+    if wanted is None:
+        return config.agreements
+    agreement = config.agreement(wanted)
+    if agreement is None:
+        known = ", ".join(a.id for a in config.agreements)
+        print(f"vmi-bot: no agreement {wanted!r}; known: {known}", file=sys.stderr)
+        return None
+    return (agreement,)
 
 
 if __name__ == "__main__":
