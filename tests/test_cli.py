@@ -220,3 +220,18 @@ def test_serve_with_no_platform_says_what_it_serves_and_how_to_turn_one_on(
     [note] = [line for line in said if "no platform" in line]
     assert "only GET /healthz and GET /api/status (with VMI_API_TOKEN) are served" in note
     assert "SLACK_BOT_TOKEN" in note and "WECOM_CORP_ID" in note
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("status",), ("settle",), ("retro", "--month", "2026-11"), ("export",), ("simulate",)],
+)
+def test_an_agreement_the_file_lacks_is_refused_naming_the_known_ones(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
+    done = vmi_bot("--config", str(EXAMPLE), "--db", db, *command, "--agreement", "nope",
+                   cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    assert "no agreement 'nope'; known: plant-6205" in done.stderr
+    assert not list(tmp_path.glob("*.xlsx"))  # nothing written for it
