@@ -12,12 +12,9 @@ Clicks on interactive cards come over the same connection (`clicks.py`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import random
 import re
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -35,6 +32,7 @@ from dingtalk_stream import (
 )
 
 from bot.adapters.dingtalk.audience import GROUP
+from bot.adapters.long_connection import LongConnection
 from bot.runtime.context import Runtime
 from bot.settings import DINGTALK
 from handlers.conversation import accept
@@ -43,7 +41,6 @@ from handlers.incoming import Incoming, said_at
 log = logging.getLogger(__name__)
 
 ONE_TO_ONE = "1"  # conversationType; "2" is a group
-BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
 # a group message starts with the robot's mention ("@VMI助手 确认 P1"), and DingTalk leaves it in
 _MENTION = re.compile(r"^(\s*@\S+)+\s*")
@@ -152,9 +149,11 @@ class StreamClient(DingTalkStreamClient):  # type: ignore[misc]
         return answer
 
 
-class DingTalkStream:
+class DingTalkStream(LongConnection):
     """Holds the Stream connection in a thread of its own while `may_connect` says so (only
     the process that leads holds it, as with the scheduler)."""
+
+    thread_name = "dingtalk-stream"
 
     def __init__(
         self,
@@ -162,59 +161,22 @@ class DingTalkStream:
         may_connect: Callable[[], bool] = lambda: True,
         backoff_max: float = BACKOFF_MAX_SECONDS,
     ) -> None:
+        super().__init__(may_connect, backoff_max)
         self.client = client
-        self.may_connect = may_connect
-        self.backoff_max = backoff_max
-        self.connected = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._ready = threading.Event()
 
-    def start(self) -> None:
-        """Connect in the background, and keep connecting until `stop`."""
-        self._thread = threading.Thread(target=self._main, name="dingtalk-stream", daemon=True)
-        self._thread.start()
-        self._ready.wait(5)
-
-    def stop(self) -> None:
-        """Close the connection and stop; unacknowledged messages are sent again by DingTalk."""
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(stopping.set)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def _main(self) -> None:
-        asyncio.run(self._run())
-
-    async def _run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        self._ready.set()
+    async def _prepare(self) -> None:
         self.client.pre_start()
-        failures = 0
-        while not self._stopping.is_set():
-            if not self.may_connect():
-                await self._pause(1.0)
-                continue
-            try:
-                await self._hold()
-                failures = 0  # it was connected: a drop is tried again at once
-            except CredentialsRefused as err:
-                log.error(
-                    "DingTalk refused the app's credentials (check DINGTALK_CLIENT_ID and "
-                    "DINGTALK_CLIENT_SECRET, and that the app's robot uses Stream mode): %s",
-                    err,
-                )
-                failures += 1
-            except Exception as err:  # network, DingTalk's errors: try again later
-                log.warning("DingTalk Stream connection failed: %s", err.__class__.__name__)
-                failures += 1
-            self.connected.clear()
-            if failures:
-                ceiling = min(self.backoff_max, BACKOFF_FIRST_SECONDS * 2 ** (failures - 1))
-                await self._pause(random.uniform(ceiling / 2, ceiling))
+
+    def _failed(self, err: Exception, failures: int) -> tuple[float, int]:
+        if isinstance(err, CredentialsRefused):
+            log.error(
+                "DingTalk refused the app's credentials (check DINGTALK_CLIENT_ID and "
+                "DINGTALK_CLIENT_SECRET, and that the app's robot uses Stream mode): %s",
+                err,
+            )
+        else:  # network, DingTalk's errors: try again later
+            log.warning("DingTalk Stream connection failed: %s", err.__class__.__name__)
+        return 0.0, failures + 1
 
     async def _hold(self) -> None:
         """One connection: frames handled in order until it closes, DingTalk asks to
@@ -250,8 +212,3 @@ class DingTalkStream:
                 stopping.cancel()
                 if receiving is not None:
                     receiving.cancel()
-
-    async def _pause(self, seconds: float) -> None:
-        assert self._stopping is not None  # set by _run before this is called
-        with contextlib.suppress(TimeoutError):  # the pause is over, not stopped
-            await asyncio.wait_for(self._stopping.wait(), seconds)

@@ -18,7 +18,6 @@ ways, each request answered by a frame with its req_id and an errcode.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
@@ -30,6 +29,7 @@ from typing import Any
 
 import websockets
 
+from bot.adapters.long_connection import LongConnection
 from bot.adapters.wecom_robot.translate import DISCONNECTED, EVENT, MESSAGE, event_type
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "wss://openws.work.weixin.qq.com"
 HEARTBEAT_SECONDS = 30.0
 MISSED_PINGS = 2  # unanswered pings before the connection is taken for dead
-BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
 CREDENTIALS_PAUSE_SECONDS = 60.0  # wrong credentials do not get right by trying fast
 STANDBY_SECONDS = 600.0  # after another connection took the robot
@@ -75,7 +74,7 @@ class _Dead(Exception):
     """Pings went unanswered."""
 
 
-class RobotConnection:
+class RobotConnection(LongConnection):
     """Holds the robot's connection in a thread of its own while `may_connect` says so."""
 
     def __init__(
@@ -92,22 +91,16 @@ class RobotConnection:
         standby_seconds: float = STANDBY_SECONDS,
         answer_seconds: float = ANSWER_SECONDS,
     ) -> None:
+        super().__init__(may_connect, backoff_max)
         self.bot_id = bot_id
         self._secret = secret
         self.url = url or DEFAULT_URL
         self.on_callback = on_callback
-        self.may_connect = may_connect
         self.heartbeat_seconds = heartbeat_seconds
-        self.backoff_max = backoff_max
         self.credentials_pause = credentials_pause
         self.standby_seconds = standby_seconds
         self.answer_seconds = answer_seconds
-        self.connected = threading.Event()
         self._ids = itertools.count(1)
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._ready = threading.Event()
         self._websocket: Any = None
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._unanswered_pings = 0
@@ -117,20 +110,6 @@ class RobotConnection:
         self._up_once = False  # the last connection got as far as being subscribed
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Connect in the background, and keep connecting until `stop`."""
-        self._thread = threading.Thread(target=self._main, name="wecom-robot", daemon=True)
-        self._thread.start()
-        self._ready.wait(5)
-
-    def stop(self) -> None:
-        """Close the connection and stop; what was not answered WeCom sends again."""
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(stopping.set)
-        if self._thread is not None:
-            self._thread.join(10)
 
     def ready(self) -> bool:
         """The connection is up and subscribed: requests can be sent."""
@@ -177,49 +156,28 @@ class RobotConnection:
 
     # -- inside the loop -------------------------------------------------------------------
 
-    def _main(self) -> None:
-        asyncio.run(self._run())
-
-    async def _run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        self._ready.set()
-        failures = 0
-        while not self._stopping.is_set():
-            if not self.may_connect():
-                await self._pause(1.0)
-                continue
-            pause = 0.0
-            try:
-                await self._hold()
-                failures = 0
-            except CredentialsRefused as err:
-                log.error(
-                    "WeCom refused the intelligent robot's credentials (%s): check WECOM_BOT_ID "
-                    "and WECOM_BOT_SECRET, and that the robot uses API mode with a long "
-                    "connection; trying again in %.0f s",
-                    err,
-                    self.credentials_pause,
-                )
-                pause = self.credentials_pause
-            except Kicked:
-                log.warning(
-                    "WeCom robot %s: another connection took it (another vmi-bot or program with "
-                    "this Bot ID); standing by %.0f s before connecting again",
-                    self.bot_id,
-                    self.standby_seconds,
-                )
-                pause = self.standby_seconds
-            except Exception as err:  # a drop, dead pings, the network: connect again
-                failures = 1 if self._up_once else failures + 1
-                log.warning("WeCom robot connection lost or failed (%s): connecting again",
-                            err.__class__.__name__)  # fmt: skip
-            self._down()
-            if not pause and failures:
-                ceiling = min(self.backoff_max, BACKOFF_FIRST_SECONDS * 2 ** (failures - 1))
-                pause = random.uniform(ceiling / 2, ceiling)
-            if pause:
-                await self._pause(pause)
+    def _failed(self, err: Exception, failures: int) -> tuple[float, int]:
+        if isinstance(err, CredentialsRefused):
+            log.error(
+                "WeCom refused the intelligent robot's credentials (%s): check WECOM_BOT_ID "
+                "and WECOM_BOT_SECRET, and that the robot uses API mode with a long "
+                "connection; trying again in %.0f s",
+                err,
+                self.credentials_pause,
+            )
+            return self.credentials_pause, failures
+        if isinstance(err, Kicked):
+            log.warning(
+                "WeCom robot %s: another connection took it (another vmi-bot or program with "
+                "this Bot ID); standing by %.0f s before connecting again",
+                self.bot_id,
+                self.standby_seconds,
+            )
+            return self.standby_seconds, failures
+        # a drop, dead pings, the network: connect again
+        log.warning("WeCom robot connection lost or failed (%s): connecting again",
+                    err.__class__.__name__)  # fmt: skip
+        return 0.0, 1 if self._up_once else failures + 1
 
     async def _hold(self) -> None:
         """One connection: subscribed, then callbacks and answers read until it closes, pings
@@ -349,11 +307,6 @@ class RobotConnection:
         with self._lock:
             self._heard.clear()
             self._replies.clear()
-
-    async def _pause(self, seconds: float) -> None:
-        assert self._stopping is not None  # set by _run before this is called
-        with contextlib.suppress(TimeoutError):  # the pause is over, not stopped
-            await asyncio.wait_for(self._stopping.wait(), seconds)
 
 
 def _frame(cmd: str, req_id: str, body: dict[str, Any] | None = None) -> str:
