@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlmodel import Session, col
 
 from bot.storage.tables import OutboxRow
@@ -41,8 +41,9 @@ class Message:
     proposal_id: int | None = None
 
 
-def enqueue_all(session: Session, messages: list[Message]) -> list[OutboxRow]:
-    """Queue, in order, the messages whose key is not queued yet (one look-up for all)."""
+def enqueue_all(session: Session, messages: list[Message]) -> int:
+    """Queue, in order, the messages whose key is not queued yet (one look-up for all, one
+    statement for all); how many were queued."""
     keys = [m.key for m in messages if m.key is not None]
     taken: set[str | None] = set()
     if keys:
@@ -54,21 +55,28 @@ def enqueue_all(session: Session, messages: list[Message]) -> list[OutboxRow]:
                 continue
             taken.add(m.key)
         rows.append(
-            OutboxRow(
-                key=m.key,
-                platform=m.destination.platform,
-                chat=m.destination.chat,
-                mode=m.destination.mode,
-                target_ref=m.destination.ref,
-                recipient=m.destination.recipient,
-                card=m.card.to_json(),
-                agreement_id=m.agreement_id,
-                proposal_id=m.proposal_id,
-                created_at=m.at,
-            )
+            {
+                "key": m.key,
+                "platform": m.destination.platform,
+                "chat": m.destination.chat,
+                "mode": m.destination.mode,
+                "target_ref": m.destination.ref,
+                "recipient": m.destination.recipient,
+                "card": m.card.to_json(),
+                "agreement_id": m.agreement_id,
+                "proposal_id": m.proposal_id,
+                "created_at": m.at,
+                **_PENDING,
+            }
         )
-    session.add_all(rows)
-    return rows
+    if rows:  # plain rows, not objects: a review queues thousands, and the ids are the order
+        session.execute(insert(OutboxRow), rows)
+    return len(rows)
+
+
+# what a queued message starts with (every row of one statement names the same columns)
+_PENDING = {"state": "pending", "attempts": 0, "last_error": "", "platform_ref": "",
+            "claimed_by": ""}  # fmt: skip
 
 
 # built once: every reply is queued through it
@@ -86,10 +94,10 @@ def enqueue(
     key: str | None = None,
     agreement_id: str | None = None,
     proposal_id: int | None = None,
-) -> OutboxRow | None:
-    """Queue `card` for `destination`; with a `key` already queued, nothing new (returns None)."""
-    rows = enqueue_all(session, [Message(destination, card, at, key, agreement_id, proposal_id)])
-    return rows[0] if rows else None
+) -> bool:
+    """Queue `card` for `destination`; with a `key` already queued, nothing new (False)."""
+    message = Message(destination, card, at, key, agreement_id, proposal_id)
+    return enqueue_all(session, [message]) == 1
 
 
 def pending(session: Session, platform: str, limit: int = 100) -> list[OutboxRow]:

@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -79,6 +90,8 @@ def stock_levels(
     params = {"agreement_ids": list(agreement_ids or ()), "skus": list(skus or ())}
     levels: dict[ItemKey, StockLevel] = {}
     for agreement_id, sku, total, last_count_at in session.execute(query, params):
+        if total is None:
+            continue  # no live ledger rows: nothing to say of it
         if isinstance(last_count_at, str):  # SQLite hands back MAX() of a datetime as text
             last_count_at = datetime.fromisoformat(last_count_at).replace(tzinfo=UTC)
         elif last_count_at is not None and last_count_at.tzinfo is None:
@@ -89,50 +102,60 @@ def stock_levels(
 
 @cache
 def _levels_query(by_agreement: bool, by_sku: bool) -> Select[tuple[str, str, int, datetime]]:
-    """The query of `stock_levels`, built once (a count reads it three times, and building it
-    costs more than running it); the agreements and skus are bound when it runs."""
+    """The query of `stock_levels`, built once (a count reads it, and building it costs more
+    than running it); the agreements and skus are bound when it runs.
+
+    Driven by the items, each one's figures by index look-ups of its own: its latest live
+    count (newest first, one row: PostgreSQL would check every count of the item against
+    `_live` for a MAX()), then only the rows from there on, instead of the item's whole
+    history. An item with no live rows has no sum: `stock_levels` leaves it out.
+    """
     L = LedgerRow
-    # Driven by the items: one index look-up finds each item's latest count, and only the rows
-    # from there on are read, instead of the item's whole history. The newest first, one row:
-    # PostgreSQL would check every count of the item against `_live` for a MAX().
-    count_id = (
-        select(col(L.id))
+
+    def latest_count() -> ScalarSelect[int]:
+        counts = aliased(LedgerRow)
+        return (
+            select(col(counts.id))
+            .where(
+                col(counts.agreement_id) == ItemRow.agreement_id,
+                col(counts.sku) == ItemRow.sku,
+                col(counts.kind) == "count",
+                _live(counts),
+            )
+            .order_by(col(counts.id).desc())
+            .limit(1)
+            .correlate(ItemRow)
+            .scalar_subquery()
+        )
+
+    signed_qty = case((col(L.kind).in_(OUTGOING), -col(L.qty)), else_=col(L.qty))
+    total = (
+        select(func.sum(signed_qty))
         .where(
             col(L.agreement_id) == ItemRow.agreement_id,
             col(L.sku) == ItemRow.sku,
-            col(L.kind) == "count",
+            col(L.id) >= func.coalesce(latest_count(), 0),
             _live(L),
         )
-        .order_by(col(L.id).desc())
-        .limit(1)
         .correlate(ItemRow)
         .scalar_subquery()
     )
-    items = select(col(ItemRow.agreement_id), col(ItemRow.sku), count_id.label("count_id"))
+    count = aliased(LedgerRow)
+    count_at = (
+        select(col(count.at))
+        .where(col(count.id) == latest_count())
+        .correlate(ItemRow)
+        .scalar_subquery()
+    )
+    query = select(
+        col(ItemRow.agreement_id), col(ItemRow.sku), total.label("total"), count_at.label("at")
+    )
     if by_agreement:
-        items = items.where(
+        query = query.where(
             col(ItemRow.agreement_id).in_(bindparam("agreement_ids", expanding=True))
         )
     if by_sku:
-        items = items.where(col(ItemRow.sku).in_(bindparam("skus", expanding=True)))
-    latest = items.subquery("latest")
-
-    signed_qty = case((col(L.kind).in_(OUTGOING), -col(L.qty)), else_=col(L.qty))
-    count_at = case((col(L.id) == latest.c.count_id, col(L.at)))
-    query = (
-        select(latest.c.agreement_id, latest.c.sku, func.sum(signed_qty), func.max(count_at))
-        .select_from(latest)
-        .join(
-            L,
-            and_(
-                col(L.agreement_id) == latest.c.agreement_id,
-                col(L.sku) == latest.c.sku,
-                col(L.id) >= func.coalesce(latest.c.count_id, 0),
-                _live(L),
-            ),
-        )
-        .group_by(latest.c.agreement_id, latest.c.sku)
-    )
+        query = query.where(col(ItemRow.sku).in_(bindparam("skus", expanding=True)))
     return query
 
 
