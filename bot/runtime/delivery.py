@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Engine, func, or_, select, update
+from sqlalchemy import CursorResult, Engine, Update, bindparam, func, or_, select, update
 from sqlmodel import col
 
 from bot.runtime.background import BackgroundLoop
@@ -149,6 +149,16 @@ def backoff_seconds(attempts: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
+@cache
+def _finish_statement(columns: tuple[str, ...]) -> Update:
+    """What sends came to, row by row, for rows that changed these columns."""
+    return (
+        update(OutboxRow)
+        .where(col(OutboxRow.id) == bindparam("row"))
+        .values({name: bindparam(f"new_{name}") for name in columns})
+    )
+
+
 class DeliveryWorker(BackgroundLoop):
     """Sends pending outbox rows for the platforms it has senders for; on `stop`, what is left
     waits in the outbox for the next start."""
@@ -191,11 +201,15 @@ class DeliveryWorker(BackgroundLoop):
                 return sum(pool.map(lambda claim: self._send_claimed(*claim), claimed))
         finally:
             finished, self._finished = self._finished, None
+            # one statement for the rows that changed the same columns (most went out: "sent")
+            alike: dict[tuple[str, ...], list[dict[str, object]]] = {}
+            for row_id, values in finished:
+                alike.setdefault(tuple(sorted(values)), []).append(
+                    {"row": row_id, **{f"new_{name}": value for name, value in values.items()}}
+                )
             with transaction(self.engine) as session:
-                for row_id, values in finished:
-                    session.execute(
-                        update(OutboxRow).where(col(OutboxRow.id) == row_id).values(**values)
-                    )
+                for columns, rows in alike.items():
+                    session.connection().execute(_finish_statement(columns), rows)
 
     def _send_claimed(self, row: OutboxRow, maybe_sent: bool) -> bool:
         assert row.id is not None  # a row read from the table has its key

@@ -272,7 +272,8 @@ def record_count(
     the book is not read again (a correction reads it after taking the wrong count back).
     """
     doubted = [DOUBTED_TIME] if time_doubted else []
-    hold_item(session, agreement_id, sku)
+    if levels is None:  # else the caller holds the item already: it read them under the lock
+        hold_item(session, agreement_id, sku)
     unbilled = 0
     if correction:
         wrong = _latest_live(session, agreement_id, sku, kinds=("count",))
