@@ -43,7 +43,9 @@ def hold_the_mistyped(turn: Turn, lines: tuple[ItemQty, ...], at: datetime) -> S
     newer word."""
     skus = [line.sku for line in lines]
     held_counts.supersede(turn.session, turn.agreement.id, skus, turn.now)
-    for sku in dict.fromkeys(skus):  # the book read next stays the book until this commits
+    # the book read next stays the book until this commits; locked in one order for every
+    # message, so two counts of the same items never wait on each other
+    for sku in sorted(set(skus)):
         hold_item(turn.session, turn.agreement.id, sku)
     recorded, held = [], []
     # the book of every item in one read: a pasted sheet has many lines
