@@ -5,10 +5,12 @@ frames on the card topic by the fake Stream websocket, and the clicked card upda
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from bot.adapters.dingtalk.client import DingTalkApi
 from bot.adapters.dingtalk.sender import DingTalkSender
@@ -43,11 +45,26 @@ carded = pytest.mark.parametrize("bot", [TEMPLATE_ID], indirect=True)
 
 
 def propose(running: Bot) -> None:
-    """The keeper counts 45 and the review proposes P1 of 55, to the group and the deciders."""
+    """The keeper counts 45 and the review proposes P1 of 55, to the group and the deciders;
+    the cards are sent and written down as sent (what a click or a resize later changes)."""
     say(running, KEEPER, "6205 库存 45", "count-45")
     with transaction(running.runtime.engine) as s:
         review(s, running.runtime.config, T0, platforms=DINGTALK)
     running.service.delivery.wake()
+    sent_all(running)
+
+
+def sent_all(running: Bot, timeout: float = 30) -> None:
+    """Until nothing in the outbox waits: DingTalk may have a card before the bot has written
+    down its reference."""
+    unsent = select(func.count()).where(col(OutboxRow.state).in_(("pending", "sending")))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with transaction(running.runtime.engine, read_only=True) as s:
+            if not s.scalar(unsent):
+                return
+        time.sleep(0.02)
+    raise TimeoutError("the outbox still has messages to send")
 
 
 def proposal(running: Bot) -> tuple[str, int, str]:
