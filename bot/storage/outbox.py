@@ -66,17 +66,13 @@ def enqueue_all(session: Session, messages: list[Message]) -> int:
                 "agreement_id": m.agreement_id,
                 "proposal_id": m.proposal_id,
                 "created_at": m.at,
-                **_PENDING,
             }
         )
-    if rows:  # plain rows, not objects: a review queues thousands, and the ids are the order
+    # plain rows, not objects (a review queues thousands); the table's defaults make them
+    # pending, and the ids are the order
+    if rows:
         session.execute(insert(OutboxRow), rows)
     return len(rows)
-
-
-# what a queued message starts with (every row of one statement names the same columns)
-_PENDING = {"state": "pending", "attempts": 0, "last_error": "", "platform_ref": "",
-            "claimed_by": ""}  # fmt: skip
 
 
 # built once: every reply is queued through it
