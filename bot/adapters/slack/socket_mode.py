@@ -67,7 +67,9 @@ class SlackSocketMode:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._websocket: ClientConnection | None = None
-        self._lock = threading.Lock()  # guards _websocket
+        # guards _websocket, and makes closing it one thread at a time: two threads closing
+        # one websocket both join its reader, and Python 3.11's join can fail when raced
+        self._lock = threading.Lock()
         # one worker: envelopes are stored in the order Slack sent them
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-envelope")
 
@@ -82,9 +84,8 @@ class SlackSocketMode:
         self._stopping.set()
         self._worker.shutdown(wait=True)
         with self._lock:
-            websocket = self._websocket
-        if websocket is not None:
-            websocket.close()
+            if self._websocket is not None:
+                self._websocket.close()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -169,7 +170,7 @@ class SlackSocketMode:
         finally:
             with self._lock:
                 self._websocket = None
-            websocket.close()
+                websocket.close()
         return greeted
 
     def _handle(self, websocket: ClientConnection, envelope: dict[str, Any]) -> None:
