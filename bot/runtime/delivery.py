@@ -28,11 +28,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Engine, Update, bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, Engine, Select, Update, bindparam, func, or_, select, update
 from sqlmodel import col
 
 from bot.runtime.background import BackgroundLoop
-from bot.storage.db import transaction
+from bot.storage.db import plain, transaction
 from bot.storage.tables import OutboxRow
 from messages.cards import Card
 
@@ -149,6 +149,50 @@ def backoff_seconds(attempts: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
+# built once: every pass of delivery runs them
+_CLAIMERS = select(col(OutboxRow.claimed_by)).where(col(OutboxRow.state) == "sending").distinct()
+_TAKE = (
+    update(OutboxRow)
+    .where(col(OutboxRow.id).in_(bindparam("ids", expanding=True)))
+    .values(state="sending", claimed_at=bindparam("now"), claimed_by=bindparam("me"))
+)
+
+
+@cache
+def _claimable(some_gone: bool) -> Select[Any]:
+    """The oldest unsent row of each chat on the ready platforms, when it may go now: pending
+    and due, or claimed by a process that is gone (`gone`) or whose lease ran out (`stale`)."""
+    unsent = col(OutboxRow.state).in_(("pending", "sending"))
+    first = (
+        select(
+            col(OutboxRow.platform),
+            col(OutboxRow.chat),
+            func.min(col(OutboxRow.id)).label("first_id"),
+        )
+        .where(unsent, col(OutboxRow.platform).in_(bindparam("platforms", expanding=True)))
+        .group_by(col(OutboxRow.platform), col(OutboxRow.chat))
+        .subquery("first")
+    )
+    next_at = col(OutboxRow.next_attempt_at)
+    sending = col(OutboxRow.state) == "sending"
+    may_go = or_(
+        (col(OutboxRow.state) == "pending") & (next_at.is_(None) | (next_at <= bindparam("now"))),
+        sending & (col(OutboxRow.claimed_at) < bindparam("stale")),
+    )
+    if some_gone:
+        may_go = or_(
+            may_go, sending & col(OutboxRow.claimed_by).in_(bindparam("gone", expanding=True))
+        )
+    return (
+        select(OutboxRow)
+        .join(first, col(OutboxRow.id) == first.c.first_id)
+        .where(may_go)
+        .order_by(col(OutboxRow.id))
+        .limit(bindparam("most"))
+        .with_for_update(skip_locked=True, of=OutboxRow)
+    )
+
+
 @cache
 def _finish_statement(columns: tuple[str, ...]) -> Update:
     """What sends came to, row by row, for rows that changed these columns."""
@@ -179,6 +223,14 @@ class DeliveryWorker(BackgroundLoop):
         self.clock = clock
         self.parallel = parallel  # chats whose messages are sent at the same time
         self._finished: list[tuple[int, dict[str, object]]] | None = None
+        self._pool: ThreadPoolExecutor | None = None  # the sending threads, kept between passes
+
+    def stop(self) -> None:
+        """Finish the pass in hand, then let the sending threads go."""
+        super().stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def pass_once(self) -> bool:
         """Send what is due; True when something went (more may be waiting)."""
@@ -197,8 +249,9 @@ class DeliveryWorker(BackgroundLoop):
         # what each send came to is written for all of them at once, in one transaction
         self._finished = []
         try:
-            with ThreadPoolExecutor(min(self.parallel, len(claimed)), "delivery-send") as pool:
-                return sum(pool.map(lambda claim: self._send_claimed(*claim), claimed))
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.parallel, "delivery-send")
+            return sum(self._pool.map(lambda claim: self._send_claimed(*claim), claimed))
         finally:
             finished, self._finished = self._finished, None
             # one statement for the rows that changed the same columns (most went out: "sent")
@@ -225,36 +278,23 @@ class DeliveryWorker(BackgroundLoop):
         """Claim the rows that may go now; each with whether it may have been sent before."""
         now = self.clock()
         me = this_process()
-        unsent = (col(OutboxRow.state).in_(("pending", "sending")),)
         ready_platforms = [name for name, sender in self.senders.items() if ready(sender)]
-        first = (
-            select(
-                col(OutboxRow.platform),
-                col(OutboxRow.chat),
-                func.min(col(OutboxRow.id)).label("first_id"),
-            )
-            .where(*unsent, col(OutboxRow.platform).in_(ready_platforms))
-            .group_by(col(OutboxRow.platform), col(OutboxRow.chat))
-            .subquery("first")
-        )
-        next_at = col(OutboxRow.next_attempt_at)
-        claimed_by, sending = col(OutboxRow.claimed_by), col(OutboxRow.state) == "sending"
+        if not ready_platforms:
+            return []
         with transaction(self.engine) as session:
-            claimers = session.scalars(select(claimed_by).where(sending).distinct()).all()
+            connection = plain(session)
+            claimers = connection.scalars(_CLAIMERS).all()
             gone = [c for c in claimers if c and c != me and claimer_is_gone(c)]
-            may_go = or_(
-                (col(OutboxRow.state) == "pending") & (next_at.is_(None) | (next_at <= now)),
-                sending & (col(OutboxRow.claimed_at) < now - STALE_CLAIM),
-                sending & claimed_by.in_(gone),
-            )
-            rows = session.scalars(
-                select(OutboxRow)
-                .join(first, col(OutboxRow.id) == first.c.first_id)
-                .where(may_go)
-                .order_by(col(OutboxRow.id))
-                .limit(limit)
-                .with_for_update(skip_locked=True, of=OutboxRow)
-            ).all()
+            found = connection.execute(
+                _claimable(bool(gone)),
+                {"platforms": ready_platforms, "now": now, "stale": now - STALE_CLAIM,
+                 "gone": gone, "most": limit},
+            )  # fmt: skip
+            # plain rows, not the session's objects: what a pass needs of them is read here
+            rows = [OutboxRow(**found_row._mapping) for found_row in found]
+            if not rows:
+                return []
+            connection.execute(_TAKE, {"ids": [row.id for row in rows], "now": now, "me": me})
             claimed = []
             for row in rows:
                 if row.state == "sending":

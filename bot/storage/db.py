@@ -174,6 +174,14 @@ def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Session]
         yield session
 
 
+def plain(session: Session) -> Connection:
+    """The session's connection, for statements that need no ORM objects back: they skip the
+    ORM's work per statement (about 0.15 ms, as much as SQLite's own). What was added to the
+    session is flushed first, so they see it as the ORM's own queries would."""
+    session.flush()
+    return session.connection()
+
+
 @contextmanager
 def write_connection(engine: Engine) -> Iterator[Connection]:
     """A plain connection in one write transaction, for the few hot writes that need no ORM.

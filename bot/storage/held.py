@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, bindparam, select, update
 from sqlmodel import Session, col
 
+from bot.storage.db import plain
 from bot.storage.tables import HeldCountRow
 
 HELD, CONFIRMED, SUPERSEDED = "held", "confirmed", "superseded"
@@ -41,7 +42,8 @@ def hold(
 
 def supersede(session: Session, agreement_id: str, skus: Collection[str], at: datetime) -> None:
     """A new count or a correction of these items: what was held for them no longer waits."""
-    session.execute(_SUPERSEDE, {"of_agreement": agreement_id, "skus": list(skus), "decided": at})
+    values = {"of_agreement": agreement_id, "skus": list(skus), "decided": at}
+    plain(session).execute(_SUPERSEDE, values)
 
 
 # built once: every count runs it

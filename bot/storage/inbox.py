@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col
 
+from bot.storage.db import plain
 from bot.storage.tables import InboxRow
 
 
@@ -68,7 +69,7 @@ def claim(session: Session, inbox_id: int, at: datetime) -> str | None:
     """Take a stored message to handle it in this transaction: the message as the adapter
     stored it (JSON), or None when it is taken already."""
     # One statement: the row is marked taken and read back together (RETURNING).
-    row = session.execute(_CLAIM, {"inbox_row": inbox_id, "taken": at}).first()
+    row = plain(session).execute(_CLAIM, {"inbox_row": inbox_id, "taken": at}).first()
     if row is None:
         return None
     return _with_text(row.incoming, row.text) if row.incoming else None
@@ -134,7 +135,7 @@ def heads(session: Session, limit: int = 50) -> list[int]:
     time and in order, by whichever process takes them. A worker that dies lets go of its
     locks with its connection: the message is waiting again, nothing is lost.
     """
-    return list(session.scalars(_HEADS, {"most": limit}))
+    return list(plain(session).scalars(_HEADS, {"most": limit}))
 
 
 def _heads() -> Select[int | None]:

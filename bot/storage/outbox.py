@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select
 from sqlmodel import Session, col
 
+from bot.storage.db import plain
 from bot.storage.tables import OutboxRow
 from messages.cards import Card
 
@@ -47,7 +48,7 @@ def enqueue_all(session: Session, messages: list[Message]) -> int:
     keys = [m.key for m in messages if m.key is not None]
     taken: set[str | None] = set()
     if keys:
-        taken = set(session.scalars(_TAKEN_KEYS, {"keys": keys}))
+        taken = set(plain(session).scalars(_TAKEN_KEYS, {"keys": keys}))
     rows = []
     for m in messages:
         if m.key is not None:
@@ -71,7 +72,7 @@ def enqueue_all(session: Session, messages: list[Message]) -> int:
     # plain rows, not objects (a review queues thousands); the table's defaults make them
     # pending, and the ids are the order
     if rows:
-        session.execute(insert(OutboxRow), rows)
+        plain(session).execute(_QUEUE, rows)
     return len(rows)
 
 
@@ -79,6 +80,7 @@ def enqueue_all(session: Session, messages: list[Message]) -> int:
 _TAKEN_KEYS = select(col(OutboxRow.key)).where(
     col(OutboxRow.key).in_(bindparam("keys", expanding=True))
 )
+_QUEUE = insert(OutboxRow)
 
 
 def enqueue(

@@ -21,12 +21,14 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    insert,
     or_,
     select,
 )
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from bot.storage.db import plain
 from bot.storage.tables import InboxRow, ItemRow, LedgerRow
 from vmi_rules.ledger import CountOutcome, Movement, infer_from_count
 
@@ -89,7 +91,7 @@ def stock_levels(
     query = _levels_query(agreement_ids is not None, skus is not None)
     params = {"agreement_ids": list(agreement_ids or ()), "skus": list(skus or ())}
     levels: dict[ItemKey, StockLevel] = {}
-    for agreement_id, sku, total, last_count_at in session.execute(query, params):
+    for agreement_id, sku, total, last_count_at in plain(session).execute(query, params):
         if total is None:
             continue  # no live ledger rows: nothing to say of it
         if isinstance(last_count_at, str):  # SQLite hands back MAX() of a datetime as text
@@ -594,9 +596,15 @@ def _add(
         note=note,
         reverses_id=reverses_id,
     )
-    session.add(row)
-    session.flush()  # the id is the ledger order; later reads in this transaction must see it
+    # a plain insert, not the ORM's unit of work (a fifth of handling a count): the row is
+    # written now, so later reads in this transaction see it, and its id is the ledger order
+    values = row.model_dump(exclude={"id"})
+    row.id = plain(session).execute(_INSERT_LEDGER_ROW, values).scalar_one()
     return row
+
+
+# built once: every count, receipt and withdrawal goes through it
+_INSERT_LEDGER_ROW = insert(LedgerRow).returning(col(LedgerRow.id))
 
 
 def record_return(
