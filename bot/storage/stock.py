@@ -103,7 +103,7 @@ def stock_levels(
 
 
 @cache
-def _levels_query(by_agreement: bool, by_sku: bool) -> Select[tuple[str, str, int, datetime]]:
+def _levels_query(by_agreement: bool, by_sku: bool) -> Select[str, str, int, datetime]:
     """The query of `stock_levels`, built once (a count reads it, and building it costs more
     than running it); the agreements and skus are bound when it runs.
 
