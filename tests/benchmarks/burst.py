@@ -262,15 +262,18 @@ def serve_floor(fake_url: str) -> None:
 
 
 @contextmanager
-def spying(folder: str | None, pid: int, run: int) -> Iterator[None]:
-    """With `--spy FOLDER`: py-spy samples the first serve process (all threads, raw stacks)
-    while the burst is sent and handled, into FOLDER/serve-RUN.txt."""
+def spying(folder: str | None, pid: int, run: int, gil: bool = False) -> Iterator[None]:
+    """With `--spy FOLDER`: py-spy samples the first serve process (all threads, raw stacks;
+    with `gil`, only the thread holding the interpreter: where its CPU goes) while the burst is
+    sent and handled, into FOLDER/serve-RUN.txt."""
     if not folder:
         yield
         return
     out = Path(folder) / f"serve-{run}.txt"
+    holder = ["--gil"] if gil else []
     spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "-p",
-                            str(pid), "-r", "100", "-f", "raw", "--nonblocking", "-o", str(out)],
+                            str(pid), "-r", "100", "-f", "raw", "--nonblocking", *holder,
+                            "-o", str(out)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         yield
@@ -404,7 +407,7 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
         ports = [port for _, port in servers]
         drive(ports, warm, 1)
         warm_work = bot_work(db, WARMUP_EVENTS)
-        with spying(args.spy, servers[0][0], run):
+        with spying(args.spy, servers[0][0], run, args.spy_gil):
             bot = drive(ports, bodies, args.clients)
             work = bot_work(db, WARMUP_EVENTS + args.events)
         rss = [peak_rss_mib(pid) for pid, _ in servers]
@@ -485,6 +488,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--db", help="database URL (default: a new SQLite file per run)")
     parser.add_argument("--runs", type=int, default=1, help="runs, medians printed (1)")
     parser.add_argument("--spy", metavar="FOLDER", help="py-spy the first serve process")
+    parser.add_argument(
+        "--spy-gil",
+        action="store_true",
+        help="with --spy: sample only the thread holding the GIL (CPU, not waits)",
+    )
     parser.add_argument("--serve-floor", metavar="FAKE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.processes > 1 and not (args.db or "").startswith("postgresql"):
