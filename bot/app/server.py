@@ -3,6 +3,7 @@ and the JSON status, with the review scheduler and the delivery worker in the sa
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 import signal
@@ -469,6 +470,11 @@ def serve(runtime: Runtime, host: str, port: int) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, hang_up)
     log.warning("vmi-bot serving on %s", _listening_on(server, host))
+    # What start-up made (the agreements, the libraries) lives as long as the process: left
+    # out of garbage collection, a full collection looks only at what requests made since,
+    # instead of stopping every request for tens of milliseconds.
+    gc.collect()
+    gc.freeze()
     try:
         server.run()
     except OSError:
