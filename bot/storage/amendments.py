@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
+from bot.storage.db import plain
 from bot.storage.public_ids import PublicIds
 from bot.storage.tables import AmendmentChangeRow, AmendmentRow
 from vmi_rules.amendments import Change, Field, Side
@@ -121,7 +122,20 @@ def applied(
     agreement when `agreement_ids` is None."""
     query = _applied_query(agreement_ids is not None)
     params = {"agreement_ids": list(agreement_ids or ())}
-    return [(a, c) for a, c in session.execute(query, params)]
+    # read as plain rows (every message reads the terms, and most find none): each row is the
+    # amendment's columns, then its change's
+    split = len(_AMENDMENT_COLUMNS)
+    return [
+        (
+            AmendmentRow(**dict(zip(_AMENDMENT_COLUMNS, found[:split], strict=True))),
+            AmendmentChangeRow(**dict(zip(_CHANGE_COLUMNS, found[split:], strict=True))),
+        )
+        for found in plain(session).execute(query, params)
+    ]
+
+
+_AMENDMENT_COLUMNS = tuple(AmendmentRow.__table__.c.keys())  # type: ignore[attr-defined]
+_CHANGE_COLUMNS = tuple(AmendmentChangeRow.__table__.c.keys())  # type: ignore[attr-defined]
 
 
 @cache
