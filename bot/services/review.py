@@ -27,8 +27,8 @@ from bot.storage.plans import plans_by_item
 from bot.storage.proposals import (
     apply,
     as_rule,
+    create_all,
     last_rejections,
-    log_creation,
     open_proposals,
     public_id,
 )
@@ -109,7 +109,6 @@ def review(
                     created_at=now,
                     updated_at=now,
                 )
-                session.add(row)
                 created.append((agreement, row, ReviewResult(agreement.id, item, decision)))
             elif decision.action in ("update", "withdraw"):
                 row = next(r for r in rows if public_id(r.id) == decision.proposal_id)
@@ -120,10 +119,8 @@ def review(
                     results.append(result)
             else:
                 results.append(ReviewResult(agreement.id, item, decision, decision.proposal_id))
-    if created:
-        session.flush()  # one multi-row INSERT; the ids come back for the cards
+    create_all(session, [row for _, row, _ in created], REVIEWER, now)  # the ids, for the cards
     for agreement, row, result in created:
-        log_creation(session, row, REVIEWER, now)
         outgoing.extend(
             _announce(session, config, agreement, result.item, row, result.decision, now, platforms)
         )

@@ -13,9 +13,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, bindparam, select, update
+from sqlalchemy import CursorResult, Select, bindparam, insert, select, update
 from sqlmodel import Session, col
 
+from bot.storage.db import plain
 from bot.storage.public_ids import PublicIds
 from bot.storage.stock import (
     ItemKey,
@@ -126,20 +127,42 @@ def get(session: Session, public: str) -> ProposalRow | None:
 
 def log_creation(session: Session, row: ProposalRow, by: Actor, at: datetime) -> None:
     """The first line of a proposal's log: who proposed it (usually the review)."""
+    session.add(ProposalTransitionRow(**_creation(row, by, at)))
+
+
+def create_all(session: Session, rows: list[ProposalRow], by: Actor, at: datetime) -> None:
+    """Store new proposals, each with the first line of its log, in one statement for the
+    proposals and one for their logs (a review makes thousands); each row gets its id."""
+    if not rows:
+        return
+    connection = plain(session)
+    proposals = [row.model_dump(exclude={"id"}) for row in rows]
+    ids = connection.execute(_INSERT_PROPOSALS, proposals).scalars().all()
+    for row, row_id in zip(rows, ids, strict=True):
+        row.id = row_id
+    connection.execute(_INSERT_TRANSITIONS, [_creation(row, by, at) for row in rows])
+
+
+def _creation(row: ProposalRow, by: Actor, at: datetime) -> dict[str, Any]:
     assert row.id is not None
-    session.add(
-        ProposalTransitionRow(
-            proposal_id=row.id,
-            action="propose",
-            from_state=None,
-            to_state=row.state,
-            member_id=None if by.role == "system" else by.member_id,
-            by_name=by.name,
-            qty=row.qty,
-            note=row.reason,
-            at=at,
-        )
-    )
+    return {
+        "proposal_id": row.id,
+        "action": "propose",
+        "from_state": None,
+        "to_state": row.state,
+        "member_id": None if by.role == "system" else by.member_id,
+        "by_name": by.name,
+        "qty": row.qty,
+        "note": row.reason,
+        "at": at,
+        "inbox_id": None,
+        "reverses_id": None,
+    }
+
+
+# built once; the ids come back in the order the proposals were given
+_INSERT_PROPOSALS = insert(ProposalRow).returning(col(ProposalRow.id), sort_by_parameter_order=True)
+_INSERT_TRANSITIONS = insert(ProposalTransitionRow)
 
 
 def apply(
