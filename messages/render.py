@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2.runtime import Context
 
 from messages.cards import Button, ButtonStyle, Card
 from messages.words import unit_word
@@ -77,9 +78,9 @@ def _template(name: str, locale: str) -> Template:
     return environment().get_template(f"{locale}/{name}.j2")
 
 
-def _block(template: Template, block: str, context: dict[str, object]) -> str:
+def _block(template: Template, block: str, context: Context) -> str:
     render = template.blocks[block]
-    return "".join(render(template.new_context(context))).strip()
+    return "".join(render(context)).strip()
 
 
 def proposal_buttons(
@@ -127,18 +128,21 @@ def render_card(
         **_worded(context, locale),
         "urgent": urgent,
     }  # templates may word an urgent card differently
+    # one rendering context for the card's blocks, one for its buttons' labels (making one
+    # costs more than a block)
+    card_context, label_context = template.new_context(context), labels.new_context(context)
     lines = tuple(
-        line.strip() for line in _block(template, "body", context).splitlines() if line.strip()
+        line.strip() for line in _block(template, "body", card_context).splitlines() if line.strip()
     )
     return Card(
-        title=_block(template, "title", context),
+        title=_block(template, "title", card_context),
         lines=lines,
         buttons=tuple(
             Button(
                 label=_block(
                     labels,
                     f"button_{action}" + (f"_{button_value(value)[1]}" if "~" in value else ""),
-                    context,
+                    label_context,
                 ),
                 action=action,
                 value=value,
@@ -146,7 +150,9 @@ def render_card(
                 text_equivalent=_block(
                     labels,
                     f"type_{action}",
-                    {**context, "value": button_value(value)[0].partition("@")[0]},
+                    labels.new_context(
+                        {**context, "value": button_value(value)[0].partition("@")[0]}
+                    ),
                 ),
             )
             for action, value, style in buttons
