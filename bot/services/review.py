@@ -81,7 +81,8 @@ def review(
 
     results: list[ReviewResult] = []
     outgoing: list[Message] = []  # queued together at the end: one key look-up for all
-    created: list[tuple[AgreementConfig, ProposalRow, ReviewResult]] = []
+    proposed: list[dict[str, object]] = []  # the new proposals' columns, stored together
+    created: list[tuple[AgreementConfig, ReviewResult]] = []
     for agreement in agreements:
         local_now = now.astimezone(agreement.tz)
         for item in agreement.items:
@@ -100,16 +101,12 @@ def review(
                 rejections.get(key),
             )
             if decision.action == "propose":
-                row = ProposalRow(
-                    agreement_id=agreement.id,
-                    sku=item.sku,
-                    qty=decision.qty,
-                    state=ProposalState.PROPOSED.value,
-                    reason=decision.reason,
-                    created_at=now,
-                    updated_at=now,
-                )
-                created.append((agreement, row, ReviewResult(agreement.id, item, decision)))
+                proposed.append(
+                    {"agreement_id": agreement.id, "sku": item.sku, "qty": decision.qty,
+                     "state": ProposalState.PROPOSED.value, "reason": decision.reason,
+                     "created_at": now, "updated_at": now}
+                )  # fmt: skip
+                created.append((agreement, ReviewResult(agreement.id, item, decision)))
             elif decision.action in ("update", "withdraw"):
                 row = next(r for r in rows if public_id(r.id) == decision.proposal_id)
                 result = _change(
@@ -119,8 +116,8 @@ def review(
                     results.append(result)
             else:
                 results.append(ReviewResult(agreement.id, item, decision, decision.proposal_id))
-    create_all(session, [row for _, row, _ in created], REVIEWER, now)  # the ids, for the cards
-    for agreement, row, result in created:
+    rows = create_all(session, proposed, REVIEWER, now)  # with their ids, for the cards
+    for (agreement, result), row in zip(created, rows, strict=True):
         outgoing.extend(
             _announce(session, config, agreement, result.item, row, result.decision, now, platforms)
         )

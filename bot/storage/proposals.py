@@ -130,17 +130,17 @@ def log_creation(session: Session, row: ProposalRow, by: Actor, at: datetime) ->
     session.add(ProposalTransitionRow(**_creation(row, by, at)))
 
 
-def create_all(session: Session, rows: list[ProposalRow], by: Actor, at: datetime) -> None:
-    """Store new proposals, each with the first line of its log, in one statement for the
-    proposals and one for their logs (a review makes thousands); each row gets its id."""
-    if not rows:
-        return
-    connection = plain(session)
-    proposals = [row.model_dump(exclude={"id"}) for row in rows]
-    ids = connection.execute(_INSERT_PROPOSALS, proposals).scalars().all()
-    for row, row_id in zip(rows, ids, strict=True):
-        row.id = row_id
-    connection.execute(_INSERT_TRANSITIONS, [_creation(row, by, at) for row in rows])
+def create_all(
+    session: Session, proposals: list[dict[str, Any]], by: Actor, at: datetime
+) -> list[ProposalRow]:
+    """Store new proposals (their columns), each with the first line of its log, in one
+    statement for the proposals and one for their logs (a review makes thousands); the rows
+    stored, in the order given."""
+    if not proposals:
+        return []
+    rows = list(session.scalars(_INSERT_PROPOSALS, proposals))
+    plain(session).execute(_INSERT_TRANSITIONS, [_creation(row, by, at) for row in rows])
+    return rows
 
 
 def _creation(row: ProposalRow, by: Actor, at: datetime) -> dict[str, Any]:
@@ -160,8 +160,8 @@ def _creation(row: ProposalRow, by: Actor, at: datetime) -> dict[str, Any]:
     }
 
 
-# built once; the ids come back in the order the proposals were given
-_INSERT_PROPOSALS = insert(ProposalRow).returning(col(ProposalRow.id), sort_by_parameter_order=True)
+# built once; the rows come back as the session's objects, in the order they were given
+_INSERT_PROPOSALS = insert(ProposalRow).returning(ProposalRow, sort_by_parameter_order=True)
 _INSERT_TRANSITIONS = insert(ProposalTransitionRow)
 
 
