@@ -3,6 +3,7 @@ the inbox and the review service, each against a real database."""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -230,6 +231,19 @@ def test_count_45_proposes_55_and_the_proposal_walks_to_received_100(runtime: Ru
         ("receive", "shipped", "shipped", "王仓管"),
         ("receive", "shipped", "received", "王仓管"),
     ]
+
+
+def test_the_collector_is_paused_only_while_a_review_runs(runtime: Runtime) -> None:
+    count(runtime, 45)
+    assert gc.isenabled()
+    [result] = [r for r in run_review(runtime) if r.decision.action == "propose"]
+    assert result.proposal_id == "P1" and gc.isenabled()
+    gc.disable()  # a caller that had it off keeps it off
+    try:
+        run_review(runtime, T0 + timedelta(days=1))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_keeper_cannot_confirm_and_nothing_changes(runtime: Runtime) -> None:

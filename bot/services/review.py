@@ -9,8 +9,10 @@ reviews take a lock on PostgreSQL (SQLite serialises writers), and a unique inde
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -63,6 +65,32 @@ def review(
     platforms: frozenset[str] = frozenset(),
 ) -> list[ReviewResult]:
     """Review every item of the agreements (all by default) at `now`, in the caller's session."""
+    with _collection_paused():
+        return _review(session, config, now, agreement_ids, platforms)
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """The garbage collector waits while a review runs: a full review makes hundreds of
+    thousands of short-lived objects, freed as they go, and the collector would run hundreds of
+    times over them (a fifth of the review's time at 10,000 items) for cycles it mostly does
+    not find. What is left over is collected later, as usual."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _review(
+    session: Session,
+    config: Config,
+    now: datetime,
+    agreement_ids: Collection[str] | None,
+    platforms: frozenset[str],
+) -> list[ReviewResult]:
     config = effective(config, session)  # the items as agreed, amendments applied
     agreements = [
         a for a in config.agreements if agreement_ids is None or a.id in set(agreement_ids)
