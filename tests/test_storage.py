@@ -23,6 +23,7 @@ from bot.services.review import review
 from bot.storage.db import transaction
 from bot.storage.inbox import claim, receive
 from bot.storage.migrate import HEAD, alembic_config
+from bot.storage.outbox import Destination, Message, enqueue, enqueue_all
 from bot.storage.plans import set_plan
 from bot.storage.proposals import act, as_rule
 from bot.storage.proposals import apply as apply_transition
@@ -244,6 +245,25 @@ def test_the_collector_is_paused_only_while_a_review_runs(runtime: Runtime) -> N
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_message_queued_again_under_its_key_is_queued_once_and_the_order_kept(
+    runtime: Runtime,
+) -> None:
+    chat = Destination("console", "group")
+    with transaction(runtime.engine) as s:
+        enqueue(s, chat, Card("1"), T0, key="reply:1")
+    with transaction(runtime.engine) as s:  # a redelivery, later, and a batch with a repeat
+        enqueue(s, chat, Card("1 again"), T0, key="reply:1")
+        enqueue_all(s, [Message(chat, Card("2"), T0, "reply:2"), Message(chat, Card("x"), T0),
+                        Message(chat, Card("2 again"), T0, "reply:2"),
+                        Message(chat, Card("y"), T0)])  # fmt: skip
+    with transaction(runtime.engine) as s:
+        queued = s.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()  # type: ignore[arg-type]
+        assert [(r.key, Card.from_json(r.card).title, r.state) for r in queued] == [
+            ("reply:1", "1", "pending"), ("reply:2", "2", "pending"), (None, "x", "pending"),
+            (None, "y", "pending"),
+        ]  # fmt: skip
 
 
 def test_a_keeper_cannot_confirm_and_nothing_changes(runtime: Runtime) -> None:

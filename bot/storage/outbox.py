@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col
 
 from bot.storage.db import plain
@@ -42,45 +45,37 @@ class Message:
     proposal_id: int | None = None
 
 
-def enqueue_all(session: Session, messages: list[Message]) -> int:
-    """Queue, in order, the messages whose key is not queued yet (one look-up for all, one
-    statement for all); how many were queued."""
-    keys = [m.key for m in messages if m.key is not None]
-    taken: set[str | None] = set()
-    if keys:
-        taken = set(plain(session).scalars(_TAKEN_KEYS, {"keys": keys}))
-    rows = []
-    for m in messages:
-        if m.key is not None:
-            if m.key in taken:
-                continue
-            taken.add(m.key)
-        rows.append(
-            {
-                "key": m.key,
-                "platform": m.destination.platform,
-                "chat": m.destination.chat,
-                "mode": m.destination.mode,
-                "target_ref": m.destination.ref,
-                "recipient": m.destination.recipient,
-                "card": m.card.to_json(),
-                "agreement_id": m.agreement_id,
-                "proposal_id": m.proposal_id,
-                "created_at": m.at,
-            }
-        )
+def enqueue_all(session: Session, messages: list[Message]) -> None:
+    """Queue, in order, the messages whose key is not queued yet (one statement for all)."""
+    if not messages:
+        return
+    rows = [
+        {
+            "key": m.key,
+            "platform": m.destination.platform,
+            "chat": m.destination.chat,
+            "mode": m.destination.mode,
+            "target_ref": m.destination.ref,
+            "recipient": m.destination.recipient,
+            "card": m.card.to_json(),
+            "agreement_id": m.agreement_id,
+            "proposal_id": m.proposal_id,
+            "created_at": m.at,
+        }
+        for m in messages
+    ]
     # plain rows, not objects (a review queues thousands); the table's defaults make them
-    # pending, and the ids are the order
-    if rows:
-        plain(session).execute(_QUEUE, rows)
-    return len(rows)
+    # pending, the ids are the order, and a key queued before (or twice here) is skipped by
+    # the unique index instead of looked up first
+    connection = plain(session)
+    connection.execute(_queue_statement(connection.dialect.name), rows)
 
 
-# built once: every reply is queued through it
-_TAKEN_KEYS = select(col(OutboxRow.key)).where(
-    col(OutboxRow.key).in_(bindparam("keys", expanding=True))
-)
-_QUEUE = insert(OutboxRow)
+@cache
+def _queue_statement(dialect: str) -> Insert:
+    """The insert of `enqueue_all`, built once per database kind."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(OutboxRow).on_conflict_do_nothing(index_elements=["key"])
 
 
 def enqueue(
@@ -92,10 +87,9 @@ def enqueue(
     key: str | None = None,
     agreement_id: str | None = None,
     proposal_id: int | None = None,
-) -> bool:
-    """Queue `card` for `destination`; with a `key` already queued, nothing new (False)."""
-    message = Message(destination, card, at, key, agreement_id, proposal_id)
-    return enqueue_all(session, [message]) == 1
+) -> None:
+    """Queue `card` for `destination`; with a `key` already queued, nothing new."""
+    enqueue_all(session, [Message(destination, card, at, key, agreement_id, proposal_id)])
 
 
 def pending(session: Session, platform: str, limit: int = 100) -> list[OutboxRow]:
