@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from waitress.server import BaseWSGIServer, MultiSocketServer
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "example.toml"
@@ -46,3 +50,17 @@ def serve(db_url: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], list
             process.kill()
             raise AssertionError("the server did not start:\n" + "".join(said))
     return process, said
+
+
+def in_thread(server: BaseWSGIServer | MultiSocketServer) -> threading.Thread:
+    """A waitress server running in a daemon thread until `server.close()`, as `vmi-bot serve`
+    runs it: closing it while its loop waits in select() ends the loop with a bad file
+    descriptor, which is how it stops, not an error."""
+
+    def run() -> None:
+        with suppress(OSError):  # closed under select(): stopped
+            server.run()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread

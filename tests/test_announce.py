@@ -3,7 +3,6 @@ adapter says how): the bot's app on loopback, the fake Slack and WeCom APIs answ
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from bot.storage.db import transaction
 from bot.storage.tables import OutboxRow
 from tests.fake_slack import FakeSlack
 from tests.fake_wecom import FakeWeCom
-from tests.support import EXAMPLE, shanghai
+from tests.support import EXAMPLE, in_thread, shanghai
 from tests.test_wecom import AES_KEY, AGENT, BUYER, CORP, KEEPER, SECRET, TOKEN, callback, said
 
 ALL = frozenset({"console", "slack", "wecom"})
@@ -78,7 +77,7 @@ def both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Both]:
     runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings)
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
+    in_thread(server)
     service.delivery.idle_seconds = 0.05
     service.delivery.start()
     service.inbox.start()

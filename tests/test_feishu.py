@@ -10,7 +10,6 @@ import base64
 import hashlib
 import json
 import os
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -40,7 +39,7 @@ from bot.storage.tables import InboxRow, LedgerRow, ProposalRow
 from messages.cards import Button, Card
 from tests.fake_feishu import APP_ID, APP_SECRET, FakeFeishu
 from tests.fake_feishu_ws import FakeFeishuWs
-from tests.support import EXAMPLE, shanghai
+from tests.support import EXAMPLE, in_thread, shanghai
 
 TOKEN, ENCRYPT_KEY = "verification-token", "encrypt-key-of-the-app"
 KEEPER, BUYER, SUPPLIER = "ou_keeper", "ou_buyer", "ou_supplier"
@@ -102,7 +101,7 @@ def bot(tmp_path: Path, feishu: FakeFeishu, monkeypatch: pytest.MonkeyPatch) -> 
     runtime = replace(runtime, clock=clock)
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
+    in_thread(server)
     service.delivery.idle_seconds = 0.05
     service.delivery.start()
     service.inbox.start()

@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -31,7 +30,7 @@ from bot.storage.tables import LedgerRow, OutboxRow
 from messages.cards import Card
 from tests import test_slack
 from tests.fake_slack import FakeSlack
-from tests.support import EXAMPLE, shanghai
+from tests.support import EXAMPLE, in_thread, shanghai
 from tests.test_slack import (
     BOT_NOW,
     FORM,
@@ -71,7 +70,7 @@ def bot(database_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) ->
     runtime = replace(runtime, clock=clock_from(BOT_NOW, UTC))  # just after the messages' ts
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
+    in_thread(server)
     service.delivery.idle_seconds = 0.05
     service.delivery.start()
     service.inbox.takes_turn = lambda: True  # the only process: it leads without the scheduler

@@ -4,7 +4,6 @@ and recorded once when the keeper confirms (the preview's button or 确认导入
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -20,7 +19,7 @@ from bot.storage.db import transaction
 from bot.storage.tables import LedgerRow
 from tests import test_wecom
 from tests.fake_wecom import FakeWeCom
-from tests.support import EXAMPLE
+from tests.support import EXAMPLE, in_thread
 from tests.test_sheet import keepers_sheet
 from tests.test_wecom import AGENT, CORP, KEEPER, T0, Bot, Scene, callback, said, settings_for
 from tests.wecom_crypto import cdata
@@ -37,7 +36,7 @@ def bot(database_url: str, wecom: FakeWeCom, monkeypatch: pytest.MonkeyPatch) ->
     runtime = replace(start(str(EXAMPLE), database_url, settings_for(wecom)), clock=clock)
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
+    in_thread(server)
     service.delivery.idle_seconds = 0.05
     service.inbox.takes_turn = lambda: True  # the only process: it leads without the scheduler
     service.delivery.start()

@@ -9,7 +9,6 @@ import itertools
 import json
 import os
 import signal
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -50,7 +49,7 @@ from handlers.conversation import handle
 from handlers.incoming import Incoming
 from messages.cards import Card
 from tests.fake_slack import FakeSlack
-from tests.support import EXAMPLE, serve, shanghai
+from tests.support import EXAMPLE, in_thread, serve, shanghai
 
 SECRET = "test-signing-secret"
 CHANNEL = "C01VMI"
@@ -91,8 +90,7 @@ def bot(tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> It
     runtime = replace(runtime, clock=clock_from(BOT_NOW, UTC))
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    in_thread(server)
     service.delivery.idle_seconds = 0.05
     service.delivery.start()
     service.inbox.start()

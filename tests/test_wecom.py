@@ -4,7 +4,6 @@ without wechatpy) are posted over HTTP to `vmi-bot serve`'s app, and a fake WeCo
 
 from __future__ import annotations
 
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,7 +34,7 @@ from bot.storage.stock import record_count, record_withdrawal, stock_levels
 from bot.storage.tables import InboxRow, LedgerRow, ProposalRow, StatementRow
 from messages.cards import Card
 from tests.fake_wecom import FakeWeCom
-from tests.support import EXAMPLE, SHANGHAI, shanghai
+from tests.support import EXAMPLE, SHANGHAI, in_thread, shanghai
 from tests.wecom_crypto import card_event_xml, encrypt_callback, encrypt_echostr, signature
 from tests.wecom_crypto import text_message_xml as text_xml
 
@@ -94,7 +93,7 @@ def bot(tmp_path: Path, wecom: FakeWeCom, monkeypatch: pytest.MonkeyPatch) -> It
     runtime = replace(runtime, clock=clock)
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
+    in_thread(server)
     service.delivery.idle_seconds = 0.05
     service.delivery.start()
     service.inbox.start()

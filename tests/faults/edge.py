@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -36,7 +35,7 @@ from bot.storage.db import transaction
 from bot.storage.tables import OutboxRow
 from tests.fake_slack import FakeSlack
 from tests.fake_wecom import FakeWeCom
-from tests.support import EXAMPLE
+from tests.support import EXAMPLE, in_thread
 from tests.wecom_crypto import encrypt_callback
 
 SLACK_SECRET = "test-signing-secret"
@@ -216,7 +215,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: Path) -> Ite
     runtime = start(str(config), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings)
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
+    in_thread(server)
     service.delivery.idle_seconds = 0.05
     service.delivery.start()
     service.inbox.start()

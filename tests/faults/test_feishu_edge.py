@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from bot.settings import Settings
 from bot.storage.db import transaction
 from bot.storage.tables import InboxRow, LedgerRow, ProposalRow
 from tests.fake_feishu import APP_ID, APP_SECRET, FakeFeishu
+from tests.support import in_thread
 from tests.test_feishu import (
     BUYER,
     ENCRYPT_KEY,
@@ -111,7 +111,7 @@ def edge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FeishuEdge
         runtime = replace(runtime, clock=Scene(T0))
         service = build_service(runtime)
         server = create_server(service.app, host="127.0.0.1", port=0, threads=4)
-        threading.Thread(target=server.run, daemon=True).start()
+        in_thread(server)
         service.delivery.idle_seconds = 0.05
         service.delivery.start()
         service.inbox.start()

@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import sqlite3
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from bot.app.server import build_service
 from bot.storage.db import transaction
 from bot.storage.tables import InboxRow
 from tests.faults.edge import CORP, Edge, slack_message
-from tests.support import EXAMPLE, serve
+from tests.support import EXAMPLE, in_thread, serve
 from tests.wecom_crypto import text_message_xml
 
 WANG = "wangcg"  # the example agreement's warehouse keeper on WeCom
@@ -138,7 +137,7 @@ def test_a_read_only_postgres_is_unhealthy(postgres_url: str, tmp_path: Path) ->
     runtime = start(str(EXAMPLE), postgres_url)
     service = build_service(runtime)
     server = create_server(service.app, host="127.0.0.1", port=0, threads=2)
-    threading.Thread(target=server.run, daemon=True).start()
+    in_thread(server)
     url = f"http://127.0.0.1:{server.effective_port}"
     edge = Edge(url, runtime, service, None, None)  # type: ignore[arg-type]
     try:
