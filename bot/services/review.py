@@ -108,7 +108,7 @@ def _review(
     plans = plans_by_item(session, ids, earliest_today)
 
     results: list[ReviewResult] = []
-    outgoing: list[Message] = []  # queued together at the end: one key look-up for all
+    outgoing: list[Message] = []  # queued together at the end, in one statement
     proposed: list[dict[str, object]] = []  # the new proposals' columns, stored together
     created: list[tuple[AgreementConfig, ReviewResult]] = []
     for agreement in agreements:
