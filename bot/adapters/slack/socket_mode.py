@@ -27,7 +27,7 @@ from typing import Any
 
 from slack_bolt import App, BoltRequest
 from slack_sdk.errors import SlackApiError
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
 from bot.adapters.slack.http import NotSlacks, check_shape
@@ -35,6 +35,10 @@ from bot.adapters.slack.http import NotSlacks, check_shape
 log = logging.getLogger(__name__)
 
 PING_SECONDS = 10.0  # a link that answers no ping within as long is taken as dropped
+# How often the reading thread looks up from the link to see whether `close` was asked: only
+# that thread closes its websocket. A close from another thread joins the websocket's reader
+# while this thread's read may join it too, and Python 3.11 can fail two joins of one thread.
+STOP_CHECK_SECONDS = 0.25
 BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
 MAX_ENVELOPE_BYTES = 4 * 1024 * 1024  # an envelope carries one payload, at most Slack's 3 MB
@@ -65,11 +69,8 @@ class SlackSocketMode:
         self.backoff_max = backoff_max
         self.connected = threading.Event()  # a hello came on the connection held now
         self._stopping = threading.Event()
+        self._acked_last = threading.Event()  # closing: the envelope being stored was acked
         self._thread: threading.Thread | None = None
-        self._websocket: ClientConnection | None = None
-        # guards _websocket, and makes closing it one thread at a time: two threads closing
-        # one websocket both join its reader, and Python 3.11's join can fail when raced
-        self._lock = threading.Lock()
         # one worker: envelopes are stored in the order Slack sent them
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-envelope")
 
@@ -79,13 +80,12 @@ class SlackSocketMode:
         self._thread.start()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop taking envelopes, finish (and ack) the one being stored, then close the link;
-        Slack sends again whatever was not acked."""
+        """Stop taking envelopes, finish (and ack) the one being stored, then close the link
+        (the reading thread closes it within STOP_CHECK_SECONDS); Slack sends again whatever
+        was not acked."""
         self._stopping.set()
         self._worker.shutdown(wait=True)
-        with self._lock:
-            if self._websocket is not None:
-                self._websocket.close()
+        self._acked_last.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -139,13 +139,14 @@ class SlackSocketMode:
             close_timeout=5,
             max_size=MAX_ENVELOPE_BYTES,
         )
-        with self._lock:
-            self._websocket = websocket
         greeted = False
         try:
-            if self._stopping.is_set():
-                return False
-            for message in websocket:
+            # closing, it reads on (taking nothing new) until the last ack went out on this link
+            while not self._acked_last.is_set():
+                try:
+                    message = websocket.recv(timeout=STOP_CHECK_SECONDS)
+                except TimeoutError:
+                    continue
                 envelope = _json(message)
                 kind = envelope.get("type")
                 if kind == "hello":
@@ -163,14 +164,14 @@ class SlackSocketMode:
                         self._worker.submit(self._handle, websocket, envelope)
                     except RuntimeError:  # closing: Slack sends it again to the next connection
                         return greeted
+        except ConnectionClosedOK:
+            pass  # Slack closed it cleanly: a new connection follows
         except ConnectionClosed as err:
             if not self._stopping.is_set():
                 log.warning("Slack Socket Mode connection dropped (%s); connecting again",
                             _short(err))  # fmt: skip
         finally:
-            with self._lock:
-                self._websocket = None
-                websocket.close()
+            websocket.close()
         return greeted
 
     def _handle(self, websocket: ClientConnection, envelope: dict[str, Any]) -> None:
