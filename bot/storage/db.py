@@ -36,11 +36,13 @@ from sqlalchemy import (
     table,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 if TYPE_CHECKING:  # the DB-API connection of the embedded database, as pysqlite hands it over
     import sqlite3
@@ -172,6 +174,13 @@ def transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Session]
         session.begin(),
     ):
         yield session
+
+
+def insert_skipping(dialect: str, table: type[SQLModel], *unique: str) -> Insert:
+    """An INSERT into `table` that skips a row whose `unique` columns are taken already
+    (ON CONFLICT DO NOTHING), as `dialect` ("postgresql" or "sqlite") spells it."""
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique))
 
 
 def plain(session: Session) -> Connection:

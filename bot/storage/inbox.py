@@ -13,11 +13,10 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Connection, Integer, Select, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col
 
-from bot.storage.db import plain
+from bot.storage.db import insert_skipping, plain
 from bot.storage.tables import InboxRow
 
 
@@ -57,12 +56,8 @@ def receive(
 def _receive_statement(dialect: str) -> ReturningInsert[int]:
     """The insert of `receive`, built once per database kind: every platform request runs it
     (the values are bound by column name)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(InboxRow)
-        .on_conflict_do_nothing(index_elements=["platform", "platform_message_id"])
-        .returning(col(InboxRow.id))
-    )
+    stored = insert_skipping(dialect, InboxRow, "platform", "platform_message_id")
+    return stored.returning(col(InboxRow.id))
 
 
 def claim(session: Session, inbox_id: int, at: datetime) -> str | None:

@@ -9,11 +9,10 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col
 
-from bot.storage.db import plain
+from bot.storage.db import insert_skipping, plain
 from bot.storage.tables import OutboxRow
 from messages.cards import Card
 
@@ -74,8 +73,7 @@ def enqueue_all(session: Session, messages: list[Message]) -> None:
 @cache
 def _queue_statement(dialect: str) -> Insert:
     """The insert of `enqueue_all`, built once per database kind."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(OutboxRow).on_conflict_do_nothing(index_elements=["key"])
+    return insert_skipping(dialect, OutboxRow, "key")
 
 
 def enqueue(

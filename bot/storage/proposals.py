@@ -155,8 +155,6 @@ def _creation(row: ProposalRow, by: Actor, at: datetime) -> dict[str, Any]:
         "qty": row.qty,
         "note": row.reason,
         "at": at,
-        "inbox_id": None,
-        "reverses_id": None,
     }
 
 
