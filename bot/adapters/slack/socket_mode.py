@@ -109,6 +109,9 @@ class SlackSocketMode:
             except (SlackApiError, OSError, InvalidHandshake, ConnectionClosed, ValueError) as err:
                 log.warning("Slack Socket Mode could not connect: %s", _short(err))
                 failures += 1
+            except Exception:  # one connection's fault must not leave Socket Mode off for good
+                log.exception("Slack Socket Mode connection failed; connecting again")
+                failures += 1
             self.connected.clear()
             if failures:
                 ceiling = min(self.backoff_max, BACKOFF_FIRST_SECONDS * 2 ** (failures - 1))
@@ -171,7 +174,7 @@ class SlackSocketMode:
                 log.warning("Slack Socket Mode connection dropped (%s); connecting again",
                             _short(err))  # fmt: skip
         finally:
-            websocket.close()
+            _close(websocket)
         return greeted
 
     def _handle(self, websocket: ClientConnection, envelope: dict[str, Any]) -> None:
@@ -208,8 +211,20 @@ class SlackSocketMode:
     def _ack(self, websocket: ClientConnection, ack: dict[str, Any]) -> None:
         try:
             websocket.send(json.dumps(ack))
-        except ConnectionClosed:  # the link went meanwhile: Slack sends the envelope again
+        except (ConnectionClosed, RuntimeError):  # the link went meanwhile (RuntimeError: see
+            # _close): Slack sends the envelope again
             log.info("Slack envelope %s not acked: the connection closed", ack["envelope_id"])
+
+
+def _close(websocket: ClientConnection) -> None:
+    """Close the link, and its socket even when the closing handshake fails: websockets'
+    keepalive thread joins the link's reader on a timeout while close joins it too, and Python
+    3.11 can fail two joins of one thread ("release unlocked lock")."""
+    try:
+        websocket.close()
+    except RuntimeError as err:
+        log.info("Slack Socket Mode link closed without its handshake (%s)", _short(err))
+        websocket.close_socket()
 
 
 def _json(message: str | bytes) -> dict[str, Any]:
