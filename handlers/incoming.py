@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 # How far a platform's own time for a message may stray from our clock before ours is used
@@ -63,7 +63,8 @@ class Incoming:
     def to_json(self, with_text: bool = True) -> str:
         """The whole message as JSON, kept in the inbox until it is handled; without its text
         when that is kept apart."""
-        raw = asdict(self)
+        raw = dict(vars(self))  # its fields are immutable: no deep copy (as asdict's) is needed
+        raw["button"] = dict(vars(self.button)) if self.button else None
         if not with_text:
             del raw["text"]
         raw["at"] = self.at.isoformat()

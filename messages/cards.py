@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 ButtonStyle = Literal["primary", "danger", "default"]
@@ -68,7 +68,8 @@ class Card:
 
     def to_json(self) -> str:
         """The card as JSON, for the outbox (a card without a picture as it always was)."""
-        raw = asdict(self)
+        raw = dict(vars(self))  # its fields are immutable: no deep copy (as asdict's) is needed
+        raw["buttons"] = [dict(vars(button)) for button in self.buttons]
         if not self.image:
             del raw["image"], raw["image_name"]
         if not self.file_type:

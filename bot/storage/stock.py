@@ -64,7 +64,7 @@ class CountRecorded:
     """A stored count, with what was on the book before it and what it implied; for a
     correction, the withdrawal the wrong count had inferred and that is taken back (unbilled)."""
 
-    count_row: LedgerRow
+    count_id: int  # the count's ledger row
     book_on_hand: int | None
     outcome: CountOutcome
     unbilled: int = 0
@@ -300,7 +300,7 @@ def record_count(
             inferred=True,
             note="; ".join(["inferred from count", *doubted]),
         )
-    row = _add(
+    count_id = _add(
         session,
         agreement_id,
         sku,
@@ -312,7 +312,7 @@ def record_count(
         anomaly_gain=outcome.gain,
         note="; ".join((["correction"] if correction else []) + doubted),
     )
-    return CountRecorded(row, book, outcome, unbilled)
+    return CountRecorded(count_id, book, outcome, unbilled)
 
 
 def _latest_live(
@@ -393,9 +393,9 @@ def correct_receipt_rows(
     at: datetime,
     member_id: str | None,
     inbox_id: int | None = None,
-) -> LedgerRow:
+) -> int:
     """Put a receipt typed wrong right: a row reversing it and a receipt of `qty` in its
-    place, dated when the goods came (nothing deleted); the new receipt row."""
+    place, dated when the goods came (nothing deleted); the new receipt's ledger row id."""
     hold_item(session, wrong.agreement_id, wrong.sku)
     note = f"receipt corrected: takes back ledger row {wrong.id}"
     _add(session, wrong.agreement_id, wrong.sku, REVERSAL, wrong.qty, at, member_id, inbox_id,
@@ -510,8 +510,8 @@ def record_receipt(
     member_id: str | None = None,
     proposal_id: int | None = None,
     inbox_id: int | None = None,
-) -> LedgerRow:
-    """Store goods received into the VMI area (入库)."""
+) -> int:
+    """Store goods received into the VMI area (入库); the ledger row's id."""
     hold_item(session, agreement_id, sku)
     return _add(
         session, agreement_id, sku, "receipt", qty, at, member_id, inbox_id, proposal_id=proposal_id
@@ -527,8 +527,9 @@ def record_withdrawal(
     member_id: str | None = None,
     inbox_id: int | None = None,
     time_doubted: bool = False,
-) -> LedgerRow:
-    """Store a withdrawal (领用) posted explicitly (`time_doubted`: as for a count)."""
+) -> int:
+    """Store a withdrawal (领用) posted explicitly (`time_doubted`: as for a count); the ledger
+    row's id."""
     hold_item(session, agreement_id, sku)
     note = DOUBTED_TIME if time_doubted else ""
     return _add(session, agreement_id, sku, "withdrawal", qty, at, member_id, inbox_id, note=note)
@@ -580,27 +581,29 @@ def _add(
     anomaly_gain: int = 0,
     note: str = "",
     reverses_id: int | None = None,
-) -> LedgerRow:
-    row = LedgerRow(
-        agreement_id=agreement_id,
-        sku=sku,
-        kind=kind,
-        qty=qty,
-        at=at,
-        recorded_at=datetime.now(UTC),
-        member_id=member_id,
-        inbox_id=inbox_id,
-        proposal_id=proposal_id,
-        inferred=inferred,
-        anomaly_gain=anomaly_gain,
-        note=note,
-        reverses_id=reverses_id,
-    )
-    # a plain insert, not the ORM's unit of work (a fifth of handling a count): the row is
-    # written now, so later reads in this transaction see it, and its id is the ledger order
-    values = row.model_dump(exclude={"id"})
-    row.id = plain(session).execute(_INSERT_LEDGER_ROW, values).scalar_one()
-    return row
+) -> int:
+    """Write one ledger row; its id (the ledger order)."""
+    values = {
+        "agreement_id": agreement_id,
+        "sku": sku,
+        "kind": kind,
+        "qty": qty,
+        "at": at,
+        "recorded_at": datetime.now(UTC),
+        "member_id": member_id,
+        "inbox_id": inbox_id,
+        "proposal_id": proposal_id,
+        "inferred": inferred,
+        "anomaly_gain": anomaly_gain,
+        "note": note,
+        "reverses_id": reverses_id,
+    }
+    # a plain insert of plain values, neither the ORM's unit of work nor a model object (each
+    # was a fifth of handling a count): the row is written now, so later reads in this
+    # transaction see it
+    ledger_id = plain(session).execute(_INSERT_LEDGER_ROW, values).scalar_one()
+    assert ledger_id is not None  # a primary key, given by the database
+    return ledger_id
 
 
 # built once: every count, receipt and withdrawal goes through it
@@ -616,9 +619,9 @@ def record_return(
     member_id: str | None = None,
     inbox_id: int | None = None,
     note: str = "",
-) -> LedgerRow:
+) -> int:
     """Store units sent back to the supplier (退货): on hand falls, the oldest units go, and
-    nothing is billed (a return is not a withdrawal)."""
+    nothing is billed (a return is not a withdrawal); the ledger row's id."""
     hold_item(session, agreement_id, sku)
     return _add(session, agreement_id, sku, "return", qty, at, member_id, inbox_id, note=note)
 

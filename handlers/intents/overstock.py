@@ -64,7 +64,7 @@ def on_overstock_choice(turn: Turn, intent: OverstockChoice) -> Card:
         note = f"overstock {intent.alert_id}: back to the supplier"
         moved = record_return(turn.session, row.agreement_id, row.sku, qty, turn.now,
                               turn.member.id, turn.inbox_id, note=note)  # fmt: skip
-        recorded.ledger_id = moved.id
+        recorded.ledger_id = moved
         turn.session.add(recorded)
         on_hand -= qty
     context: dict[str, Any] = {

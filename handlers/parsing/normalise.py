@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _LEADING_AT = re.compile(r"^(?:@\S+\s+)+|^@\S+$")
 _SLASH_COMMAND = re.compile(r"^/(?:vmi\b\s*)?", re.IGNORECASE)
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
+@lru_cache(maxsize=32)  # every reader tried on a message normalises it: once is enough
 def normalise(text: str) -> str:
     """The message as the parser reads it: NFKC, no mentions, single spaces, no empty lines.
 
