@@ -14,7 +14,7 @@ channel hears a few counts in order. They are sent by `--clients` threads, one c
 request, to `--processes` real `vmi-bot serve` processes (client k to process k mod K), whose
 Slack Web API calls go to the fake Slack of tests/fake_slack.py. The same events go to a
 do-nothing bolt app (the floor: verify, parse, dispatch to a listener that does nothing) served
-the same way in a process of its own, in the same run.
+the same way in a process of its own, in the same run, before the bot and again after it.
 
 It prints, per run: the acknowledgement rate and p50/p99 of bot and floor; the end-to-end
 figure (first event sent to the last reply delivered, by the outbox's `sent_at`) as messages per
@@ -385,7 +385,10 @@ class Figures:
 
 
 def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) -> Figures:
-    """Floor, then bot, on the same events; their figures."""
+    """Floor, bot, floor again, on the same events; their figures. The floor is the mean of
+    its two loads and their latencies together: this machine's speed drifts between loads
+    (twofold within minutes at times), and one load before the bot alone would put the drift
+    into the ratios."""
     config = workdir / "burst.toml"
     config.write_text(config_text(args.agreements))
     db = args.db or f"sqlite:///{workdir / f'burst-{run}.sqlite'}"
@@ -398,28 +401,29 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
     floor, floor_port = floor_process(fake.base_url)
     try:
         drive([floor_port], warm, 1)
-        floor_sent = drive([floor_port], bodies, args.clients)
+        floor_before = drive([floor_port], bodies, args.clients)
+        with serve_processes(_env(fake, config, db), args.processes) as servers:
+            ports = [port for _, port in servers]
+            drive(ports, warm, 1)
+            warm_work = bot_work(db, WARMUP_EVENTS)
+            with spying(args.spy, servers[0][0], run, args.spy_gil):
+                bot = drive(ports, bodies, args.clients)
+                work = bot_work(db, WARMUP_EVENTS + args.events)
+            rss = [peak_rss_mib(pid) for pid, _ in servers]
+        floor_after = drive([floor_port], bodies, args.clients)  # the bot has stopped
     finally:
         floor.kill()
         floor.wait()
-
-    with serve_processes(_env(fake, config, db), args.processes) as servers:
-        ports = [port for _, port in servers]
-        drive(ports, warm, 1)
-        warm_work = bot_work(db, WARMUP_EVENTS)
-        with spying(args.spy, servers[0][0], run, args.spy_gil):
-            bot = drive(ports, bodies, args.clients)
-            work = bot_work(db, WARMUP_EVENTS + args.events)
-        rss = [peak_rss_mib(pid) for pid, _ in servers]
+    floor_latencies = floor_before.latencies + floor_after.latencies
 
     last = work.last_sent or float("nan")
     figures = Figures(
         ack_rate=bot.rate,
         p50_ms=percentile(bot.latencies, 0.5) * 1000,
         p99_ms=percentile(bot.latencies, 0.99) * 1000,
-        floor_rate=floor_sent.rate,
-        floor_p50_ms=percentile(floor_sent.latencies, 0.5) * 1000,
-        floor_p99_ms=percentile(floor_sent.latencies, 0.99) * 1000,
+        floor_rate=(floor_before.rate + floor_after.rate) / 2,
+        floor_p50_ms=percentile(floor_latencies, 0.5) * 1000,
+        floor_p99_ms=percentile(floor_latencies, 0.99) * 1000,
         end_to_end=args.events / (last - bot.began),
         tail_s=last - bot.last_answer,
         rss_mib=rss,
@@ -435,6 +439,7 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
     print(
         f"run {run}: bot {figures.ack_rate:6.1f}/s p50 {figures.p50_ms:5.1f} ms"
         f" p99 {figures.p99_ms:6.1f} ms | floor {figures.floor_rate:6.1f}/s"
+        f" ({floor_before.rate:.0f} before, {floor_after.rate:.0f} after)"
         f" p50 {figures.floor_p50_ms:5.1f} ms p99 {figures.floor_p99_ms:6.1f} ms"
         f" | end to end {figures.end_to_end:6.1f} msg/s, last reply {figures.tail_s:5.2f} s"
         f" after last ack | peak RSS {', '.join(f'{r:.0f}' for r in rss)} MiB"
