@@ -24,7 +24,7 @@ from bot.storage import overstock as stored_overstock
 from bot.storage import proposals as stored_proposals
 from bot.storage import statements as stored_statements
 from bot.storage.db import StoreUnavailable, transaction, write_connection
-from bot.storage.inbox import claim, heads, mark_failed, receive
+from bot.storage.inbox import claim, heads, mark_failed, mark_handled, receive
 from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow
 from handlers.incoming import Incoming
@@ -136,16 +136,18 @@ def process_batch(
     ids: list[int] = []
     try:
         with transaction(engine) as session:
-            ids = heads(session, limit)
-            started, handled = time.monotonic(), 0
-            for inbox_id in ids:
-                if handled and (ARRIVING.count or time.monotonic() - started > seconds):
+            waiting = heads(session, limit)
+            ids = [inbox_id for inbox_id, _ in waiting]
+            started = time.monotonic()
+            taken: list[int] = []
+            for inbox_id, stored in waiting:
+                if taken and (ARRIVING.count or time.monotonic() - started > seconds):
                     break  # not holding the write lock long: the platforms' requests wait on it
-                stored = claim(session, inbox_id, datetime.now(UTC))
-                if stored is None:
-                    continue
-                _answer(session, config, Incoming.from_json(stored), platforms, inbox_id, links)
-                handled += 1
+                taken.append(inbox_id)
+                if stored is not None:
+                    incoming = Incoming.from_json(stored)
+                    _answer(session, config, incoming, platforms, inbox_id, links)
+            mark_handled(session, taken, datetime.now(UTC))
     except StoreUnavailable:
         raise  # the database cannot keep anything now: the loop waits for it
     except Exception as err:
@@ -154,7 +156,7 @@ def process_batch(
         why = "failed in the database" if isinstance(err, DBAPIError) else "had a message raise"
         log.warning("a batch of %s messages %s; one by one now", len(ids), why)
         return sum(process(engine, config, inbox_id, platforms, links) for inbox_id in ids)
-    return handled
+    return len(taken)
 
 
 def _set_aside(engine: Engine, config: Config, inbox_id: int, error: str) -> None:

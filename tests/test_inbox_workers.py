@@ -197,13 +197,12 @@ HOLDER = textwrap.dedent(
     import sys, time
     from datetime import UTC, datetime
     from bot.storage.db import make_engine, transaction
-    from bot.storage.inbox import claim, heads
+    from bot.storage.inbox import heads, mark_handled
 
     engine = make_engine(sys.argv[1])
     with transaction(engine) as session:
-        ids = heads(session, 2)
-        for inbox_id in ids:
-            claim(session, inbox_id, datetime.now(UTC))
+        ids = [inbox_id for inbox_id, _ in heads(session, 2)]
+        mark_handled(session, ids, datetime.now(UTC))
         print(" ".join(map(str, ids)), flush=True)
         time.sleep(600)  # killed before it commits
     """

@@ -21,7 +21,7 @@ from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services.review import review
 from bot.storage.db import transaction
-from bot.storage.inbox import claim, receive
+from bot.storage.inbox import claim, heads, mark_handled, receive
 from bot.storage.migrate import HEAD, alembic_config
 from bot.storage.outbox import Destination, Message, enqueue, enqueue_all
 from bot.storage.plans import set_plan
@@ -420,6 +420,26 @@ def test_a_messages_text_is_stored_once_and_read_back_whole(runtime: Runtime) ->
         assert json.loads(claim(s, new, T0) or "")["text"] == text
         assert json.loads(claim(s, old, T0) or "")["text"] == "6206 库存 30"
         assert claim(s, new, T0) is None  # taken once
+
+
+def test_a_batch_takes_each_chats_oldest_message_whole_and_only_those_it_marks_are_done(
+    runtime: Runtime,
+) -> None:
+    def said(message_id: str, chat: str, text: str) -> int | None:
+        message = json.dumps({"platform": "slack", "text": text})
+        return receive(s, "slack", message_id, T0, chat=chat, text=text, incoming=message)
+
+    with transaction(runtime.engine) as s:
+        a1, a2 = said("A1", "CA", "6205 库存 45"), said("A2", "CA", "6205 库存 40")
+        b1 = said("B1", "CB", "6205 库存 30")
+    with transaction(runtime.engine) as s:
+        taken = heads(s, 10)
+        assert [inbox_id for inbox_id, _ in taken] == [a1, b1]  # one message of each chat
+        assert [json.loads(m or "")["text"] for _, m in taken] == ["6205 库存 45", "6205 库存 30"]
+        assert a1 is not None
+        mark_handled(s, [a1], T0)  # the batch stopped after its first message
+    with transaction(runtime.engine) as s:
+        assert [inbox_id for inbox_id, _ in heads(s, 10)] == [a2, b1]
 
 
 def test_a_proposal_no_longer_needed_is_withdrawn_before_anyone_confirms_it(

@@ -9,6 +9,7 @@ text in both, and read the same.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime
 from functools import cache
 
@@ -122,18 +123,35 @@ def mark_failed(session: Session, inbox_id: int, at: datetime, error: str) -> No
     )
 
 
-def heads(session: Session, limit: int = 50) -> list[int]:
-    """The oldest waiting message of each chat, oldest first, locked for this transaction.
+def heads(session: Session, limit: int = 50) -> list[tuple[int, str | None]]:
+    """The oldest waiting message of each chat, oldest first, locked for this transaction: its
+    inbox id and the message as the adapter stored it (JSON; None for a row without one). Mark
+    the ones handled with `mark_handled` in the same transaction.
 
     A chat whose oldest message another worker holds is skipped whole (SKIP LOCKED on
     PostgreSQL; SQLite's writers take turns anyway), so a chat's messages are handled one at a
     time and in order, by whichever process takes them. A worker that dies lets go of its
     locks with its connection: the message is waiting again, nothing is lost.
     """
-    return list(plain(session).scalars(_HEADS, {"most": limit}))
+    rows = plain(session).execute(_HEADS, {"most": limit})
+    return [(row.id, _with_text(row.incoming, row.text) if row.incoming else None) for row in rows]
 
 
-def _heads() -> Select[int | None]:
+def mark_handled(session: Session, inbox_ids: Collection[int], at: datetime) -> None:
+    """Mark messages taken by `heads` handled, in one statement for the batch."""
+    if inbox_ids:
+        plain(session).execute(_MARK_HANDLED, {"inbox_rows": list(inbox_ids), "taken": at})
+
+
+_MARK_HANDLED = (
+    update(InboxRow)
+    .where(col(InboxRow.id).in_(bindparam("inbox_rows", expanding=True)))
+    .values(handled_at=bindparam("taken"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def _heads() -> Select[int | None, str, str]:
     handled_at = col(InboxRow.handled_at)
     first = (
         select(func.min(col(InboxRow.id)))
@@ -141,7 +159,7 @@ def _heads() -> Select[int | None]:
         .group_by(col(InboxRow.platform), col(InboxRow.chat))
     )
     return (
-        select(col(InboxRow.id))
+        select(col(InboxRow.id), col(InboxRow.incoming), col(InboxRow.text))
         .where(col(InboxRow.id).in_(first), handled_at.is_(None))
         .order_by(col(InboxRow.id))
         .limit(bindparam("most", type_=Integer))
