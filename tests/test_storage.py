@@ -472,6 +472,21 @@ def test_two_counts_at_once_infer_the_withdrawal_once(runtime: Runtime) -> None:
     assert withdrawn == 10 and level(runtime) == 90
 
 
+def test_a_book_read_held_makes_a_second_count_of_the_item_wait(runtime: Runtime) -> None:
+    count(runtime, 100)
+    later = T0 + timedelta(hours=1)
+    second = threading.Thread(target=count, args=(runtime, 90, later))
+    with transaction(runtime.engine) as first:
+        levels = stock_levels(first, [AGREEMENT], [SKU], hold=True)  # as a count message reads
+        record_count(first, AGREEMENT, SKU, 90, later, member_id="keeper", levels=levels)
+        second.start()  # the same count from a second process, while the first is still open
+        second.join(timeout=1.0)
+    second.join()
+    with transaction(runtime.engine) as s:
+        withdrawn = s.scalar(select(func.sum(LedgerRow.qty)).where(LedgerRow.kind == "withdrawal"))
+    assert withdrawn == 10 and level(runtime) == 90
+
+
 def test_a_stale_read_cannot_confirm_what_another_session_confirmed(runtime: Runtime) -> None:
     count(runtime, 45)
     run_review(runtime)
