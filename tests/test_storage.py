@@ -30,6 +30,7 @@ from bot.storage.proposals import apply as apply_transition
 from bot.storage.proposals import get as get_proposal
 from bot.storage.stock import (
     aged_quantities,
+    hold_item,
     record_count,
     record_receipt,
     record_withdrawal,
@@ -472,14 +473,20 @@ def test_two_counts_at_once_infer_the_withdrawal_once(runtime: Runtime) -> None:
     assert withdrawn == 10 and level(runtime) == 90
 
 
-def test_a_book_read_held_makes_a_second_count_of_the_item_wait(runtime: Runtime) -> None:
+def test_a_count_that_waited_for_the_item_reads_the_book_the_other_left(runtime: Runtime) -> None:
     count(runtime, 100)
     later = T0 + timedelta(hours=1)
-    second = threading.Thread(target=count, args=(runtime, 90, later))
+
+    def as_a_count_message_does() -> None:  # hold the item, then read its book, then record
+        with transaction(runtime.engine) as s:
+            hold_item(s, AGREEMENT, SKU)
+            levels = stock_levels(s, [AGREEMENT], [SKU])
+            record_count(s, AGREEMENT, SKU, 90, later, member_id="keeper", levels=levels)
+
+    second = threading.Thread(target=as_a_count_message_does)
     with transaction(runtime.engine) as first:
-        levels = stock_levels(first, [AGREEMENT], [SKU], hold=True)  # as a count message reads
-        record_count(first, AGREEMENT, SKU, 90, later, member_id="keeper", levels=levels)
-        second.start()  # the same count from a second process, while the first is still open
+        record_count(first, AGREEMENT, SKU, 90, later, member_id="keeper")
+        second.start()  # waits for the item; a book read before the wait would be 100
         second.join(timeout=1.0)
     second.join()
     with transaction(runtime.engine) as s:

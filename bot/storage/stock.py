@@ -83,16 +83,12 @@ def stock_levels(
     session: Session,
     agreement_ids: Collection[str] | None = None,
     skus: Collection[str] | None = None,
-    *,
-    hold: bool = False,
 ) -> dict[ItemKey, StockLevel]:
     """On hand and the time of the latest count of every item with ledger rows, in one query.
 
-    Items come from the catalog (the `item` table, inactive ones included). `hold`: the items
-    read are held as `hold_item` holds one, in the same statement (one round trip less a count
-    on PostgreSQL), in one order for every message.
+    Items come from the catalog (the `item` table, inactive ones included).
     """
-    query = _levels_query(agreement_ids is not None, skus is not None, hold)
+    query = _levels_query(agreement_ids is not None, skus is not None)
     params = {"agreement_ids": list(agreement_ids or ()), "skus": list(skus or ())}
     levels: dict[ItemKey, StockLevel] = {}
     for agreement_id, sku, total, last_count_at in plain(session).execute(query, params):
@@ -107,9 +103,7 @@ def stock_levels(
 
 
 @cache
-def _levels_query(
-    by_agreement: bool, by_sku: bool, hold: bool = False
-) -> Select[str, str, int, datetime]:
+def _levels_query(by_agreement: bool, by_sku: bool) -> Select[str, str, int, datetime]:
     """The query of `stock_levels`, built once (a count reads it, and building it costs more
     than running it); the agreements and skus are bound when it runs.
 
@@ -164,9 +158,6 @@ def _levels_query(
         )
     if by_sku:
         query = query.where(col(ItemRow.sku).in_(bindparam("skus", expanding=True)))
-    if hold:  # rows are locked in the order they come: the same order for every message
-        order = (col(ItemRow.agreement_id), col(ItemRow.sku))
-        query = query.order_by(*order).with_for_update(of=ItemRow)
     return query
 
 

@@ -14,6 +14,7 @@ from bot.storage.stock import (
     StockLevel,
     book_before_count,
     book_of,
+    hold_item,
     latest_row_id,
     stock_levels,
 )
@@ -42,10 +43,13 @@ def hold_the_mistyped(turn: Turn, lines: tuple[ItemQty, ...], at: datetime) -> S
     newer word."""
     skus = [line.sku for line in lines]
     held_counts.supersede(turn.session, turn.agreement.id, skus, turn.now)
+    # the book read next stays the book until this commits; locked in one order for every
+    # message, so two counts of the same items never wait on each other
+    for sku in sorted(set(skus)):
+        hold_item(turn.session, turn.agreement.id, sku)
     recorded, held = [], []
-    # the book of every item in one read (a pasted sheet has many lines), held: it stays the
-    # book until this commits, and two counts of the same items never wait on each other
-    levels = stock_levels(turn.session, [turn.agreement.id], skus, hold=True)
+    # the book of every item in one read: a pasted sheet has many lines
+    levels = stock_levels(turn.session, [turn.agreement.id], skus)
     for line in lines:
         item = turn.agreement.item(line.sku)
         book = book_of(levels.get((turn.agreement.id, line.sku)))
