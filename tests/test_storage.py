@@ -21,7 +21,7 @@ from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services.review import review
 from bot.storage.db import transaction
-from bot.storage.inbox import claim, heads, mark_handled, receive
+from bot.storage.inbox import TakenElsewhere, claim, heads, mark_handled, receive
 from bot.storage.migrate import HEAD, alembic_config
 from bot.storage.outbox import Destination, Message, enqueue, enqueue_all
 from bot.storage.plans import set_plan
@@ -441,6 +441,10 @@ def test_a_batch_takes_each_chats_oldest_message_whole_and_only_those_it_marks_a
         mark_handled(s, [a1], T0)  # the batch stopped after its first message
     with transaction(runtime.engine) as s:
         assert [inbox_id for inbox_id, _ in heads(s, 10)] == [a2, b1]
+    with pytest.raises(TakenElsewhere), transaction(runtime.engine) as s:
+        mark_handled(s, [a1, b1], T0)  # a1 was done: the batch must not commit as if it did it
+    with transaction(runtime.engine) as s:
+        assert [inbox_id for inbox_id, _ in heads(s, 10)] == [a2, b1]  # b1 is waiting still
 
 
 def test_a_proposal_no_longer_needed_is_withdrawn_before_anyone_confirms_it(

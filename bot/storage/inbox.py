@@ -2,8 +2,8 @@
 
 Platforms redeliver (Slack retries, WeCom retries) and people double-click; the second copy
 finds its id taken and changes nothing. A message's text is kept once, in `text`; the JSON of
-the rest (`incoming`) gets it back when the message is claimed. Rows stored before kept the
-text in both, and read the same.
+the rest (`incoming`) gets it back when the message is taken to be handled. Rows stored before
+kept the text in both, and read the same.
 """
 
 from __future__ import annotations
@@ -137,15 +137,27 @@ def heads(session: Session, limit: int = 50) -> list[tuple[int, str | None]]:
     return [(row.id, _with_text(row.incoming, row.text) if row.incoming else None) for row in rows]
 
 
+class TakenElsewhere(Exception):
+    """A message of the batch was handled by another worker meanwhile: the batch must not
+    commit (its locks say this cannot happen; the guard makes sure)."""
+
+
 def mark_handled(session: Session, inbox_ids: Collection[int], at: datetime) -> None:
-    """Mark messages taken by `heads` handled, in one statement for the batch."""
-    if inbox_ids:
-        plain(session).execute(_MARK_HANDLED, {"inbox_rows": list(inbox_ids), "taken": at})
+    """Mark messages taken by `heads` handled, in one statement for the batch; raises
+    `TakenElsewhere` when one of them was handled already."""
+    if not inbox_ids:
+        return
+    done = plain(session).execute(_MARK_HANDLED, {"inbox_rows": list(inbox_ids), "taken": at})
+    if done.rowcount != len(inbox_ids):
+        raise TakenElsewhere(f"{len(inbox_ids) - done.rowcount} of {len(inbox_ids)} messages")
 
 
 _MARK_HANDLED = (
     update(InboxRow)
-    .where(col(InboxRow.id).in_(bindparam("inbox_rows", expanding=True)))
+    .where(
+        col(InboxRow.id).in_(bindparam("inbox_rows", expanding=True)),
+        col(InboxRow.handled_at).is_(None),
+    )
     .values(handled_at=bindparam("taken"))
     .execution_options(synchronize_session=False)
 )

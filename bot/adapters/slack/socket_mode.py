@@ -173,6 +173,8 @@ class SlackSocketMode:
             if not self._stopping.is_set():
                 log.warning("Slack Socket Mode connection dropped (%s); connecting again",
                             _short(err))  # fmt: skip
+        except RuntimeError as err:  # websockets' reader joined twice at once: see _close
+            log.warning("Slack Socket Mode link failed (%s); connecting again", _short(err))
         finally:
             _close(websocket)
         return greeted
