@@ -303,22 +303,28 @@ def test_connecting_again_backs_off_while_slack_fails_and_then_resumes(
     assert rows(bot.runtime, LedgerRow) == 1
 
 
-def test_a_link_whose_close_fails_inside_websockets_is_still_closed_and_followed(
-    bot: Bot, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # websockets' keepalive thread joins the link's reader while close joins it too, and Python
-    # 3.11 can fail two joins of one thread; it cannot be timed here, so the close fails as it
-    # does then
-    real_close = ClientConnection.close
+def fail_once(monkeypatch: pytest.MonkeyPatch, method: str) -> list[ClientConnection]:
+    """Make the websocket's `method` raise as Python 3.11 does when two threads join one
+    thread at once (websockets' keepalive joins the link's reader while close or recv joins it
+    too): the race cannot be timed here, so it fails once as it does then. The links it failed
+    on are listed."""
+    real = getattr(ClientConnection, method)
     failed: list[ClientConnection] = []
 
-    def close_failing_once(self: ClientConnection, *args: Any, **kwargs: Any) -> None:
+    def failing_once(self: ClientConnection, *args: Any, **kwargs: Any) -> Any:
         if not failed:
             failed.append(self)
             raise RuntimeError("release unlocked lock")
-        real_close(self, *args, **kwargs)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(ClientConnection, "close", close_failing_once)
+    monkeypatch.setattr(ClientConnection, method, failing_once)
+    return failed
+
+
+def test_a_link_whose_close_fails_inside_websockets_is_still_closed_and_followed(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed = fail_once(monkeypatch, "close")
     bot.socket.disconnect("refresh_requested")
     bot.socket.wait_connected(2)
     assert failed and failed[0].socket.fileno() == -1  # its socket was closed all the same
@@ -329,17 +335,9 @@ def test_a_link_whose_close_fails_inside_websockets_is_still_closed_and_followed
 def test_a_read_that_fails_inside_websockets_is_followed_by_a_new_connection(
     bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real_recv = ClientConnection.recv
-    failed: list[ClientConnection] = []
-
-    def recv_failing_once(self: ClientConnection, *args: Any, **kwargs: Any) -> Any:
-        if not failed:
-            failed.append(self)
-            raise RuntimeError("release unlocked lock")  # the same race, in recv's own join
-        return real_recv(self, *args, **kwargs)
-
-    monkeypatch.setattr(ClientConnection, "recv", recv_failing_once)
+    failed = fail_once(monkeypatch, "recv")
     bot.socket.wait_connected(2)
+    assert failed
     warned = [r for r in caplog.records if "connecting again" in r.message]
     assert [r.levelname for r in warned] == ["WARNING"]  # a warning, not a traceback
     bot.deliver("events_api", said("6205 库存 45", KEEPER, "1763690400.000100", "Ev1"))
