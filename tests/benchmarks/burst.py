@@ -317,9 +317,9 @@ def bot_work(db: str, expected: int, timeout: float = DRAIN_TIMEOUT_S) -> Work:
                     select(OutboxRow.state, func.count()).where(answers).group_by(OutboxRow.state)
                 )
                 outbox = {state: n for state, n in connection.execute(by_state)}
-                others = connection.scalar(select(func.count()).where(~answers)) or 0
                 done = handled == expected and not (outbox.get("pending") or outbox.get("sending"))
                 if done or time.monotonic() - began > timeout:
+                    others = connection.scalar(select(func.count()).where(~answers)) or 0
                     last = connection.scalar(select(func.max(OutboxRow.sent_at)).where(answers))
                     replies = connection.execute(
                         select(OutboxRow.chat, OutboxRow.key, OutboxRow.sent_at)
