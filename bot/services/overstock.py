@@ -15,7 +15,7 @@ from bot.services.announce import group_messages
 from bot.services.terms import effective
 from bot.storage import overstock as stored
 from bot.storage.outbox import Message, enqueue_all
-from bot.storage.stock import ItemKey, hold_item, movements_by_item, stock_levels
+from bot.storage.stock import ItemKey, hold_items, movements_by_item, stock_levels
 from bot.storage.tables import OverstockAlertRow
 from messages.cards import ButtonStyle, Card
 from messages.render import render_card
@@ -56,6 +56,8 @@ def check_overstock(
         ]
         if not over:
             continue  # most agreements on most days: no ledger to read
+        # two checks at once take turns per item; all of them first, in the one order
+        hold_items(session, agreement.id, [item.sku for item, _ in over])
         history = movements_by_item(session, [agreement.id])
         for item, on_hand in over:
             found = _check_item(session, agreement, item, on_hand, history, now)
@@ -93,8 +95,7 @@ def _check_item(
         history.get((agreement.id, item.sku), []), now, agreement.terms.overstock_days
     )
     if aged is None:
-        return None  # nothing aged: nothing to lock for
-    hold_item(session, agreement.id, item.sku)  # two checks at once take turns per item
+        return None
     last = stored.latest(session, agreement.id, item.sku)
     due = alert_due(aged, on_hand, item.max, stored.as_rule(last) if last else None, now)
     if due == "new":

@@ -168,13 +168,31 @@ def hold_item(session: Session, agreement_id: str, sku: str) -> None:
     (the row id) must be commit order. SQLite's BEGIN IMMEDIATE serialises writers already,
     so there it reads nothing.
     """
-    if session.get_bind().dialect.name == "sqlite":
+    hold_items(session, agreement_id, [sku])
+
+
+def hold_items(session: Session, agreement_id: str, skus: Collection[str]) -> None:
+    """Lock several items of an agreement (see `hold_item`) in one statement, in sku order.
+
+    Every path that holds more than one item takes them in this one order, before any other
+    row of theirs (held counts, alerts), so two messages of the same items wait in line
+    instead of each holding what the other wants (PostgreSQL would end one as a deadlock).
+    """
+    if not skus or session.get_bind().dialect.name == "sqlite":
         return
-    session.execute(
-        select(col(ItemRow.id))
-        .where(col(ItemRow.agreement_id) == agreement_id, col(ItemRow.sku) == sku)
-        .with_for_update()
+    plain(session).execute(_HOLD_ITEMS, {"agreement": agreement_id, "skus": sorted(set(skus))})
+
+
+# LockRows runs above the sort, so the rows are locked in sku order.
+_HOLD_ITEMS = (
+    select(col(ItemRow.id))
+    .where(
+        col(ItemRow.agreement_id) == bindparam("agreement"),
+        col(ItemRow.sku).in_(bindparam("skus", expanding=True)),
     )
+    .order_by(col(ItemRow.sku))
+    .with_for_update()
+)
 
 
 def aged_quantities(

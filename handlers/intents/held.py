@@ -14,7 +14,7 @@ from bot.storage.stock import (
     StockLevel,
     book_before_count,
     book_of,
-    hold_item,
+    hold_items,
     latest_row_id,
     stock_levels,
 )
@@ -42,11 +42,9 @@ def hold_the_mistyped(turn: Turn, lines: tuple[ItemQty, ...], at: datetime) -> S
     counted at `at`). Whatever was held for these items before is replaced: this count is the
     newer word."""
     skus = [line.sku for line in lines]
+    # the book read next stays the book until this commits
+    hold_items(turn.session, turn.agreement.id, skus)
     held_counts.supersede(turn.session, turn.agreement.id, skus, turn.now)
-    # the book read next stays the book until this commits; locked in one order for every
-    # message, so two counts of the same items never wait on each other
-    for sku in sorted(set(skus)):
-        hold_item(turn.session, turn.agreement.id, sku)
     recorded, held = [], []
     # the book of every item in one read: a pasted sheet has many lines
     levels = stock_levels(turn.session, [turn.agreement.id], skus)

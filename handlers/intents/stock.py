@@ -12,6 +12,7 @@ from bot.storage import proposals as stored_proposals
 from bot.storage.stock import (
     ItemKey,
     StockLevel,
+    hold_items,
     latest_row_id,
     movement_after_count,
     record_count,
@@ -66,6 +67,7 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
         else set()
     )
     if correction:  # every line checked before any is written: all of the message or none
+        hold_items(turn.session, turn.agreement.id, [line.sku for line in intent.lines])
         for line in intent.lines:
             moved = movement_after_count(turn.session, turn.agreement.id, line.sku)
             if moved is not None and line.sku not in held_typo:
@@ -108,6 +110,7 @@ def on_confirm_count(turn: Turn, intent: ConfirmCount) -> Card:
         waiting = [row for row in waiting if row.member_id == turn.member.id]
     if intent.qty is not None:
         waiting = [row for row in waiting if row.qty == intent.qty]
+    hold_items(turn.session, turn.agreement.id, [row.sku for row in waiting])
     for row in waiting:
         if latest_row_id(turn.session, turn.agreement.id, row.sku) != row.after_id:
             recount = example("count", turn.locale).replace("6205", row.sku)
@@ -195,6 +198,7 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
     if mine and (newer is None or newer <= said_when(turn.session, mine[-1].inbox_id, mine[-1].at)):
         # the last thing said was a count still held: it goes, and nothing was recorded
         last = mine[-1]
+        hold_items(turn.session, turn.agreement.id, [last.sku])  # the item first, as a count
         held_counts.supersede(turn.session, turn.agreement.id, [last.sku], turn.now)
         item = turn.agreement.item(last.sku)
         name, unit = (item.name_in(turn.locale), item.unit) if item else (last.sku, "")
@@ -279,7 +283,9 @@ def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
     at = _dated(turn, intent.on, "withdrawal", [line.sku for line in intent.lines])
     if isinstance(at, Card):
         return at
-    levels = stock_levels(turn.session, [turn.agreement.id], [line.sku for line in intent.lines])
+    skus = [line.sku for line in intent.lines]
+    hold_items(turn.session, turn.agreement.id, skus)  # what is on hand stays so until written
+    levels = stock_levels(turn.session, [turn.agreement.id], skus)
     for line in intent.lines:
         level = levels.get((turn.agreement.id, line.sku))
         on_hand = level.on_hand if level else 0

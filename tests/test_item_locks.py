@@ -1,0 +1,128 @@
+"""Messages that touch the same items at the same moment, as two processes (or a process and the
+scheduler) handle them on PostgreSQL: each waits for the items it needs before it reads their
+book, and every path takes several items in one order, so none waits on the other in a circle.
+On SQLite the writers take turns anyway; the same tests hold there."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app.bootstrap import start
+from bot.runtime.context import Runtime
+from bot.storage.db import transaction
+from bot.storage.stock import hold_item, record_count, record_withdrawal, stock_levels
+from bot.storage.tables import HeldCountRow, InboxRow, LedgerRow
+from handlers.conversation import handle
+from handlers.incoming import Incoming
+from tests.support import DATA, EXAMPLE, shanghai
+
+T0 = shanghai(2026, 11, 21, 9, 0)
+MOTOR = "motor-6205"  # the second customer's agreement: items 6205, 6206 and 6207
+ids = itertools.count(1)
+
+
+@pytest.fixture
+def two_customers(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    config = tmp_path / "two.toml"
+    extra = (DATA / "second_customer.toml").read_text(encoding="utf-8")
+    config.write_text(EXAMPLE.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
+    started = start(str(config), database_url)
+    try:
+        yield started
+    finally:
+        started.engine.dispose()
+
+
+def say(rt: Runtime, sender: str, text: str, chat: str, at: float = 0) -> None:
+    """One chat message, handled as the inbox worker handles it."""
+    said = Incoming("console", chat, sender, f"lock-{next(ids)}", T0 + timedelta(minutes=at), text)
+    handle(rt.engine, rt.config, said)
+
+
+def while_holding(rt: Runtime, skus: list[str], then: list[str], message: tuple[str, str]) -> None:
+    """Hold `skus` of MOTOR in an open transaction (as another message would), let `message`
+    (sender, text) start in a second thread meanwhile, then hold `then` too and commit."""
+    sender, text = message
+    other = threading.Thread(target=say, args=(rt, sender, text, MOTOR, 30))
+    with transaction(rt.engine) as first:
+        for sku in skus:
+            hold_item(first, MOTOR, sku)
+        other.start()
+        other.join(timeout=1.0)  # on PostgreSQL it now waits for an item the first holds
+        for sku in then:
+            hold_item(first, MOTOR, sku)
+    other.join()
+
+
+def on_hand(rt: Runtime, sku: str) -> int:
+    with transaction(rt.engine) as s:
+        level = stock_levels(s, [MOTOR], [sku]).get((MOTOR, sku))
+    return level.on_hand if level else 0
+
+
+def failed_messages(rt: Runtime) -> list[str]:
+    with transaction(rt.engine) as s:
+        return list(s.scalars(select(InboxRow.error).where(InboxRow.error != "")))
+
+
+def test_a_withdrawal_reads_what_is_on_hand_only_once_it_holds_the_item(
+    two_customers: Runtime,
+) -> None:
+    rt = two_customers
+    say(rt, "motorkeeper", "6206 10", MOTOR)
+    other = threading.Thread(target=say, args=(rt, "motorkeeper", "领用 6206 8", MOTOR, 30))
+    with transaction(rt.engine) as first:  # another message takes 8 of the 10 meanwhile
+        record_withdrawal(first, MOTOR, "6206", 8, T0 + timedelta(minutes=20), "motorkeeper")
+        other.start()
+        other.join(timeout=1.0)
+    other.join()
+    assert on_hand(rt, "6206") == 2  # the second 8 was refused: never below zero
+    with transaction(rt.engine) as s:
+        withdrawn = s.scalar(select(func.sum(LedgerRow.qty)).where(LedgerRow.kind == "withdrawal"))
+    assert withdrawn == 8
+
+
+def test_confirming_held_counts_takes_their_items_in_the_order_a_count_does(
+    two_customers: Runtime,
+) -> None:
+    rt = two_customers
+    say(rt, "motorkeeper", "6206 20\n6207 10", MOTOR)
+    say(rt, "motorkeeper", "6207 1", MOTOR, at=10)  # held (10 → 1): the first held row
+    say(rt, "motorkeeper", "6206 2", MOTOR, at=11)  # held (20 → 2): the second
+    with transaction(rt.engine) as s:
+        assert [r.sku for r in s.scalars(select(HeldCountRow).order_by(HeldCountRow.id))] == [
+            "6207",
+            "6206",
+        ]
+    # a count of both items holds 6206, then 6207, while the keeper confirms both held counts
+    while_holding(rt, ["6206"], ["6207"], ("motorkeeper", "是"))
+    assert failed_messages(rt) == []
+    assert (on_hand(rt, "6206"), on_hand(rt, "6207")) == (2, 1)
+
+
+def test_a_correction_of_several_lines_takes_their_items_in_the_order_a_count_does(
+    two_customers: Runtime,
+) -> None:
+    rt = two_customers
+    say(rt, "motorkeeper", "6206 20\n6207 10", MOTOR)
+    say(rt, "motorkeeper", "6207 9\n6206 19", MOTOR, at=10)
+    while_holding(rt, ["6206"], ["6207"], ("motorkeeper", "更正 6207 8\n6206 18"))
+    assert failed_messages(rt) == []
+    assert (on_hand(rt, "6206"), on_hand(rt, "6207")) == (18, 8)
+
+
+def test_two_counts_of_the_same_items_in_other_orders_both_land(two_customers: Runtime) -> None:
+    rt = two_customers
+    with transaction(rt.engine) as s:
+        for sku, qty in (("6205", 30), ("6206", 20), ("6207", 10)):
+            record_count(s, MOTOR, sku, qty, T0, "motorkeeper")
+    while_holding(rt, ["6205", "6206"], ["6207"], ("motorkeeper", "6207 9\n6206 19\n6205 29"))
+    assert failed_messages(rt) == []
+    assert [on_hand(rt, sku) for sku in ("6205", "6206", "6207")] == [29, 19, 9]
