@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
@@ -69,7 +70,7 @@ def on_hand(rt: Runtime, sku: str) -> int:
 
 def failed_messages(rt: Runtime) -> list[str]:
     with transaction(rt.engine) as s:
-        return list(s.scalars(select(InboxRow.error).where(InboxRow.error != "")))
+        return list(s.scalars(select(col(InboxRow.error)).where(col(InboxRow.error) != "")))
 
 
 def test_a_withdrawal_reads_what_is_on_hand_only_once_it_holds_the_item(
@@ -85,7 +86,8 @@ def test_a_withdrawal_reads_what_is_on_hand_only_once_it_holds_the_item(
     other.join()
     assert on_hand(rt, "6206") == 2  # the second 8 was refused: never below zero
     with transaction(rt.engine) as s:
-        withdrawn = s.scalar(select(func.sum(LedgerRow.qty)).where(LedgerRow.kind == "withdrawal"))
+        taken = select(func.sum(col(LedgerRow.qty))).where(col(LedgerRow.kind) == "withdrawal")
+        withdrawn = s.scalar(taken)
     assert withdrawn == 8
 
 
@@ -97,7 +99,7 @@ def test_confirming_held_counts_takes_their_items_in_the_order_a_count_does(
     say(rt, "motorkeeper", "6207 1", MOTOR, at=10)  # held (10 → 1): the first held row
     say(rt, "motorkeeper", "6206 2", MOTOR, at=11)  # held (20 → 2): the second
     with transaction(rt.engine) as s:
-        assert [r.sku for r in s.scalars(select(HeldCountRow).order_by(HeldCountRow.id))] == [
+        assert [r.sku for r in s.scalars(select(HeldCountRow).order_by(col(HeldCountRow.id)))] == [
             "6207",
             "6206",
         ]
