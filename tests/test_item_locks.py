@@ -17,14 +17,19 @@ from sqlmodel import col
 
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
+from bot.services.review import review
 from bot.storage.db import transaction
+from bot.storage.proposals import ReceiptNotCorrected, act, correct_receipt
+from bot.storage.proposals import get as get_proposal
 from bot.storage.stock import hold_item, record_count, record_withdrawal, stock_levels
 from bot.storage.tables import HeldCountRow, InboxRow, LedgerRow
 from handlers.conversation import handle
 from handlers.incoming import Incoming
 from tests.support import DATA, EXAMPLE, shanghai
+from vmi_rules.proposal import Actor
 
 T0 = shanghai(2026, 11, 21, 9, 0)
+PLANT = "plant-6205"  # the example agreement: item 6205
 MOTOR = "motor-6205"  # the second customer's agreement: items 6205, 6206 and 6207
 ids = itertools.count(1)
 
@@ -62,9 +67,9 @@ def while_holding(rt: Runtime, skus: list[str], then: list[str], message: tuple[
     other.join()
 
 
-def on_hand(rt: Runtime, sku: str) -> int:
+def on_hand(rt: Runtime, sku: str, agreement: str = MOTOR) -> int:
     with transaction(rt.engine) as s:
-        level = stock_levels(s, [MOTOR], [sku]).get((MOTOR, sku))
+        level = stock_levels(s, [agreement], [sku]).get((agreement, sku))
     return level.on_hand if level else 0
 
 
@@ -128,3 +133,36 @@ def test_two_counts_of_the_same_items_in_other_orders_both_land(two_customers: R
     while_holding(rt, ["6205", "6206"], ["6207"], ("motorkeeper", "6207 9\n6206 19\n6205 29"))
     assert failed_messages(rt) == []
     assert [on_hand(rt, sku) for sku in ("6205", "6206", "6207")] == [29, 19, 9]
+
+
+def test_a_receipt_corrected_while_stock_is_taken_never_leaves_the_book_below_zero(
+    two_customers: Runtime,
+) -> None:
+    rt = two_customers
+    keeper = Actor("keeper", "王仓管", "warehouse")
+    with transaction(rt.engine) as s:
+        record_count(s, PLANT, "6205", 45, T0, "keeper")
+        review(s, rt.config, T0, platforms=frozenset({"console"}))  # P1: 55
+    with transaction(rt.engine) as s:
+        act(s, "P1", "confirm", Actor("buyer", "王采购", "buyer"), T0)
+        act(s, "P1", "ship", Actor("supplier", "李供应", "supplier"), T0)
+        act(s, "P1", "receive", keeper, T0, qty=50)  # 95 on hand
+    refused: list[str] = []
+
+    def put_right() -> None:  # the 50 received were 10: 55 on hand, were nothing else taken
+        with transaction(rt.engine) as s:
+            proposal = get_proposal(s, "P1")
+            assert proposal is not None
+            try:
+                correct_receipt(s, proposal, 10, keeper, T0 + timedelta(hours=1))
+            except ReceiptNotCorrected as why:
+                refused.append(why.reason)
+
+    other = threading.Thread(target=put_right)
+    with transaction(rt.engine) as first:  # 80 taken meanwhile: 15 on hand
+        record_withdrawal(first, PLANT, "6205", 80, T0 + timedelta(minutes=30), "keeper")
+        other.start()
+        other.join(timeout=1.0)
+    other.join()
+    assert refused == ["receipt_short"]  # 15 - 50 + 10 would be -25
+    assert on_hand(rt, "6205", PLANT) == 15

@@ -22,6 +22,7 @@ from bot.storage.stock import (
     ItemKey,
     correct_receipt_rows,
     counted_after,
+    hold_item,
     last_receipt,
     record_receipt,
     stock_levels,
@@ -234,6 +235,10 @@ def act(
     (wrong role, already done by someone, not possible from this state, bad quantity).
     A receipt also writes its ledger row, in the same transaction.
     """
+    if action == "receive":  # the item before the proposal, the order a count takes them in
+        receiving = get(session, public)
+        if receiving is not None:
+            hold_item(session, receiving.agreement_id, receiving.sku)
     for _ in range(3):
         found = get(session, public)
         if found is None:
@@ -303,6 +308,7 @@ def correct_receipt(
     `TransitionRefused` ("over_receipt", wrong role).
     """
     assert row.id is not None
+    hold_item(session, row.agreement_id, row.sku)  # what is checked next stays so until written
     wrong = last_receipt(session, row.id)
     if wrong is None:
         raise ReceiptNotCorrected("no_receipt")
