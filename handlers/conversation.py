@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 from bot.config import AgreementConfig, Config, Member
 from bot.services.retro import last_closed_month
 from bot.services.sheet_links import SheetLinks
-from bot.services.terms import effective
+from bot.services.terms import effective_agreement
 from bot.storage import overstock as stored_overstock
 from bot.storage import proposals as stored_proposals
 from bot.storage import statements as stored_statements
@@ -252,7 +252,6 @@ def _reply(
     inbox_id: int,
     links: SheetLinks | None = None,
 ) -> Card | None:
-    config = effective(config, session)  # the items as agreed, amendments applied
     member = config.member_by_platform(incoming.platform, incoming.sender)
     speaks = incoming.direct or incoming.addressed
     if member is None:
@@ -268,7 +267,8 @@ def _reply(
     placed = place(config, member, incoming, lambda public: _agreement_of_proposal(session, public))
     if placed.agreement is None:
         return _misplaced(config, member, incoming, placed, locale, speaks)
-    agreement = placed.agreement
+    # the items as agreed, amendments applied: of this agreement only, whatever the others
+    agreement = effective_agreement(config, session, placed.agreement)
     turn = Turn(session, config, incoming, member, agreement, locale, platforms, inbox_id, links)
 
     intent: Intent | Refusal

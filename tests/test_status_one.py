@@ -1,5 +1,5 @@
 """The status of one agreement (`vmi-bot status --agreement ID`, `GET /api/status?agreement=ID`)
-shows that agreement and reads none of the others' rows."""
+shows that agreement and reads none of the others' rows; nor does a message of one agreement."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ from bot.runtime.context import Runtime
 from bot.services.status import status
 from bot.settings import Settings
 from bot.storage.db import transaction
-from bot.storage.stock import record_count
+from bot.storage.stock import record_count, stock_levels
+from handlers.conversation import handle
+from handlers.incoming import Incoming
 from tests.support import DATA, EXAMPLE, shanghai
 
 VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
@@ -108,4 +111,27 @@ def test_the_status_api_for_one_agreement(tmp_path: Path) -> None:
     unknown = client.get("/api/status?agreement=nope", headers=token)
     assert (unknown.status_code, unknown.get_json()) == (404, {"error": "unknown agreement"})
     assert client.get("/api/status?agreement=motor-6205").status_code == 401
+    rt.engine.dispose()
+
+
+def test_a_message_reads_only_its_own_agreements_rows(tmp_path: Path) -> None:
+    rt = counted(two_agreements(tmp_path), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    said: list[tuple[str, list[object]]] = []
+
+    def heard(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        said.append((statement, list(values(parameters))))
+
+    event.listen(rt.engine, "before_cursor_execute", heard)
+    try:  # a count of the second customer's item: its book, its terms, its proposals
+        said_at = NOW + timedelta(hours=1)
+        handle(rt.engine, rt.config, Incoming("console", "motor-6205", "motorkeeper", "m1",
+                                              said_at, "6206 5"))  # fmt: skip
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", heard)
+    reads = [(sql, bound) for sql, bound in said if "agreement_id" in sql]
+    assert any("amendment" in sql for sql, _ in reads), "the terms were not read"
+    for sql, bound in reads:  # whatever names agreements names only this one
+        assert "plant-6205" not in bound, (sql, bound)
+    with transaction(rt.engine) as s:
+        assert stock_levels(s, ["motor-6205"], ["6206"])[("motor-6205", "6206")].on_hand == 5
     rt.engine.dispose()

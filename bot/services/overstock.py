@@ -43,7 +43,7 @@ def check_overstock(
 ) -> list[Raised]:
     """Raise the overstock alerts due now, each to the agreement's group once (safe to run
     again, and from two processes: the item is locked and each alert is guarded)."""
-    config = effective(config, session)  # max as agreed, amendments applied
+    config = effective(config, session, agreement_ids)  # max as agreed, amendments applied
     raised: list[Raised] = []
     messages: list[Message] = []
     chosen = [a for a in config.agreements if agreement_ids is None or a.id in agreement_ids]

@@ -30,7 +30,7 @@ def post_reminders(
     platforms: frozenset[str] = frozenset(),
 ) -> list[Reminder]:
     """Queue every reminder due now that was not posted for its occasion before."""
-    config = effective(config, session)  # the items as agreed, amendments applied
+    config = effective(config, session, agreement_ids)  # items as agreed, amendments applied
     posted: list[Reminder] = []
     messages: list[Message] = []
     for agreement in config.agreements:

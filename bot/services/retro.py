@@ -132,7 +132,7 @@ def post_retros(
     """On settlement day: queue each agreement's review of the period just closed, with its
     chart, for the agreement's group (bot.services.announce). Once per period: a second run
     queues nothing and draws nothing."""
-    config = effective(config, session)  # min and max as agreed, amendments applied
+    config = effective(config, session, agreement_ids)  # min and max as agreed, amended
     made = []
     for agreement in config.agreements:
         if agreement_ids is not None and agreement.id not in agreement_ids:

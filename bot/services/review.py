@@ -91,7 +91,7 @@ def _review(
     agreement_ids: Collection[str] | None,
     platforms: frozenset[str],
 ) -> list[ReviewResult]:
-    config = effective(config, session)  # the items as agreed, amendments applied
+    config = effective(config, session, agreement_ids)  # items as agreed, amendments applied
     agreements = [
         a for a in config.agreements if agreement_ids is None or a.id in set(agreement_ids)
     ]

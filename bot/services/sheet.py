@@ -31,7 +31,7 @@ def agreement_sheet(
     session: Session, config: Config, agreement_id: str, now: datetime
 ) -> dict[str, Any]:
     """Everything one agreement's page shows, from the status document and the ledger."""
-    config = effective(config, session)
+    config = effective(config, session, [agreement_id])
     agreement = config.agreement(agreement_id)
     assert agreement is not None, agreement_id
     [document] = status(session, config, now, [agreement_id])["agreements"]
@@ -74,7 +74,7 @@ def overview(
 ) -> list[dict[str, Any]]:
     """Every item of the agreements, with its customer, days of cover and what is proposed,
     confirmed and shipped; the shortest cover first, those without withdrawals last."""
-    config = effective(config, session)
+    config = effective(config, session, agreement_ids)
     document = status(session, config, now, agreement_ids)
     ids = [a["id"] for a in document["agreements"]]
     since = now - timedelta(days=31)

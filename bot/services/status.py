@@ -31,9 +31,8 @@ def status(
 ) -> dict[str, Any]:
     """The status document for the agreements (all by default), read in a few set-wise queries
     that each read only these agreements' rows."""
-    if agreement_ids is not None:
-        config = config.only(agreement_ids)  # nothing of the others is read
-    config = effective(config, session)  # the items as agreed, amendments applied
+    # with agreement_ids, nothing of the others is read
+    config = effective(config, session, agreement_ids)  # items as agreed, amendments applied
     agreements = list(config.agreements)
     ids = [a.id for a in agreements]
     levels = stock_levels(session, ids)

@@ -59,8 +59,15 @@ _MADE_MOST = 4
 _FEW = 100
 
 
-def effective(config: Config, session: Session) -> Config:
-    """`config` with every agreement's items as amended (see `effective_agreement`)."""
+def effective(
+    config: Config, session: Session, agreement_ids: Collection[str] | None = None
+) -> Config:
+    """`config` with every agreement's items as amended (see `effective_agreement`); with
+    `agreement_ids`, only those agreements, and nothing of the others read (a message, a
+    slot's job: their cost must not grow with the agreements of other firms)."""
+    if agreement_ids is not None:
+        chosen = config.only(agreement_ids)
+        return replace(chosen, agreements=_effective_all(config, session, chosen.agreements))
     made = _MADE.get(id(config))
     known_file = made is not None and made[0] is config  # made from before: not effective
     if not known_file and (
