@@ -1,30 +1,35 @@
 """Messages that touch the same items at the same moment, as two processes (or a process and the
 scheduler) handle them on PostgreSQL: each waits for the items it needs before it reads their
 book, and every path takes several items in one order, so none waits on the other in a circle.
-On SQLite the writers take turns anyway; the same tests hold there."""
+Each test holds a transaction open in the main thread (another message, the review) while a
+second thread handles a message; on PostgreSQL the second must wait, not decide from what it
+read before. On SQLite the writers take turns anyway; the same tests hold there."""
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services.review import review
+from bot.storage import held as held_counts
+from bot.storage import proposals as stored_proposals
 from bot.storage.db import transaction
 from bot.storage.proposals import ReceiptNotCorrected, act, correct_receipt
 from bot.storage.proposals import get as get_proposal
 from bot.storage.stock import hold_item, record_count, record_withdrawal, stock_levels
-from bot.storage.tables import HeldCountRow, InboxRow, LedgerRow
+from bot.storage.tables import HeldCountRow, InboxRow, LedgerRow, ProposalRow
 from handlers.conversation import handle
-from handlers.incoming import Incoming
+from handlers.incoming import ButtonPress, Incoming
 from tests.support import DATA, EXAMPLE, shanghai
 from vmi_rules.proposal import Actor
 
@@ -46,10 +51,25 @@ def two_customers(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
         started.engine.dispose()
 
 
-def say(rt: Runtime, sender: str, text: str, chat: str, at: float = 0) -> None:
-    """One chat message, handled as the inbox worker handles it."""
-    said = Incoming("console", chat, sender, f"lock-{next(ids)}", T0 + timedelta(minutes=at), text)
+def say(
+    rt: Runtime, sender: str, text: str, chat: str, at: float = 0, press: ButtonPress | None = None
+) -> None:
+    """One chat message (or a button pressed), `at` minutes after T0, handled as the inbox
+    worker handles it."""
+    said = Incoming("console", chat, sender, f"lock-{next(ids)}", T0 + timedelta(minutes=at), text,
+                    button=press, via="button" if press else "message")  # fmt: skip
     handle(rt.engine, rt.config, said)
+
+
+def meanwhile(rt: Runtime, first_work: Callable[[Session], object], *message: Any) -> None:
+    """Run `first_work` in an open transaction, let `message` (say's arguments after `rt`)
+    start in a second thread meanwhile, then commit."""
+    other = threading.Thread(target=say, args=(rt, *message))
+    with transaction(rt.engine) as first:
+        first_work(first)
+        other.start()
+        other.join(timeout=1.0)  # on PostgreSQL it waits for what the first holds
+    other.join()
 
 
 def while_holding(rt: Runtime, skus: list[str], then: list[str], message: tuple[str, str]) -> None:
@@ -166,3 +186,101 @@ def test_a_receipt_corrected_while_stock_is_taken_never_leaves_the_book_below_ze
     other.join()
     assert refused == ["receipt_short"]  # 15 - 50 + 10 would be -25
     assert on_hand(rt, "6205", PLANT) == 15
+
+
+def count_and_propose(rt: Runtime, qty: int = 45) -> None:
+    """The example's item counted at `qty` and reviewed: P1 proposed (55 for 45)."""
+    with transaction(rt.engine) as s:
+        record_count(s, PLANT, "6205", qty, T0, "keeper")
+        review(s, rt.config, T0, platforms=frozenset({"console"}))
+
+
+def test_a_confirm_pressed_on_a_card_resized_meanwhile_confirms_nothing(
+    two_customers: Runtime,
+) -> None:
+    rt = two_customers
+    count_and_propose(rt)
+
+    def review_resizes(first: Session) -> None:  # as the review does when the need changed
+        row = stored_proposals.get(first, "P1")
+        assert row is not None
+        assert stored_proposals.apply(first, row, stored_proposals.as_rule(row).resize(75, T0))
+
+    press = ButtonPress("confirm", "P1@55")  # the buyer presses Confirm on the card of 55
+    meanwhile(rt, review_resizes, "buyer", "", PLANT, 1, press)
+    assert failed_messages(rt) == []
+    with transaction(rt.engine) as s:
+        p1 = stored_proposals.get(s, "P1")
+        assert p1 is not None and (p1.state, p1.qty) == ("proposed", 75)  # told it changed
+
+
+def test_a_back_dated_withdrawal_never_lands_before_a_count_made_meanwhile(
+    two_customers: Runtime,
+) -> None:
+    rt = two_customers
+    with transaction(rt.engine) as s:
+        record_count(s, PLANT, "6205", 60, T0 - timedelta(days=3), "keeper")
+
+    def count_now(first: Session) -> None:  # a count of 55 in another message
+        record_count(first, PLANT, "6205", 55, T0 + timedelta(minutes=20), "keeper")
+
+    meanwhile(rt, count_now, "keeper", "昨天 领用 6205 5", PLANT, 30)
+    assert failed_messages(rt) == []
+    with transaction(rt.engine) as s:
+        posted = s.scalars(
+            select(LedgerRow).where(
+                col(LedgerRow.kind) == "withdrawal", col(LedgerRow.inferred).is_(False)
+            )
+        )
+        assert list(posted) == []  # refused: the count of 55 after that day holds those 5
+    assert on_hand(rt, "6205", PLANT) == 55
+
+
+def test_a_correction_while_the_held_count_is_confirmed_takes_its_withdrawal_back(
+    two_customers: Runtime,
+) -> None:
+    rt = two_customers
+    with transaction(rt.engine) as s:
+        record_count(s, PLANT, "6205", 60, T0 - timedelta(hours=2), "keeper")
+    say(rt, "keeper", "6205 库存 6", PLANT, -60)  # held: 60 -> 6 looks mistyped
+    with transaction(rt.engine) as s:
+        [held] = held_counts.waiting(s, PLANT)
+
+    def confirm_held(first: Session) -> None:  # the keeper's 是 in another message
+        hold_item(first, PLANT, "6205")
+        row = first.get(HeldCountRow, held.id)
+        assert row is not None and held_counts.confirm(first, row, T0)
+        record_count(first, PLANT, "6205", row.qty, row.at, member_id="keeper")
+
+    meanwhile(rt, confirm_held, "keeper", "更正 6205 58", PLANT, 1)
+    assert failed_messages(rt) == []
+    with transaction(rt.engine) as s:
+        inferred = s.scalars(
+            select(LedgerRow).where(
+                col(LedgerRow.kind) == "withdrawal", col(LedgerRow.inferred).is_(True)
+            )
+        )
+        reversed_ids = set(
+            s.scalars(select(col(LedgerRow.reverses_id)).where(col(LedgerRow.reverses_id) > 0))
+        )
+        billed = [row.qty for row in inferred if row.id not in reversed_ids]
+    assert billed == [2]  # 60 -> 58; the 54 the typo inferred is taken back
+    assert on_hand(rt, "6205", PLANT) == 58
+
+
+def test_an_urgent_change_said_while_the_review_proposes_counts_the_review_s_proposal(
+    two_customers: Runtime,
+) -> None:
+    rt = two_customers
+    with transaction(rt.engine) as s:
+        record_count(s, PLANT, "6205", 45, T0, "keeper")
+
+    def scheduled_review(first: Session) -> None:  # P1: 55, the position 100
+        review(first, rt.config, T0, platforms=frozenset({"console"}))
+
+    meanwhile(rt, scheduled_review, "buyer", "紧急 6205 下月需求改为 100", PLANT, 1)
+    assert failed_messages(rt) == []
+    with transaction(rt.engine) as s:
+        rows = s.scalars(select(ProposalRow).order_by(col(ProposalRow.id)))
+        # the position of 100 covers a requirement of 100: no urgent top-up of the same need
+        assert [(r.urgent, r.qty) for r in rows] == [(False, 55)]

@@ -56,8 +56,16 @@ def check_overstock(
         ]
         if not over:
             continue  # most agreements on most days: no ledger to read
-        # two checks at once take turns per item; all of them first, in the one order
-        hold_items(session, agreement.id, [item.sku for item, _ in over])
+        # two checks at once take turns per item; all of them first, in the one order, then
+        # what is on hand again: a return or withdrawal may have taken it to max meanwhile
+        skus = [item.sku for item, _ in over]
+        hold_items(session, agreement.id, skus)
+        held = stock_levels(session, [agreement.id], skus)
+        over = [
+            (item, level.on_hand)
+            for item, _ in over
+            if (level := held.get((agreement.id, item.sku))) and level.on_hand > item.max
+        ]
         history = movements_by_item(session, [agreement.id])
         for item, on_hand in over:
             found = _check_item(session, agreement, item, on_hand, history, now)

@@ -69,6 +69,14 @@ def review(
         return _review(session, config, now, agreement_ids, platforms)
 
 
+def take_reviews_turn(session: Session) -> None:
+    """Wait for a review running in another process, and keep the next one waiting until this
+    transaction ends: reviews, and what decides from the proposals a review makes (an urgent
+    top-up), never act on the same state at once. SQLite's writers take turns anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REVIEW_LOCK_KEY})
+
+
 @contextmanager
 def _collection_paused() -> Iterator[None]:
     """The garbage collector waits while a review runs: a full review makes hundreds of
@@ -97,9 +105,7 @@ def _review(
     ]
     if not agreements:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        # Reviews from two processes queue up here instead of deciding on the same state.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REVIEW_LOCK_KEY})
+    take_reviews_turn(session)
     ids = [a.id for a in agreements]
     levels = stock_levels(session, ids)
     proposals = open_proposals(session, ids)

@@ -73,12 +73,23 @@ def waiting(
     return list(session.scalars(query.order_by(col(HeldCountRow.id))))
 
 
+def drop(session: Session, row: HeldCountRow, at: datetime) -> bool:
+    """Take a held count back (its keeper's undo); False when it was confirmed or replaced
+    meanwhile."""
+    return _decide(session, row, SUPERSEDED, at)
+
+
 def confirm(session: Session, row: HeldCountRow, at: datetime) -> bool:
     """Mark a held count confirmed; False when it was confirmed or replaced meanwhile."""
+    return _decide(session, row, CONFIRMED, at)
+
+
+def _decide(session: Session, row: HeldCountRow, state: str, at: datetime) -> bool:
+    """Move a held count to `state`, once (a guarded update)."""
     result = session.execute(
         update(HeldCountRow)
         .where(col(HeldCountRow.id) == row.id, col(HeldCountRow.state) == HELD)
-        .values(state=CONFIRMED, decided_at=at)
+        .values(state=state, decided_at=at)
         .execution_options(synchronize_session=False)
     )
     return cast("CursorResult[Any]", result).rowcount == 1

@@ -226,6 +226,7 @@ def act(
     actor: Actor,
     at: datetime,
     inbox_id: int | None = None,
+    shown_qty: int | None = None,
     **options: object,
 ) -> tuple[ProposalRow, Transition]:
     """Do `action` (confirm, adjust, reject, decline, cancel, ship, change_eta, receive, expire)
@@ -233,6 +234,9 @@ def act(
 
     Raises `LookupError` for an unknown id and `TransitionRefused` when the rules say no
     (wrong role, already done by someone, not possible from this state, bad quantity).
+    `shown_qty`: the quantity on the card whose button was pressed; a proposal resized since
+    (even while this waited for it) raises `CardChanged` instead of being confirmed at a
+    quantity nobody saw.
     A receipt also writes its ledger row, in the same transaction.
     """
     if action == "receive":  # the item before the proposal, the order a count takes them in
@@ -244,6 +248,12 @@ def act(
         if found is None:
             raise LookupError(public)
         row = found
+        if (
+            shown_qty is not None
+            and row.state == ProposalState.PROPOSED.value
+            and row.qty != shown_qty
+        ):
+            raise CardChanged(row.qty)
         proposal = as_rule(row)
         if action == "expire":
             transition = proposal.expire(at)
@@ -283,6 +293,14 @@ def latest_standing_step(session: Session, proposal_row_id: int) -> ProposalTran
         .order_by(col(T.id).desc())
         .limit(1)
     ).first()
+
+
+class CardChanged(Exception):
+    """The card pressed showed another quantity than the proposal has now (`qty`)."""
+
+    def __init__(self, qty: int) -> None:
+        super().__init__(f"the proposal is {qty} now")
+        self.qty = qty
 
 
 class ReceiptNotCorrected(Exception):

@@ -14,7 +14,6 @@ from bot.storage.stock import (
     StockLevel,
     book_before_count,
     book_of,
-    hold_items,
     latest_row_id,
     stock_levels,
 )
@@ -40,10 +39,9 @@ class SortedCount:
 def hold_the_mistyped(turn: Turn, lines: tuple[ItemQty, ...], at: datetime) -> SortedCount:
     """The lines to record now, and those held back as mistyped (stored to be confirmed, as
     counted at `at`). Whatever was held for these items before is replaced: this count is the
-    newer word."""
+    newer word. The caller holds the items (`hold_items`): the book read here stays the book
+    until this commits."""
     skus = [line.sku for line in lines]
-    # the book read next stays the book until this commits
-    hold_items(turn.session, turn.agreement.id, skus)
     held_counts.supersede(turn.session, turn.agreement.id, skus, turn.now)
     recorded, held = [], []
     # the book of every item in one read: a pasted sheet has many lines

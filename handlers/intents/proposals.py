@@ -12,6 +12,7 @@ from bot.services.overstock import check_overstock
 from bot.services.review import review
 from bot.storage import proposals as stored_proposals
 from bot.storage.outbox import enqueue_all
+from bot.storage.proposals import CardChanged
 from bot.storage.stock import last_receipt, stock_levels
 from bot.storage.tables import ProposalRow
 from handlers.parsing import CorrectReceipt, ProposalAction, Receipt, ReviewNow
@@ -170,17 +171,18 @@ def _act(
     # another agreement's proposal is not there for this chat (see handlers.placement)
     if row is None or row.agreement_id != turn.agreement.id:
         return turn.refuse("unknown_proposal", detail=proposal_id)
-    if shown_qty is not None and shown_qty != row.qty and row.state == "proposed":
-        # an older card: the review has resized it since, so that button confirms nothing
-        return turn.refuse(
-            "changed", proposal_id=proposal_id.upper(), qty=row.qty, shown=shown_qty,
-            example=example("confirm", turn.locale, proposal_id.upper()),
-        )  # fmt: skip
     previous_qty = row.qty
     try:
         row, transition = stored_proposals.act(
-            turn.session, proposal_id, action, turn.actor, turn.now, turn.inbox_id, **options
-        )
+            turn.session, proposal_id, action, turn.actor, turn.now, turn.inbox_id,
+            shown_qty=shown_qty, **options,
+        )  # fmt: skip
+    except CardChanged as changed:
+        # an older card: the review has resized it since, so that button confirms nothing
+        return turn.refuse(
+            "changed", proposal_id=proposal_id.upper(), qty=changed.qty, shown=shown_qty,
+            example=example("confirm", turn.locale, proposal_id.upper()),
+        )  # fmt: skip
     except TransitionRefused as refused:
         if refused.reason == "bad_quantity":
             return turn.refuse("bad_quantity", detail=str(options.get("qty")))

@@ -37,7 +37,7 @@ from messages.cards import Card
 from messages.render import render_card
 from messages.words import example, label, state_labels, unit_word
 from vmi_rules.ledger import CountOutcome
-from vmi_rules.proposal import SYSTEM
+from vmi_rules.proposal import SYSTEM, TransitionRefused
 from vmi_rules.settlement import settlement_period
 
 # A back-dated entry is booked at the end of that day's business: the keeper named the day,
@@ -57,7 +57,11 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     """
     correction = isinstance(intent, Correction)
     on = intent.on if isinstance(intent, Count) else None  # a correction keeps the count's day
-    at = _dated(turn, on, "count", [line.sku for line in intent.lines])
+    skus = [line.sku for line in intent.lines]
+    # everything read next (the day's later entries, what is held, the book) stays so until
+    # this commits
+    hold_items(turn.session, turn.agreement.id, skus)
+    at = _dated(turn, on, "count", skus)
     if isinstance(at, Card):
         return at
     # a correction of a count still held puts the held one right: the ledger's count stays
@@ -67,7 +71,6 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
         else set()
     )
     if correction:  # every line checked before any is written: all of the message or none
-        hold_items(turn.session, turn.agreement.id, [line.sku for line in intent.lines])
         for line in intent.lines:
             moved = movement_after_count(turn.session, turn.agreement.id, line.sku)
             if moved is not None and line.sku not in held_typo:
@@ -78,7 +81,7 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     lines, held = intent.lines, list[HeldCountRow]()
     levels: dict[ItemKey, StockLevel] | None = None  # read once by a count, under the locks
     if correction:
-        held_counts.supersede(turn.session, turn.agreement.id, [ln.sku for ln in lines], turn.now)
+        held_counts.supersede(turn.session, turn.agreement.id, skus, turn.now)
     else:
         sorted_count = hold_the_mistyped(turn, intent.lines, at)
         lines, held, levels = sorted_count.recorded, sorted_count.held, sorted_count.levels
@@ -199,11 +202,12 @@ def on_undo(turn: Turn, intent: Undo) -> Card:
         # the last thing said was a count still held: it goes, and nothing was recorded
         last = mine[-1]
         hold_items(turn.session, turn.agreement.id, [last.sku])  # the item first, as a count
-        held_counts.supersede(turn.session, turn.agreement.id, [last.sku], turn.now)
-        item = turn.agreement.item(last.sku)
-        name, unit = (item.name_in(turn.locale), item.unit) if item else (last.sku, "")
-        return turn.card("undone", kind="held", item_name=name, unit=unit, qty=last.qty,
-                         unbilled=0, on_hand=0)  # fmt: skip
+        if held_counts.drop(turn.session, last, turn.now):
+            item = turn.agreement.item(last.sku)
+            name, unit = (item.name_in(turn.locale), item.unit) if item else (last.sku, "")
+            return turn.card("undone", kind="held", item_name=name, unit=unit, qty=last.qty,
+                             unbilled=0, on_hand=0)  # fmt: skip
+        # confirmed meanwhile (it is a count in the ledger now) or replaced: undo what stands
     try:
         undone = undo_last_entry(turn.session, turn.agreement.id, turn.actor, today, turn.now,
                                  inbox_id=turn.inbox_id)  # fmt: skip
@@ -261,8 +265,11 @@ def _withdraw_what_it_raised(turn: Turn, undone: Undone) -> list[dict[str, objec
         if position - stored_proposals.as_rule(row).outstanding < item.min:
             continue  # still below min without it: the review would raise it again
         public = stored_proposals.public_id(row.id)
-        after, _ = stored_proposals.act(turn.session, public, "expire", SYSTEM, turn.now,
-                                        inbox_id=turn.inbox_id)  # fmt: skip
+        try:
+            after, _ = stored_proposals.act(turn.session, public, "expire", SYSTEM, turn.now,
+                                            inbox_id=turn.inbox_id)  # fmt: skip
+        except TransitionRefused:
+            continue  # acted on meanwhile (a buyer confirmed it): it stands
         shown = {"proposal_id": public, "qty": row.qty}
         withdrawn.append(shown)
         name = item.name_in(turn.locale)
@@ -280,11 +287,12 @@ def _count_example(turn: Turn) -> str:
 
 def on_withdrawal(turn: Turn, intent: Withdrawal) -> Card:
     """Record withdrawals (领用) posted explicitly; never more than is on hand."""
-    at = _dated(turn, intent.on, "withdrawal", [line.sku for line in intent.lines])
+    skus = [line.sku for line in intent.lines]
+    # what is on hand and the day's later entries stay so until this is written
+    hold_items(turn.session, turn.agreement.id, skus)
+    at = _dated(turn, intent.on, "withdrawal", skus)
     if isinstance(at, Card):
         return at
-    skus = [line.sku for line in intent.lines]
-    hold_items(turn.session, turn.agreement.id, skus)  # what is on hand stays so until written
     levels = stock_levels(turn.session, [turn.agreement.id], skus)
     for line in intent.lines:
         level = levels.get((turn.agreement.id, line.sku))
