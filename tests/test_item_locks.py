@@ -21,6 +21,8 @@ from sqlmodel import Session, col
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services.review import review
+from bot.services.terms import effective_agreement
+from bot.storage import amendments
 from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
 from bot.storage.db import transaction
@@ -284,3 +286,23 @@ def test_an_urgent_change_said_while_the_review_proposes_counts_the_review_s_pro
         rows = s.scalars(select(ProposalRow).order_by(col(ProposalRow.id)))
         # the position of 100 covers a requirement of 100: no urgent top-up of the same need
         assert [(r.urgent, r.qty) for r in rows] == [(False, 55)]
+
+
+def test_two_amendments_agreed_at_once_cannot_leave_min_above_max(two_customers: Runtime) -> None:
+    rt = two_customers
+    say(rt, "buyer", "修改 6205 补货线 90", PLANT)  # A1: min 50 -> 90 (max 100: fine alone)
+    say(rt, "buyer", "修改 6205 安全线 80", PLANT, 1)  # A2: max 100 -> 80 (min 50: fine alone)
+
+    def supplier_agrees_to_a1(first: Session) -> None:  # in another message, as it does
+        hold_item(first, PLANT, "6205")
+        a1 = amendments.get(first, "A1")
+        assert a1 is not None and amendments.decide(first, a1, amendments.APPLIED, "supplier", T0)
+
+    meanwhile(rt, supplier_agrees_to_a1, "supplier", "同意 A2", PLANT, 2)
+    assert failed_messages(rt) == []
+    with transaction(rt.engine) as s:
+        a2 = amendments.get(s, "A2")
+        assert a2 is not None and a2.state == amendments.PROPOSED  # refused: min 90 > max 80
+        terms = effective_agreement(rt.config, s, rt.config.agreements[0])
+    item = terms.item("6205")
+    assert item is not None and (item.min, item.max) == (90, 100)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.services.announce import group_messages
+from bot.services.terms import effective_agreement
 from bot.storage import amendments as stored
 from bot.storage.outbox import enqueue_all
 from bot.storage.stock import hold_item, last_counts
@@ -148,11 +149,19 @@ def on_amend_answer(turn: Turn, intent: AmendAnswer) -> Card:
             )  # fmt: skip
         state = stored.REJECTED
     else:
-        # the terms may have moved since it was proposed: what it leaves must still hold
+        # the terms may have moved since it was proposed, or while this waited for the item
+        # (another amendment of it agreed meanwhile): what it leaves must still hold
+        if row.sku:
+            hold_item(turn.session, turn.agreement.id, row.sku)
+        agreed = effective_agreement(
+            turn.config, turn.session, turn.config.agreement(turn.agreement.id) or turn.agreement
+        )
+        item = agreed.item(row.sku) if row.sku else None
+        reminders = agreed.terms.reminders
         wanted: dict[Field, int] = {c.field: c.new for c in changes}
-        why = why_not(item, turn.agreement.terms.reminders, wanted)
+        why = why_not(item, reminders, wanted)
         if why and why != "no_change":
-            return _invalid(turn, why, item, turn.agreement.terms.reminders, wanted)
+            return _invalid(turn, why, item, reminders, wanted)
         state = stored.APPLIED
     if not stored.decide(turn.session, row, state, turn.member.id, turn.now, intent.reason):
         return _already(turn, intent.amendment_id, row.state, row.decided_by)
