@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,15 @@ from bot.storage import amendments
 from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
 from bot.storage.db import transaction
+from bot.storage.plans import set_plan
 from bot.storage.proposals import ReceiptNotCorrected, act, correct_receipt
 from bot.storage.proposals import get as get_proposal
 from bot.storage.stock import hold_item, record_count, record_withdrawal, stock_levels
-from bot.storage.tables import HeldCountRow, InboxRow, LedgerRow, ProposalRow
+from bot.storage.tables import HeldCountRow, InboxRow, LedgerRow, PlanHistoryRow, ProposalRow
 from handlers.conversation import handle
 from handlers.incoming import ButtonPress, Incoming
 from tests.support import DATA, EXAMPLE, shanghai
+from vmi_rules.periods import month_of
 from vmi_rules.proposal import Actor
 
 T0 = shanghai(2026, 11, 21, 9, 0)
@@ -306,3 +308,20 @@ def test_two_amendments_agreed_at_once_cannot_leave_min_above_max(two_customers:
         terms = effective_agreement(rt.config, s, rt.config.agreements[0])
     item = terms.item("6205")
     assert item is not None and (item.min, item.max) == (90, 100)
+
+
+def test_two_plans_of_an_item_at_once_each_name_the_plan_they_replaced(
+    two_customers: Runtime,
+) -> None:
+    rt = two_customers
+    say(rt, "buyer", "下月 6205 需求 100", PLANT)
+
+    def another_plan(first: Session) -> None:  # the buyer's colleague, in another message
+        set_plan(first, PLANT, "6205", next_month, 200, T0 + timedelta(minutes=5), "buyer")
+
+    next_month = month_of(date(2026, 12, 1))
+    meanwhile(rt, another_plan, "buyer", "下月 6205 需求 300", PLANT, 10)
+    assert failed_messages(rt) == []
+    with transaction(rt.engine) as s:
+        history = s.scalars(select(PlanHistoryRow).order_by(col(PlanHistoryRow.id)))
+        assert [(h.qty, h.previous_qty) for h in history] == [(100, None), (200, 100), (300, 200)]

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from bot.storage.stock import ItemKey
+from bot.storage.stock import ItemKey, hold_item
 from bot.storage.tables import DemandPlanRow, PlanHistoryRow
 from vmi_rules.periods import Period, parse_period
 from vmi_rules.review import DemandPlan
@@ -29,6 +29,8 @@ def set_plan(
 ) -> tuple[DemandPlanRow, int | None]:
     """Store the plan for one item and period, and its history line; returns the row and the
     quantity it replaced."""
+    # two plans of the item at once take turns: each history line names what it replaced
+    hold_item(session, agreement_id, sku)
     row = session.scalars(
         select(DemandPlanRow).where(
             col(DemandPlanRow.agreement_id) == agreement_id,
