@@ -20,11 +20,13 @@ from sqlmodel import Session, col
 
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
+from bot.services import settlement
 from bot.services.review import review
 from bot.services.terms import effective_agreement
 from bot.storage import amendments
 from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
+from bot.storage import statements as stored_statements
 from bot.storage.db import transaction
 from bot.storage.plans import set_plan
 from bot.storage.proposals import ReceiptNotCorrected, act, correct_receipt
@@ -325,3 +327,42 @@ def test_two_plans_of_an_item_at_once_each_name_the_plan_they_replaced(
     with transaction(rt.engine) as s:
         history = s.scalars(select(PlanHistoryRow).order_by(col(PlanHistoryRow.id)))
         assert [(h.qty, h.previous_qty) for h in history] == [(100, None), (200, 100), (300, 200)]
+
+
+def test_a_correction_of_a_locked_month_is_carried_once_when_two_statements_are_drafted_at_once(
+    two_customers: Runtime,
+) -> None:
+    rt = two_customers
+    plant = rt.config.agreements[0]
+    buyer, supplier = Actor("buyer", "王采购", "buyer"), Actor("supplier", "李供应", "supplier")
+    with transaction(rt.engine) as s:
+        record_count(s, PLANT, "6205", 100, shanghai(2026, 11, 1, 9), "keeper")
+        record_count(s, PLANT, "6205", 90, shanghai(2026, 11, 24, 9), "keeper")  # 10 taken
+        settlement.draft(s, rt.config, plant, shanghai(2026, 11, 25, 9))  # S1
+    with transaction(rt.engine) as s:
+        settlement.confirm(s, rt.config, plant, "S1", buyer, shanghai(2026, 11, 25, 10))
+        settlement.confirm(s, rt.config, plant, "S1", supplier, shanghai(2026, 11, 25, 10))
+        settlement.draft(s, rt.config, plant, shanghai(2026, 12, 25, 9))  # S2, left unsigned
+    with transaction(rt.engine) as s:  # S1's count of 90 was 95: 5 of S1's 10 were not taken
+        record_count(s, PLANT, "6205", 95, shanghai(2026, 12, 26, 9), "keeper", correction=True)
+
+    def reissue_s2(first: Session) -> None:  # the supplier's 重新出账 S2, in another message
+        s2 = stored_statements.get(first, "S2")
+        assert s2 is not None
+        settlement.reissue(
+            first, rt.config, plant, s2, supplier, shanghai(2027, 1, 25, 8), frozenset()
+        )
+
+    def settlement_day_job() -> None:
+        with transaction(rt.engine) as s:
+            settlement.draft(s, rt.config, plant, shanghai(2027, 1, 25, 9))  # S3
+
+    other = threading.Thread(target=settlement_day_job)
+    with transaction(rt.engine) as first:
+        reissue_s2(first)
+        other.start()
+        other.join(timeout=1.0)
+    other.join()
+    with transaction(rt.engine) as s:
+        carried = stored_statements.carried(s, PLANT)
+    assert carried == {("S1", "6205"): -5}  # in one statement, not in both

@@ -206,6 +206,7 @@ def draft(
     finds it and posts nothing, unless it was disputed or its figures changed since (then it is
     re-issued as the next revision). A locked one is returned as it is."""
     start, end = settlement_period(now.astimezone(agreement.tz), agreement.terms.settlement_day)
+    stored.hold_statements(session, agreement.id)
     row = stored.for_period(session, agreement.id, end)
     if row is not None:
         return _again(session, config, agreement, row, now, platforms)
@@ -267,6 +268,7 @@ def reissue(
 ) -> StatementRow:
     """Recompute the statement's period and issue it again as the next revision, its
     signatures cleared; refused for a locked one, and for a draft whose figures still hold."""
+    stored.hold_statements(session, agreement.id)
     for _ in range(3):
         fresh = stored.get(session, stored.public_id(row.id))
         assert fresh is not None
