@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services import settlement
-from bot.services.review import review
+from bot.services.review import review, take_reviews_turn
 from bot.services.terms import effective_agreement
 from bot.storage import amendments
 from bot.storage import held as held_counts
@@ -31,7 +31,13 @@ from bot.storage.db import transaction
 from bot.storage.plans import set_plan
 from bot.storage.proposals import ReceiptNotCorrected, act, correct_receipt
 from bot.storage.proposals import get as get_proposal
-from bot.storage.stock import hold_item, record_count, record_withdrawal, stock_levels
+from bot.storage.stock import (
+    hold_item,
+    hold_items,
+    record_count,
+    record_withdrawal,
+    stock_levels,
+)
 from bot.storage.tables import HeldCountRow, InboxRow, LedgerRow, PlanHistoryRow, ProposalRow
 from handlers.conversation import handle
 from handlers.incoming import ButtonPress, Incoming
@@ -366,3 +372,22 @@ def test_a_correction_of_a_locked_month_is_carried_once_when_two_statements_are_
     with transaction(rt.engine) as s:
         carried = stored_statements.carried(s, PLANT)
     assert carried == {("S1", "6205"): -5}  # in one statement, not in both
+
+
+def test_a_stock_out_said_while_the_replenishment_check_runs_waits_its_turn(
+    two_customers: Runtime,
+) -> None:
+    rt = two_customers
+    with transaction(rt.engine) as s:
+        record_count(s, PLANT, "6205", 45, T0, "keeper")
+    other = threading.Thread(target=say, args=(rt, "keeper", "6205 库存 0", PLANT, 5))
+    with transaction(rt.engine) as check:  # 补货检查: the review, then the overstock check
+        take_reviews_turn(check)
+        other.start()
+        other.join(timeout=1.0)  # the stock-out waits for the review's turn, holding nothing
+        hold_items(check, PLANT, ["6205"])
+    other.join()
+    assert failed_messages(rt) == []
+    assert on_hand(rt, "6205", PLANT) == 0
+    with transaction(rt.engine) as s:  # the stock-out's own review proposed at once
+        assert [p.qty for p in s.scalars(select(ProposalRow))] == [100]

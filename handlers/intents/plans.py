@@ -44,11 +44,11 @@ def on_plan(turn: Turn, intent: Plan) -> Card:
 
 def on_emergency(turn: Turn, intent: Emergency) -> Card:
     """An urgent change: the new requirement over the position is proposed now, marked urgent."""
-    # the item, then the review's turn, as a stock-out count takes them: the position read
+    # the review's turn, then the item, as a stock-out count takes them: the position read
     # next counts what a review proposes meanwhile, so the shortfall is not ordered twice
+    take_reviews_turn(turn.session)
     hold_item(turn.session, turn.agreement.id, intent.sku)
     item, previous = _record_plan(turn, intent)
-    take_reviews_turn(turn.session)
     _, current = standing(turn, item.sku)
     needed_at = datetime.combine(intent.period.start, time(0), tzinfo=turn.agreement.tz)
     top_up = emergency_top_up(item, turn.agreement.terms, current, intent.qty, turn.now, needed_at)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 
 from bot.services import announce
-from bot.services.review import review
+from bot.services.review import review, take_reviews_turn
 from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
 from bot.storage.stock import (
@@ -58,6 +58,10 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     correction = isinstance(intent, Correction)
     on = intent.on if isinstance(intent, Count) else None  # a correction keeps the count's day
     skus = [line.sku for line in intent.lines]
+    if any(line.qty == 0 for line in intent.lines):
+        # a stock-out reviews at once: the review's turn before the items, as the review and
+        # the overstock check take them (补货检查), so neither waits on the other in a circle
+        take_reviews_turn(turn.session)
     # everything read next (the day's later entries, what is held, the book) stays so until
     # this commits
     hold_items(turn.session, turn.agreement.id, skus)
