@@ -8,7 +8,8 @@ installed in .venv:
         --db postgresql+psycopg://vmi:vmi@127.0.0.1:5432/vmi_bench
 
 A configuration of `--agreements` agreements is generated, each with its own customer, supplier,
-Slack channel and keeper. `--events` really signed `event_callback` messages (`6205 库存 45`,
+Slack channel and keeper, and `--agreed` figures agreed in chat in its history (amendments:
+every message reads its agreement's terms). `--events` really signed `event_callback` messages (`6205 库存 45`,
 the quantity varying, some below min) are spread over the agreements round-robin, so every
 channel hears a few counts in order. They are sent by `--clients` threads, one connection per
 request, to `--processes` real `vmi-bot serve` processes (client k to process k mod K), whose
@@ -43,13 +44,17 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import MetaData, create_engine, func, or_, select
 
+from bot.storage import amendments
+from bot.storage.db import make_engine, transaction
+from bot.storage.migrate import upgrade
 from bot.storage.tables import InboxRow, OutboxRow
+from vmi_rules.amendments import Change
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # tests/ is not an installed package
@@ -374,6 +379,25 @@ def empty_database(db: str) -> None:
     engine.dispose()
 
 
+def agree_figures(db: str, agreements: int, each: int) -> None:
+    """`each` agreed figures in every agreement's history (max 100 -> 101, 102, …, proposed by
+    its keeper and agreed by the supplier a week ago), as a firm a few months in has them:
+    every message reads its agreement's terms."""
+    if not each:
+        return
+    engine = make_engine(db)
+    upgrade(engine)
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    with transaction(engine) as session:
+        for a in range(agreements):
+            for k in range(each):
+                change = Change("max", 100 + k, 101 + k, 100)
+                row = amendments.propose(session, f"agr-{a:05d}", "6205", f"keeper-{a}",
+                                         "customer", [change], week_ago)  # fmt: skip
+                amendments.decide(session, row, amendments.APPLIED, f"sup-{a}", week_ago)
+    engine.dispose()
+
+
 # ---- one run ----
 
 
@@ -402,6 +426,7 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
     config.write_text(config_text(args.agreements))
     db = args.db or f"sqlite:///{workdir / f'burst-{run}.sqlite'}"
     empty_database(db)
+    agree_figures(db, args.agreements, args.agreed)
     base_ts = int(time.time())
     bodies = [count_event(i, args.agreements, base_ts, f"r{run}") for i in range(args.events)]
     warm = [count_event(i, args.agreements, base_ts + 1, f"w{run}")
@@ -501,6 +526,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="client threads (4)")
     parser.add_argument("--processes", type=int, default=1, help="serve processes (1)")
     parser.add_argument("--db", help="database URL (default: a new SQLite file per run)")
+    parser.add_argument(
+        "--agreed", type=int, default=1, help="agreed figures (amendments) per agreement (1)"
+    )
     parser.add_argument("--runs", type=int, default=1, help="runs, medians printed (1)")
     parser.add_argument("--spy", metavar="FOLDER", help="py-spy the first serve process")
     parser.add_argument(
