@@ -8,14 +8,16 @@ read before. On SQLite the writers take turns anyway; the same tests hold there.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
 from bot.app.bootstrap import start
@@ -23,7 +25,7 @@ from bot.runtime.context import Runtime
 from bot.services import settlement
 from bot.services.review import review, take_reviews_turn
 from bot.services.terms import effective_agreement
-from bot.storage import amendments
+from bot.storage import amendments, sheet_imports
 from bot.storage import held as held_counts
 from bot.storage import proposals as stored_proposals
 from bot.storage import statements as stored_statements
@@ -38,7 +40,15 @@ from bot.storage.stock import (
     record_withdrawal,
     stock_levels,
 )
-from bot.storage.tables import HeldCountRow, InboxRow, LedgerRow, PlanHistoryRow, ProposalRow
+from bot.storage.tables import (
+    DemandPlanRow,
+    HeldCountRow,
+    InboxRow,
+    LedgerRow,
+    PlanHistoryRow,
+    ProposalRow,
+    SheetImportRow,
+)
 from handlers.conversation import handle
 from handlers.incoming import ButtonPress, Incoming
 from tests.support import DATA, EXAMPLE, shanghai
@@ -80,7 +90,7 @@ def meanwhile(rt: Runtime, first_work: Callable[[Session], object], *message: An
     with transaction(rt.engine) as first:
         first_work(first)
         other.start()
-        other.join(timeout=1.0)  # on PostgreSQL it waits for what the first holds
+        until_it_waits(rt, other)
     other.join()
 
 
@@ -93,10 +103,32 @@ def while_holding(rt: Runtime, skus: list[str], then: list[str], message: tuple[
         for sku in skus:
             hold_item(first, MOTOR, sku)
         other.start()
-        other.join(timeout=1.0)  # on PostgreSQL it now waits for an item the first holds
+        until_it_waits(rt, other)  # for an item the first holds
         for sku in then:
             hold_item(first, MOTOR, sku)
     other.join()
+
+
+def until_it_waits(rt: Runtime, other: threading.Thread) -> None:
+    """Until `other` waits for a lock (on PostgreSQL: a session of this database waiting on
+    one), or it is done without waiting; on SQLite, a moment for it to queue for the write
+    lock. The open transaction then goes on and commits: what `other` decides after its wait
+    must see that."""
+    if rt.engine.dialect.name != "postgresql":
+        other.join(timeout=0.3)
+        return
+    deadline = time.monotonic() + 60
+    while other.is_alive() and time.monotonic() < deadline:
+        with rt.engine.connect() as watcher:  # a new look each time: the view is per transaction
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.01)
 
 
 def on_hand(rt: Runtime, sku: str, agreement: str = MOTOR) -> int:
@@ -119,7 +151,7 @@ def test_a_withdrawal_reads_what_is_on_hand_only_once_it_holds_the_item(
     with transaction(rt.engine) as first:  # another message takes 8 of the 10 meanwhile
         record_withdrawal(first, MOTOR, "6206", 8, T0 + timedelta(minutes=20), "motorkeeper")
         other.start()
-        other.join(timeout=1.0)
+        until_it_waits(rt, other)
     other.join()
     assert on_hand(rt, "6206") == 2  # the second 8 was refused: never below zero
     with transaction(rt.engine) as s:
@@ -194,7 +226,7 @@ def test_a_receipt_corrected_while_stock_is_taken_never_leaves_the_book_below_ze
     with transaction(rt.engine) as first:  # 80 taken meanwhile: 15 on hand
         record_withdrawal(first, PLANT, "6205", 80, T0 + timedelta(minutes=30), "keeper")
         other.start()
-        other.join(timeout=1.0)
+        until_it_waits(rt, other)
     other.join()
     assert refused == ["receipt_short"]  # 15 - 50 + 10 would be -25
     assert on_hand(rt, "6205", PLANT) == 15
@@ -367,7 +399,7 @@ def test_a_correction_of_a_locked_month_is_carried_once_when_two_statements_are_
     with transaction(rt.engine) as first:
         reissue_s2(first)
         other.start()
-        other.join(timeout=1.0)
+        until_it_waits(rt, other)
     other.join()
     with transaction(rt.engine) as s:
         carried = stored_statements.carried(s, PLANT)
@@ -384,10 +416,37 @@ def test_a_stock_out_said_while_the_replenishment_check_runs_waits_its_turn(
     with transaction(rt.engine) as check:  # 补货检查: the review, then the overstock check
         take_reviews_turn(check)
         other.start()
-        other.join(timeout=1.0)  # the stock-out waits for the review's turn, holding nothing
+        until_it_waits(rt, other)  # for the review's turn, holding nothing
         hold_items(check, PLANT, ["6205"])
     other.join()
     assert failed_messages(rt) == []
     assert on_hand(rt, "6205", PLANT) == 0
     with transaction(rt.engine) as s:  # the stock-out's own review proposed at once
         assert [p.qty for p in s.scalars(select(ProposalRow))] == [100]
+
+
+def test_a_sheet_of_plans_takes_its_items_in_the_order_a_count_does(two_customers: Runtime) -> None:
+    rt = two_customers
+    month = month_of(date(2026, 12, 1)).label
+    lines = [
+        {"row": row, "kind": "plan", "sku": sku, "qty": qty, "period": month, "problem": "",
+         "text": f"{sku} {qty}", "name": sku, "unit": "pcs"}
+        for row, sku, qty in ((2, "6207", 10), (3, "6206", 20))
+    ]  # fmt: skip
+    with transaction(rt.engine) as s:  # the buyer's sheet, previewed: 6207 first, then 6206
+        sheet_imports.add(s, SheetImportRow(
+            agreement_id=MOTOR, content_hash="0" * 64, file_name="plans.xlsx",
+            member_id="motorbuyer", lines=json.dumps(lines), created_at=T0,
+        ))  # fmt: skip
+    press = ButtonPress("confirm_import", "I1")
+    other = threading.Thread(target=say, args=(rt, "motorbuyer", "", MOTOR, 30, press))
+    with transaction(rt.engine) as count:  # a count of both items: 6206, then 6207
+        hold_item(count, MOTOR, "6206")
+        other.start()
+        until_it_waits(rt, other)
+        hold_item(count, MOTOR, "6207")
+    other.join()
+    assert failed_messages(rt) == []
+    with transaction(rt.engine) as s:
+        plans = s.scalars(select(DemandPlanRow).where(col(DemandPlanRow.agreement_id) == MOTOR))
+        assert sorted((p.sku, p.qty) for p in plans) == [("6206", 20), ("6207", 10)]

@@ -21,6 +21,7 @@ from bot.config import AgreementConfig, Config
 from bot.services.announce import group_messages, statement_messages
 from bot.services.statement_card import statement_card
 from bot.storage import statements as stored
+from bot.storage.catalog import hold_agreement
 from bot.storage.outbox import enqueue_all
 from bot.storage.overstock import agreed_discounts
 from bot.storage.stock import movements_by_item
@@ -206,7 +207,9 @@ def draft(
     finds it and posts nothing, unless it was disputed or its figures changed since (then it is
     re-issued as the next revision). A locked one is returned as it is."""
     start, end = settlement_period(now.astimezone(agreement.tz), agreement.terms.settlement_day)
-    stored.hold_statements(session, agreement.id)
+    # one at a time per agreement: each reads what the others carry already (`carried`), and
+    # two at once would both carry the same correction
+    hold_agreement(session, agreement.id)
     row = stored.for_period(session, agreement.id, end)
     if row is not None:
         return _again(session, config, agreement, row, now, platforms)
@@ -268,7 +271,9 @@ def reissue(
 ) -> StatementRow:
     """Recompute the statement's period and issue it again as the next revision, its
     signatures cleared; refused for a locked one, and for a draft whose figures still hold."""
-    stored.hold_statements(session, agreement.id)
+    # one at a time per agreement: each reads what the others carry already (`carried`), and
+    # two at once would both carry the same correction
+    hold_agreement(session, agreement.id)
     for _ in range(3):
         fresh = stored.get(session, stored.public_id(row.id))
         assert fresh is not None

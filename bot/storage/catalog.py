@@ -20,6 +20,19 @@ from bot.storage.tables import AgreementRow, ItemRow, MemberRow, PartyRow
 Mirrored = TypeVar("Mirrored", PartyRow, MemberRow, AgreementRow)
 
 
+def hold_agreement(session: Session, agreement_id: str) -> None:
+    """Lock the agreement's row until the transaction ends, for what is decided per agreement
+    rather than per item (its statements, its reminder times): such decisions take turns.
+    SQLite's writers take turns anyway. NO KEY: rows naming the agreement are not held up."""
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    session.execute(
+        select(col(AgreementRow.id))
+        .where(col(AgreementRow.id) == agreement_id)
+        .with_for_update(key_share=True)
+    )
+
+
 def sync_catalog(session: Session, config: Config) -> None:
     """Make the catalog tables say what `config` says, keeping rows that left it as inactive."""
     if session.get_bind().dialect.name == "postgresql":

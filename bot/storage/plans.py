@@ -90,6 +90,7 @@ def take_back_plan(
 ) -> bool:
     """Put the plan back as it was before `entry` (or remove it when there was none), with a
     history line that says so; False when the plan was entered again since (nothing done)."""
+    hold_item(session, entry.agreement_id, entry.sku)  # as set_plan: the item's plans take turns
     taken_back = select(col(PlanHistoryRow.reverses_id)).where(
         col(PlanHistoryRow.reverses_id).is_not(None)
     )

@@ -327,6 +327,8 @@ def correct_receipt(
     """
     assert row.id is not None
     hold_item(session, row.agreement_id, row.sku)  # what is checked next stays so until written
+    row = get(session, public_id(row.id)) or row  # as it is now: a receipt may have come meanwhile
+    assert row.id is not None
     wrong = last_receipt(session, row.id)
     if wrong is None:
         raise ReceiptNotCorrected("no_receipt")

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from bot.storage.public_ids import PublicIds
-from bot.storage.tables import AgreementRow, StatementEventRow, StatementRow
+from bot.storage.tables import StatementEventRow, StatementRow
 from vmi_rules.settlement import Side, Signature, Statement, StatementState
 
 IDS = PublicIds("S", "a statement")
@@ -188,17 +188,6 @@ def latest(session: Session, agreement_id: str) -> StatementRow | None:
     )
     waiting = [r for r in rows if r.state != StatementState.LOCKED.value]
     return waiting[0] if waiting else (rows[-1] if rows else None)
-
-
-def hold_statements(session: Session, agreement_id: str) -> None:
-    """Lock the agreement's row until the transaction ends, so that its statements are drafted
-    and re-issued one at a time: each reads what the others carry already (`carried`), and two
-    at once would both carry the same correction. SQLite's writers take turns anyway."""
-    if session.get_bind().dialect.name == "sqlite":
-        return
-    session.execute(
-        select(col(AgreementRow.id)).where(col(AgreementRow.id) == agreement_id).with_for_update()
-    )
 
 
 def locked_before(session: Session, agreement_id: str, end: datetime) -> list[StatementRow]:

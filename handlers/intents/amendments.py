@@ -9,6 +9,7 @@ from typing import Any
 from bot.services.announce import group_messages
 from bot.services.terms import effective_agreement
 from bot.storage import amendments as stored
+from bot.storage.catalog import hold_agreement
 from bot.storage.outbox import enqueue_all
 from bot.storage.stock import hold_item, last_counts
 from handlers.parsing import Amend, AmendAnswer, Uncounted
@@ -153,6 +154,8 @@ def on_amend_answer(turn: Turn, intent: AmendAnswer) -> Card:
         # (another amendment of it agreed meanwhile): what it leaves must still hold
         if row.sku:
             hold_item(turn.session, turn.agreement.id, row.sku)
+        else:  # the reminder times: the agreement's own
+            hold_agreement(turn.session, turn.agreement.id)
         agreed = effective_agreement(
             turn.config, turn.session, turn.config.agreement(turn.agreement.id) or turn.agreement
         )

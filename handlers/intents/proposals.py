@@ -9,11 +9,11 @@ from typing import Any
 
 from bot.services.announce import group_messages
 from bot.services.overstock import check_overstock
-from bot.services.review import review
+from bot.services.review import review, take_reviews_turn
 from bot.storage import proposals as stored_proposals
 from bot.storage.outbox import enqueue_all
 from bot.storage.proposals import CardChanged
-from bot.storage.stock import last_receipt, stock_levels
+from bot.storage.stock import hold_items, last_receipt, stock_levels
 from bot.storage.tables import ProposalRow
 from handlers.parsing import CorrectReceipt, ProposalAction, Receipt, ReviewNow
 from handlers.turn import Turn
@@ -25,6 +25,10 @@ from vmi_rules.proposal import ProposalState, TransitionRefused, position
 def on_review(turn: Turn, intent: ReviewNow) -> Card:
     """Run the review of this agreement now, and the overstock check; the proposal cards and
     the overstock alerts due go to the group."""
+    # the review's turn, then the items, then the proposals the review changes: the order a
+    # stock-out and an undo take them in
+    take_reviews_turn(turn.session)
+    hold_items(turn.session, turn.agreement.id, [item.sku for item in turn.agreement.items])
     results = review(
         turn.session, turn.config, turn.now, agreement_ids=[turn.agreement.id],
         platforms=turn.platforms,
