@@ -9,13 +9,11 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from bot.services.review import take_reviews_turn
 from bot.services.workbook import XLSX, sheet_name, workbook
 from bot.storage import sheet_imports
-from bot.storage.stock import hold_items
 from bot.storage.tables import SheetImportRow
 from handlers.intents.plans import on_plan
-from handlers.intents.stock import on_count
+from handlers.intents.stock import hold_for_counting, on_count
 from handlers.parsing import ConfirmImport, Count, Export, ItemQty, Plan, SheetSent
 from handlers.parsing.sheet import SheetLine, read_sheet
 from handlers.turn import Turn
@@ -107,12 +105,9 @@ def on_confirm_import(turn: Turn, intent: ConfirmImport) -> Card:
     lines = [_again(turn, line) for line in json.loads(row.lines)]
     counts = tuple(ItemQty(ln["sku"], ln["qty"]) for ln in lines
                    if ln["kind"] == "count" and not ln["problem"])  # fmt: skip
-    # every item of the sheet at once, in the one order (a count and the plans after it would
-    # otherwise take them line by line); the review's turn first when a count is a stock-out
-    if any(line.qty == 0 for line in counts):
-        take_reviews_turn(turn.session)
-    recorded = [line["sku"] for line in lines if not line["problem"]]
-    hold_items(turn.session, turn.agreement.id, recorded)
+    # every item of the sheet at once, in the one order: the count and the plans after it
+    # would take them line by line
+    hold_for_counting(turn, counts, also=[ln["sku"] for ln in lines if not ln["problem"]])
     replies: list[Card] = []
     if counts:
         replies.append(on_count(turn, Count(counts)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
 
 from bot.services import announce
@@ -58,13 +58,9 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     correction = isinstance(intent, Correction)
     on = intent.on if isinstance(intent, Count) else None  # a correction keeps the count's day
     skus = [line.sku for line in intent.lines]
-    if any(line.qty == 0 for line in intent.lines):
-        # a stock-out reviews at once: the review's turn before the items, as the review and
-        # the overstock check take them (补货检查), so neither waits on the other in a circle
-        take_reviews_turn(turn.session)
     # everything read next (the day's later entries, what is held, the book) stays so until
     # this commits
-    hold_items(turn.session, turn.agreement.id, skus)
+    hold_for_counting(turn, intent.lines)
     at = _dated(turn, on, "count", skus)
     if isinstance(at, Card):
         return at
@@ -107,6 +103,15 @@ def on_count(turn: Turn, intent: Count | Correction) -> Card:
     if emptied:
         return _stock_out(turn, kind, lines, outcomes, unbilled, emptied)
     return _stock_card(turn, kind, lines, outcomes, unbilled, held=held, on=on, levels=levels)
+
+
+def hold_for_counting(turn: Turn, lines: Sequence[ItemQty], also: Sequence[str] = ()) -> None:
+    """Take the items counted (and `also` these) in sku order; when a line is a stock-out, the
+    review's turn first, since the review runs at once: the order the review and the overstock
+    check (补货检查) take them in, so neither waits on the other in a circle."""
+    if any(line.qty == 0 for line in lines):
+        take_reviews_turn(turn.session)
+    hold_items(turn.session, turn.agreement.id, [*(line.sku for line in lines), *also])
 
 
 def on_confirm_count(turn: Turn, intent: ConfirmCount) -> Card:
