@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlmodel import Session, col
 
 from bot.app.bootstrap import start
@@ -137,6 +137,19 @@ def on_hand(rt: Runtime, sku: str, agreement: str = MOTOR) -> int:
     return level.on_hand if level else 0
 
 
+def billed(rt: Runtime, *, inferred: bool | None = None) -> list[int]:
+    """The withdrawals that stand (not taken back), oldest first: posted, inferred from a
+    count, or both (None)."""
+    with transaction(rt.engine) as s:
+        taken_back = set(s.scalars(select(col(LedgerRow.reverses_id))))
+        rows = s.scalars(
+            select(LedgerRow).where(col(LedgerRow.kind) == "withdrawal").order_by(col(LedgerRow.id))
+        )
+        return [
+            row.qty for row in rows if row.id not in taken_back and inferred in (None, row.inferred)
+        ]
+
+
 def failed_messages(rt: Runtime) -> list[str]:
     with transaction(rt.engine) as s:
         return list(s.scalars(select(col(InboxRow.error)).where(col(InboxRow.error) != "")))
@@ -154,10 +167,7 @@ def test_a_withdrawal_reads_what_is_on_hand_only_once_it_holds_the_item(
         until_it_waits(rt, other)
     other.join()
     assert on_hand(rt, "6206") == 2  # the second 8 was refused: never below zero
-    with transaction(rt.engine) as s:
-        taken = select(func.sum(col(LedgerRow.qty))).where(col(LedgerRow.kind) == "withdrawal")
-        withdrawn = s.scalar(taken)
-    assert withdrawn == 8
+    assert billed(rt) == [8]
 
 
 def test_confirming_held_counts_takes_their_items_in_the_order_a_count_does(
@@ -270,13 +280,7 @@ def test_a_back_dated_withdrawal_never_lands_before_a_count_made_meanwhile(
 
     meanwhile(rt, count_now, "keeper", "昨天 领用 6205 5", PLANT, 30)
     assert failed_messages(rt) == []
-    with transaction(rt.engine) as s:
-        posted = s.scalars(
-            select(LedgerRow).where(
-                col(LedgerRow.kind) == "withdrawal", col(LedgerRow.inferred).is_(False)
-            )
-        )
-        assert list(posted) == []  # refused: the count of 55 after that day holds those 5
+    assert billed(rt, inferred=False) == []  # refused: the count of 55 after that day holds them
     assert on_hand(rt, "6205", PLANT) == 55
 
 
@@ -298,17 +302,7 @@ def test_a_correction_while_the_held_count_is_confirmed_takes_its_withdrawal_bac
 
     meanwhile(rt, confirm_held, "keeper", "更正 6205 58", PLANT, 1)
     assert failed_messages(rt) == []
-    with transaction(rt.engine) as s:
-        inferred = s.scalars(
-            select(LedgerRow).where(
-                col(LedgerRow.kind) == "withdrawal", col(LedgerRow.inferred).is_(True)
-            )
-        )
-        reversed_ids = set(
-            s.scalars(select(col(LedgerRow.reverses_id)).where(col(LedgerRow.reverses_id) > 0))
-        )
-        billed = [row.qty for row in inferred if row.id not in reversed_ids]
-    assert billed == [2]  # 60 -> 58; the 54 the typo inferred is taken back
+    assert billed(rt, inferred=True) == [2]  # 60 -> 58; the 54 the typo inferred is taken back
     assert on_hand(rt, "6205", PLANT) == 58
 
 
