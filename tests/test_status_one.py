@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,9 @@ def values(parameters: Any) -> Iterator[object]:
             yield from values(value) if isinstance(value, list | tuple | dict) else [value]
 
 
-def test_the_status_of_one_agreement_reads_only_its_rows(tmp_path: Path) -> None:
-    rt = counted(two_agreements(tmp_path), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+@contextmanager
+def statements_run(rt: Runtime) -> Iterator[list[tuple[str, list[object]]]]:
+    """Every statement the database runs within the block, with the values bound to it."""
     said: list[tuple[str, list[object]]] = []
 
     def heard(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -63,10 +65,15 @@ def test_the_status_of_one_agreement_reads_only_its_rows(tmp_path: Path) -> None
 
     event.listen(rt.engine, "before_cursor_execute", heard)
     try:
-        with transaction(rt.engine, read_only=True) as session:
-            document = status(session, rt.config, NOW, ["motor-6205"])
+        yield said
     finally:
         event.remove(rt.engine, "before_cursor_execute", heard)
+
+
+def test_the_status_of_one_agreement_reads_only_its_rows(tmp_path: Path) -> None:
+    rt = counted(two_agreements(tmp_path), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    with statements_run(rt) as said, transaction(rt.engine, read_only=True) as session:
+        document = status(session, rt.config, NOW, ["motor-6205"])
     [agreement] = document["agreements"]
     assert agreement["id"] == "motor-6205"
     assert [(i["sku"], i["on_hand"]) for i in agreement["items"]][:2] == [("6205", 0), ("6206", 7)]
@@ -116,18 +123,10 @@ def test_the_status_api_for_one_agreement(tmp_path: Path) -> None:
 
 def test_a_message_reads_only_its_own_agreements_rows(tmp_path: Path) -> None:
     rt = counted(two_agreements(tmp_path), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
-    said: list[tuple[str, list[object]]] = []
-
-    def heard(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        said.append((statement, list(values(parameters))))
-
-    event.listen(rt.engine, "before_cursor_execute", heard)
-    try:  # a count of the second customer's item: its book, its terms, its proposals
+    with statements_run(rt) as said:  # a count of the second customer's item
         said_at = NOW + timedelta(hours=1)
         handle(rt.engine, rt.config, Incoming("console", "motor-6205", "motorkeeper", "m1",
                                               said_at, "6206 5"))  # fmt: skip
-    finally:
-        event.remove(rt.engine, "before_cursor_execute", heard)
     reads = [(sql, bound) for sql, bound in said if "agreement_id" in sql]
     assert any("amendment" in sql for sql, _ in reads), "the terms were not read"
     for sql, bound in reads:  # whatever names agreements names only this one
