@@ -9,8 +9,9 @@ installed in .venv:
 
 A configuration of `--agreements` agreements is generated, each with its own customer, supplier,
 Slack channel and keeper, and `--agreed` figures agreed in chat in its history (amendments:
-every message reads its agreement's terms). `--events` really signed `event_callback` messages (`6205 库存 45`,
-the quantity varying, some below min) are spread over the agreements round-robin, so every
+every message reads its agreement's terms). `--events` really signed `event_callback` messages
+(`6205 库存 45`, the quantity varying, some below min) are spread over the agreements
+round-robin, so every
 channel hears a few counts in order. They are sent by `--clients` threads, one connection per
 request, to `--processes` real `vmi-bot serve` processes (client k to process k mod K), whose
 Slack Web API calls go to the fake Slack of tests/fake_slack.py. The same events go to a
@@ -214,6 +215,15 @@ def start_serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
     return process, port
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user and system), in seconds; nan when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib(pid: int) -> float:
     """A process's peak resident set (VmHWM), in MiB; nan when it cannot be read."""
     try:
@@ -415,6 +425,11 @@ class Figures:
     tail_s: float  # last acknowledgement to last reply
     rss_mib: list[float]
     ok: bool
+    # CPU per event of the serve processes (all of them, until the last reply) and the floor's:
+    # what the work costs, apart from how busy the machine was
+    floor_cpu_ms: float = float("nan")
+    bot_cpu_ms: float = float("nan")
+    acked_cpu_ms: float = float("nan")  # the bot's, while the events were being sent
 
 
 def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) -> Figures:
@@ -435,14 +450,19 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
     floor, floor_port = floor_process(fake.base_url)
     try:
         drive([floor_port], warm, 1)
+        floor_cpu = cpu_seconds(floor.pid)
         floor_before = drive([floor_port], bodies, args.clients)
+        floor_cpu = cpu_seconds(floor.pid) - floor_cpu
         with serve_processes(_env(fake, config, db), args.processes) as servers:
             ports = [port for _, port in servers]
             drive(ports, warm, 1)
             warm_work = bot_work(db, WARMUP_EVENTS)
             with spying(args.spy, servers[0][0], run, args.spy_gil):
+                bot_cpu = sum(cpu_seconds(pid) for pid, _ in servers)
                 bot = drive(ports, bodies, args.clients)
+                acked_cpu = sum(cpu_seconds(pid) for pid, _ in servers) - bot_cpu
                 work = bot_work(db, WARMUP_EVENTS + args.events)
+                bot_cpu = sum(cpu_seconds(pid) for pid, _ in servers) - bot_cpu
             rss = [peak_rss_mib(pid) for pid, _ in servers]
         floor_after = drive([floor_port], bodies, args.clients)  # the bot has stopped
     finally:
@@ -461,6 +481,9 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
         end_to_end=args.events / (last - bot.began),
         tail_s=last - bot.last_answer,
         rss_mib=rss,
+        floor_cpu_ms=floor_cpu / args.events * 1000,
+        bot_cpu_ms=bot_cpu / args.events * 1000,
+        acked_cpu_ms=acked_cpu / args.events * 1000,
         ok=(
             bot.statuses[200] == args.events
             and warm_work.handled == WARMUP_EVENTS
@@ -476,7 +499,9 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
         f" ({floor_before.rate:.0f} before, {floor_after.rate:.0f} after)"
         f" p50 {figures.floor_p50_ms:5.1f} ms p99 {figures.floor_p99_ms:6.1f} ms"
         f" | end to end {figures.end_to_end:6.1f} msg/s, last reply {figures.tail_s:5.2f} s"
-        f" after last ack | peak RSS {', '.join(f'{r:.0f}' for r in rss)} MiB"
+        f" after last ack | CPU per event: bot {figures.bot_cpu_ms:.2f} ms"
+        f" ({figures.acked_cpu_ms:.2f} until the last ack), floor {figures.floor_cpu_ms:.2f} ms"
+        f" | peak RSS {', '.join(f'{r:.0f}' for r in rss)} MiB"
         f" | inbox {work.handled} handled ({work.failed} set aside),"
         f" answers {dict(sorted(work.outbox.items()))}"
         f"{f' (and {work.others} other rows)' if work.others else ''}, order per chat"
@@ -490,8 +515,9 @@ def report(all_figures: list[Figures]) -> bool:
     """The medians against the targets; True when every run did all its work."""
     med = {
         name: statistics.median(getattr(f, name) for f in all_figures)
-        for name in ("ack_rate", "p99_ms", "floor_rate", "floor_p99_ms", "end_to_end", "tail_s")
-    }
+        for name in ("ack_rate", "p99_ms", "floor_rate", "floor_p99_ms", "end_to_end", "tail_s",
+                     "bot_cpu_ms", "acked_cpu_ms", "floor_cpu_ms")
+    }  # fmt: skip
     rss = statistics.median(max(f.rss_mib) for f in all_figures)
     checks = [
         ("ack rate / floor", med["ack_rate"] / med["floor_rate"], TARGETS["ack"], ">="),
@@ -508,7 +534,9 @@ def report(all_figures: list[Figures]) -> bool:
     print(
         f"medians of {len(all_figures)} run(s): bot {med['ack_rate']:.1f}/s"
         f" p99 {med['p99_ms']:.1f} ms, floor {med['floor_rate']:.1f}/s"
-        f" p99 {med['floor_p99_ms']:.1f} ms, end to end {med['end_to_end']:.1f} msg/s"
+        f" p99 {med['floor_p99_ms']:.1f} ms, end to end {med['end_to_end']:.1f} msg/s;"
+        f" CPU per event: bot {med['bot_cpu_ms']:.2f} ms ({med['acked_cpu_ms']:.2f} until the"
+        f" last ack), floor {med['floor_cpu_ms']:.2f} ms"
     )
     for name, value, target, way in checks:
         met = value >= target if way == ">=" else value <= target
