@@ -133,6 +133,8 @@ def test_ordinary_bodies_pass_also_chunked(edge: Edge) -> None:
         403,
     )  # reached Slack's signature check: not refused for its size
     assert edge.count(InboxRow) == 1
+    edge.delivered()  # the count's answer is sent: no thread of the app is at work when it ends
+    assert len(edge.slack.calls_to("chat.postMessage")) == 1
 
 
 class CountingInput(io.RawIOBase):
