@@ -8,7 +8,9 @@ its own `calls_to`/`wait_for` on top of `_find` and `_wait`.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import sys
 import threading
 import time
@@ -56,6 +58,7 @@ class LoopbackFake(Generic[CallT]):
         if server is None:
             return
         server.shutdown()
+        server.close_connections()
         server.server_close()
         if thread is not None:
             thread.join(timeout=5)
@@ -65,6 +68,16 @@ class LoopbackFake(Generic[CallT]):
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def drop_connections(self) -> None:
+        """Close the connections clients keep open, as a server ends idle ones between calls."""
+        if self._server is not None:
+            self._server.close_connections()
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (a client that keeps its connection opens one)."""
+        return self._server.accepted if self._server is not None else 0
 
     @property
     def address(self) -> str:
@@ -143,6 +156,31 @@ class LoopbackServer(ThreadingHTTPServer, Generic[FakeT]):
     daemon_threads = True
     fake: FakeT
 
+    def __init__(self, address: tuple[str, int], handler: type[QuietHandler[FakeT]]) -> None:
+        super().__init__(address, handler)
+        self.accepted = 0
+        self._open: set[socket.socket] = set()  # kept-alive connections, closed by stop()
+        self._open_guard = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_guard:
+            self.accepted += 1
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_guard:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End the connections clients keep open: their handlers stop waiting for a request."""
+        with self._open_guard:
+            still = list(self._open)
+        for connection in still:
+            with contextlib.suppress(OSError):  # closed by the client meanwhile
+                connection.shutdown(socket.SHUT_RDWR)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hung up (timeout, closed socket) is not worth a traceback on stderr.
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -153,7 +191,8 @@ class LoopbackServer(ThreadingHTTPServer, Generic[FakeT]):
 class QuietHandler(BaseHTTPRequestHandler, Generic[FakeT]):
     """A request handler that logs nothing and answers JSON."""
 
-    # HTTP/1.0: one request per connection, so stop() leaves nothing open
+    # HTTP/1.0: one request per connection (a fake that speaks HTTP/1.1 keeps them: stop()
+    # closes what is still open)
     server: LoopbackServer[FakeT]
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet

@@ -481,6 +481,8 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
 
 
 class _Handler(QuietHandler[FakeSlack]):
+    protocol_version = "HTTP/1.1"  # as Slack's API: a client may keep its connection
+
     def do_POST(self) -> None:
         self._handle()
 

@@ -379,6 +379,52 @@ def test_rate_limits_and_server_errors_delay_but_keep_the_order(
     runtime.engine.dispose()
 
 
+def test_a_mornings_answers_go_over_kept_connections_and_survive_them_closing(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    chats = ["C01", "C02", "C03", "C04", "C05", "C06"]
+    for chat in chats:
+        queue(runtime, [f"{chat} {n}" for n in range(4)], chat)
+    worker = DeliveryWorker(
+        runtime.engine, {"slack": SlackSender(slack_client("xoxb-test", slack.base_url))}
+    )
+    while worker.run_once():
+        pass
+    for chat in chats:  # every answer, each chat's in order
+        assert [m["text"] for m in slack.messages_in(chat)] == [f"{chat} {n}" for n in range(4)]
+    # one connection per sending thread at most, not one per answer (a TLS handshake each)
+    assert slack.connections <= worker.parallel
+    kept = slack.connections
+
+    slack.drop_connections()  # as Slack ends idle connections: the next answers reconnect
+    queue(runtime, ["after the close"], "C01")
+    while worker.run_once():
+        pass
+    assert slack.messages_in("C01")[-1]["text"] == "after the close"
+    assert slack.connections == kept + 1
+    worker.stop()
+    runtime.engine.dispose()
+
+
+def test_slack_out_of_reach_keeps_the_answer_for_a_later_try(tmp_path: Path) -> None:
+    runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
+    gone = FakeSlack().start()
+    address = gone.base_url
+    gone.stop()  # nothing listens there now: the connection is refused
+    queue(runtime, ["waits"])
+    worker = DeliveryWorker(
+        runtime.engine, {"slack": SlackSender(slack_client("xoxb-test", address))}
+    )
+    worker.run_once()
+    with transaction(runtime.engine, read_only=True) as session:
+        row = session.scalars(select(OutboxRow)).one()
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert row.last_error.startswith("network:")
+    worker.stop()
+    runtime.engine.dispose()
+
+
 def test_a_restart_delivers_what_was_left_exactly_once(tmp_path: Path, slack: FakeSlack) -> None:
     url = f"sqlite:///{tmp_path / 'vmi.sqlite'}"
     first = start(str(EXAMPLE), url)

@@ -18,8 +18,8 @@ from sqlmodel import Session
 from bot.config import AgreementConfig, Config
 from bot.services.announce import group_messages
 from bot.storage import amendments as stored
+from bot.storage.amendments import Agreed, AgreedFigure
 from bot.storage.outbox import Message, enqueue_all
-from bot.storage.tables import AmendmentChangeRow, AmendmentRow
 from messages.render import render_card
 from vmi_rules.amendments import (
     AppliedChange,
@@ -40,7 +40,7 @@ def _who(config: Config, member_id: str) -> str:
     return member.name if member else member_id
 
 
-def as_applied(config: Config, row: AmendmentRow, change: AmendmentChangeRow) -> AppliedChange:
+def as_applied(config: Config, row: Agreed, change: AgreedFigure) -> AppliedChange:
     """A stored agreed figure as the rules read it."""
     return AppliedChange(
         amendment_id=stored.public_id(row.id),
@@ -111,7 +111,7 @@ def _effective_all(
 def _effective_from(
     config: Config,
     agreements: Collection[AgreementConfig],
-    found: list[tuple[AmendmentRow, AmendmentChangeRow]],
+    found: list[tuple[Agreed, AgreedFigure]],
 ) -> tuple[AgreementConfig, ...]:
     by_agreement: dict[str, list[AppliedChange]] = {}
     for r, c in found:

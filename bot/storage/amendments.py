@@ -4,13 +4,15 @@ every one kept with who proposed it, who decided, when, and each figure's from a
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
+from sqlalchemy import Select as CoreSelect
 from sqlalchemy import bindparam, update
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import Select
 
 from bot.storage.db import plain
 from bot.storage.public_ids import PublicIds
@@ -87,7 +89,31 @@ def changes_of(session: Session, amendment_id: int | None) -> list[AmendmentChan
     return list(session.exec(query.order_by(col(AmendmentChangeRow.id))))
 
 
-def as_rule(change: AmendmentChangeRow) -> Change:
+@dataclass(frozen=True, slots=True)
+class Agreed:
+    """An agreed amendment, as the terms read it: what `applied` returns for each figure."""
+
+    id: int
+    agreement_id: str
+    sku: str
+    proposed_by: str
+    proposed_at: datetime
+    decided_by: str
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgreedFigure:
+    """One figure of an agreed amendment that the file has not overtaken."""
+
+    id: int
+    field: str
+    old: int
+    new: int
+    file_value: int
+
+
+def as_rule(change: AmendmentChangeRow | AgreedFigure) -> Change:
     """A stored figure as the rules read it."""
     return Change(cast(Field, change.field), change.old, change.new, change.file_value)
 
@@ -117,32 +143,34 @@ def decide(
 
 def applied(
     session: Session, agreement_ids: Collection[str] | None
-) -> list[tuple[AmendmentRow, AmendmentChangeRow]]:
+) -> list[tuple[Agreed, AgreedFigure]]:
     """The agreed figures the file has not overtaken, oldest agreement first; of every
     agreement when `agreement_ids` is None."""
     query = _applied_query(agreement_ids is not None)
     params = {"agreement_ids": list(agreement_ids or ())}
-    # read as plain rows (every message reads the terms, and most find none): each row is the
-    # amendment's columns, then its change's
-    split = len(_AMENDMENT_COLUMNS)
+    # plain rows into plain classes, not ORM objects: every message reads its terms
     return [
         (
-            AmendmentRow(**dict(zip(_AMENDMENT_COLUMNS, found[:split], strict=True))),
-            AmendmentChangeRow(**dict(zip(_CHANGE_COLUMNS, found[split:], strict=True))),
+            Agreed(r.id, r.agreement_id, r.sku, r.proposed_by, r.proposed_at, r.decided_by,
+                   r.decided_at),
+            AgreedFigure(r.change_id, r.field, r.old, r.new, r.file_value),
         )
-        for found in plain(session).execute(query, params)
-    ]
-
-
-_AMENDMENT_COLUMNS = tuple(AmendmentRow.__table__.c.keys())  # type: ignore[attr-defined]
-_CHANGE_COLUMNS = tuple(AmendmentChangeRow.__table__.c.keys())  # type: ignore[attr-defined]
+        for r in plain(session).execute(query, params)
+    ]  # fmt: skip
 
 
 @cache
-def _applied_query(by_agreement: bool) -> Select[AmendmentRow, AmendmentChangeRow]:
+def _applied_query(by_agreement: bool) -> CoreSelect[Any]:
     """The query of `applied`, built once: every message reads the terms."""
+    amendment, change = AmendmentRow.__table__.c, AmendmentChangeRow.__table__.c  # type: ignore[attr-defined]
+    columns = (
+        amendment.id, amendment.agreement_id, amendment.sku, amendment.proposed_by,
+        amendment.proposed_at, amendment.decided_by, amendment.decided_at,
+        change.id.label("change_id"), change.field, change.old, change.new, change.file_value,
+    )  # fmt: skip
     query = (
-        select(AmendmentRow, AmendmentChangeRow)
+        select_columns(*columns)
+        .select_from(AmendmentRow)
         .join(AmendmentChangeRow, col(AmendmentChangeRow.amendment_id) == col(AmendmentRow.id))
         .where(
             col(AmendmentRow.state) == APPLIED,
@@ -157,7 +185,7 @@ def _applied_query(by_agreement: bool) -> Select[AmendmentRow, AmendmentChangeRo
     return query
 
 
-def supersede(session: Session, change: AmendmentChangeRow, at: datetime) -> bool:
+def supersede(session: Session, change: AmendmentChangeRow | AgreedFigure, at: datetime) -> bool:
     """Mark an agreed figure overtaken by the file, once: False when it already was."""
     done = session.execute(
         update(AmendmentChangeRow)

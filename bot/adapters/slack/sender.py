@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot.adapters.slack.blocks import Json, card_to_message
+from bot.adapters.slack.connections import KeptAliveWebClient
 from bot.runtime.delivery import UNSURE, NeverDeliverable, Outgoing, RetryLater
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,8 @@ LOOKUP_PAGES, LOOKUP_PAGE_SIZE = 3, 200
 def slack_client(token: str, base_url: str | None = None) -> WebClient:
     """A Web API client with the bot token at `base_url` (`SLACK_API_BASE_URL`; None: Slack's
     own), without its own retries: delivery decides when to try again and keeps the order per
-    channel."""
-    return WebClient(
+    channel. Its calls keep their connections."""
+    return KeptAliveWebClient(
         token=token,
         # slack_sdk joins method names onto it: without the slash it would drop "/api"
         base_url=(base_url or DEFAULT_API).rstrip("/") + "/",
