@@ -106,7 +106,7 @@ def process(
             stored = claim(session, inbox_id, datetime.now(UTC))
             if stored is None:
                 return False
-            incoming = Incoming.from_json(stored)
+            incoming = Incoming.from_fields(stored)
             _answer(session, config, incoming, platforms, inbox_id, links)
             return True
     except DBAPIError:
@@ -145,7 +145,7 @@ def process_batch(
                     break  # not holding the write lock long: the platforms' requests wait on it
                 taken.append(inbox_id)
                 if stored is not None:
-                    incoming = Incoming.from_json(stored)
+                    incoming = Incoming.from_fields(stored)
                     _answer(session, config, incoming, platforms, inbox_id, links)
             mark_handled(session, taken, datetime.now(UTC))
     except StoreUnavailable:

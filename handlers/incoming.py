@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 # How far a platform's own time for a message may stray from our clock before ours is used
 # instead: a phone that was offline for a day sends late, and Slack retries for hours; a message
@@ -73,7 +74,12 @@ class Incoming:
     @classmethod
     def from_json(cls, text: str) -> Incoming:
         """A message read back from the inbox."""
-        raw = json.loads(text)
+        return cls.from_fields(json.loads(text))
+
+    @classmethod
+    def from_fields(cls, stored: dict[str, Any]) -> Incoming:
+        """A message from its fields as `to_json` wrote them (the inbox's JSON, read)."""
+        raw = dict(stored)
         raw["at"] = datetime.fromisoformat(raw["at"])
         raw["button"] = ButtonPress(**raw["button"]) if raw.get("button") else None
         return cls(**raw)

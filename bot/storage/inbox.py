@@ -12,6 +12,7 @@ import json
 from collections.abc import Collection
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Connection, Integer, Select, bindparam, func, select, update
 from sqlalchemy.sql.dml import ReturningInsert
@@ -61,9 +62,9 @@ def _receive_statement(dialect: str) -> ReturningInsert[int]:
     return stored.returning(col(InboxRow.id))
 
 
-def claim(session: Session, inbox_id: int, at: datetime) -> str | None:
+def claim(session: Session, inbox_id: int, at: datetime) -> Stored | None:
     """Take a stored message to handle it in this transaction: the message as the adapter
-    stored it (JSON), or None when it is taken already."""
+    stored it, or None when it is taken already."""
     # One statement: the row is marked taken and read back together (RETURNING).
     row = plain(session).execute(_CLAIM, {"inbox_row": inbox_id, "taken": at}).first()
     if row is None:
@@ -91,14 +92,18 @@ def _without_text(incoming: str) -> str:
     return json.dumps(raw, ensure_ascii=False)
 
 
-def _with_text(incoming: str, text: str) -> str:
-    """The message's JSON whole again: its text from the column, unless the JSON kept it (rows
-    stored before the text was kept once)."""
+# A stored message as the adapter gave it: its fields by name (Incoming.from_fields).
+Stored = dict[str, Any]
+
+
+def _with_text(incoming: str, text: str) -> Stored:
+    """The message's fields whole again: its text from the column, unless the JSON kept it
+    (rows stored before the text was kept once)."""
     raw = json.loads(incoming)
-    if not isinstance(raw, dict) or "text" in raw:
-        return incoming
-    raw["text"] = text
-    return json.dumps(raw, ensure_ascii=False)
+    if not isinstance(raw, dict):
+        return {"unreadable": incoming}  # not a message: its handling fails, it is set aside
+    raw.setdefault("text", text)
+    return raw
 
 
 def waiting(session: Session, limit: int = 100) -> list[int]:
@@ -123,9 +128,9 @@ def mark_failed(session: Session, inbox_id: int, at: datetime, error: str) -> No
     )
 
 
-def heads(session: Session, limit: int = 50) -> list[tuple[int, str | None]]:
+def heads(session: Session, limit: int = 50) -> list[tuple[int, Stored | None]]:
     """The oldest waiting message of each chat, oldest first, locked for this transaction: its
-    inbox id and the message as the adapter stored it (JSON; None for a row without one). Mark
+    inbox id and the message as the adapter stored it (None for a row without one). Mark
     the ones handled with `mark_handled` in the same transaction.
 
     A chat whose oldest message another worker holds is skipped whole (SKIP LOCKED on
