@@ -381,8 +381,9 @@ class DeliveryWorker(BackgroundLoop):
         if self._finished is not None:  # a pass sending side by side writes them together
             self._finished.append((row_id, values))
             return
+        bound = {"row": row_id, **{f"new_{name}": value for name, value in values.items()}}
         with transaction(self.engine) as session:
-            session.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id).values(**values))
+            session.connection().execute(_finish_statement(tuple(sorted(values))), [bound])
 
     def _release(self, row_id: int) -> None:
         with transaction(self.engine) as session:

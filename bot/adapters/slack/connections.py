@@ -18,8 +18,9 @@ from urllib.request import Request
 import urllib3
 from slack_sdk import WebClient
 
-# Connections kept per host: one per delivery thread, and a few for the requests' own calls.
-POOL_SIZE = 8
+# Connections kept per host: one per delivery thread, and one per request thread for the
+# listeners' own calls (files.info, views.open); more at once are opened and then closed.
+POOL_SIZE = 16
 
 
 class KeptAliveWebClient(WebClient):
