@@ -170,7 +170,10 @@ def _set_aside_in(session: Session, config: Config, inbox_id: int, error: str) -
     mark_failed(session, inbox_id, datetime.now(UTC), error)
     if not stored:
         return
-    incoming = Incoming.from_json(stored)
+    try:
+        incoming = Incoming.from_json(stored)
+    except (ValueError, TypeError, KeyError):
+        return  # not a message we can read back: there is nobody to tell
     member = config.member_by_platform(incoming.platform, incoming.sender)
     locale = (member.locale if member else None) or config.bot.locale
     sorry = render_card("refusal", locale, reason="error", detail="", example="", items=[])

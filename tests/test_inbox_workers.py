@@ -148,6 +148,30 @@ def test_a_message_whose_handling_raises_is_set_aside_alone_and_its_batch_kept(
         rt.engine.dispose()
 
 
+def test_a_stored_message_that_cannot_be_read_is_set_aside_and_its_chat_goes_on(
+    database_url: str, tmp_path: Path
+) -> None:
+    rt = burst_runtime(tmp_path, database_url)
+    try:
+        counts_sent(rt.engine, datetime.now(UTC))
+        with transaction(rt.engine) as session:  # damaged on disk: not JSON, and not an object
+            for message_id, junk in (("0-0", "{not json"), ("1-0", "[1, 2]")):
+                row = session.scalars(
+                    select(InboxRow).where(InboxRow.platform_message_id == message_id)
+                ).one()
+                row.incoming = junk
+        assert drain(rt, limit=50) == CHATS * PER_CHAT
+        with transaction(rt.engine, read_only=True) as session:
+            set_aside = session.scalars(select(InboxRow).where(InboxRow.error != "")).all()
+        assert sorted(row.platform_message_id for row in set_aside) == ["0-0", "1-0"]
+        recorded = counts_recorded(rt.engine)  # every other count, in its chat's order
+        for a in (0, 1):
+            assert [q for _, q in recorded[f"agr-{a:05d}"]] == [90 - n for n in range(1, PER_CHAT)]
+        assert all(len(recorded[f"agr-{a:05d}"]) == PER_CHAT for a in range(2, CHATS))
+    finally:
+        rt.engine.dispose()
+
+
 @pytest.mark.postgres
 def test_on_postgres_every_process_handles_messages(postgres_url: str) -> None:
     from tests.support import EXAMPLE

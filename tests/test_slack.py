@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import func, select, update
 from waitress.server import create_server
 
+from bot.adapters.slack import connections
 from bot.adapters.slack.sender import SlackSender, slack_client
 from bot.app.bootstrap import start
 from bot.app.server import Service, build_service
@@ -380,7 +381,7 @@ def test_rate_limits_and_server_errors_delay_but_keep_the_order(
 
 
 def test_a_mornings_answers_go_over_kept_connections_and_survive_them_closing(
-    tmp_path: Path, slack: FakeSlack
+    tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}")
     chats = ["C01", "C02", "C03", "C04", "C05", "C06"]
@@ -403,6 +404,14 @@ def test_a_mornings_answers_go_over_kept_connections_and_survive_them_closing(
         pass
     assert slack.messages_in("C01")[-1]["text"] == "after the close"
     assert slack.connections == kept + 1
+
+    # after a long quiet a kept connection may be gone without a word: a new one is opened
+    monkeypatch.setattr(connections, "IDLE_SECONDS", -1.0)
+    queue(runtime, ["after a quiet night"], "C02")
+    while worker.run_once():
+        pass
+    assert slack.messages_in("C02")[-1]["text"] == "after a quiet night"
+    assert slack.connections == kept + 2
     worker.stop()
     runtime.engine.dispose()
 

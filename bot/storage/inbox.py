@@ -99,7 +99,10 @@ Stored = dict[str, Any]
 def _with_text(incoming: str, text: str) -> Stored:
     """The message's fields whole again: its text from the column, unless the JSON kept it
     (rows stored before the text was kept once)."""
-    raw = json.loads(incoming)
+    try:
+        raw = json.loads(incoming)
+    except json.JSONDecodeError:
+        raw = None
     if not isinstance(raw, dict):
         return {"unreadable": incoming}  # not a message: its handling fails, it is set aside
     raw.setdefault("text", text)

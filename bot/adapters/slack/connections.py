@@ -10,6 +10,8 @@ error handling run unchanged), a `URLError` (an OSError) when there is no connec
 from __future__ import annotations
 
 import io
+import threading
+import time
 from http.client import HTTPMessage
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -21,6 +23,9 @@ from slack_sdk import WebClient
 # Connections kept per host: one per delivery thread, and one per request thread for the
 # listeners' own calls (files.info, views.open); more at once are opened and then closed.
 POOL_SIZE = 16
+# A connection idle longer than this may have been dropped silently on the way (a NAT or a
+# firewall forgets it overnight): the next call would wait out its timeout. Opened afresh.
+IDLE_SECONDS = 30.0
 
 
 class KeptAliveWebClient(WebClient):
@@ -29,16 +34,31 @@ class KeptAliveWebClient(WebClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pool = urllib3.PoolManager(
-            num_pools=4,  # the API's host, and the upload host of files_upload_v2
+            num_pools=2,  # Slack's API host (files_upload_v2's upload goes through urlopen)
             maxsize=POOL_SIZE,
             ssl_context=self.ssl,
             retries=False,  # delivery decides when to try again (a POST is not repeated here)
-            timeout=urllib3.Timeout(total=self.timeout),
+            # as urlopen's: for connecting, and for each read
+            timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
         )
+        self._last_call = time.monotonic()
+        self._idle_guard = threading.Lock()
+
+    def close(self) -> None:
+        """Close the kept connections."""
+        self._pool.clear()
+
+    def _fresh_after_idle(self) -> None:
+        with self._idle_guard:
+            now = time.monotonic()
+            idle, self._last_call = now - self._last_call, now
+        if idle > IDLE_SECONDS:
+            self._pool.clear()
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         if self.proxy is not None or not url.lower().startswith(("http://", "https://")):
             return super()._perform_urllib_http_request_internal(url, req)  # as slack_sdk does
+        self._fresh_after_idle()
         try:
             answer = self._pool.request(
                 req.get_method(),
