@@ -72,6 +72,7 @@ def environment() -> Environment:
         autoescape=select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # installed with the code: no file check at every page
     )
     env.filters["period"] = period_shown
     return env

@@ -32,6 +32,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # installed with the code: no file check at every card
     )
     env.filters["period"] = period_shown
     return env
