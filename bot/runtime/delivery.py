@@ -203,6 +203,11 @@ def _finish_statement(columns: tuple[str, ...]) -> Update:
     )
 
 
+def _finish_params(row_id: int, values: dict[str, object]) -> dict[str, object]:
+    """The parameters of `_finish_statement` for one row's new values."""
+    return {"row": row_id, **{f"new_{name}": value for name, value in values.items()}}
+
+
 class DeliveryWorker(BackgroundLoop):
     """Sends pending outbox rows for the platforms it has senders for; on `stop`, what is left
     waits in the outbox for the next start."""
@@ -257,9 +262,7 @@ class DeliveryWorker(BackgroundLoop):
             # one statement for the rows that changed the same columns (most went out: "sent")
             alike: dict[tuple[str, ...], list[dict[str, object]]] = {}
             for row_id, values in finished:
-                alike.setdefault(tuple(sorted(values)), []).append(
-                    {"row": row_id, **{f"new_{name}": value for name, value in values.items()}}
-                )
+                alike.setdefault(tuple(sorted(values)), []).append(_finish_params(row_id, values))
             with transaction(self.engine) as session:
                 for columns, rows in alike.items():
                     session.connection().execute(_finish_statement(columns), rows)
@@ -381,9 +384,10 @@ class DeliveryWorker(BackgroundLoop):
         if self._finished is not None:  # a pass sending side by side writes them together
             self._finished.append((row_id, values))
             return
-        bound = {"row": row_id, **{f"new_{name}": value for name, value in values.items()}}
         with transaction(self.engine) as session:
-            session.connection().execute(_finish_statement(tuple(sorted(values))), [bound])
+            session.connection().execute(
+                _finish_statement(tuple(sorted(values))), [_finish_params(row_id, values)]
+            )
 
     def _release(self, row_id: int) -> None:
         with transaction(self.engine) as session:

@@ -44,10 +44,6 @@ class KeptAliveWebClient(WebClient):
         self._last_call = time.monotonic()
         self._idle_guard = threading.Lock()
 
-    def close(self) -> None:
-        """Close the kept connections."""
-        self._pool.clear()
-
     def _fresh_after_idle(self) -> None:
         with self._idle_guard:
             now = time.monotonic()
