@@ -21,9 +21,11 @@ the same way in a process of its own, in the same run, before the bot and again 
 It prints, per run: the acknowledgement rate and p50/p99 of bot and floor; the end-to-end
 figure (first event sent to the last reply delivered, by the outbox's `sent_at`) as messages per
 second and as a share of the floor's rate; the seconds from the last acknowledgement to the last
-reply; each serve process's peak RSS. With `--runs` > 1, the medians too, and the targets. It
-checks the work: every event handled once, every reply sent, each chat's replies in the order
-of its counts.
+reply; the CPU time (user and system) of the serve processes per event, from the first event to
+the last reply, beside the floor's per event (a figure the machine's changing speed moves less
+than the rates); each serve process's peak RSS. With `--runs` > 1, the medians too, and the
+targets. It checks the work: every event handled once, every reply sent, each chat's replies in
+the order of its counts.
 
 With PostgreSQL the database named by `--db` is emptied first (every table dropped): give it
 one of its own.
