@@ -78,7 +78,11 @@ class Incoming:
 
     @classmethod
     def from_fields(cls, stored: dict[str, Any]) -> Incoming:
-        """A message from its fields as `to_json` wrote them (the inbox's JSON, read)."""
+        """A message from its fields as `to_json` wrote them (the inbox's JSON, read); a
+        ValueError naming what is missing when they are not a stored message's."""
+        missing = [name for name in ("platform", "at") if name not in stored]
+        if missing:
+            raise ValueError(f"not a stored message: no {', '.join(missing)}")
         raw = dict(stored)
         raw["at"] = datetime.fromisoformat(raw["at"])
         raw["button"] = ButtonPress(**raw["button"]) if raw.get("button") else None

@@ -154,8 +154,9 @@ def test_a_stored_message_that_cannot_be_read_is_set_aside_and_its_chat_goes_on(
     rt = burst_runtime(tmp_path, database_url)
     try:
         counts_sent(rt.engine, datetime.now(UTC))
-        with transaction(rt.engine) as session:  # damaged on disk: not JSON, and not an object
-            for message_id, junk in (("0-0", "{not json"), ("1-0", "[1, 2]")):
+        damaged = (("0-0", "{not json"), ("1-0", "[1, 2]"), ("2-0", '{"text": "6205 库存 1"}'))
+        with transaction(rt.engine) as session:  # not JSON, not an object, not a message's fields
+            for message_id, junk in damaged:
                 row = session.scalars(
                     select(InboxRow).where(InboxRow.platform_message_id == message_id)
                 ).one()
@@ -163,11 +164,13 @@ def test_a_stored_message_that_cannot_be_read_is_set_aside_and_its_chat_goes_on(
         assert drain(rt, limit=50) == CHATS * PER_CHAT
         with transaction(rt.engine, read_only=True) as session:
             set_aside = session.scalars(select(InboxRow).where(InboxRow.error != "")).all()
-        assert sorted(row.platform_message_id for row in set_aside) == ["0-0", "1-0"]
+        why = {row.platform_message_id: row.error for row in set_aside}
+        assert sorted(why) == ["0-0", "1-0", "2-0"]
+        assert why["2-0"] == "ValueError: not a stored message: no platform, at"
         recorded = counts_recorded(rt.engine)  # every other count, in its chat's order
-        for a in (0, 1):
+        for a in (0, 1, 2):
             assert [q for _, q in recorded[f"agr-{a:05d}"]] == [90 - n for n in range(1, PER_CHAT)]
-        assert all(len(recorded[f"agr-{a:05d}"]) == PER_CHAT for a in range(2, CHATS))
+        assert all(len(recorded[f"agr-{a:05d}"]) == PER_CHAT for a in range(3, CHATS))
     finally:
         rt.engine.dispose()
 

@@ -11,12 +11,12 @@ A configuration of `--agreements` agreements is generated, each with its own cus
 Slack channel and keeper, and `--agreed` figures agreed in chat in its history (amendments:
 every message reads its agreement's terms). `--events` really signed `event_callback` messages
 (`6205 库存 45`, the quantity varying, some below min) are spread over the agreements
-round-robin, so every
-channel hears a few counts in order. They are sent by `--clients` threads, one connection per
-request, to `--processes` real `vmi-bot serve` processes (client k to process k mod K), whose
-Slack Web API calls go to the fake Slack of tests/fake_slack.py. The same events go to a
-do-nothing bolt app (the floor: verify, parse, dispatch to a listener that does nothing) served
-the same way in a process of its own, in the same run, before the bot and again after it.
+round-robin, so every channel hears a few counts in order. They are sent by `--clients`
+threads, one connection per request, to `--processes` real `vmi-bot serve` processes (client k
+to process k mod K), whose Slack Web API calls go to the fake Slack of tests/fake_slack.py. The
+same events go to a do-nothing bolt app (the floor: verify, parse, dispatch to a listener that
+does nothing) served the same way in a process of its own, in the same run, before the bot and
+again after it.
 
 It prints, per run: the acknowledgement rate and p50/p99 of bot and floor; the end-to-end
 figure (first event sent to the last reply delivered, by the outbox's `sent_at`) as messages per
@@ -466,7 +466,9 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
                 work = bot_work(db, WARMUP_EVENTS + args.events)
                 bot_cpu = sum(cpu_seconds(pid) for pid, _ in servers) - bot_cpu
             rss = [peak_rss_mib(pid) for pid, _ in servers]
+        floor_cpu -= cpu_seconds(floor.pid)
         floor_after = drive([floor_port], bodies, args.clients)  # the bot has stopped
+        floor_cpu += cpu_seconds(floor.pid)
     finally:
         floor.kill()
         floor.wait()
@@ -483,7 +485,7 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
         end_to_end=args.events / (last - bot.began),
         tail_s=last - bot.last_answer,
         rss_mib=rss,
-        floor_cpu_ms=floor_cpu / args.events * 1000,
+        floor_cpu_ms=floor_cpu / (2 * args.events) * 1000,  # both loads
         bot_cpu_ms=bot_cpu / args.events * 1000,
         acked_cpu_ms=acked_cpu / args.events * 1000,
         ok=(
