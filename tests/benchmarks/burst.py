@@ -13,7 +13,8 @@ every message reads its agreement's terms). `--events` really signed `event_call
 (`6205 库存 45`, the quantity varying, some below min) are spread over the agreements
 round-robin, so every channel hears a few counts in order. They are sent by `--clients`
 threads, one connection per request, to `--processes` real `vmi-bot serve` processes (client k
-to process k mod K), whose Slack Web API calls go to the fake Slack of tests/fake_slack.py. The
+to process k mod K), whose Slack Web API calls go to the fake Slack of tests/fake_slack.py, in
+a process of its own. The
 same events go to a do-nothing bolt app (the floor: verify, parse, dispatch to a listener that
 does nothing) served the same way in a process of its own, in the same run, before the bot and
 again after it.
@@ -23,9 +24,14 @@ figure (first event sent to the last reply delivered, by the outbox's `sent_at`)
 second and as a share of the floor's rate; the seconds from the last acknowledgement to the last
 reply; the CPU time (user and system) of the serve processes per event, from the first event to
 the last reply, beside the floor's per event (a figure the machine's changing speed moves less
-than the rates); each serve process's peak RSS. With `--runs` > 1, the medians too, and the
-targets. It checks the work: every event handled once, every reply sent, each chat's replies in
-the order of its counts.
+than the rates), and the rest of the machine's work for the bot's load: the client threads'
+CPU while sending, and the fake Slack's until the last reply; each serve process's peak RSS.
+Then the medians of the `--runs` runs against the targets, and the ceilings that CPU per event
+puts on the end-to-end rate: a serve process is one interpreter, at most one core busy with
+Python, so K processes on C cores handle at most min(K, C) cores / the bot's CPU per event, and
+the machine's C cores carry at most the bot, the clients and the fake Slack together. It checks
+the work: every event handled once, every reply sent, each chat's replies in the order of its
+counts.
 
 With PostgreSQL the database named by `--db` is emptied first (every table dropped): give it
 one of its own.
@@ -49,7 +55,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import MetaData, create_engine, func, or_, select
 
@@ -69,9 +74,6 @@ from tests.benchmarks.slack_events import (  # noqa: E402
     post_event,
     serving,
 )
-
-if TYPE_CHECKING:
-    from tests.fake_slack import FakeSlack
 
 VMI_BOT = str(Path(sys.executable).with_name("vmi-bot"))
 WARMUP_EVENTS = 20
@@ -189,7 +191,7 @@ def drive(ports: Sequence[int], bodies: Sequence[bytes], clients: int) -> Sent:
 # ---- the servers ----
 
 
-def _env(fake: FakeSlack, config: Path, db: str) -> dict[str, str]:
+def _env(fake: FakeSlackProcess, config: Path, db: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WECOM_"))}
     env.update(
         SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_BASE_URL=fake.base_url,
@@ -264,6 +266,45 @@ def floor_process(fake_url: str) -> tuple[subprocess.Popen[str], int]:
                                stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert process.stdout is not None
     return process, int(process.stdout.readline())
+
+
+@dataclass(frozen=True)
+class FakeSlackProcess:
+    """The fake Slack's base URL (SLACK_API_BASE_URL) and its process id."""
+
+    base_url: str
+    pid: int
+
+
+@contextmanager
+def fake_slack_process() -> Iterator[FakeSlackProcess]:
+    """The fake Slack in a process of its own, so that its answers to the bot do not take the
+    interpreter from the client threads sending the events (they did not for the floor)."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve-fake-slack"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdin is not None
+    try:
+        yield FakeSlackProcess(process.stdout.readline().strip(), process.pid)
+    finally:
+        process.stdin.close()  # it stops when its stdin closes
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def serve_fake_slack() -> None:
+    """In the fake Slack's process: serve it, say its base URL, and stop when stdin closes."""
+    from tests.fake_slack import FakeSlack
+
+    with FakeSlack() as fake:
+        print(fake.base_url, flush=True)
+        sys.stdin.read()
 
 
 def serve_floor(fake_url: str) -> None:
@@ -432,9 +473,13 @@ class Figures:
     floor_cpu_ms: float = float("nan")
     bot_cpu_ms: float = float("nan")
     acked_cpu_ms: float = float("nan")  # the bot's, while the events were being sent
+    # the rest of the machine's work for the bot's load: the client threads sending it (this
+    # process, while sending), and the fake Slack answering the replies (until the last one)
+    clients_cpu_ms: float = float("nan")
+    fake_cpu_ms: float = float("nan")
 
 
-def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) -> Figures:
+def one_run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path, run: int) -> Figures:
     """Floor, bot, floor again, on the same events; their figures. The floor is the mean of
     its two loads and their latencies together: this machine's speed drifts between loads
     (twofold within minutes at times), and one load before the bot alone would put the drift
@@ -461,10 +506,13 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
             warm_work = bot_work(db, WARMUP_EVENTS)
             with spying(args.spy, servers[0][0], run, args.spy_gil):
                 bot_cpu = sum(cpu_seconds(pid) for pid, _ in servers)
+                fake_cpu, clients_cpu = cpu_seconds(fake.pid), cpu_seconds(os.getpid())
                 bot = drive(ports, bodies, args.clients)
+                clients_cpu = cpu_seconds(os.getpid()) - clients_cpu
                 acked_cpu = sum(cpu_seconds(pid) for pid, _ in servers) - bot_cpu
                 work = bot_work(db, WARMUP_EVENTS + args.events)
                 bot_cpu = sum(cpu_seconds(pid) for pid, _ in servers) - bot_cpu
+                fake_cpu = cpu_seconds(fake.pid) - fake_cpu
             rss = [peak_rss_mib(pid) for pid, _ in servers]
         floor_cpu -= cpu_seconds(floor.pid)
         floor_after = drive([floor_port], bodies, args.clients)  # the bot has stopped
@@ -488,6 +536,8 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
         floor_cpu_ms=floor_cpu / (2 * args.events) * 1000,  # both loads
         bot_cpu_ms=bot_cpu / args.events * 1000,
         acked_cpu_ms=acked_cpu / args.events * 1000,
+        clients_cpu_ms=clients_cpu / args.events * 1000,
+        fake_cpu_ms=fake_cpu / args.events * 1000,
         ok=(
             bot.statuses[200] == args.events
             and warm_work.handled == WARMUP_EVENTS
@@ -504,7 +554,8 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
         f" p50 {figures.floor_p50_ms:5.1f} ms p99 {figures.floor_p99_ms:6.1f} ms"
         f" | end to end {figures.end_to_end:6.1f} msg/s, last reply {figures.tail_s:5.2f} s"
         f" after last ack | CPU per event: bot {figures.bot_cpu_ms:.2f} ms"
-        f" ({figures.acked_cpu_ms:.2f} until the last ack), floor {figures.floor_cpu_ms:.2f} ms"
+        f" ({figures.acked_cpu_ms:.2f} until the last ack), floor {figures.floor_cpu_ms:.2f} ms,"
+        f" clients {figures.clients_cpu_ms:.2f} ms, fake Slack {figures.fake_cpu_ms:.2f} ms"
         f" | peak RSS {', '.join(f'{r:.0f}' for r in rss)} MiB"
         f" | inbox {work.handled} handled ({work.failed} set aside),"
         f" answers {dict(sorted(work.outbox.items()))}"
@@ -515,12 +566,14 @@ def one_run(args: argparse.Namespace, fake: FakeSlack, workdir: Path, run: int) 
     return figures
 
 
-def report(all_figures: list[Figures]) -> bool:
-    """The medians against the targets; True when every run did all its work."""
+def report(all_figures: list[Figures], processes: int) -> bool:
+    """The medians against the targets, and the ceilings CPU per event puts on the end-to-end
+    rate; True when every run did all its work."""
     med = {
         name: statistics.median(getattr(f, name) for f in all_figures)
         for name in ("ack_rate", "p99_ms", "floor_rate", "floor_p99_ms", "end_to_end", "tail_s",
-                     "bot_cpu_ms", "acked_cpu_ms", "floor_cpu_ms")
+                     "bot_cpu_ms", "acked_cpu_ms", "floor_cpu_ms", "clients_cpu_ms",
+                     "fake_cpu_ms")
     }  # fmt: skip
     rss = statistics.median(max(f.rss_mib) for f in all_figures)
     checks = [
@@ -540,13 +593,23 @@ def report(all_figures: list[Figures]) -> bool:
         f" p99 {med['p99_ms']:.1f} ms, floor {med['floor_rate']:.1f}/s"
         f" p99 {med['floor_p99_ms']:.1f} ms, end to end {med['end_to_end']:.1f} msg/s;"
         f" CPU per event: bot {med['bot_cpu_ms']:.2f} ms ({med['acked_cpu_ms']:.2f} until the"
-        f" last ack), floor {med['floor_cpu_ms']:.2f} ms"
+        f" last ack), floor {med['floor_cpu_ms']:.2f} ms, clients {med['clients_cpu_ms']:.2f} ms,"
+        f" fake Slack {med['fake_cpu_ms']:.2f} ms"
     )
     for name, value, target, way in checks:
         met = value >= target if way == ">=" else value <= target
         print(
             f"  {name:<32} {value:7.2f}  (target {way} {target:g}: {'met' if met else 'NOT met'})"
         )
+    cores = os.cpu_count() or 1
+    busy = min(processes, cores)
+    one = busy * 1000 / med["bot_cpu_ms"]
+    machine = cores * 1000 / (med["bot_cpu_ms"] + med["clients_cpu_ms"] + med["fake_cpu_ms"])
+    print(
+        f"  ceilings of CPU per event: {busy} core(s) of serve process {one:.0f} msg/s"
+        f" ({one / med['floor_rate']:.2f} of the floor); the machine's {cores} core(s) with the"
+        f" clients and the fake Slack {machine:.0f} msg/s ({machine / med['floor_rate']:.2f})"
+    )
     return all(f.ok for f in all_figures)
 
 
@@ -569,6 +632,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="with --spy: sample only the thread holding the GIL (CPU, not waits)",
     )
     parser.add_argument("--serve-floor", metavar="FAKE_URL", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-fake-slack", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.processes > 1 and not (args.db or "").startswith("postgresql"):
         parser.error("--processes above 1 needs --db postgresql+psycopg://...")
@@ -581,16 +645,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.serve_floor:
         serve_floor(args.serve_floor)
         return 0
-    from tests.fake_slack import FakeSlack
+    if args.serve_fake_slack:
+        serve_fake_slack()
+        return 0
 
     print(f"{args.agreements} agreements, {args.events} counts, {args.clients} clients,"
           f" {args.processes} serve process(es) on {(args.db or 'sqlite').split(':')[0]},"
           f" CPUs: {os.cpu_count()}, Python {sys.version.split()[0]}", flush=True)  # fmt: skip
     with ExitStack() as stack:
-        fake = stack.enter_context(FakeSlack())
+        fake = stack.enter_context(fake_slack_process())
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vmi-burst-")))
         figures = [one_run(args, fake, workdir, run) for run in range(1, args.runs + 1)]
-    if not report(figures):
+    if not report(figures, args.processes):
         print("FAIL: not every event was answered 200, handled once, and answered in order",
               file=sys.stderr)  # fmt: skip
         return 1
