@@ -93,11 +93,40 @@ def ready(sender: Sender) -> bool:
     return bool(holds()) if callable(holds) else True
 
 
-def delivery_key(row: OutboxRow) -> str:
+class Queued(Protocol):
+    """An outbox row as far as `delivery_key` reads it."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def delivery_key(row: Queued) -> str:
     """What marks a row's message on the platform: its id and when it was queued (ids start
     again in a new database; the time tells them apart)."""
     created = row.created_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
     return f"{row.id}-{created}"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An outbox row claimed by this process, as a pass reads it: plain values, not the
+    session's objects (one is built for every message sent)."""
+
+    id: int
+    platform: str
+    chat: str
+    mode: str
+    target_ref: str
+    recipient: str
+    card: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    claimed_at: datetime  # when this process claimed it
+    maybe_sent: bool  # it may have reached the platform before (see `Outgoing.maybe_sent`)
 
 
 def _read_start(pid: int) -> str | None:
@@ -158,6 +187,15 @@ _TAKE = (
 )
 
 
+# what a pass reads of a row it claims (`Claimed`), and of its earlier claim
+_CLAIMED: list[Any] = [
+    col(OutboxRow.id), col(OutboxRow.platform), col(OutboxRow.chat), col(OutboxRow.mode),
+    col(OutboxRow.target_ref), col(OutboxRow.recipient), col(OutboxRow.card),
+    col(OutboxRow.attempts), col(OutboxRow.last_error), col(OutboxRow.created_at),
+    col(OutboxRow.state), col(OutboxRow.claimed_by),
+]  # fmt: skip
+
+
 @cache
 def _claimable(some_gone: bool) -> Select[Any]:
     """The oldest unsent row of each chat on the ready platforms, when it may go now: pending
@@ -184,7 +222,7 @@ def _claimable(some_gone: bool) -> Select[Any]:
             may_go, sending & col(OutboxRow.claimed_by).in_(bindparam("gone", expanding=True))
         )
     return (
-        select(OutboxRow)
+        select(*_CLAIMED)
         .join(first, col(OutboxRow.id) == first.c.first_id)
         .where(may_go)
         .order_by(col(OutboxRow.id))
@@ -250,13 +288,13 @@ class DeliveryWorker(BackgroundLoop):
         """
         claimed = self._claim(limit)
         if len(claimed) <= 1 or self.parallel <= 1:
-            return sum(self._send_claimed(row, maybe_sent) for row, maybe_sent in claimed)
+            return sum(self._send_claimed(row) for row in claimed)
         # what each send came to is written for all of them at once, in one transaction
         self._finished = []
         try:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.parallel, "delivery-send")
-            return sum(self._pool.map(lambda claim: self._send_claimed(*claim), claimed))
+            return sum(self._pool.map(self._send_claimed, claimed))
         finally:
             finished, self._finished = self._finished, None
             # one statement for the rows that changed the same columns (most went out: "sent")
@@ -267,18 +305,17 @@ class DeliveryWorker(BackgroundLoop):
                 for columns, rows in alike.items():
                     session.connection().execute(_finish_statement(columns), rows)
 
-    def _send_claimed(self, row: OutboxRow, maybe_sent: bool) -> bool:
-        assert row.id is not None  # a row read from the table has its key
+    def _send_claimed(self, row: Claimed) -> bool:
         if self._stop.is_set():
             self._release(row.id)
             return False
-        fresh = row.claimed_at is not None and self.clock() - row.claimed_at < RENEW_AFTER
+        fresh = self.clock() - row.claimed_at < RENEW_AFTER
         if not fresh and not self._renew(row.id):
             return False  # its lease ran out while others were sent, and another took it
-        return self._deliver(row, maybe_sent)
+        return self._deliver(row)
 
-    def _claim(self, limit: int) -> list[tuple[OutboxRow, bool]]:
-        """Claim the rows that may go now; each with whether it may have been sent before."""
+    def _claim(self, limit: int) -> list[Claimed]:
+        """Claim the rows that may go now."""
         now = self.clock()
         me = this_process()
         ready_platforms = [name for name, sender in self.senders.items() if ready(sender)]
@@ -293,8 +330,7 @@ class DeliveryWorker(BackgroundLoop):
                 {"platforms": ready_platforms, "now": now, "stale": now - STALE_CLAIM,
                  "gone": gone, "most": limit},
             )  # fmt: skip
-            # plain rows, not the session's objects: what a pass needs of them is read here
-            rows = [OutboxRow(**found_row._mapping) for found_row in found]
+            rows = found.all()
             if not rows:
                 return []
             connection.execute(_TAKE, {"ids": [row.id for row in rows], "now": now, "me": me})
@@ -303,9 +339,12 @@ class DeliveryWorker(BackgroundLoop):
                 if row.state == "sending":
                     cut_off = (row.id, row.platform, row.chat, row.claimed_by or "unknown")
                     log.warning("outbox %s to %s %s: its send by %s was cut off", *cut_off)
-                maybe_sent = row.state == "sending" or row.last_error.startswith(UNSURE)
-                row.state, row.claimed_at, row.claimed_by = "sending", now, me
-                claimed.append((row, maybe_sent))
+                claimed.append(
+                    Claimed(row.id, row.platform, row.chat, row.mode, row.target_ref,
+                            row.recipient, row.card, row.attempts, row.last_error,
+                            row.created_at, claimed_at=now,
+                            maybe_sent=row.state == "sending" or row.last_error.startswith(UNSURE))
+                )  # fmt: skip
             return claimed
 
     def _renew(self, row_id: int) -> bool:
@@ -322,13 +361,12 @@ class DeliveryWorker(BackgroundLoop):
             )
             return cast("CursorResult[Any]", renewed).rowcount == 1
 
-    def _deliver(self, row: OutboxRow, maybe_sent: bool = False) -> bool:
+    def _deliver(self, row: Claimed) -> bool:
         """Send one row; True when it is done with (sent, or failed for good)."""
-        assert row.id is not None  # a row read from the table has its key
         try:
             card = Card.from_json(row.card)
             message = Outgoing(row.id, row.chat, row.mode, row.target_ref, row.recipient, card,
-                               delivery_key(row), maybe_sent)  # fmt: skip
+                               delivery_key(row), row.maybe_sent)  # fmt: skip
             ref = self.senders[row.platform].send(message)
         except RetryLater as later:
             return self._retry_or_give_up(row, later)
@@ -342,8 +380,7 @@ class DeliveryWorker(BackgroundLoop):
         self._finish(row.id, "sent", row.attempts + 1, ref=ref)
         return True
 
-    def _retry_or_give_up(self, row: OutboxRow, later: RetryLater) -> bool:
-        assert row.id is not None  # a row read from the table has its key
+    def _retry_or_give_up(self, row: Claimed, later: RetryLater) -> bool:
         attempts = row.attempts + 1
         where = (row.id, row.platform, row.chat, later)
         if attempts >= MAX_ATTEMPTS:

@@ -25,13 +25,14 @@ second and as a share of the floor's rate; the seconds from the last acknowledge
 reply; the CPU time (user and system) of the serve processes per event, from the first event to
 the last reply, beside the floor's per event (a figure the machine's changing speed moves less
 than the rates), and the rest of the machine's work for the bot's load: the client threads'
-CPU while sending, and the fake Slack's until the last reply; each serve process's peak RSS.
-Then the medians of the `--runs` runs against the targets, and the ceilings that CPU per event
-puts on the end-to-end rate: a serve process is one interpreter, at most one core busy with
-Python, so K processes on C cores handle at most min(K, C) cores / the bot's CPU per event, and
-the machine's C cores carry at most the bot, the clients and the fake Slack together. It checks
-the work: every event handled once, every reply sent, each chat's replies in the order of its
-counts.
+CPU while sending, and the fake Slack's until the last reply; how many of the machine's cores
+were busy on average meanwhile (everything on it: PostgreSQL too); each serve process's peak
+RSS. Then the medians of the `--runs` runs against the targets, and the ceilings that CPU per
+event puts on the end-to-end rate: a serve process is one interpreter, at most one core busy
+with Python, so K processes on C cores handle at most min(K, C) cores / the bot's CPU per
+event, and the machine's C cores carry at most the bot, the clients and the fake Slack
+together. It checks the work: every event handled once, every reply sent, each chat's replies
+in the order of its counts.
 
 With PostgreSQL the database named by `--db` is emptied first (every table dropped): give it
 one of its own.
@@ -226,6 +227,13 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """The machine's CPU ticks so far (all cores): busy, and in all (idle and waiting included)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -477,6 +485,7 @@ class Figures:
     # process, while sending), and the fake Slack answering the replies (until the last one)
     clients_cpu_ms: float = float("nan")
     fake_cpu_ms: float = float("nan")
+    machine_busy: float = float("nan")  # cores busy on average, first event to last reply
 
 
 def one_run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path, run: int) -> Figures:
@@ -507,12 +516,16 @@ def one_run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path, run
             with spying(args.spy, servers[0][0], run, args.spy_gil):
                 bot_cpu = sum(cpu_seconds(pid) for pid, _ in servers)
                 fake_cpu, clients_cpu = cpu_seconds(fake.pid), cpu_seconds(os.getpid())
+                ticks = machine_ticks()
                 bot = drive(ports, bodies, args.clients)
                 clients_cpu = cpu_seconds(os.getpid()) - clients_cpu
                 acked_cpu = sum(cpu_seconds(pid) for pid, _ in servers) - bot_cpu
                 work = bot_work(db, WARMUP_EVENTS + args.events)
                 bot_cpu = sum(cpu_seconds(pid) for pid, _ in servers) - bot_cpu
                 fake_cpu = cpu_seconds(fake.pid) - fake_cpu
+                busy, every = (
+                    after - before for after, before in zip(machine_ticks(), ticks, strict=True)
+                )
             rss = [peak_rss_mib(pid) for pid, _ in servers]
         floor_cpu -= cpu_seconds(floor.pid)
         floor_after = drive([floor_port], bodies, args.clients)  # the bot has stopped
@@ -538,6 +551,7 @@ def one_run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path, run
         acked_cpu_ms=acked_cpu / args.events * 1000,
         clients_cpu_ms=clients_cpu / args.events * 1000,
         fake_cpu_ms=fake_cpu / args.events * 1000,
+        machine_busy=busy / every * (os.cpu_count() or 1),
         ok=(
             bot.statuses[200] == args.events
             and warm_work.handled == WARMUP_EVENTS
@@ -555,7 +569,8 @@ def one_run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path, run
         f" | end to end {figures.end_to_end:6.1f} msg/s, last reply {figures.tail_s:5.2f} s"
         f" after last ack | CPU per event: bot {figures.bot_cpu_ms:.2f} ms"
         f" ({figures.acked_cpu_ms:.2f} until the last ack), floor {figures.floor_cpu_ms:.2f} ms,"
-        f" clients {figures.clients_cpu_ms:.2f} ms, fake Slack {figures.fake_cpu_ms:.2f} ms"
+        f" clients {figures.clients_cpu_ms:.2f} ms, fake Slack {figures.fake_cpu_ms:.2f} ms;"
+        f" machine {figures.machine_busy:.2f} of {os.cpu_count()} cores busy"
         f" | peak RSS {', '.join(f'{r:.0f}' for r in rss)} MiB"
         f" | inbox {work.handled} handled ({work.failed} set aside),"
         f" answers {dict(sorted(work.outbox.items()))}"
@@ -573,7 +588,7 @@ def report(all_figures: list[Figures], processes: int) -> bool:
         name: statistics.median(getattr(f, name) for f in all_figures)
         for name in ("ack_rate", "p99_ms", "floor_rate", "floor_p99_ms", "end_to_end", "tail_s",
                      "bot_cpu_ms", "acked_cpu_ms", "floor_cpu_ms", "clients_cpu_ms",
-                     "fake_cpu_ms")
+                     "fake_cpu_ms", "machine_busy")
     }  # fmt: skip
     rss = statistics.median(max(f.rss_mib) for f in all_figures)
     checks = [
@@ -594,7 +609,7 @@ def report(all_figures: list[Figures], processes: int) -> bool:
         f" p99 {med['floor_p99_ms']:.1f} ms, end to end {med['end_to_end']:.1f} msg/s;"
         f" CPU per event: bot {med['bot_cpu_ms']:.2f} ms ({med['acked_cpu_ms']:.2f} until the"
         f" last ack), floor {med['floor_cpu_ms']:.2f} ms, clients {med['clients_cpu_ms']:.2f} ms,"
-        f" fake Slack {med['fake_cpu_ms']:.2f} ms"
+        f" fake Slack {med['fake_cpu_ms']:.2f} ms; machine {med['machine_busy']:.2f} cores busy"
     )
     for name, value, target, way in checks:
         met = value >= target if way == ">=" else value <= target
