@@ -112,8 +112,8 @@ def delivery_key(row: Queued) -> str:
 
 @dataclass(frozen=True)
 class Claimed:
-    """An outbox row claimed by this process, as a pass reads it: plain values, not the
-    session's objects (one is built for every message sent)."""
+    """An outbox row claimed by this process, as a pass reads it: plain values, cheaper to
+    build than the session's ORM objects (a pass builds one for every message it sends)."""
 
     id: int
     platform: str

@@ -14,10 +14,9 @@ every message reads its agreement's terms). `--events` really signed `event_call
 round-robin, so every channel hears a few counts in order. They are sent by `--clients`
 threads, one connection per request, to `--processes` real `vmi-bot serve` processes (client k
 to process k mod K), whose Slack Web API calls go to the fake Slack of tests/fake_slack.py, in
-a process of its own. The
-same events go to a do-nothing bolt app (the floor: verify, parse, dispatch to a listener that
-does nothing) served the same way in a process of its own, in the same run, before the bot and
-again after it.
+a process of its own. The same events go to a do-nothing bolt app (the floor: verify, parse,
+dispatch to a listener that does nothing) served the same way in a process of its own, in the
+same run, before the bot and again after it.
 
 It prints, per run: the acknowledgement rate and p50/p99 of bot and floor; the end-to-end
 figure (first event sent to the last reply delivered, by the outbox's `sent_at`) as messages per
@@ -25,14 +24,14 @@ second and as a share of the floor's rate; the seconds from the last acknowledge
 reply; the CPU time (user and system) of the serve processes per event, from the first event to
 the last reply, beside the floor's per event (a figure the machine's changing speed moves less
 than the rates), and the rest of the machine's work for the bot's load: the client threads'
-CPU while sending, and the fake Slack's until the last reply; how many of the machine's cores
-were busy on average meanwhile (everything on it: PostgreSQL too); each serve process's peak
-RSS. Then the medians of the `--runs` runs against the targets, and the ceilings that CPU per
-event puts on the end-to-end rate: a serve process is one interpreter, at most one core busy
-with Python, so K processes on C cores handle at most min(K, C) cores / the bot's CPU per
-event, and the machine's C cores carry at most the bot, the clients and the fake Slack
-together. It checks the work: every event handled once, every reply sent, each chat's replies
-in the order of its counts.
+CPU while sending, the fake Slack's until the last reply, and the whole machine's (everything
+on it: PostgreSQL too) per event and in cores busy on average; each serve process's peak RSS.
+Then the medians of the `--runs` runs against the targets, and the ceilings that CPU per event
+puts on the end-to-end rate: a serve process is one interpreter, running Python on one core at
+a time (work without the GIL, in SQLite or the kernel, can overlap), so K processes on C cores
+handle about min(K, C) / the bot's CPU per event at most; and the machine's C cores carry at
+most C / the machine's CPU per event. It checks the work: every event handled once, every
+reply sent, each chat's replies in the order of its counts.
 
 With PostgreSQL the database named by `--db` is emptied first (every table dropped): give it
 one of its own.
@@ -229,11 +228,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_ticks() -> tuple[int, int]:
-    """The machine's CPU ticks so far (all cores): busy, and in all (idle and waiting included)."""
-    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return sum(fields) - idle, sum(fields)
+def machine_cpu_seconds() -> float:
+    """The CPU time all the machine's cores spent working so far (user, nice, system, irq,
+    softirq: not idle, not waiting, not stolen by the host), in seconds."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -296,7 +296,10 @@ def fake_slack_process() -> Iterator[FakeSlackProcess]:
     )
     assert process.stdout is not None and process.stdin is not None
     try:
-        yield FakeSlackProcess(process.stdout.readline().strip(), process.pid)
+        base_url = process.stdout.readline().strip()
+        if not base_url:  # else the bot would be pointed at the real Slack
+            raise SystemExit("the fake Slack did not start")
+        yield FakeSlackProcess(base_url, process.pid)
     finally:
         process.stdin.close()  # it stops when its stdin closes
         try:
@@ -485,7 +488,9 @@ class Figures:
     # process, while sending), and the fake Slack answering the replies (until the last one)
     clients_cpu_ms: float = float("nan")
     fake_cpu_ms: float = float("nan")
-    machine_busy: float = float("nan")  # cores busy on average, first event to last reply
+    # the whole machine's (PostgreSQL's too), and its cores busy on average, meanwhile
+    machine_cpu_ms: float = float("nan")
+    machine_busy: float = float("nan")
 
 
 def one_run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path, run: int) -> Figures:
@@ -516,16 +521,15 @@ def one_run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path, run
             with spying(args.spy, servers[0][0], run, args.spy_gil):
                 bot_cpu = sum(cpu_seconds(pid) for pid, _ in servers)
                 fake_cpu, clients_cpu = cpu_seconds(fake.pid), cpu_seconds(os.getpid())
-                ticks = machine_ticks()
+                machine_cpu, machine_began = machine_cpu_seconds(), time.monotonic()
                 bot = drive(ports, bodies, args.clients)
                 clients_cpu = cpu_seconds(os.getpid()) - clients_cpu
                 acked_cpu = sum(cpu_seconds(pid) for pid, _ in servers) - bot_cpu
                 work = bot_work(db, WARMUP_EVENTS + args.events)
                 bot_cpu = sum(cpu_seconds(pid) for pid, _ in servers) - bot_cpu
                 fake_cpu = cpu_seconds(fake.pid) - fake_cpu
-                busy, every = (
-                    after - before for after, before in zip(machine_ticks(), ticks, strict=True)
-                )
+                machine_cpu = machine_cpu_seconds() - machine_cpu
+                machine_seconds = time.monotonic() - machine_began
             rss = [peak_rss_mib(pid) for pid, _ in servers]
         floor_cpu -= cpu_seconds(floor.pid)
         floor_after = drive([floor_port], bodies, args.clients)  # the bot has stopped
@@ -551,7 +555,8 @@ def one_run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path, run
         acked_cpu_ms=acked_cpu / args.events * 1000,
         clients_cpu_ms=clients_cpu / args.events * 1000,
         fake_cpu_ms=fake_cpu / args.events * 1000,
-        machine_busy=busy / every * (os.cpu_count() or 1),
+        machine_cpu_ms=machine_cpu / args.events * 1000,
+        machine_busy=machine_cpu / machine_seconds,
         ok=(
             bot.statuses[200] == args.events
             and warm_work.handled == WARMUP_EVENTS
@@ -570,7 +575,8 @@ def one_run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path, run
         f" after last ack | CPU per event: bot {figures.bot_cpu_ms:.2f} ms"
         f" ({figures.acked_cpu_ms:.2f} until the last ack), floor {figures.floor_cpu_ms:.2f} ms,"
         f" clients {figures.clients_cpu_ms:.2f} ms, fake Slack {figures.fake_cpu_ms:.2f} ms;"
-        f" machine {figures.machine_busy:.2f} of {os.cpu_count()} cores busy"
+        f" machine {figures.machine_cpu_ms:.2f} ms, {figures.machine_busy:.2f} of"
+        f" {os.cpu_count()} cores busy"
         f" | peak RSS {', '.join(f'{r:.0f}' for r in rss)} MiB"
         f" | inbox {work.handled} handled ({work.failed} set aside),"
         f" answers {dict(sorted(work.outbox.items()))}"
@@ -588,7 +594,7 @@ def report(all_figures: list[Figures], processes: int) -> bool:
         name: statistics.median(getattr(f, name) for f in all_figures)
         for name in ("ack_rate", "p99_ms", "floor_rate", "floor_p99_ms", "end_to_end", "tail_s",
                      "bot_cpu_ms", "acked_cpu_ms", "floor_cpu_ms", "clients_cpu_ms",
-                     "fake_cpu_ms", "machine_busy")
+                     "fake_cpu_ms", "machine_cpu_ms", "machine_busy")
     }  # fmt: skip
     rss = statistics.median(max(f.rss_mib) for f in all_figures)
     checks = [
@@ -609,7 +615,8 @@ def report(all_figures: list[Figures], processes: int) -> bool:
         f" p99 {med['floor_p99_ms']:.1f} ms, end to end {med['end_to_end']:.1f} msg/s;"
         f" CPU per event: bot {med['bot_cpu_ms']:.2f} ms ({med['acked_cpu_ms']:.2f} until the"
         f" last ack), floor {med['floor_cpu_ms']:.2f} ms, clients {med['clients_cpu_ms']:.2f} ms,"
-        f" fake Slack {med['fake_cpu_ms']:.2f} ms; machine {med['machine_busy']:.2f} cores busy"
+        f" fake Slack {med['fake_cpu_ms']:.2f} ms; machine {med['machine_cpu_ms']:.2f} ms,"
+        f" {med['machine_busy']:.2f} cores busy"
     )
     for name, value, target, way in checks:
         met = value >= target if way == ">=" else value <= target
@@ -617,13 +624,13 @@ def report(all_figures: list[Figures], processes: int) -> bool:
             f"  {name:<32} {value:7.2f}  (target {way} {target:g}: {'met' if met else 'NOT met'})"
         )
     cores = os.cpu_count() or 1
-    busy = min(processes, cores)
-    one = busy * 1000 / med["bot_cpu_ms"]
-    machine = cores * 1000 / (med["bot_cpu_ms"] + med["clients_cpu_ms"] + med["fake_cpu_ms"])
+    interpreters = min(processes, cores)
+    python = interpreters * 1000 / med["bot_cpu_ms"]
+    machine = cores * 1000 / med["machine_cpu_ms"]
     print(
-        f"  ceilings of CPU per event: {busy} core(s) of serve process {one:.0f} msg/s"
-        f" ({one / med['floor_rate']:.2f} of the floor); the machine's {cores} core(s) with the"
-        f" clients and the fake Slack {machine:.0f} msg/s ({machine / med['floor_rate']:.2f})"
+        f"  ceilings of CPU per event: about {python:.0f} msg/s for {interpreters} serve"
+        f" interpreter(s) ({python / med['floor_rate']:.2f} of the floor); {machine:.0f} msg/s"
+        f" for the machine's {cores} cores ({machine / med['floor_rate']:.2f})"
     )
     return all(f.ok for f in all_figures)
 
