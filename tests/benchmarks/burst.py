@@ -331,17 +331,19 @@ def serve_floor(fake_url: str) -> None:
 
 
 @contextmanager
-def spying(folder: str | None, pid: int, run: int, gil: bool = False) -> Iterator[None]:
-    """With `--spy FOLDER`: py-spy samples the first serve process (all threads, raw stacks;
-    with `gil`, only the thread holding the interpreter: where its CPU goes) while the burst is
-    sent and handled, into FOLDER/serve-RUN.txt."""
+def spying(
+    folder: str | None, pid: int, run: int, gil: bool = False, rate: int = 100
+) -> Iterator[None]:
+    """With `--spy FOLDER`: py-spy samples the first serve process `rate` times a second (all
+    threads, raw stacks; with `gil`, only the thread holding the interpreter: where its CPU
+    goes) while the burst is sent and handled, into FOLDER/serve-RUN.txt."""
     if not folder:
         yield
         return
     out = Path(folder) / f"serve-{run}.txt"
     holder = ["--gil"] if gil else []
     spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "-p",
-                            str(pid), "-r", "100", "-f", "raw", "--nonblocking", *holder,
+                            str(pid), "-r", str(rate), "-f", "raw", "--nonblocking", *holder,
                             "-o", str(out)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -518,7 +520,7 @@ def one_run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path, run
             ports = [port for _, port in servers]
             drive(ports, warm, 1)
             warm_work = bot_work(db, WARMUP_EVENTS)
-            with spying(args.spy, servers[0][0], run, args.spy_gil):
+            with spying(args.spy, servers[0][0], run, args.spy_gil, args.spy_rate):
                 bot_cpu = sum(cpu_seconds(pid) for pid, _ in servers)
                 fake_cpu, clients_cpu = cpu_seconds(fake.pid), cpu_seconds(os.getpid())
                 machine_cpu, machine_began = machine_cpu_seconds(), time.monotonic()
@@ -652,6 +654,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--spy-gil",
         action="store_true",
         help="with --spy: sample only the thread holding the GIL (CPU, not waits)",
+    )
+    parser.add_argument(
+        "--spy-rate", type=int, default=100, help="with --spy: samples a second (100)"
     )
     parser.add_argument("--serve-floor", metavar="FAKE_URL", help=argparse.SUPPRESS)
     parser.add_argument("--serve-fake-slack", action="store_true", help=argparse.SUPPRESS)
