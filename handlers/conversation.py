@@ -326,9 +326,8 @@ def refusal_card(turn: Turn, refusal: Refusal) -> Card:
 
 def _open_ids(turn: Turn) -> list[str]:
     """The agreement's open proposals, oldest first, as people type them (P6)."""
-    rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id])
-    ids = sorted(row.id for found in rows.values() for row in found if row.id is not None)
-    return [stored_proposals.public_id(i) for i in ids]
+    found = stored_proposals.open_ids(turn.session, turn.agreement.id)
+    return [stored_proposals.public_id(i) for i in sorted(i for ids in found.values() for i in ids)]
 
 
 def _example_of(turn: Turn, refusal: Refusal, open_ids: list[str]) -> str:

@@ -127,11 +127,12 @@ class Config:
 
     def party(self, id: str) -> Party | None:
         """The party with this id, or None."""
-        return next((p for p in self.parties if p.id == id), None)
+        return self.index("parties", lambda c: {p.id: p for p in reversed(c.parties)}).get(id)
 
     def member(self, id: str) -> Member | None:
         """The member with this id, or None."""
-        return next((m for m in self.members if m.id == id), None)
+        # reversed: where two share an id (the loader refuses that), the first in the file wins
+        return self.index("members", lambda c: {m.id: m for m in reversed(c.members)}).get(id)
 
     def agreement(self, id: str) -> AgreementConfig | None:
         """The agreement with this id, or None."""

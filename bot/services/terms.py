@@ -100,12 +100,31 @@ def effective_agreement(
     return _effective_all(config, session, (agreement,))[0]
 
 
+# One agreement made effective, by the agreement file's object: the people and agreed figures
+# it was made from, and the result. A burst of counts reads the same rows for an agreement again
+# and again; building its terms from them anew cost more than reading them.
+AgreedRows = list[tuple[Agreed, AgreedFigure]]
+_ONE_MADE: dict[int, tuple[AgreementConfig, object, AgreedRows, AgreementConfig]] = {}
+_ONE_MADE_MOST = 20_000  # past this, start again: more than 10,000 agreements' worth
+
+
 def _effective_all(
     config: Config, session: Session, agreements: Collection[AgreementConfig]
 ) -> tuple[AgreementConfig, ...]:
     if any(a.term_sources for a in agreements):
         return tuple(agreements)  # already effective: amendments apply once
-    return _effective_from(config, agreements, stored.applied(session, [a.id for a in agreements]))
+    found = stored.applied(session, [a.id for a in agreements])
+    if len(agreements) != 1:
+        return _effective_from(config, agreements, found)
+    (agreement,) = agreements
+    made = _ONE_MADE.get(id(agreement))
+    if made and made[0] is agreement and made[1] is config.members and made[2] == found:
+        return (made[3],)
+    (result,) = _effective_from(config, agreements, found)
+    if len(_ONE_MADE) >= _ONE_MADE_MOST:
+        _ONE_MADE.clear()
+    _ONE_MADE[id(agreement)] = (agreement, config.members, found, result)
+    return (result,)
 
 
 def _effective_from(

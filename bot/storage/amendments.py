@@ -10,10 +10,11 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Select as CoreSelect
-from sqlalchemy import bindparam, update
 from sqlalchemy import select as select_columns
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot.storage.among import Among, among_of, bound, where_among
 from bot.storage.db import plain
 from bot.storage.public_ids import PublicIds
 from bot.storage.tables import AmendmentChangeRow, AmendmentRow
@@ -146,8 +147,8 @@ def applied(
 ) -> list[tuple[Agreed, AgreedFigure]]:
     """The agreed figures the file has not overtaken, oldest agreement first; of every
     agreement when `agreement_ids` is None."""
-    query = _applied_query(agreement_ids is not None)
-    params = {"agreement_ids": list(agreement_ids or ())}
+    query = _applied_query(among_of(agreement_ids))
+    params = {"agreement_ids": bound(agreement_ids)}
     # plain rows into plain classes, not ORM objects: every message reads its terms
     return [
         (
@@ -160,7 +161,7 @@ def applied(
 
 
 @cache
-def _applied_query(by_agreement: bool) -> CoreSelect[Any]:
+def _applied_query(agreements: Among) -> CoreSelect[Any]:
     """The query of `applied`, built once: every message reads the terms."""
     amendment, change = AmendmentRow.__table__.c, AmendmentChangeRow.__table__.c  # type: ignore[attr-defined]
     columns = (
@@ -178,11 +179,7 @@ def _applied_query(by_agreement: bool) -> CoreSelect[Any]:
         )
         .order_by(col(AmendmentRow.decided_at), col(AmendmentRow.id), col(AmendmentChangeRow.id))
     )
-    if by_agreement:
-        query = query.where(
-            col(AmendmentRow.agreement_id).in_(bindparam("agreement_ids", expanding=True))
-        )
-    return query
+    return where_among(query, col(AmendmentRow.agreement_id), "agreement_ids", agreements)
 
 
 def supersede(session: Session, change: AmendmentChangeRow | AgreedFigure, at: datetime) -> bool:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy import CursorResult, Update, bindparam, select, update
 from sqlmodel import Session, col
 
+from bot.storage.among import Among, among_of, bound, where_among
 from bot.storage.db import plain
 from bot.storage.tables import HeldCountRow
 
@@ -42,21 +44,22 @@ def hold(
 
 def supersede(session: Session, agreement_id: str, skus: Collection[str], at: datetime) -> None:
     """A new count or a correction of these items: what was held for them no longer waits."""
-    values = {"of_agreement": agreement_id, "skus": list(skus), "decided": at}
-    plain(session).execute(_SUPERSEDE, values)
+    values = {"of_agreement": agreement_id, "skus": bound(skus), "decided": at}
+    plain(session).execute(_supersede_statement(among_of(skus)), values)
 
 
-# built once: every count runs it
-_SUPERSEDE = (
-    update(HeldCountRow)
-    .where(
+@cache
+def _supersede_statement(skus: Among) -> Update:
+    """The statement of `supersede`, built once: every count runs it."""
+    held_of_agreement = update(HeldCountRow).where(
         col(HeldCountRow.agreement_id) == bindparam("of_agreement"),
-        col(HeldCountRow.sku).in_(bindparam("skus", expanding=True)),
         col(HeldCountRow.state) == HELD,
     )
-    .values(state=SUPERSEDED, decided_at=bindparam("decided"))
-    .execution_options(synchronize_session=False)
-)
+    return (
+        where_among(held_of_agreement, col(HeldCountRow.sku), "skus", skus)
+        .values(state=SUPERSEDED, decided_at=bindparam("decided"))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def waiting(

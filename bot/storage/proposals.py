@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Select, bindparam, insert, select, update
 from sqlmodel import Session, col
 
+from bot.storage.among import is_one_of
 from bot.storage.db import plain
 from bot.storage.public_ids import PublicIds
 from bot.storage.stock import (
@@ -69,6 +70,26 @@ def open_proposals(
     for row in session.scalars(query, {"agreement_ids": list(agreement_ids or ())}):
         found[(row.agreement_id, row.sku)].append(row)
     return found
+
+
+def open_ids(session: Session, agreement_id: str) -> dict[str, list[int]]:
+    """The row ids of one agreement's open proposals per sku, oldest first: what a reply to a
+    count names ("P3 open"), read as plain values, not proposals."""
+    found: dict[str, list[int]] = defaultdict(list)
+    for sku, proposal_id in plain(session).execute(_OPEN_IDS, {"agreement_id": agreement_id}):
+        found[sku].append(cast(int, proposal_id))  # a stored row has its id
+    return found
+
+
+# built once: every count's reply reads it
+_OPEN_IDS = (
+    select(col(ProposalRow.sku), col(ProposalRow.id))
+    .where(
+        col(ProposalRow.agreement_id) == bindparam("agreement_id"),
+        is_one_of(col(ProposalRow.state), [s.value for s in OPEN_STATES]),
+    )
+    .order_by(col(ProposalRow.id))
+)
 
 
 @cache

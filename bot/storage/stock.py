@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from bot.storage.among import Among, among_of, bound, is_one_of, where_among
 from bot.storage.db import plain
 from bot.storage.tables import InboxRow, ItemRow, LedgerRow
 from vmi_rules.ledger import CountOutcome, Movement, infer_from_count
@@ -88,8 +90,8 @@ def stock_levels(
 
     Items come from the catalog (the `item` table, inactive ones included).
     """
-    query = _levels_query(agreement_ids is not None, skus is not None)
-    params = {"agreement_ids": list(agreement_ids or ()), "skus": list(skus or ())}
+    query = _levels_query(among_of(agreement_ids), among_of(skus))
+    params = {"agreement_ids": bound(agreement_ids), "skus": bound(skus)}
     levels: dict[ItemKey, StockLevel] = {}
     for agreement_id, sku, total, last_count_at in plain(session).execute(query, params):
         if total is None:
@@ -103,7 +105,7 @@ def stock_levels(
 
 
 @cache
-def _levels_query(by_agreement: bool, by_sku: bool) -> Select[str, str, int, datetime]:
+def _levels_query(agreements: Among, skus: Among) -> Select[str, str, int, datetime]:
     """The query of `stock_levels`, built once (a count reads it, and building it costs more
     than running it); the agreements and skus are bound when it runs.
 
@@ -130,7 +132,7 @@ def _levels_query(by_agreement: bool, by_sku: bool) -> Select[str, str, int, dat
             .scalar_subquery()
         )
 
-    signed_qty = case((col(L.kind).in_(OUTGOING), -col(L.qty)), else_=col(L.qty))
+    signed_qty = case((is_one_of(col(L.kind), OUTGOING), -col(L.qty)), else_=col(L.qty))
     total = (
         select(func.sum(signed_qty))
         .where(
@@ -152,13 +154,8 @@ def _levels_query(by_agreement: bool, by_sku: bool) -> Select[str, str, int, dat
     query = select(
         col(ItemRow.agreement_id), col(ItemRow.sku), total.label("total"), count_at.label("at")
     )
-    if by_agreement:
-        query = query.where(
-            col(ItemRow.agreement_id).in_(bindparam("agreement_ids", expanding=True))
-        )
-    if by_sku:
-        query = query.where(col(ItemRow.sku).in_(bindparam("skus", expanding=True)))
-    return query
+    query = where_among(query, col(ItemRow.agreement_id), "agreement_ids", agreements)
+    return where_among(query, col(ItemRow.sku), "skus", skus)
 
 
 def hold_item(session: Session, agreement_id: str, sku: str) -> None:
@@ -180,19 +177,18 @@ def hold_items(session: Session, agreement_id: str, skus: Collection[str]) -> No
     """
     if not skus or session.get_bind().dialect.name == "sqlite":
         return
-    plain(session).execute(_HOLD_ITEMS, {"agreement": agreement_id, "skus": sorted(set(skus))})
+    in_order = sorted(set(skus))
+    params = {"agreement": agreement_id, "skus": bound(in_order)}
+    plain(session).execute(_hold_items_query(among_of(in_order)), params)
 
 
-# LockRows runs above the sort, so the rows are locked in sku order.
-_HOLD_ITEMS = (
-    select(col(ItemRow.id))
-    .where(
-        col(ItemRow.agreement_id) == bindparam("agreement"),
-        col(ItemRow.sku).in_(bindparam("skus", expanding=True)),
-    )
-    .order_by(col(ItemRow.sku))
-    .with_for_update()
-)
+@cache
+def _hold_items_query(skus: Among) -> Select[Any]:
+    """The statement of `hold_items`, built once. LockRows runs above the sort, so the rows are
+    locked in sku order."""
+    query = select(col(ItemRow.id)).where(col(ItemRow.agreement_id) == bindparam("agreement"))
+    query = where_among(query, col(ItemRow.sku), "skus", skus)
+    return query.order_by(col(ItemRow.sku)).with_for_update()
 
 
 def aged_quantities(

@@ -337,7 +337,7 @@ def _stock_card(
     items' books as they are now, when the caller knows them."""
     if levels is None:
         levels = stock_levels(turn.session, [turn.agreement.id])
-    open_rows = stored_proposals.open_proposals(turn.session, [turn.agreement.id])
+    open_ids = stored_proposals.open_ids(turn.session, turn.agreement.id)
     shown = []
     for line in lines:
         item = turn.agreement.item(line.sku)
@@ -358,7 +358,7 @@ def _stock_card(
                 "unbilled": (unbilled or {}).get(item.sku, 0),
                 "stock_out": proposed_now is not None and line.qty == 0,
                 "proposed_now": (proposed_now or {}).get(item.sku, ""),
-                "open": "、".join(stored_proposals.public_id(r.id) for r in open_rows.get(key, [])),
+                "open": "、".join(map(stored_proposals.public_id, open_ids.get(item.sku, []))),
             }
         )
     return turn.card("stock", kind=kind, lines=shown, time_doubted=turn.incoming.time_doubted,

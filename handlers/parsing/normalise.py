@@ -52,4 +52,8 @@ def _without_trailing_mentions(text: str) -> str:
 
 def lowered(text: str) -> str:
     """Lower case without changing the length, so positions match the original text."""
+    whole = text.lower()
+    # the common case: no character became two (İ → i̇), and none lowers by its neighbours (Σ)
+    if len(whole) == len(text) and "Σ" not in text:
+        return whole
     return "".join(low if len(low := char.lower()) == 1 else char for char in text)
