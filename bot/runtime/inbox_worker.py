@@ -17,13 +17,17 @@ from sqlalchemy import Engine
 from bot.config import Config
 from bot.runtime.background import BackgroundLoop
 from bot.services.sheet_links import SheetLinks
-from bot.storage.db import transaction
+from bot.storage.db import is_sqlite, transaction
 from bot.storage.inbox import waiting
 from handlers.conversation import ARRIVING, process_batch
 
 log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_SECONDS = 0.0005
+# Chats' messages taken a batch. On PostgreSQL each is a row lock, written like a change, and
+# while messages arrive a batch ends after a few: locking 50 to handle 5 cost PostgreSQL more
+# than the messages themselves. SQLite locks the file, not rows.
+SQLITE_BATCH, POSTGRES_BATCH = 50, 10
 # The workers running in this process, and the switch interval from before the first started:
 # it is put back when the last stops, so a process that stops handling is as it was.
 _running: list[InboxWorker] = []
@@ -44,7 +48,7 @@ class InboxWorker(BackgroundLoop):
         platforms: frozenset[str],
         on_handled: Callable[[], None] = lambda: None,
         idle_seconds: float = 2.0,
-        batch: int = 50,
+        batch: int | None = None,
         batch_seconds: float = 0.05,
         arrivals_seconds: float = 0.02,
         takes_turn: Callable[[], bool] = lambda: True,
@@ -59,7 +63,7 @@ class InboxWorker(BackgroundLoop):
         self.takes_turn = takes_turn
         # Up to `batch` chats' messages in one transaction, for at most about `batch_seconds`:
         # on SQLite the platforms' quick answers wait for the write lock while it is held.
-        self.batch = batch
+        self.batch = batch or (SQLITE_BATCH if is_sqlite(engine) else POSTGRES_BATCH)
         self.batch_seconds = batch_seconds
         self.arrivals_seconds = arrivals_seconds
         self._idle = threading.Event()

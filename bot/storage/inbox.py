@@ -12,9 +12,9 @@ import json
 from collections.abc import Collection
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Integer, Select, bindparam, func, select, update
+from sqlalchemy import Connection, Integer, bindparam, select, update
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col
 
@@ -141,8 +141,61 @@ def heads(session: Session, limit: int = 50) -> list[tuple[int, Stored | None]]:
     time and in order, by whichever process takes them. A worker that dies lets go of its
     locks with its connection: the message is waiting again, nothing is lost.
     """
-    rows = plain(session).execute(_HEADS, {"most": limit})
-    return [(row.id, _with_text(row.incoming, row.text) if row.incoming else None) for row in rows]
+    # More chats than one batch takes: another process's batch holds the first ones
+    candidates = _first_of_each_chat(session, limit * CANDIDATES_PER_TAKEN)
+    if not candidates:
+        return []
+    found = plain(session).execute(_LOCK_HEADS, {"candidates": candidates, "most": limit})
+    return [(row.id, _with_text(row.incoming, row.text) if row.incoming else None) for row in found]
+
+
+CANDIDATES_PER_TAKEN = 4
+PAGE = 200  # waiting messages read at a time, oldest first
+
+
+def _first_of_each_chat(session: Session, wanted: int) -> list[int]:
+    """The ids of up to `wanted` chats' oldest waiting messages, oldest first.
+
+    Read page by page in id order, so the first message of a chat met is its oldest waiting
+    one; a pass costs the pages it needs, not the whole backlog as a grouping of every
+    waiting message would (PostgreSQL spent more on that than on the messages themselves).
+    """
+    first: list[int] = []
+    chats: set[tuple[str, str]] = set()
+    after = 0
+    while len(first) < wanted:
+        page = plain(session).execute(_WAITING_PAGE, {"after": after, "page": PAGE}).all()
+        for stored_id, platform, chat in page:
+            inbox_id = cast(int, stored_id)  # a stored row has its id
+            if (platform, chat) not in chats:
+                chats.add((platform, chat))
+                first.append(inbox_id)
+                if len(first) == wanted:
+                    break
+        if len(page) < PAGE:
+            break
+        after = inbox_id
+    return first
+
+
+_WAITING_PAGE = (
+    select(col(InboxRow.id), col(InboxRow.platform), col(InboxRow.chat))
+    .where(col(InboxRow.handled_at).is_(None), col(InboxRow.id) > bindparam("after"))
+    .order_by(col(InboxRow.id))
+    .limit(bindparam("page", type_=Integer))
+)
+# Still waiting when locked (another process may have handled one since it was read); one
+# another process holds is skipped, and the batch takes the next chat's instead.
+_LOCK_HEADS = (
+    select(col(InboxRow.id), col(InboxRow.incoming), col(InboxRow.text))
+    .where(
+        col(InboxRow.id).in_(bindparam("candidates", expanding=True)),
+        col(InboxRow.handled_at).is_(None),
+    )
+    .order_by(col(InboxRow.id))
+    .limit(bindparam("most", type_=Integer))
+    .with_for_update(skip_locked=True, of=InboxRow)
+)
 
 
 class TakenElsewhere(Exception):
@@ -169,22 +222,3 @@ _MARK_HANDLED = (
     .values(handled_at=bindparam("taken"))
     .execution_options(synchronize_session=False)
 )
-
-
-def _heads() -> Select[int | None, str, str]:
-    handled_at = col(InboxRow.handled_at)
-    first = (
-        select(func.min(col(InboxRow.id)))
-        .where(handled_at.is_(None))
-        .group_by(col(InboxRow.platform), col(InboxRow.chat))
-    )
-    return (
-        select(col(InboxRow.id), col(InboxRow.incoming), col(InboxRow.text))
-        .where(col(InboxRow.id).in_(first), handled_at.is_(None))
-        .order_by(col(InboxRow.id))
-        .limit(bindparam("most", type_=Integer))
-        .with_for_update(skip_locked=True, of=InboxRow)
-    )
-
-
-_HEADS = _heads()  # built once: every pass of every worker runs it
