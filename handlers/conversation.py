@@ -137,16 +137,17 @@ def process_batch(
     try:
         with transaction(engine) as session:
             waiting = heads(session, limit)
-            ids = [inbox_id for inbox_id, _ in waiting]
+            ids = [message.id for message in waiting]
             started = time.monotonic()
             taken: list[int] = []
-            for inbox_id, stored in waiting:
+            for message in waiting:
                 if taken and (ARRIVING.count or time.monotonic() - started > seconds):
                     break  # not holding the write lock long: the platforms' requests wait on it
-                taken.append(inbox_id)
+                taken.append(message.id)
+                stored = message.stored()
                 if stored is not None:
                     incoming = Incoming.from_fields(stored)
-                    _answer(session, config, incoming, platforms, inbox_id, links)
+                    _answer(session, config, incoming, platforms, message.id, links)
             mark_handled(session, taken, datetime.now(UTC))
     except StoreUnavailable:
         raise  # the database cannot keep anything now: the loop waits for it

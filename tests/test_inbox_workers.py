@@ -22,6 +22,7 @@ from bot.app.bootstrap import start
 from bot.app.server import build_service
 from bot.runtime.context import Runtime
 from bot.storage.db import transaction
+from bot.storage.inbox import heads
 from bot.storage.tables import InboxRow, LedgerRow, OutboxRow
 from handlers.conversation import accept, process_batch
 from handlers.incoming import Incoming
@@ -193,6 +194,28 @@ def test_on_postgres_every_process_handles_messages(postgres_url: str) -> None:
 
 
 @pytest.mark.postgres
+def test_a_worker_whose_first_chats_another_holds_takes_the_next_chats_on_postgres(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    rt = burst_runtime(tmp_path, postgres_url)
+    try:
+        counts_sent(rt.engine, datetime.now(UTC))
+        with transaction(rt.engine, read_only=True) as session:
+            firsts = list(session.scalars(select(InboxRow.id).order_by(InboxRow.id).limit(CHATS)))  # type: ignore[arg-type]
+        with (
+            transaction(rt.engine) as one,
+            transaction(rt.engine) as two,
+            transaction(rt.engine) as three,
+        ):
+            assert [m.id for m in heads(one, 2)] == firsts[:2]
+            # the first chats are held: not their next messages, the next chats' first ones
+            assert [m.id for m in heads(two, 2)] == firsts[2:4]
+            assert [m.id for m in heads(three, 10)] == firsts[4:]
+    finally:
+        rt.engine.dispose()
+
+
+@pytest.mark.postgres
 def test_two_workers_on_postgres_keep_each_chats_order_and_handle_each_message_once(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -228,7 +251,7 @@ HOLDER = textwrap.dedent(
 
     engine = make_engine(sys.argv[1])
     with transaction(engine) as session:
-        ids = [inbox_id for inbox_id, _ in heads(session, 2)]
+        ids = [message.id for message in heads(session, 2)]
         mark_handled(session, ids, datetime.now(UTC))
         print(" ".join(map(str, ids)), flush=True)
         time.sleep(600)  # killed before it commits

@@ -21,7 +21,7 @@ from bot.app.bootstrap import start
 from bot.runtime.context import Runtime
 from bot.services.review import review
 from bot.storage.db import transaction
-from bot.storage.inbox import PAGE, TakenElsewhere, claim, heads, mark_handled, receive
+from bot.storage.inbox import TakenElsewhere, claim, heads, mark_handled, receive
 from bot.storage.migrate import HEAD, alembic_config
 from bot.storage.outbox import Destination, Message, enqueue, enqueue_all
 from bot.storage.plans import set_plan
@@ -435,16 +435,16 @@ def test_a_batch_takes_each_chats_oldest_message_whole_and_only_those_it_marks_a
         b1 = said("B1", "CB", "6205 库存 30")
     with transaction(runtime.engine) as s:
         taken = heads(s, 10)
-        assert [inbox_id for inbox_id, _ in taken] == [a1, b1]  # one message of each chat
-        assert [(m or {})["text"] for _, m in taken] == ["6205 库存 45", "6205 库存 30"]
+        assert [message.id for message in taken] == [a1, b1]  # one message of each chat
+        assert [(m.stored() or {})["text"] for m in taken] == ["6205 库存 45", "6205 库存 30"]
         assert a1 is not None
         mark_handled(s, [a1], T0)  # the batch stopped after its first message
     with transaction(runtime.engine) as s:
-        assert [inbox_id for inbox_id, _ in heads(s, 10)] == [a2, b1]
+        assert [message.id for message in heads(s, 10)] == [a2, b1]
     with pytest.raises(TakenElsewhere), transaction(runtime.engine) as s:
         mark_handled(s, [a1, b1], T0)  # a1 was done: the batch must not commit as if it did it
     with transaction(runtime.engine) as s:
-        assert [inbox_id for inbox_id, _ in heads(s, 10)] == [a2, b1]  # b1 is waiting still
+        assert [message.id for message in heads(s, 10)] == [a2, b1]  # b1 is waiting still
 
 
 def test_a_chat_with_a_long_backlog_does_not_keep_the_other_chats_waiting(
@@ -461,13 +461,13 @@ def test_a_chat_with_a_long_backlog_does_not_keep_the_other_chats_waiting(
         return stored
 
     with transaction(runtime.engine) as s:
-        backlog = [said(f"A{n}", "CA") for n in range(PAGE + 50)]
+        backlog = [said(f"A{n}", "CA") for n in range(250)]  # read in pages of 10, 20, 40, …
         b1, c1, b2 = said("B1", "CB"), said("C1", "CC"), said("B2", "CB")
     with transaction(runtime.engine) as s:
-        assert [inbox_id for inbox_id, _ in heads(s, 10)] == [backlog[0], b1, c1]
+        assert [message.id for message in heads(s, 10)] == [backlog[0], b1, c1]
         mark_handled(s, [backlog[0], b1], T0)
     with transaction(runtime.engine) as s:
-        assert [inbox_id for inbox_id, _ in heads(s, 10)] == [backlog[1], c1, b2]
+        assert [message.id for message in heads(s, 10)] == [backlog[1], c1, b2]
 
 
 def test_a_proposal_no_longer_needed_is_withdrawn_before_anyone_confirms_it(

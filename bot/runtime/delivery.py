@@ -28,10 +28,21 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Engine, Select, Update, bindparam, func, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 from sqlmodel import col
 
 from bot.runtime.background import BackgroundLoop
+from bot.storage.chat_firsts import chat_firsts
 from bot.storage.db import plain, transaction
 from bot.storage.tables import OutboxRow
 from messages.cards import Card
@@ -196,21 +207,24 @@ _CLAIMED: list[Any] = [
 ]  # fmt: skip
 
 
+# a page of unsent rows on the ready platforms (see `chat_firsts`); a row another process is
+# sending is its chat's first still: the chat waits for it
+_UNSENT_PAGE = (
+    select(col(OutboxRow.id), col(OutboxRow.platform), col(OutboxRow.chat))
+    .where(
+        col(OutboxRow.state).in_(("pending", "sending")),
+        col(OutboxRow.platform).in_(bindparam("platforms", expanding=True)),
+        col(OutboxRow.id) > bindparam("after"),
+    )
+    .order_by(col(OutboxRow.id))
+    .limit(bindparam("page", type_=Integer))
+)
+
+
 @cache
 def _claimable(some_gone: bool) -> Select[Any]:
-    """The oldest unsent row of each chat on the ready platforms, when it may go now: pending
-    and due, or claimed by a process that is gone (`gone`) or whose lease ran out (`stale`)."""
-    unsent = col(OutboxRow.state).in_(("pending", "sending"))
-    first = (
-        select(
-            col(OutboxRow.platform),
-            col(OutboxRow.chat),
-            func.min(col(OutboxRow.id)).label("first_id"),
-        )
-        .where(unsent, col(OutboxRow.platform).in_(bindparam("platforms", expanding=True)))
-        .group_by(col(OutboxRow.platform), col(OutboxRow.chat))
-        .subquery("first")
-    )
+    """Of chats' first unsent rows (`candidates`), those that may go now: pending and due, or
+    claimed by a process that is gone (`gone`) or whose lease ran out (`stale`)."""
     next_at = col(OutboxRow.next_attempt_at)
     sending = col(OutboxRow.state) == "sending"
     may_go = or_(
@@ -223,8 +237,7 @@ def _claimable(some_gone: bool) -> Select[Any]:
         )
     return (
         select(*_CLAIMED)
-        .join(first, col(OutboxRow.id) == first.c.first_id)
-        .where(may_go)
+        .where(col(OutboxRow.id).in_(bindparam("candidates", expanding=True)), may_go)
         .order_by(col(OutboxRow.id))
         .limit(bindparam("most"))
         .with_for_update(skip_locked=True, of=OutboxRow)
@@ -325,12 +338,17 @@ class DeliveryWorker(BackgroundLoop):
             connection = plain(session)
             claimers = connection.scalars(_CLAIMERS).all()
             gone = [c for c in claimers if c and c != me and claimer_is_gone(c)]
-            found = connection.execute(
-                _claimable(bool(gone)),
-                {"platforms": ready_platforms, "now": now, "stale": now - STALE_CLAIM,
-                 "gone": gone, "most": limit},
-            )  # fmt: skip
-            rows = found.all()
+            rows: list[Any] = []
+            on_ready = {"platforms": ready_platforms}
+            for candidates in chat_firsts(connection, _UNSENT_PAGE, on_ready, limit):
+                found = connection.execute(
+                    _claimable(bool(gone)),
+                    {"candidates": candidates, "now": now, "stale": now - STALE_CLAIM,
+                     "gone": gone, "most": limit - len(rows)},
+                )  # fmt: skip
+                rows.extend(found.all())
+                if len(rows) == limit:
+                    break
             if not rows:
                 return []
             connection.execute(_TAKE, {"ids": [row.id for row in rows], "now": now, "me": me})

@@ -63,7 +63,9 @@ class InboxWorker(BackgroundLoop):
         self.takes_turn = takes_turn
         # Up to `batch` chats' messages in one transaction, for at most about `batch_seconds`:
         # on SQLite the platforms' quick answers wait for the write lock while it is held.
-        self.batch = batch or (SQLITE_BATCH if is_sqlite(engine) else POSTGRES_BATCH)
+        if batch is None:
+            batch = SQLITE_BATCH if is_sqlite(engine) else POSTGRES_BATCH
+        self.batch = batch
         self.batch_seconds = batch_seconds
         self.arrivals_seconds = arrivals_seconds
         self._idle = threading.Event()

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.config import AgreementConfig, Config
+from bot.config import AgreementConfig, Config, Member
 from bot.services.announce import group_messages
 from bot.storage import amendments as stored
 from bot.storage.amendments import Agreed, AgreedFigure
@@ -104,7 +104,7 @@ def effective_agreement(
 # it was made from, and the result. A burst of counts reads the same rows for an agreement again
 # and again; building its terms from them anew cost more than reading them.
 AgreedRows = list[tuple[Agreed, AgreedFigure]]
-_ONE_MADE: dict[int, tuple[AgreementConfig, object, AgreedRows, AgreementConfig]] = {}
+_ONE_MADE: dict[int, tuple[AgreementConfig, tuple[Member, ...], AgreedRows, AgreementConfig]] = {}
 _ONE_MADE_MOST = 20_000  # past this, start again: more than 10,000 agreements' worth
 
 

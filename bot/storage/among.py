@@ -42,4 +42,5 @@ def bound(values: Collection[object] | None) -> object:
 def is_one_of(column: Any, constants: Collection[object]) -> ColumnElement[bool]:
     """`column` equal to one of a few values fixed in the code (the open states, the outgoing
     kinds): written as `=` … OR …, which the statement cache keeps whole, unlike `IN`."""
-    return or_(*(column == constant for constant in constants))
+    first, *others = constants  # none would be no condition at all: a mistake here
+    return or_(column == first, *(column == constant for constant in others))

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, select, update
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col
 
+from bot.storage.chat_firsts import chat_firsts
 from bot.storage.db import insert_skipping, plain
 from bot.storage.tables import InboxRow
 
@@ -131,53 +133,43 @@ def mark_failed(session: Session, inbox_id: int, at: datetime, error: str) -> No
     )
 
 
-def heads(session: Session, limit: int = 50) -> list[tuple[int, Stored | None]]:
-    """The oldest waiting message of each chat, oldest first, locked for this transaction: its
-    inbox id and the message as the adapter stored it (None for a row without one). Mark
-    the ones handled with `mark_handled` in the same transaction.
+@dataclass(frozen=True)
+class Waiting:
+    """A chat's oldest waiting message as stored; read whole (`stored`) only when it is
+    handled, since a batch that ends early leaves the rest of its messages for the next."""
+
+    id: int
+    incoming: str
+    text: str
+
+    def stored(self) -> Stored | None:
+        """The message as the adapter stored it (None for a row without one)."""
+        return _with_text(self.incoming, self.text) if self.incoming else None
+
+
+def heads(session: Session, limit: int = 50) -> list[Waiting]:
+    """The oldest waiting message of up to `limit` chats, oldest first, locked for this
+    transaction. Mark the ones handled with `mark_handled` in the same transaction.
 
     A chat whose oldest message another worker holds is skipped whole (SKIP LOCKED on
     PostgreSQL; SQLite's writers take turns anyway), so a chat's messages are handled one at a
     time and in order, by whichever process takes them. A worker that dies lets go of its
     locks with its connection: the message is waiting again, nothing is lost.
     """
-    # More chats than one batch takes: another process's batch holds the first ones
-    candidates = _first_of_each_chat(session, limit * CANDIDATES_PER_TAKEN)
-    if not candidates:
-        return []
-    found = plain(session).execute(_LOCK_HEADS, {"candidates": candidates, "most": limit})
-    return [(row.id, _with_text(row.incoming, row.text) if row.incoming else None) for row in found]
-
-
-CANDIDATES_PER_TAKEN = 4
-PAGE = 200  # waiting messages read at a time, oldest first
-
-
-def _first_of_each_chat(session: Session, wanted: int) -> list[int]:
-    """The ids of up to `wanted` chats' oldest waiting messages, oldest first.
-
-    Read page by page in id order, so the first message of a chat met is its oldest waiting
-    one; a pass costs the pages it needs, not the whole backlog as a grouping of every
-    waiting message would (PostgreSQL spent more on that than on the messages themselves).
-    """
-    first: list[int] = []
-    chats: set[tuple[str, str]] = set()
-    after = 0
-    while len(first) < wanted:
-        page = plain(session).execute(_WAITING_PAGE, {"after": after, "page": PAGE}).all()
-        for stored_id, platform, chat in page:
-            inbox_id = cast(int, stored_id)  # a stored row has its id
-            if (platform, chat) not in chats:
-                chats.add((platform, chat))
-                first.append(inbox_id)
-                if len(first) == wanted:
-                    break
-        if len(page) < PAGE:
+    taken: list[Waiting] = []
+    if limit < 1:
+        return taken
+    connection = plain(session)
+    for candidates in chat_firsts(connection, _WAITING_PAGE, {}, limit):
+        most = {"candidates": candidates, "most": limit - len(taken)}
+        found = connection.execute(_LOCK_HEADS, most)
+        taken.extend(Waiting(row.id, row.incoming, row.text) for row in found)
+        if len(taken) == limit:
             break
-        after = inbox_id
-    return first
+    return taken
 
 
+# a page of waiting messages (see `chat_firsts`), by the index of those waiting
 _WAITING_PAGE = (
     select(col(InboxRow.id), col(InboxRow.platform), col(InboxRow.chat))
     .where(col(InboxRow.handled_at).is_(None), col(InboxRow.id) > bindparam("after"))

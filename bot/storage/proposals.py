@@ -86,7 +86,7 @@ _OPEN_IDS = (
     select(col(ProposalRow.sku), col(ProposalRow.id))
     .where(
         col(ProposalRow.agreement_id) == bindparam("agreement_id"),
-        is_one_of(col(ProposalRow.state), [s.value for s in OPEN_STATES]),
+        is_one_of(col(ProposalRow.state), sorted(s.value for s in OPEN_STATES)),
     )
     .order_by(col(ProposalRow.id))
 )
