@@ -517,7 +517,7 @@ def test_an_app_token_turns_on_socket_mode_with_the_same_listeners(
     runtime = start(str(EXAMPLE), f"sqlite:///{tmp_path / 'vmi.sqlite'}", settings)
     service = build_service(runtime)
     assert service.socket_mode is not None
-    assert service.socket_mode.app is service.slack_app
+    assert service.socket_mode.app is service.slack_app.bolt
     runtime.engine.dispose()
 
 

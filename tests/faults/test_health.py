@@ -4,11 +4,14 @@ and a platform's message that cannot be stored gets no 2xx, so the platform send
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
 import signal
 import sqlite3
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +27,7 @@ from bot.app.bootstrap import start
 from bot.app.server import build_service
 from bot.storage.db import transaction
 from bot.storage.tables import InboxRow
-from tests.faults.edge import CORP, Edge, slack_message
+from tests.faults.edge import CHANNEL, CORP, SLACK_SECRET, Edge, slack_message
 from tests.support import EXAMPLE, in_thread, serve
 from tests.wecom_crypto import text_message_xml
 
@@ -112,6 +115,37 @@ def test_a_read_only_database_is_unhealthy_until_it_is_writable_again(edge: Edge
     assert count_from_wecom(edge, 1)[0] == 200  # WeCom's retry of the same message
     edge.settle()
     assert stored_ids(engine) == {"msg:1"}
+
+
+def slack_answer(edge: Edge, body: str) -> tuple[int, str | None]:
+    """POST a signed Slack event; the status and the Retry-After header, whatever the status."""
+    stamp = str(int(time.time()))
+    mac = hmac.new(SLACK_SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256)
+    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp}
+    headers["X-Slack-Signature"] = f"v0={mac.hexdigest()}"
+    request = urllib.request.Request(
+        f"{edge.url}/slack/events", data=body.encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.headers.get("Retry-After")
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("Retry-After")
+
+
+@pytest.mark.probe("a read-only database while Slack posts a count: 503, Retry-After, then once")
+def test_a_slack_count_is_acknowledged_only_once_the_database_stores_it(edge: Edge) -> None:
+    engine = edge.runtime.engine
+    ts = f"{time.time():.6f}"
+    event = slack_message("6205 库存 45", ts=ts)
+    with every_new_connection(engine, "PRAGMA query_only = ON"):
+        assert slack_answer(edge, event) == (503, "60")  # Slack sends it again later
+        assert stored_ids(engine) == set()
+    assert slack_answer(edge, event) == (200, None)  # Slack's retry of the same event
+    assert slack_answer(edge, event) == (200, None)  # and once more: still one message
+    edge.settle()
+    assert stored_ids(engine) == {f"msg:{CHANNEL}:{ts}"}
+    assert "现有 45 件" in edge.slack.wait_for("chat.postMessage")[0].params["text"]
 
 
 @pytest.mark.probe("a full database: 503 from /healthz; no 200 for a message not stored")

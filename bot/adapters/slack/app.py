@@ -10,6 +10,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
@@ -73,12 +74,33 @@ def typed_text(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+@dataclass(frozen=True)
+class SlackApp:
+    """The bolt app with our listeners, and the listener of what people type on its own.
+
+    A message is most of what Slack sends (the morning's counts): `POST /slack/events` hands
+    it to `message` directly, having verified and read the request already, instead of through
+    bolt's dispatch, which would verify and read it again. Everything else goes through bolt."""
+
+    bolt: App
+    message: Callable[[dict[str, Any]], None]  # an event_callback of a message or app_mention
+
+    def message_of(self, payload: dict[str, Any]) -> bool:
+        """Whether `payload` is a message event, which `message` takes."""
+        event = payload.get("event")
+        return (
+            payload.get("type") == "event_callback"
+            and isinstance(event, dict)
+            and event.get("type") in ("message", "app_mention")
+        )
+
+
 def build_slack_app(
     runtime: Runtime,
     client: WebClient,
     signing_secret: str,
     on_accepted: Callable[[], None] = lambda: None,
-) -> App:
+) -> SlackApp:
     """The bolt app for `POST /slack/events` (and Socket Mode): its listeners only translate.
 
     Slack hears 2xx only once the message is stored; when it cannot be (the database is
@@ -171,6 +193,10 @@ def build_slack_app(
                 file_data=file_data,
             )
         )
+
+    def message(body: dict[str, Any]) -> None:
+        event = body["event"]
+        said(event, body, mentioned=event.get("type") == "app_mention")
 
     @app.event("message")
     def on_message(event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -267,21 +293,25 @@ def build_slack_app(
 
     @app.error
     def on_error(error: Exception) -> BoltResponse:
-        if isinstance(error, BoltUnhandledRequestError):
-            return BoltResponse(status=200, body="")  # an event the bot does not listen to
-        if isinstance(error, ForgedOrBroken):
-            log.warning("signed Slack request refused: %s", _short(error))
-            return BoltResponse(status=400, body="")
-        if isinstance(error, NotYetAnswerable | StoreUnavailable):
-            log.warning("Slack event not stored, Slack will send it again: %s", _short(error))
-            return BoltResponse(
-                status=503, body="", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
-            )
-        # not stored (the database, a bug): Slack sends an event again after a 5xx
-        log.error("Slack request not stored: %s: %s", type(error).__name__, _short(error))
-        return BoltResponse(status=500, body="")
+        return refusal(error)
 
-    return app
+    return SlackApp(bolt=app, message=message)
+
+
+def refusal(error: Exception) -> BoltResponse:
+    """Slack's answer when a listener raised: 5xx when the message is not stored (Slack sends
+    it again), 400 for a forged or broken form, 200 for an event the bot does not listen to."""
+    if isinstance(error, BoltUnhandledRequestError):
+        return BoltResponse(status=200, body="")  # an event the bot does not listen to
+    if isinstance(error, ForgedOrBroken):
+        log.warning("signed Slack request refused: %s", _short(error))
+        return BoltResponse(status=400, body="")
+    if isinstance(error, NotYetAnswerable | StoreUnavailable):
+        log.warning("Slack event not stored, Slack will send it again: %s", _short(error))
+        return BoltResponse(status=503, body="", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    # not stored (the database, a bug): Slack sends an event again after a 5xx
+    log.error("Slack request not stored: %s: %s", type(error).__name__, _short(error))
+    return BoltResponse(status=500, body="")
 
 
 def _text(value: object) -> str:

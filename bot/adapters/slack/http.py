@@ -2,8 +2,9 @@
 signed body that reads as the payload Slack sends reaches bolt and our listeners.
 
 What is refused gets a short answer and one short log line, never the body: an unsigned
-request 401, a signed one that is not a Slack payload 400. Everything else is bolt's, whose
-answer is 2xx only once the message is stored (see `app.py`).
+request 401, a signed one that is not a Slack payload 400. A message event goes straight to its
+listener, read once (`SlackApp.message`); everything else is bolt's. Either way the answer is
+2xx only once the message is stored (see `app.py`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Request, Response
-from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
+
+from bot.adapters.slack.app import SlackApp, refusal
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +118,12 @@ def check_shape(payload: dict[str, Any]) -> None:
 
 
 def slack_events_endpoint(
-    slack_app: App, signing_secret: str, now: Callable[[], float] = time.time
+    slack_app: SlackApp, signing_secret: str, now: Callable[[], float] = time.time
 ) -> Callable[[Request], Response]:
     """The view for `POST /slack/events`: refuse what Slack did not sign (401) or could not
-    have sent (400) without reading further, and hand the rest to bolt. `now` is the real
-    clock: Slack signs with its own, not with a demo's `--now`."""
-    handler = SlackRequestHandler(slack_app)
+    have sent (400) without reading further, store a message, and hand the rest to bolt.
+    `now` is the real clock: Slack signs with its own, not with a demo's `--now`."""
+    handler = SlackRequestHandler(slack_app.bolt)
 
     def slack_events(request: Request) -> Response:
         body = request.get_data(cache=True)
@@ -135,11 +137,18 @@ def slack_events_endpoint(
                         request.remote_addr)  # fmt: skip
             return _short(401, "invalid request")
         try:
-            slack_payload(body, request.mimetype or None)
+            payload = slack_payload(body, request.mimetype or None)
         except NotSlacks as err:
             log.warning("signed Slack request refused: %s (%d bytes)", err, len(body))
             return _short(400, "bad request")
-        return handler.handle(request)
+        if not slack_app.message_of(payload):
+            return handler.handle(request)
+        try:
+            slack_app.message(payload)
+        except Exception as err:  # answered as bolt's own error handler answers it
+            answer = refusal(err)
+            return Response(answer.body, answer.status, headers=answer.first_headers())
+        return Response("", 200)
 
     return slack_events
 
