@@ -48,7 +48,8 @@ bounded by the ceiling printed below (0.17-0.2 of the floor's rate here), and a 
 above it is one no change short of a second interpreter can meet. So the targets say what a
 keeper and Slack see, and that the interpreter is not left waiting:
 - as fast as they are answered: the acknowledgement's p99 within 3x the floor's (Slack gives
-  up after 3 s); the end-to-end rate at least 0.8 of the ceiling of CPU per event;
+  up after 3 s); the end-to-end rate at least 0.8 of the lower of the two ceilings of CPU per
+  event (with two serve processes on two cores, the machine's is the lower);
 - at `--pace 100` (2,000 counts in 20 s, far more than 500 keepers post in a morning): each
   count's reply delivered within 3 s of its request, p99 within 1 s;
 - and always: every count handled once, answered, in order per chat; peak RSS under 200 MiB.
@@ -670,6 +671,7 @@ def report(all_figures: list[Figures], processes: int, paced: bool) -> bool:
     interpreters = min(processes, cores)
     python = interpreters * 1000 / med["bot_cpu_ms"]
     machine = cores * 1000 / med["machine_cpu_ms"]
+    ceiling = min(python, machine)
     print(
         f"medians of {len(all_figures)} run(s): bot {med['ack_rate']:.1f}/s"
         f" p99 {med['p99_ms']:.1f} ms, floor {med['floor_rate']:.1f}/s"
@@ -693,7 +695,7 @@ def report(all_figures: list[Figures], processes: int, paced: bool) -> bool:
     else:
         checks += [
             ("ack p99 / floor's", med["p99_ms"] / med["floor_p99_ms"], TARGETS["p99"], "<="),
-            ("end to end / CPU ceiling", med["end_to_end"] / python, TARGETS["busy"], ">="),
+            ("end to end / CPU ceiling", med["end_to_end"] / ceiling, TARGETS["busy"], ">="),
             ("ack rate / floor", med["ack_rate"] / med["floor_rate"], None, ""),
             ("end to end / floor rate", med["end_to_end"] / med["floor_rate"], None, ""),
             ("last reply after last ack (s)", med["tail_s"], None, ""),
