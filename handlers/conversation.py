@@ -23,7 +23,7 @@ from bot.services.terms import effective_agreement
 from bot.storage import overstock as stored_overstock
 from bot.storage import proposals as stored_proposals
 from bot.storage import statements as stored_statements
-from bot.storage.db import StoreUnavailable, transaction, write_connection
+from bot.storage.db import StoreUnavailable, one_statement, transaction
 from bot.storage.inbox import claim, heads, mark_failed, mark_handled, receive
 from bot.storage.outbox import Destination, enqueue
 from bot.storage.tables import InboxRow
@@ -73,7 +73,7 @@ def accept(engine: Engine, incoming: Incoming) -> int | None:
     This is all a platform's request waits for; the message is handled right after.
     """
     # the hot path of every platform request
-    with ARRIVING.one(), write_connection(engine) as connection:
+    with ARRIVING.one(), one_statement(engine) as connection:
         return receive(
             connection,
             incoming.platform,

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ from waitress.server import create_server
 
 from bot.app.bootstrap import start
 from bot.app.server import build_service
-from bot.storage.db import transaction
+from bot.storage.db import StoreUnavailable, transaction
 from bot.storage.tables import InboxRow
+from handlers.conversation import accept
+from handlers.incoming import Incoming
 from tests.faults.edge import CHANNEL, CORP, SLACK_SECRET, Edge, slack_message
 from tests.support import EXAMPLE, in_thread, serve
 from tests.wecom_crypto import text_message_xml
@@ -182,6 +185,29 @@ def test_a_read_only_postgres_is_unhealthy(postgres_url: str, tmp_path: Path) ->
         assert health(edge) == (200, {"status": "ok"})
     finally:
         server.close()
+        runtime.engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.probe("a count arriving while PostgreSQL is read-only: refused, then stored once")
+def test_a_message_is_not_taken_while_postgres_is_read_only(postgres_url: str) -> None:
+    # a message is stored by one statement that commits itself: no transaction of ours
+    # around it, so the database's own refusal has to reach the request
+    runtime = start(str(EXAMPLE), postgres_url)
+    said = Incoming("slack", CHANNEL, "U1", "msg:read-only", datetime.now(UTC), "6205 库存 45",
+                    direct=False, addressed=True)  # fmt: skip
+    try:
+        with every_new_connection(
+            runtime.engine, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
+        ):
+            with pytest.raises(StoreUnavailable) as refused:
+                accept(runtime.engine, said)
+            assert refused.value.reason == "database is read-only"
+            assert stored_ids(runtime.engine) == set()
+        first, again = accept(runtime.engine, said), accept(runtime.engine, said)
+        assert first is not None and again is None  # the platform's retry: stored once
+        assert stored_ids(runtime.engine) == {"msg:read-only"}
+    finally:
         runtime.engine.dispose()
 
 
