@@ -129,7 +129,7 @@ def build_service(runtime: Runtime) -> Service:
         if settings.slack_app_token:  # no public URL: Slack's envelopes over a websocket
             from bot.adapters.slack.socket_mode import SlackSocketMode
 
-            socket_mode = SlackSocketMode(slack.bolt, secret(settings.slack_app_token))
+            socket_mode = SlackSocketMode(slack, secret(settings.slack_app_token))
     if WECOM in platforms:
         from wechatpy.enterprise.crypto import WeChatCrypto
 

@@ -6,7 +6,8 @@ bolt's listeners stored the message, and Slack sends again what was not acked.
 The transport is `websockets` (RFC 6455, pings both ways) rather than slack_sdk's own clients:
 the built-in one spins for a minute on a connection cut without a close frame, and the
 websocket-client one stalls ten seconds on each refresh. What an envelope means is still
-bolt's: each goes through `App.dispatch` exactly as slack_bolt's Socket Mode handlers do.
+bolt's: each goes through `App.dispatch` exactly as slack_bolt's Socket Mode handlers do, but for
+a message, which goes straight to its listener as on `POST /slack/events` (`SlackApp.message`).
 
 Every process holds a connection of its own (Slack spreads an app's envelopes over up to ten,
 and the inbox stores each message once, whichever process took it). Envelopes are handled one
@@ -25,11 +26,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk.errors import SlackApiError
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
+from bot.adapters.slack.app import SlackApp, refusal
 from bot.adapters.slack.http import NotSlacks, check_shape
 
 log = logging.getLogger(__name__)
@@ -58,12 +60,13 @@ class SlackSocketMode:
 
     def __init__(
         self,
-        app: App,
+        slack: SlackApp,
         app_token: str,
         ping_seconds: float = PING_SECONDS,
         backoff_max: float = BACKOFF_MAX_SECONDS,
     ) -> None:
-        self.app = app  # the same bolt app, and listeners, as POST /slack/events
+        self.slack = slack  # the same listeners as POST /slack/events
+        self.app: App = slack.bolt
         self.app_token = app_token
         self.ping_seconds = ping_seconds
         self.backoff_max = backoff_max
@@ -196,8 +199,11 @@ class SlackSocketMode:
         if envelope.get("retry_attempt") is not None:  # as the HTTP path's X-Slack-Retry-Num
             headers["x-slack-retry-num"] = str(envelope["retry_attempt"])
             headers["x-slack-retry-reason"] = str(envelope.get("retry_reason") or "")
-        request = BoltRequest(mode="socket_mode", body=payload, headers=headers)
-        response = self.app.dispatch(request)  # with process_before_response: stored first
+        if self.slack.message_of(payload):  # most envelopes: straight to the message listener
+            response = _stored(self.slack, payload)
+        else:
+            request = BoltRequest(mode="socket_mode", body=payload, headers=headers)
+            response = self.app.dispatch(request)  # with process_before_response: stored first
         if response.status != 200:
             log.warning("Slack envelope %s not acked (%s): Slack sends it again", envelope_id,
                         response.status)  # fmt: skip
@@ -216,6 +222,15 @@ class SlackSocketMode:
         except (ConnectionClosed, RuntimeError):  # the link went meanwhile (RuntimeError: see
             # _close): Slack sends the envelope again
             log.info("Slack envelope %s not acked: the connection closed", ack["envelope_id"])
+
+
+def _stored(slack: SlackApp, payload: dict[str, Any]) -> BoltResponse:
+    """A message event through its listener, answered as bolt's dispatch would answer it."""
+    try:
+        slack.message(payload)
+    except Exception as err:
+        return refusal(err)
+    return BoltResponse(status=200, body="")
 
 
 def _close(websocket: ClientConnection) -> None:
