@@ -661,7 +661,7 @@ def one_run(args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path, run
     return figures
 
 
-def report(all_figures: list[Figures], processes: int, paced: bool) -> bool:
+def report(all_figures: list[Figures], processes: int, paced: bool, sqlite: bool) -> bool:
     """The medians against the targets, and the ceilings CPU per event puts on the end-to-end
     rate; True when every run did all its work."""
     med = {
@@ -698,7 +698,8 @@ def report(all_figures: list[Figures], processes: int, paced: bool) -> bool:
             ("ack p99 (ms)", med["p99_ms"], None, ""),
         ]
     else:
-        p99_target = TARGETS["p99"] if processes == 1 else None  # see the docstring's targets
+        # the issue's target is SQLite's, one process (see the docstring's targets)
+        p99_target = TARGETS["p99"] if processes == 1 and sqlite else None
         checks += [
             ("ack p99 / floor's", med["p99_ms"] / med["floor_p99_ms"], p99_target, "<="),
             ("end to end / CPU ceiling", med["end_to_end"] / ceiling, TARGETS["busy"], ">="),
@@ -779,7 +780,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fake = stack.enter_context(fake_slack_process())
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vmi-burst-")))
         figures = [one_run(args, fake, workdir, run) for run in range(1, args.runs + 1)]
-    if not report(figures, args.processes, args.pace > 0):
+    on_sqlite = not (args.db or "").startswith("postgresql")
+    if not report(figures, args.processes, args.pace > 0, on_sqlite):
         print("FAIL: not every event was answered 200, handled once, and answered in order",
               file=sys.stderr)  # fmt: skip
         return 1
