@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +37,7 @@ sys.path.insert(0, str(ROOT))  # tests/ is not an installed package
 from bot.app.bootstrap import start  # noqa: E402
 from bot.app.server import build_service  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from tests.benchmarks import cachegrind  # noqa: E402
 from tests.benchmarks.burst import agree_figures, config_text, count_event  # noqa: E402
 from tests.benchmarks.slack_events import SECRET, TOKEN, floor_app, signed_headers  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
@@ -111,17 +110,8 @@ def acknowledged_cpu_ms(which: str, agreements: int, events: int) -> float:
 def instructions(args: argparse.Namespace, which: str, events: int) -> int:
     """Machine instructions of a run of this script for `which` with `events`, under
     cachegrind."""
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-               sys.executable, __file__, "--only", which, "--events", str(events),
-               "--agreements", str(args.agreements)]  # fmt: skip
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-    except FileNotFoundError:
-        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)") from None
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if found is None:
-        raise SystemExit(f"valgrind said no instruction count:\n{done.stderr[-2000:]}")
-    return int(found[1].replace(",", ""))
+    return cachegrind.instructions([__file__, "--only", which, "--events", str(events),
+                                    "--agreements", str(args.agreements)])  # fmt: skip
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -28,8 +28,6 @@ one of its own.
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +44,7 @@ from handlers.incoming import Incoming
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # tests/ is not an installed package
 
+from tests.benchmarks import cachegrind  # noqa: E402
 from tests.benchmarks.burst import (  # noqa: E402
     agree_figures,
     channel,
@@ -86,19 +85,11 @@ def handled_cpu_ms(db: str | None, agreements: int, counts: int, batch: int) -> 
 
 def instructions(args: argparse.Namespace, counts: int) -> int:
     """Machine instructions of a run of this script with `counts` counts, under cachegrind."""
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-               sys.executable, __file__, "--counts", str(counts), "--agreements",
-               str(args.agreements), "--batch", str(args.batch)]  # fmt: skip
+    arguments = [__file__, "--counts", str(counts), "--agreements", str(args.agreements),
+                 "--batch", str(args.batch)]  # fmt: skip
     if args.db:
-        command += ["--db", args.db]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-    except FileNotFoundError:
-        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)") from None
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    if found is None:
-        raise SystemExit(f"valgrind said no instruction count:\n{done.stderr[-2000:]}")
-    return int(found[1].replace(",", ""))
+        arguments += ["--db", args.db]
+    return cachegrind.instructions(arguments)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
