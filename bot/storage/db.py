@@ -1,7 +1,8 @@
 """The database: where it is, how to connect, and one transaction at a time.
 
-SQLite (the embedded default) runs in WAL mode with a busy timeout, and every transaction
-starts with BEGIN IMMEDIATE so that two writers queue up instead of failing on a lock upgrade.
+SQLite (the embedded default) runs in WAL mode with a busy timeout, and every write
+transaction starts with BEGIN IMMEDIATE so that two writers queue up instead of failing on a
+lock upgrade (a single statement, `one_statement`, is a transaction of its own).
 PostgreSQL comes in through `DATABASE_URL`.
 
 A database that cannot keep what is written to it (its SQLite file deleted or replaced under
@@ -118,7 +119,8 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE transactions."""
+    """An engine for `url`; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE transactions
+    (but for `one_statement`)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -209,9 +211,10 @@ def write_connection(engine: Engine) -> Iterator[Connection]:
 def one_statement(engine: Engine) -> Iterator[Connection]:
     """A plain connection for a single write statement that commits by itself: the message a
     platform's request stores. Without BEGIN and COMMIT around it the request makes one call
-    to the database instead of three, and waits once, not three times, for the network (on
-    PostgreSQL) and then for the interpreter. SQLite's writers of this process still take
-    turns. Run one statement in it, not more: two would not be one transaction.
+    to the database instead of three (on PostgreSQL two round trips, with the pool's ping,
+    instead of four), each a wait for the interpreter after it. SQLite's writers of this
+    process still take turns. Run one statement in it, not more: two would not be one
+    transaction.
 
     Raises `StoreUnavailable` when the database cannot keep what is written.
     """

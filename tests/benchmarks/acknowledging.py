@@ -133,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     apps = [args.only] if args.only else list(APPS)
     if args.instructions:
+        if args.events < 2:  # the figure is a difference of two runs' counts
+            raise SystemExit("--instructions needs --events 2 or more")
         few, many = args.events // 5 or 1, args.events
         per_event = {
             which: (instructions(args, which, many) - instructions(args, which, few)) / (many - few)

@@ -112,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     where = "PostgreSQL" if args.db and args.db.startswith("postgresql") else "SQLite"
     if args.instructions:
+        if args.counts < 2:  # the figure is a difference of two runs' counts
+            raise SystemExit("--instructions needs --counts 2 or more")
         few, many = args.counts // 5 or 1, args.counts
         per_count = (instructions(args, many) - instructions(args, few)) / (many - few)
         print(f"{where}: {per_count / 1e6:.2f} M instructions per count handled ({many} counts "

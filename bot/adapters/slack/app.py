@@ -78,9 +78,10 @@ def typed_text(text: str) -> str:
 class SlackApp:
     """The bolt app with our listeners, and the listener of what people type on its own.
 
-    A message is most of what Slack sends (the morning's counts): `POST /slack/events` hands
-    it to `message` directly, having verified and read the request already, instead of through
-    bolt's dispatch, which would verify and read it again. Everything else goes through bolt."""
+    A message is most of what Slack sends (the morning's counts): `POST /slack/events` and
+    Socket Mode hand it to `message` directly, having verified and read it already, instead of
+    through bolt's dispatch, which would verify and read it again. Everything else goes through
+    bolt, whose message listeners stay for a message that reaches it all the same."""
 
     bolt: App
     message: Callable[[dict[str, Any]], None]  # an event_callback of a message or app_mention
@@ -150,8 +151,8 @@ def build_slack_app(
     def said(event: dict[str, Any], body: dict[str, Any], mentioned: bool) -> None:
         if event.get("subtype") not in (None, "file_share") or event.get("bot_id"):
             return  # edits, deletions, joins and every bot's own messages
-        if not event.get("user"):
-            return
+        if not event.get("user") or event.get("user") == identity.user_id:
+            return  # no one's, or the bot's own (bolt's self-event filter, for the direct path)
         direct = event.get("channel_type") == "im"
         if not direct and event.get("channel") not in agreement_channels:
             return  # a channel of no agreement: the bot may be in it, but it is not its business

@@ -183,8 +183,9 @@ class SlackSocketMode:
         return greeted
 
     def _handle(self, websocket: ClientConnection, envelope: dict[str, Any]) -> None:
-        """Run the envelope's payload through bolt (our listeners store it), then ack it; a
-        payload that is not stored is not acked, and Slack sends it again."""
+        """Hand the envelope's payload to our listeners (a message straight, the rest through
+        bolt), which store it, then ack it; a payload that is not stored is not acked, and
+        Slack sends it again."""
         envelope_id = str(envelope["envelope_id"])
         payload = envelope.get("payload")
         if not isinstance(payload, dict):
