@@ -86,6 +86,15 @@ class SlackApp:
     bolt: App
     message: Callable[[dict[str, Any]], None]  # an event_callback of a message or app_mention
 
+    def answer_message(self, payload: dict[str, Any]) -> BoltResponse:
+        """Store a message event through `message`; Slack's answer, as bolt's dispatch and
+        its error handler would give it (200 only once the message is stored)."""
+        try:
+            self.message(payload)
+        except Exception as err:
+            return refusal(err)
+        return BoltResponse(status=200, body="")
+
     def message_of(self, payload: dict[str, Any]) -> bool:
         """Whether `payload` is a message event, which `message` takes."""
         event = payload.get("event")

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from flask import Request, Response
 from slack_bolt.adapter.flask import SlackRequestHandler
 
-from bot.adapters.slack.app import SlackApp, refusal
+from bot.adapters.slack.app import SlackApp
 
 log = logging.getLogger(__name__)
 
@@ -143,12 +143,8 @@ def slack_events_endpoint(
             return _short(400, "bad request")
         if not slack_app.message_of(payload):
             return handler.handle(request)
-        try:
-            slack_app.message(payload)
-        except Exception as err:  # answered as bolt's own error handler answers it
-            answer = refusal(err)
-            return Response(answer.body, answer.status, headers=answer.first_headers())
-        return Response("", 200)
+        answer = slack_app.answer_message(payload)
+        return Response(answer.body, answer.status, headers=answer.first_headers())
 
     return slack_events
 

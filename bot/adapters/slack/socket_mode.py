@@ -26,12 +26,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import App, BoltRequest
 from slack_sdk.errors import SlackApiError
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
-from bot.adapters.slack.app import SlackApp, refusal
+from bot.adapters.slack.app import SlackApp
 from bot.adapters.slack.http import NotSlacks, check_shape
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ class SlackSocketMode:
             headers["x-slack-retry-num"] = str(envelope["retry_attempt"])
             headers["x-slack-retry-reason"] = str(envelope.get("retry_reason") or "")
         if self.slack.message_of(payload):  # most envelopes: straight to the message listener
-            response = _stored(self.slack, payload)
+            response = self.slack.answer_message(payload)
         else:
             request = BoltRequest(mode="socket_mode", body=payload, headers=headers)
             response = self.app.dispatch(request)  # with process_before_response: stored first
@@ -223,15 +223,6 @@ class SlackSocketMode:
         except (ConnectionClosed, RuntimeError):  # the link went meanwhile (RuntimeError: see
             # _close): Slack sends the envelope again
             log.info("Slack envelope %s not acked: the connection closed", ack["envelope_id"])
-
-
-def _stored(slack: SlackApp, payload: dict[str, Any]) -> BoltResponse:
-    """A message event through its listener, answered as bolt's dispatch would answer it."""
-    try:
-        slack.message(payload)
-    except Exception as err:
-        return refusal(err)
-    return BoltResponse(status=200, body="")
 
 
 def _close(websocket: ClientConnection) -> None:
